@@ -1,0 +1,46 @@
+//! `plugins`: what signer plugins were found, what they serve, and what failed to load.
+
+use anyhow::Result;
+use clap::Args;
+use sigmirror_core::plugins::Discovery;
+
+/// Arguments of `plugins`.
+#[derive(Debug, Args)]
+pub struct PluginsCmd {
+    /// Also list the folders searched.
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+impl PluginsCmd {
+    /// Runs the command. Load failures are listed, not fatal: the exit code is 0 unless the
+    /// listing itself fails.
+    pub fn run(self) -> Result<()> {
+        let found = Discovery::from_env();
+        if self.verbose {
+            for dir in &found.searched {
+                println!("search {}", dir.display());
+            }
+        }
+        if found.plugins.is_empty() && found.failures.is_empty() {
+            println!("no signer plugins found (run with -v to see where sigmirror looked)");
+        }
+        for plugin in &found.plugins {
+            println!(
+                "{}\tversion {}\tabi {}\tschemes {}\t{}",
+                plugin.name(),
+                plugin.version(),
+                plugin.abi_version(),
+                plugin.schemes().join(","),
+                plugin.path().display()
+            );
+        }
+        for (path, name) in &found.shadowed {
+            println!("shadowed\t{name}\t{}", path.display());
+        }
+        for failure in &found.failures {
+            println!("failed\t{failure}");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,66 @@
+//! `sigmirror`: sign and verify container images, blobs and attestations in cosign's formats,
+//! with a local mirror that keeps working where the network ends.
+//!
+//! This binary only parses arguments, asks for passwords, prints, and maps errors to exit
+//! codes; the work is done by the `sigmirror-*` libraries.
+
+mod commands;
+mod output;
+mod password;
+
+use clap::{Parser, Subcommand};
+
+/// Sign and verify container images, blobs and attestations in cosign's formats, and keep a
+/// local mirror of images with their signatures that verifies air-gapped.
+#[derive(Debug, Parser)]
+#[command(name = "sigmirror", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a cosign key pair: cosign.key (encrypted, 0600) and cosign.pub.
+    ///
+    /// The password comes from COSIGN_PASSWORD if set (even empty), else a terminal prompt,
+    /// else all of stdin.
+    GenerateKeyPair(commands::keys::GenerateKeyPair),
+    /// Encrypt an existing EC P-256 private key as a cosign key pair.
+    ImportKeyPair(commands::keys::ImportKeyPair),
+    /// Print the public key of a private key or key reference.
+    PublicKey(commands::keys::PublicKeyCmd),
+    /// Sign a file (streamed); prints the base64 signature.
+    SignBlob(commands::blob::SignBlob),
+    /// Verify a file's signature with a public key.
+    VerifyBlob(commands::blob::VerifyBlob),
+    /// List the signer plugins found, their schemes, and any that failed to load.
+    Plugins(commands::plugins::PluginsCmd),
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SIGMIRROR_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .without_time()
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::GenerateKeyPair(cmd) => cmd.run(),
+        Command::ImportKeyPair(cmd) => cmd.run(),
+        Command::PublicKey(cmd) => cmd.run(),
+        Command::SignBlob(cmd) => cmd.run(),
+        Command::VerifyBlob(cmd) => cmd.run(),
+        Command::Plugins(cmd) => cmd.run(),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("Error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! The JSON messages carried by the ABI. Method and field names follow sigstore's KMS
+//! "cliplugin" protocol, so the same backend logic could later run as an out-of-process
+//! `sigstore-kms-<name>` program.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+/// Version of the JSON protocol inside ABI v1.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The only signing algorithm of ABI v1: ECDSA on P-256 over a SHA-256 digest.
+pub const ALGORITHM_ECDSA_P256_SHA256: &str = "ecdsa-sha2-256-nistp256";
+
+/// Configuration for one instance (one key reference), passed to `new_instance`.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceConfig {
+    /// [`PROTOCOL_VERSION`] of the host.
+    pub protocol_version: u32,
+    /// The key reference exactly as the user gave it, e.g. `awskms:///alias/release`.
+    pub key_ref: String,
+    /// The key password, standard base64 of its exact bytes, only for plugins that set
+    /// `FLAG_NEEDS_PASSWORD`. Base64 because a password read from stdin need not be UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Zeroizing<String>>,
+}
+
+impl std::fmt::Debug for InstanceConfig {
+    // Never print the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InstanceConfig")
+            .field("protocol_version", &self.protocol_version)
+            .field("key_ref", &self.key_ref)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl InstanceConfig {
+    /// A configuration for `key_ref`, with the password bytes if given.
+    pub fn new(key_ref: &str, password: Option<&[u8]>) -> Self {
+        InstanceConfig {
+            protocol_version: PROTOCOL_VERSION,
+            key_ref: key_ref.to_owned(),
+            password: password.map(|p| Zeroizing::new(B64.encode(p))),
+        }
+    }
+
+    /// The password bytes, if the host sent one.
+    pub fn password_bytes(&self) -> Result<Option<Zeroizing<Vec<u8>>>, String> {
+        match &self.password {
+            None => Ok(None),
+            Some(p) => B64
+                .decode(p.as_bytes())
+                .map(|v| Some(Zeroizing::new(v)))
+                .map_err(|e| format!("password is not valid base64: {e}")),
+        }
+    }
+}
+
+/// One call into an instance.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Request {
+    /// [`PROTOCOL_VERSION`] of the host.
+    pub protocol_version: u32,
+    /// The method and its parameters.
+    #[serde(flatten)]
+    pub method: Method,
+}
+
+impl Request {
+    /// A request for `method` at the current protocol version.
+    pub fn new(method: Method) -> Self {
+        Request {
+            protocol_version: PROTOCOL_VERSION,
+            method,
+        }
+    }
+}
+
+/// The methods of protocol version 1.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "method", content = "params", rename_all = "camelCase")]
+pub enum Method {
+    /// The algorithm used when none is asked for. Result: [`AlgorithmResult`].
+    DefaultAlgorithm,
+    /// Every algorithm the backend can sign with. Result: [`AlgorithmsResult`].
+    SupportedAlgorithms,
+    /// Creates the key named by the key reference. Result: [`PublicKeyResult`].
+    CreateKey(CreateKeyParams),
+    /// The public half of the key. Result: [`PublicKeyResult`].
+    PublicKey,
+    /// Signs a message digest. Result: [`SignResult`].
+    SignMessage(SignParams),
+}
+
+impl Method {
+    /// The wire name of the method, for error messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Method::DefaultAlgorithm => "defaultAlgorithm",
+            Method::SupportedAlgorithms => "supportedAlgorithms",
+            Method::CreateKey(_) => "createKey",
+            Method::PublicKey => "publicKey",
+            Method::SignMessage(_) => "signMessage",
+        }
+    }
+}
+
+/// Parameters of `createKey`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateKeyParams {
+    /// Algorithm of the new key; v1 knows only [`ALGORITHM_ECDSA_P256_SHA256`].
+    pub algorithm: String,
+}
+
+/// Parameters of `signMessage`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignParams {
+    /// Standard base64 of the message digest (32 bytes for SHA-256).
+    pub digest: String,
+    /// Hash that produced the digest: `sha256` in v1.
+    pub hash_algorithm: String,
+}
+
+/// Result of `defaultAlgorithm`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AlgorithmResult {
+    /// The algorithm name.
+    pub algorithm: String,
+}
+
+/// Result of `supportedAlgorithms`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AlgorithmsResult {
+    /// The algorithm names.
+    pub algorithms: Vec<String>,
+}
+
+/// Result of `createKey` and `publicKey`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicKeyResult {
+    /// The public key as PKIX PEM (`-----BEGIN PUBLIC KEY-----`).
+    pub public_key_pem: String,
+}
+
+/// Result of `signMessage`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SignResult {
+    /// Standard base64 of the ASN.1 DER ECDSA signature.
+    pub signature: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_json_shape_is_stable() {
+        let req = Request::new(Method::SignMessage(SignParams {
+            digest: "AA==".into(),
+            hash_algorithm: "sha256".into(),
+        }));
+        let json = serde_json::to_string(&req).unwrap();
+        assert_eq!(
+            json,
+            r#"{"protocolVersion":1,"method":"signMessage","params":{"digest":"AA==","hashAlgorithm":"sha256"}}"#
+        );
+        let unit = serde_json::to_string(&Request::new(Method::PublicKey)).unwrap();
+        assert_eq!(unit, r#"{"protocolVersion":1,"method":"publicKey"}"#);
+        let back: Request = serde_json::from_str(&unit).unwrap();
+        assert!(matches!(back.method, Method::PublicKey));
+    }
+
+    #[test]
+    fn password_round_trips_exact_bytes_and_is_not_printed() {
+        let cfg = InstanceConfig::new("k", Some(b"pw\n\xff"));
+        assert_eq!(
+            cfg.password_bytes().unwrap().unwrap().as_slice(),
+            b"pw\n\xff"
+        );
+        assert!(!format!("{cfg:?}").contains(cfg.password.as_ref().unwrap().as_str()));
+    }
+}

@@ -1,0 +1,85 @@
+//! The `file` signer plugin: cosign's encrypted private key files as a signer backend.
+//!
+//! Key references: a path, `file://PATH`, or `env://VAR` (the encrypted PEM in a variable, as
+//! cosign accepts). The host passes the password (it sets `FLAG_NEEDS_PASSWORD`); the key is
+//! decrypted once per instance and its scalar is zeroized when the instance is dropped.
+
+use sigmirror_core::b64;
+use sigmirror_core::digest::Sha256Digest;
+use sigmirror_core::keyref::{KeyRef, read_key_material};
+use sigmirror_core::keys::PrivateKey;
+use sigmirror_plugin_abi::export::{Logger, SignerPlugin};
+use sigmirror_plugin_abi::ffi::FLAG_NEEDS_PASSWORD;
+use sigmirror_plugin_abi::wire::{
+    ALGORITHM_ECDSA_P256_SHA256, AlgorithmResult, AlgorithmsResult, InstanceConfig, Method,
+    PublicKeyResult, SignParams, SignResult,
+};
+
+/// One opened key file.
+struct FileKey {
+    key: PrivateKey,
+}
+
+fn to_value<T: serde::Serialize>(v: T) -> Result<serde_json::Value, String> {
+    serde_json::to_value(v).map_err(|e| e.to_string())
+}
+
+impl FileKey {
+    fn sign(&self, params: SignParams) -> Result<serde_json::Value, String> {
+        if params.hash_algorithm != "sha256" {
+            return Err(format!(
+                "unsupported hash algorithm {:?}",
+                params.hash_algorithm
+            ));
+        }
+        let bytes = b64::decode_lenient(params.digest.as_bytes())
+            .map_err(|e| format!("digest is not base64: {e}"))?;
+        let digest: [u8; 32] = bytes
+            .try_into()
+            .map_err(|b: Vec<u8>| format!("a SHA-256 digest is 32 bytes, got {}", b.len()))?;
+        let signature = self
+            .key
+            .sign_digest(&Sha256Digest::from_bytes(digest))
+            .map_err(|e| e.to_string())?;
+        to_value(SignResult {
+            signature: b64::encode(&signature),
+        })
+    }
+}
+
+impl SignerPlugin for FileKey {
+    fn new(config: InstanceConfig, log: Logger) -> Result<Self, String> {
+        let key_ref = KeyRef::parse(&config.key_ref).map_err(|e| e.to_string())?;
+        let pem = read_key_material(&key_ref).map_err(|e| e.to_string())?;
+        let password = config.password_bytes()?.unwrap_or_default();
+        log.debug(&format!("decrypting {key_ref}"));
+        let key = PrivateKey::from_encrypted_pem(&pem, &password)
+            .map_err(|e| format!("{key_ref}: {e}"))?;
+        Ok(FileKey { key })
+    }
+
+    fn handle(&self, method: Method) -> Result<serde_json::Value, String> {
+        match method {
+            Method::DefaultAlgorithm => to_value(AlgorithmResult {
+                algorithm: ALGORITHM_ECDSA_P256_SHA256.into(),
+            }),
+            Method::SupportedAlgorithms => to_value(AlgorithmsResult {
+                algorithms: vec![ALGORITHM_ECDSA_P256_SHA256.into()],
+            }),
+            Method::PublicKey => to_value(PublicKeyResult {
+                public_key_pem: self.key.public_key().to_pem(),
+            }),
+            Method::SignMessage(params) => self.sign(params),
+            Method::CreateKey(_) => Err("key files are created by `sigmirror generate-key-pair` \
+                                         (without --kms), not through the file plugin"
+                .into()),
+        }
+    }
+}
+
+sigmirror_plugin_abi::export_signer! {
+    plugin: FileKey,
+    name: "file",
+    schemes: "file,env",
+    flags: FLAG_NEEDS_PASSWORD,
+}
