@@ -336,6 +336,14 @@ unsafe impl Send for Instance {}
 // SAFETY: as above; `call` takes the instance by shared pointer and the plugin type is `Sync`.
 unsafe impl Sync for Instance {}
 
+impl std::fmt::Debug for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Instance")
+            .field("plugin", &self.plugin.name())
+            .finish()
+    }
+}
+
 impl Instance {
     /// The plugin this instance belongs to.
     pub fn plugin(&self) -> &Plugin {

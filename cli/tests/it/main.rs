@@ -1,0 +1,26 @@
+//! End-to-end tests of the `sigmirror` binary, against the real cosign binary and openssl.
+
+mod blob;
+mod interop;
+mod keys;
+mod plugins;
+
+use std::process::Command;
+
+use sigmirror_tests::TestDir;
+
+/// `sigmirror` built by this `cargo test`, isolated in `dir`.
+pub fn sigmirror(dir: &TestDir) -> Command {
+    sigmirror_tests::sigmirror(env!("CARGO_BIN_EXE_sigmirror"), dir)
+}
+
+/// Generates `cosign.key`/`cosign.pub` in `dir` with `password`.
+pub fn generate_key_pair(dir: &TestDir, password: &str) {
+    sigmirror_tests::run(
+        sigmirror(dir)
+            .arg("generate-key-pair")
+            .env("COSIGN_PASSWORD", password),
+        None,
+    )
+    .ok();
+}
