@@ -18,7 +18,7 @@ impl Sha256Digest {
         Sha256Digest(Sha256::digest(data).into())
     }
 
-    /// Hashes everything `reader` yields, reading at most [`READ_BUFFER`] bytes at a time.
+    /// Hashes everything `reader` yields, reading a fixed-size buffer at a time.
     /// Returns the digest and the number of bytes read.
     pub fn of_reader(mut reader: impl Read) -> std::io::Result<(Self, u64)> {
         let mut hasher = Sha256::new();

@@ -262,10 +262,9 @@ fn bad_private_keys_fail_cleanly() {
         |json: &str| sigmirror_core::pem::encode("ENCRYPTED SIGSTORE PRIVATE KEY", json.as_bytes());
     let mut tampered: serde_json::Value = serde_json::from_str(&json).unwrap();
     let ct = tampered["ciphertext"].as_str().unwrap().to_owned();
-    let flipped = if ct.starts_with('A') {
-        format!("B{}", &ct[1..])
-    } else {
-        format!("A{}", &ct[1..])
+    let flipped = match ct.strip_prefix('A') {
+        Some(rest) => format!("B{rest}"),
+        None => format!("A{}", &ct[1..]),
     };
     tampered["ciphertext"] = flipped.into();
     let cases: Vec<(&str, String, &str)> = vec![

@@ -1,4 +1,5 @@
 //! End-to-end tests of the `sigmirror` binary, against the real cosign binary and openssl.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 mod blob;
 mod interop;

@@ -37,7 +37,7 @@ fn file_plugin_announces_itself() {
 
 #[test]
 fn panic_in_new_instance_is_caught() {
-    let err = testing_instance("panic-on-new").err().expect("must fail");
+    let err = testing_instance("panic-on-new").expect_err("must fail");
     assert!(
         matches!(&err, PluginError::Call { message, .. } if message.contains("plugin panicked: deliberate panic")),
         "{err}"
@@ -46,7 +46,7 @@ fn panic_in_new_instance_is_caught() {
 
 #[test]
 fn error_in_new_instance_is_reported() {
-    let err = testing_instance("error-on-new").err().expect("must fail");
+    let err = testing_instance("error-on-new").expect_err("must fail");
     assert_eq!(
         err.to_string(),
         "testing plugin: deliberate error in new_instance"
@@ -120,9 +120,7 @@ fn handshake_child() {
         return;
     };
     let dir = TestDir::new();
-    let err = Plugin::load(&fresh_copy(&dir, "child"))
-        .err()
-        .expect("must be refused");
+    let err = Plugin::load(&fresh_copy(&dir, "child")).expect_err("must be refused");
     let text = err.to_string();
     match expect.as_str() {
         "null" => assert!(
