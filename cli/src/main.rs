@@ -5,6 +5,7 @@
 //! codes; the work is done by the `sigmirror-*` libraries.
 
 mod commands;
+mod exit;
 mod output;
 mod password;
 
@@ -36,6 +37,26 @@ enum Command {
     VerifyBlob(commands::blob::VerifyBlob),
     /// List the signer plugins found, their schemes, and any that failed to load.
     Plugins(commands::plugins::PluginsCmd),
+    /// Sign images in a registry (cosign's .sig tag scheme; key-only, no transparency log).
+    Sign(commands::image::Sign),
+    /// Verify image signatures with a public key; prints the verified payloads.
+    Verify(commands::image::Verify),
+    /// Print the payload `sign` would sign for an image.
+    Generate(commands::image::Generate),
+    /// Print where an image's signatures, attestations or SBOMs are stored.
+    Triangulate(commands::image::Triangulate),
+    /// Show the signatures, attestations and SBOMs attached to an image.
+    Tree(commands::image::Tree),
+    /// Download what is attached to an image.
+    Download(commands::image::Download),
+    /// Attach externally made signatures to an image.
+    #[command(subcommand)]
+    Attach(commands::attach::Attach),
+    /// Upload files or WebAssembly modules as OCI images.
+    #[command(subcommand)]
+    Upload(commands::attach::Upload),
+    /// Remove signatures, attestations and SBOMs attached to an image.
+    Clean(commands::attach::Clean),
 }
 
 fn main() -> std::process::ExitCode {
@@ -55,12 +76,23 @@ fn main() -> std::process::ExitCode {
         Command::SignBlob(cmd) => cmd.run(),
         Command::VerifyBlob(cmd) => cmd.run(),
         Command::Plugins(cmd) => cmd.run(),
+        Command::Sign(cmd) => cmd.run(),
+        Command::Verify(cmd) => cmd.run(),
+        Command::Generate(cmd) => cmd.run(),
+        Command::Triangulate(cmd) => cmd.run(),
+        Command::Tree(cmd) => cmd.run(),
+        Command::Download(cmd) => cmd.run(),
+        Command::Attach(cmd) => cmd.run(),
+        Command::Upload(cmd) => cmd.run(),
+        Command::Clean(cmd) => cmd.run(),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("Error: {error:#}");
-            std::process::ExitCode::FAILURE
+            if error.downcast_ref::<exit::AlreadyReported>().is_none() {
+                eprintln!("Error: {error:#}");
+            }
+            std::process::ExitCode::from(exit::code_for(&error))
         }
     }
 }

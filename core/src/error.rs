@@ -104,6 +104,67 @@ pub enum Error {
         /// The plugin folders searched.
         searched: String,
     },
+    /// An image reference does not follow the docker grammar.
+    #[error("invalid image reference {reference:?}: {reason}")]
+    InvalidReference {
+        /// The reference as given.
+        reference: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The registry has no such manifest or repository.
+    #[error("{reference}: not found in the registry")]
+    NotFound {
+        /// What was looked up.
+        reference: String,
+    },
+    /// The registry refused the credentials (or their absence).
+    #[error(
+        "{reference}: unauthorized; give credentials with --registry-username/--registry-password \
+         or in ~/.docker/config.json"
+    )]
+    Unauthorized {
+        /// What was accessed.
+        reference: String,
+    },
+    /// The registry could not be reached.
+    #[error("{reference}: cannot reach the registry: {reason}")]
+    Unreachable {
+        /// What was accessed.
+        reference: String,
+        /// The transport error.
+        reason: String,
+    },
+    /// The registry answered with an error or with content that breaks the protocol.
+    #[error("{reference}: registry error: {reason}")]
+    Registry {
+        /// What was accessed.
+        reference: String,
+        /// The registry's message or what is wrong with its answer.
+        reason: String,
+    },
+    /// A manifest or payload read from a registry or file is malformed.
+    #[error("{what}: {reason}")]
+    Malformed {
+        /// What was being read.
+        what: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An image has no signatures (no `.sig` manifest).
+    #[error("no signatures found for {reference}")]
+    NoSignatures {
+        /// The image.
+        reference: String,
+    },
+    /// Signatures exist but none verifies; every candidate's reason is listed.
+    #[error("no valid signatures for {reference}: {}", reasons.join("; "))]
+    NoValidSignatures {
+        /// The image.
+        reference: String,
+        /// Why each candidate was rejected.
+        reasons: Vec<String>,
+    },
     /// A plugin failed to load or a call into it failed.
     #[error(transparent)]
     Plugin(#[from] PluginError),

@@ -21,13 +21,19 @@
 pub mod b64;
 pub mod blob;
 pub mod bundle;
+pub mod cosign;
 pub mod digest;
 mod error;
+pub mod gojson;
 pub mod keyref;
 pub mod keys;
+pub mod media_types;
 pub mod paths;
 pub mod pem;
 pub mod plugins;
+pub mod reference;
+pub mod registry;
 pub mod signer;
+pub mod source;
 
 pub use error::{Error, Result};

@@ -25,7 +25,7 @@ fn open_blob(blob: &str) -> Result<Box<dyn Read>> {
 }
 
 /// Refuses `--tlog-upload=true`: sigmirror signs with keys only and never talks to Rekor.
-fn check_no_tlog(tlog_upload: bool) -> Result<()> {
+pub fn check_no_tlog(tlog_upload: bool) -> Result<()> {
     if tlog_upload {
         bail!(
             "sigmirror does not upload to a transparency log; sign without --tlog-upload \

@@ -1,9 +1,12 @@
 //! One module per group of commands; each takes its parsed arguments and does the work through
 //! the libraries.
 
+pub mod attach;
 pub mod blob;
+pub mod image;
 pub mod keys;
 pub mod plugins;
+pub mod registry;
 
 use anyhow::{Context, Result};
 use sigmirror_core::keyref::KeyRef;

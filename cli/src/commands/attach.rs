@@ -1,0 +1,286 @@
+//! `attach signature`, `upload blob`, `upload wasm`, `clean`.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use sigmirror_core::cosign::Attachment;
+use sigmirror_core::cosign::upload::{
+    UploadFile, attach_signature, clean, detect_content_type, upload_blob, upload_wasm,
+};
+use sigmirror_core::reference::ImageRef;
+
+use super::registry::{RegistryArgs, block_on};
+
+fn read_arg_file(path: &str) -> Result<Vec<u8>> {
+    if path == "-" {
+        let mut buf = vec![];
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .context("reading stdin")?;
+        return Ok(buf);
+    }
+    std::fs::read(path).with_context(|| format!("cannot read {path}"))
+}
+
+/// What `attach` attaches.
+#[derive(Debug, Subcommand)]
+pub enum Attach {
+    /// Attach a signature made elsewhere to the image's `.sig` (appended, no de-duplication).
+    Signature(AttachSignature),
+}
+
+impl Attach {
+    /// Runs the command.
+    pub fn run(self) -> Result<()> {
+        match self {
+            Attach::Signature(cmd) => cmd.run(),
+        }
+    }
+}
+
+/// Arguments of `attach signature`.
+#[derive(Debug, Args)]
+pub struct AttachSignature {
+    /// The signature (base64), a file or `-` for stdin; used verbatim as the annotation.
+    #[arg(long, value_name = "FILE")]
+    signature: String,
+    /// The signed payload file (default: the simple-signing payload of the image's digest).
+    #[arg(long, value_name = "FILE")]
+    payload: Option<PathBuf>,
+    /// PEM certificate to attach with the signature.
+    #[arg(long, value_name = "FILE")]
+    certificate: Option<PathBuf>,
+    /// PEM certificate chain to attach with the certificate.
+    #[arg(long, value_name = "FILE", requires = "certificate")]
+    certificate_chain: Option<PathBuf>,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// The image.
+    #[arg(value_name = "IMAGE")]
+    image: String,
+}
+
+impl AttachSignature {
+    fn run(self) -> Result<()> {
+        let image = ImageRef::parse(&self.image)?;
+        let signature = String::from_utf8(read_arg_file(&self.signature)?)
+            .context("the signature must be base64 text")?;
+        if signature.trim().is_empty() {
+            bail!("the signature is empty");
+        }
+        let payload = self
+            .payload
+            .as_ref()
+            .map(std::fs::read)
+            .transpose()
+            .context("reading the payload")?;
+        let read_text = |p: &Option<PathBuf>| -> Result<Option<String>> {
+            p.as_ref()
+                .map(|p| {
+                    std::fs::read_to_string(p)
+                        .with_context(|| format!("cannot read {}", p.display()))
+                })
+                .transpose()
+        };
+        let (cert, chain) = (
+            read_text(&self.certificate)?,
+            read_text(&self.certificate_chain)?,
+        );
+        let registry = self.registry.registry();
+        let target = block_on(async {
+            Ok(attach_signature(&registry, &image, payload, &signature, cert, chain).await?)
+        })?;
+        eprintln!("Attached signature to {target}");
+        Ok(())
+    }
+}
+
+/// What `upload` uploads.
+#[derive(Debug, Subcommand)]
+pub enum Upload {
+    /// Upload files as an OCI image (several files with platforms make an index).
+    Blob(UploadBlob),
+    /// Upload a WebAssembly module as an OCI image.
+    Wasm(UploadWasm),
+}
+
+impl Upload {
+    /// Runs the command.
+    pub fn run(self) -> Result<()> {
+        match self {
+            Upload::Blob(cmd) => cmd.run(),
+            Upload::Wasm(cmd) => cmd.run(),
+        }
+    }
+}
+
+/// Arguments of `upload blob`.
+#[derive(Debug, Args)]
+pub struct UploadBlob {
+    /// File to upload, optionally FILE:os/arch for a multi-platform index; repeatable.
+    #[arg(
+        short = 'f',
+        long = "files",
+        value_name = "FILE[:PLATFORM]",
+        required = true,
+        value_delimiter = ','
+    )]
+    files: Vec<String>,
+    /// Layer media type (default: detected from the content).
+    #[arg(long = "ct", value_name = "TYPE")]
+    content_type: Option<String>,
+    /// Manifest annotation KEY=VALUE; repeatable or comma-separated.
+    #[arg(
+        short = 'a',
+        long = "annotation",
+        value_name = "KEY=VALUE",
+        value_delimiter = ','
+    )]
+    annotations: Vec<String>,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// Where to upload.
+    #[arg(value_name = "IMAGE")]
+    image: String,
+}
+
+impl UploadBlob {
+    fn run(self) -> Result<()> {
+        let image = ImageRef::parse(&self.image)?;
+        let mut annotations = BTreeMap::new();
+        for pair in &self.annotations {
+            let (k, v) = pair
+                .split_once('=')
+                .with_context(|| format!("annotation {pair:?} is not KEY=VALUE"))?;
+            annotations.insert(k.to_owned(), v.to_owned());
+        }
+        let files = self
+            .files
+            .iter()
+            .map(|spec| {
+                let (path, platform) = match spec.rsplit_once(':') {
+                    Some((path, platform)) if platform.contains('/') => {
+                        (path, Some(platform.to_owned()))
+                    }
+                    _ => (spec.as_str(), None),
+                };
+                let bytes = std::fs::read(path).with_context(|| format!("cannot read {path}"))?;
+                let media_type = self
+                    .content_type
+                    .clone()
+                    .unwrap_or_else(|| detect_content_type(&bytes).to_owned());
+                eprintln!(
+                    "Uploading file from [{path}] to [{image}] with media type [{media_type}]"
+                );
+                Ok(UploadFile {
+                    bytes,
+                    media_type,
+                    platform,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let registry = self.registry.registry();
+        let digest =
+            block_on(async { Ok(upload_blob(&registry, &image, &files, &annotations).await?) })?;
+        eprintln!("Uploaded image to:");
+        println!("{}", image.with_digest(&digest));
+        Ok(())
+    }
+}
+
+/// Arguments of `upload wasm`.
+#[derive(Debug, Args)]
+pub struct UploadWasm {
+    /// The WebAssembly module.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    file: PathBuf,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// Where to upload.
+    #[arg(value_name = "IMAGE")]
+    image: String,
+}
+
+impl UploadWasm {
+    fn run(self) -> Result<()> {
+        let image = ImageRef::parse(&self.image)?;
+        let module = std::fs::read(&self.file)
+            .with_context(|| format!("cannot read {}", self.file.display()))?;
+        if !module.starts_with(b"\0asm") {
+            bail!(
+                "{} is not a WebAssembly module (no \\0asm header)",
+                self.file.display()
+            );
+        }
+        let registry = self.registry.registry();
+        let digest = block_on(async { Ok(upload_wasm(&registry, &image, module).await?) })?;
+        eprintln!("Uploaded image to:");
+        println!("{}", image.with_digest(&digest));
+        Ok(())
+    }
+}
+
+/// What `clean` removes.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CleanType {
+    /// Signatures, attestations and SBOMs.
+    All,
+    /// The `.sig` image.
+    Signature,
+    /// The `.att` image.
+    Attestation,
+    /// The `.sbom` image.
+    Sbom,
+}
+
+/// Arguments of `clean`.
+#[derive(Debug, Args)]
+pub struct Clean {
+    /// What to remove.
+    #[arg(long = "type", value_enum, default_value = "all")]
+    kind: CleanType,
+    /// Do not ask for confirmation.
+    #[arg(short = 'f', long)]
+    force: bool,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// The image.
+    #[arg(value_name = "IMAGE")]
+    image: String,
+}
+
+impl Clean {
+    /// Deletes the attachment images; asks first unless `--force`.
+    pub fn run(self) -> Result<()> {
+        let image = ImageRef::parse(&self.image)?;
+        let kinds: Vec<Attachment> = match self.kind {
+            CleanType::All => Attachment::ALL.to_vec(),
+            CleanType::Signature => vec![Attachment::Signature],
+            CleanType::Attestation => vec![Attachment::Attestation],
+            CleanType::Sbom => vec![Attachment::Sbom],
+        };
+        if !self.force {
+            eprint!(
+                "WARNING: this will remove {:?} attachments from {image}\nAre you sure you would like to continue? [y/N] ",
+                self.kind
+            );
+            let mut answer = String::new();
+            std::io::stdin().read_line(&mut answer).ok();
+            if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+                bail!("user declined the prompt (pass --force to skip it)");
+            }
+        }
+        let registry = self.registry.registry();
+        let removed = block_on(async { Ok(clean(&registry, &image, &kinds).await?) })?;
+        for r in &removed {
+            eprintln!("Removed {r}");
+        }
+        if removed.is_empty() {
+            eprintln!("Nothing attached to {image}");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,418 @@
+//! `sign`, `verify`, `generate`, `triangulate`, `tree`, `download signature`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::{ArgAction, Args, ValueEnum};
+use futures_util::StreamExt;
+use serde_json::Value;
+use sigmirror_core::cosign::inspect::{attached_payloads, attachments, resolve_digest};
+use sigmirror_core::cosign::payload::{parse_annotations, simple_signing};
+use sigmirror_core::cosign::sign::{SignRequest, sign_image};
+use sigmirror_core::cosign::verify::verify_image;
+use sigmirror_core::cosign::{Attachment, SIGNATURE_ANNOTATION, attachment_ref};
+use sigmirror_core::reference::ImageRef;
+use sigmirror_core::signer::Signer;
+use sigmirror_core::{b64, gojson};
+
+use super::registry::{RegistryArgs, block_on};
+
+/// How many images one call works on at once.
+const CONCURRENCY: usize = 16;
+
+fn parse_images(images: &[String]) -> Result<Vec<ImageRef>> {
+    images.iter().map(|i| Ok(ImageRef::parse(i)?)).collect()
+}
+
+/// Arguments of `sign`.
+#[derive(Debug, Args)]
+pub struct Sign {
+    /// Private key file or key reference (awskms://…, pkcs11:…, k8s://…, env://VAR).
+    #[arg(long, value_name = "KEY_REF")]
+    key: String,
+    /// Annotation for the signed payload, KEY=VALUE; repeatable or comma-separated.
+    #[arg(
+        short = 'a',
+        long = "annotations",
+        value_name = "KEY=VALUE",
+        value_delimiter = ','
+    )]
+    annotations: Vec<String>,
+    /// For an image index, also sign every platform manifest.
+    #[arg(long)]
+    recursive: bool,
+    /// Put this identity in the payload's docker-reference instead of the image's repository.
+    #[arg(long, value_name = "IDENTITY")]
+    sign_container_identity: Option<String>,
+    /// Accepted for cosign compatibility; only `false` is supported (no Rekor upload).
+    #[arg(long, default_value_t = false, action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    tlog_upload: bool,
+    /// Accepted for cosign compatibility (nothing to confirm without Rekor).
+    #[arg(short = 'y', long)]
+    yes: bool,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// Images to sign (tags are resolved to digests once; the digest is signed).
+    #[arg(value_name = "IMAGE", required = true)]
+    images: Vec<String>,
+}
+
+impl Sign {
+    /// Runs the command: signs every image concurrently.
+    pub fn run(self) -> Result<()> {
+        super::blob::check_no_tlog(self.tlog_upload)?;
+        let _ = self.yes;
+        let images = parse_images(&self.images)?;
+        let annotations = parse_annotations(&self.annotations)?;
+        let signer: Arc<dyn Signer> = Arc::new(super::open_signer(&self.key, false)?);
+        let registry = self.registry.registry();
+        block_on(async {
+            let results: Vec<_> = futures_util::stream::iter(images.iter().map(|image| {
+                let request = SignRequest {
+                    image: image.clone(),
+                    annotations: annotations.clone(),
+                    recursive: self.recursive,
+                    identity: self.sign_container_identity.clone(),
+                };
+                let (registry, signer) = (&registry, signer.clone());
+                async move {
+                    sign_image(registry, signer, &request)
+                        .await
+                        .with_context(|| format!("signing {image}"))
+                }
+            }))
+            .buffered(CONCURRENCY)
+            .collect()
+            .await;
+            for result in results {
+                for signed in result? {
+                    if signed.already_present {
+                        eprintln!(
+                            "Signature for {} already present; nothing pushed",
+                            signed.image
+                        );
+                    } else {
+                        eprintln!("Pushing signature to: {}", signed.signature_ref);
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Output format of `verify`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum VerifyOutput {
+    /// A JSON array of the verified payloads, as cosign prints it.
+    Json,
+    /// Each verified payload's raw bytes, one per line.
+    Text,
+}
+
+/// Arguments of `verify`.
+#[derive(Debug, Args)]
+pub struct Verify {
+    /// Public key file (PEM), env://VAR, or a plugin key reference whose public half is used.
+    #[arg(long, value_name = "KEY_REF")]
+    key: String,
+    /// Require this annotation in the payload, KEY=VALUE; repeatable or comma-separated.
+    #[arg(
+        short = 'a',
+        long = "annotations",
+        value_name = "KEY=VALUE",
+        value_delimiter = ','
+    )]
+    annotations: Vec<String>,
+    /// Output format for verified payloads.
+    #[arg(short = 'o', long, value_enum, default_value = "json")]
+    output: VerifyOutput,
+    /// Accepted for cosign compatibility: sigmirror verifies with keys only, never with a
+    /// transparency log.
+    #[arg(long, default_value_t = false, action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    insecure_ignore_tlog: bool,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// Images to verify.
+    #[arg(value_name = "IMAGE", required = true)]
+    images: Vec<String>,
+}
+
+impl Verify {
+    /// Runs the command: exits 0 only if every image has at least one valid signature.
+    pub fn run(self) -> Result<()> {
+        let _ = self.insecure_ignore_tlog;
+        let images = parse_images(&self.images)?;
+        let required = parse_annotations(&self.annotations)?;
+        let key = super::load_public_key(&self.key)?;
+        let registry = self.registry.registry();
+        block_on(async {
+            let results: Vec<_> = futures_util::stream::iter(
+                images
+                    .iter()
+                    .map(|image| verify_image(&registry, &key, image, &required)),
+            )
+            .buffered(CONCURRENCY)
+            .collect()
+            .await;
+            let mut first_error = None;
+            for (image, result) in images.iter().zip(results) {
+                match result {
+                    Ok(verification) => print_verification(image, &verification, self.output),
+                    Err(e) => {
+                        eprintln!("Error: {e}");
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            match first_error {
+                Some(e) => Err(crate::exit::AlreadyReported {
+                    code: crate::exit::core_error_code(&e),
+                }
+                .into()),
+                None => Ok(()),
+            }
+        })
+    }
+}
+
+fn print_verification(
+    image: &ImageRef,
+    verification: &sigmirror_core::cosign::verify::Verification,
+    output: VerifyOutput,
+) {
+    eprintln!("\nVerification for {image} --");
+    eprintln!("The following checks were performed on each of these signatures:");
+    eprintln!("  - The cosign claims were validated");
+    eprintln!("  - The signatures were verified against the specified public key");
+    match output {
+        VerifyOutput::Json => {
+            let payloads: Vec<&Value> = verification
+                .signatures
+                .iter()
+                .map(|s| &s.parsed.json)
+                .collect();
+            println!("\n{}", String::from_utf8_lossy(&gojson::to_vec(&payloads)));
+        }
+        VerifyOutput::Text => {
+            for s in &verification.signatures {
+                println!("{}", String::from_utf8_lossy(&s.payload));
+            }
+        }
+    }
+}
+
+/// Arguments of `generate`.
+#[derive(Debug, Args)]
+pub struct Generate {
+    /// Annotation for the payload, KEY=VALUE; repeatable or comma-separated.
+    #[arg(
+        short = 'a',
+        long = "annotations",
+        value_name = "KEY=VALUE",
+        value_delimiter = ','
+    )]
+    annotations: Vec<String>,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// The image whose payload to print.
+    #[arg(value_name = "IMAGE")]
+    image: String,
+}
+
+impl Generate {
+    /// Prints the simple-signing payload that `sign` would sign (no trailing newline).
+    pub fn run(self) -> Result<()> {
+        let image = ImageRef::parse(&self.image)?;
+        let annotations = parse_annotations(&self.annotations)?;
+        let registry = self.registry.registry();
+        let digest = block_on(async { Ok(resolve_digest(&registry, &image).await?) })?;
+        let payload = simple_signing(&image.repo_name(), &digest, &annotations);
+        use std::io::Write;
+        std::io::stdout().write_all(&payload)?;
+        Ok(())
+    }
+}
+
+/// Attachment kinds for `triangulate`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TriangulateType {
+    /// The `.sig` tag.
+    Signature,
+    /// The `.att` tag.
+    Attestation,
+    /// The `.sbom` tag.
+    Sbom,
+    /// The image digest itself.
+    Digest,
+}
+
+/// Arguments of `triangulate`.
+#[derive(Debug, Args)]
+pub struct Triangulate {
+    /// What to locate.
+    #[arg(long = "type", value_enum, default_value = "signature")]
+    kind: TriangulateType,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// The image.
+    #[arg(value_name = "IMAGE")]
+    image: String,
+}
+
+impl Triangulate {
+    /// Prints where the attachment of the image lives.
+    pub fn run(self) -> Result<()> {
+        let image = ImageRef::parse(&self.image)?;
+        let registry = self.registry.registry();
+        let digest = block_on(async { Ok(resolve_digest(&registry, &image).await?) })?;
+        let kind = match self.kind {
+            TriangulateType::Digest => {
+                println!("{}", image.with_digest(&digest));
+                return Ok(());
+            }
+            TriangulateType::Signature => Attachment::Signature,
+            TriangulateType::Attestation => Attachment::Attestation,
+            TriangulateType::Sbom => Attachment::Sbom,
+        };
+        println!("{}", attachment_ref(&image, &digest, kind)?);
+        Ok(())
+    }
+}
+
+/// Arguments of `tree`.
+#[derive(Debug, Args)]
+pub struct Tree {
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// The image.
+    #[arg(value_name = "IMAGE")]
+    image: String,
+}
+
+impl Tree {
+    /// Prints the signatures, attestations and SBOMs attached to the image, as cosign does.
+    pub fn run(self) -> Result<()> {
+        let image = ImageRef::parse(&self.image)?;
+        let registry = self.registry.registry();
+        let found = block_on(async { Ok(attachments(&registry, &image).await?) })?;
+        if found.is_empty() {
+            println!(
+                "No Supply Chain Security Related Artifacts artifacts found for image {image},\n \
+                 start creating one with simply running$ sigmirror sign <img>"
+            );
+            return Ok(());
+        }
+        println!(
+            "📦 Supply Chain Security Related artifacts for an image: {}",
+            self.image
+        );
+        for attached in found {
+            let title = match attached.kind {
+                Attachment::Signature => "🔐 Signatures for an image tag",
+                Attachment::Attestation => "💾 Attestations for an image tag",
+                Attachment::Sbom => "📦 SBOMs for an image tag",
+            };
+            println!("└── {title}: {}", attached.reference);
+            let n = attached.layers.len();
+            for (i, layer) in attached.layers.iter().enumerate() {
+                let branch = if i + 1 == n { "└──" } else { "├──" };
+                println!("   {branch} 🍒 {}", layer.digest);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What `download` fetches.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DownloadKind {
+    /// Signatures, one JSON object per line.
+    Signature,
+}
+
+/// Arguments of `download`.
+#[derive(Debug, Args)]
+pub struct Download {
+    /// What to download.
+    #[arg(value_enum)]
+    kind: DownloadKind,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// The image.
+    #[arg(value_name = "IMAGE")]
+    image: String,
+}
+
+/// At most this many signatures are downloaded, as in cosign.
+const MAX_DOWNLOAD: usize = 100;
+
+impl Download {
+    /// Prints each signature as cosign's JSON line.
+    pub fn run(self) -> Result<()> {
+        let DownloadKind::Signature = self.kind;
+        let image = ImageRef::parse(&self.image)?;
+        let registry = self.registry.registry();
+        let layers = block_on(async {
+            Ok(attached_payloads(&registry, &image, Attachment::Signature, MAX_DOWNLOAD).await?)
+        })?;
+        if layers.is_empty() {
+            return Err(sigmirror_core::Error::NoSignatures {
+                reference: image.to_string(),
+            }
+            .into());
+        }
+        for (layer, payload) in layers {
+            let annotation = |k: &str| layer.annotation(k).map(str::to_owned);
+            let bundle = annotation(sigmirror_core::cosign::BUNDLE_ANNOTATION)
+                .and_then(|b| serde_json::from_str::<Value>(&b).ok());
+            let mut line = BTreeMap::new();
+            line.insert(
+                "Base64Signature",
+                Value::from(annotation(SIGNATURE_ANNOTATION).unwrap_or_default()),
+            );
+            line.insert("Payload", Value::from(b64::encode(&payload)));
+            line.insert(
+                "Cert",
+                annotation(sigmirror_core::cosign::CERTIFICATE_ANNOTATION)
+                    .map_or(Value::Null, Value::from),
+            );
+            line.insert(
+                "Chain",
+                annotation(sigmirror_core::cosign::CHAIN_ANNOTATION)
+                    .map_or(Value::Null, Value::from),
+            );
+            line.insert("Bundle", bundle.unwrap_or(Value::Null));
+            line.insert("RFC3161Timestamp", Value::Null);
+            println!(
+                "{}",
+                String::from_utf8_lossy(&gojson::to_vec(&OrderedSignature(&line)))
+            );
+        }
+        Ok(())
+    }
+}
+
+/// cosign prints the fields in its struct order, not sorted.
+struct OrderedSignature<'a>(&'a BTreeMap<&'static str, Value>);
+
+impl serde::Serialize for OrderedSignature<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(6))?;
+        for key in [
+            "Base64Signature",
+            "Payload",
+            "Cert",
+            "Chain",
+            "Bundle",
+            "RFC3161Timestamp",
+        ] {
+            map.serialize_entry(key, &self.0[key])?;
+        }
+        map.end()
+    }
+}

@@ -1,0 +1,50 @@
+//! Registry flags shared by every command that reads or writes a registry, and the async
+//! runtime those commands run on.
+
+use std::future::Future;
+
+use anyhow::Result;
+use clap::{ArgAction, Args};
+use sigmirror_core::registry::{Registry, RegistryOptions};
+use zeroize::Zeroizing;
+
+/// cosign's registry flags.
+#[derive(Debug, Args, Clone)]
+pub struct RegistryArgs {
+    /// Use plain HTTP for the registry. Loopback, localhost and private-network registries
+    /// use HTTP without it, as in cosign.
+    #[arg(long, default_value_t = false, action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub allow_http_registry: bool,
+    /// Accept invalid TLS certificates (self-signed, expired). Testing only.
+    #[arg(long, default_value_t = false, action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub allow_insecure_registry: bool,
+    /// Registry username (default: ~/.docker/config.json, else anonymous).
+    #[arg(long, value_name = "USER")]
+    pub registry_username: Option<String>,
+    /// Registry password or token (with --registry-username).
+    #[arg(long, value_name = "PASSWORD", hide_env_values = true)]
+    pub registry_password: Option<String>,
+}
+
+impl RegistryArgs {
+    /// The registry client these flags describe.
+    pub fn registry(&self) -> Registry {
+        Registry::new(RegistryOptions {
+            allow_http: self.allow_http_registry,
+            allow_insecure: self.allow_insecure_registry,
+            username: self.registry_username.clone(),
+            password: self.registry_password.clone().map(Zeroizing::new),
+        })
+    }
+}
+
+/// Runs `future` on a multi-threaded runtime owned by this command.
+pub fn block_on<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()?
+        .block_on(future)
+}

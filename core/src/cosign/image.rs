@@ -1,0 +1,430 @@
+//! The images cosign stores signatures and attestations in (FORMATS.md §2.3): an image config
+//! with one history entry and diff_id per layer, and a manifest whose layers are the payloads,
+//! each with its annotations. Built byte for byte as go-containerregistry serialises them, so a
+//! `.sig` manifest written by sigmirror is indistinguishable from one written by cosign.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::gojson;
+use crate::media_types;
+
+/// cosign's maximum number of layers in a signature image.
+pub const MAX_LAYERS: usize = 1000;
+
+/// The largest config blob read for a signature image.
+pub const MAX_CONFIG_SIZE: u64 = 4 << 20;
+
+/// The zero time as Go prints it, used for `created` fields.
+pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+/// An OCI descriptor, fields in go-containerregistry's order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Descriptor {
+    /// Media type of the content.
+    #[serde(rename = "mediaType")]
+    pub media_type: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// `sha256:<hex>`.
+    pub digest: String,
+    /// Inline data (never written by sigmirror; kept when re-serialising).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+    /// Alternate URLs (kept when re-serialising).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub urls: Option<Vec<String>>,
+    /// Annotations, keys sorted.
+    #[serde(default, skip_serializing_if = "annotations_empty")]
+    pub annotations: Option<BTreeMap<String, String>>,
+    /// Platform (index entries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Value>,
+    /// Artifact type.
+    #[serde(
+        rename = "artifactType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub artifact_type: Option<String>,
+}
+
+fn annotations_empty(a: &Option<BTreeMap<String, String>>) -> bool {
+    a.as_ref().is_none_or(BTreeMap::is_empty)
+}
+
+impl Descriptor {
+    /// A descriptor for `bytes`.
+    pub fn for_bytes(media_type: &str, bytes: &[u8]) -> Self {
+        Descriptor {
+            media_type: media_type.to_owned(),
+            size: bytes.len() as u64,
+            digest: sha256_digest(bytes),
+            data: None,
+            urls: None,
+            annotations: None,
+            platform: None,
+            artifact_type: None,
+        }
+    }
+
+    /// The value of annotation `key`.
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        self.annotations.as_ref()?.get(key).map(String::as_str)
+    }
+}
+
+/// `sha256:<hex>` of `bytes`.
+pub fn sha256_digest(bytes: &[u8]) -> String {
+    crate::digest::Sha256Digest::of(bytes).to_string()
+}
+
+/// An image manifest, fields in go-containerregistry's order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImageManifest {
+    /// Always 2.
+    #[serde(rename = "schemaVersion")]
+    pub schema_version: u32,
+    /// The manifest's media type.
+    #[serde(
+        rename = "mediaType",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub media_type: String,
+    /// The config blob.
+    pub config: Descriptor,
+    /// The layers.
+    pub layers: Vec<Descriptor>,
+    /// Manifest annotations.
+    #[serde(default, skip_serializing_if = "annotations_empty")]
+    pub annotations: Option<BTreeMap<String, String>>,
+    /// OCI 1.1 subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<Descriptor>,
+}
+
+impl ImageManifest {
+    /// Parses a manifest read from a registry; the media type must be an image manifest type.
+    pub fn parse(bytes: &[u8], what: &str) -> Result<Self> {
+        let manifest: ImageManifest =
+            serde_json::from_slice(bytes).map_err(|e| Error::Malformed {
+                what: what.to_owned(),
+                reason: e.to_string(),
+            })?;
+        if !media_types::is_image_manifest(&manifest.media_type) {
+            return Err(Error::Malformed {
+                what: what.to_owned(),
+                reason: format!("unexpected manifest media type {:?}", manifest.media_type),
+            });
+        }
+        Ok(manifest)
+    }
+
+    /// The bytes go-containerregistry writes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        gojson::to_vec(self)
+    }
+}
+
+#[derive(Serialize)]
+struct History {
+    created: String,
+}
+
+#[derive(Serialize)]
+struct RootFs<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    diff_ids: Option<&'a [String]>,
+}
+
+#[derive(Serialize)]
+struct ConfigFile<'a> {
+    architecture: &'a str,
+    created: &'a str,
+    #[serde(skip_serializing_if = "<[History]>::is_empty")]
+    history: &'a [History],
+    os: &'a str,
+    rootfs: RootFs<'a>,
+    config: &'a Value,
+}
+
+/// One layer of a signature or attestation image: the payload and its annotations.
+#[derive(Debug, Clone)]
+pub struct Layer {
+    /// The descriptor as it appears in the manifest.
+    pub descriptor: Descriptor,
+    /// The payload bytes, when sigmirror holds them (new layers); existing layers stay in the
+    /// registry and are not re-uploaded.
+    pub bytes: Option<Vec<u8>>,
+}
+
+impl Layer {
+    /// A new layer for `payload`.
+    pub fn new(media_type: &str, payload: Vec<u8>, annotations: BTreeMap<String, String>) -> Self {
+        let mut descriptor = Descriptor::for_bytes(media_type, &payload);
+        descriptor.annotations = Some(annotations);
+        Layer {
+            descriptor,
+            bytes: Some(payload),
+        }
+    }
+}
+
+/// A signature (or attestation) image being built: start empty or from the manifest in the
+/// registry, append layers, render.
+#[derive(Debug, Clone)]
+pub struct SignatureImage {
+    manifest_media_type: String,
+    config_media_type: String,
+    architecture: String,
+    os: String,
+    created: String,
+    config: Value,
+    history_len: usize,
+    /// The layers, oldest first.
+    pub layers: Vec<Layer>,
+    /// Manifest-level annotations (`upload blob -a`).
+    pub manifest_annotations: BTreeMap<String, String>,
+    /// Write go-containerregistry's `empty.Image` config (no history, `diff_ids: null`) whatever
+    /// the layers, as `upload wasm` does with a custom config media type.
+    pub empty_config: bool,
+}
+
+/// The rendered image: what to upload.
+#[derive(Debug, Clone)]
+pub struct RenderedImage {
+    /// Manifest bytes.
+    pub manifest: Vec<u8>,
+    /// Manifest media type.
+    pub manifest_media_type: String,
+    /// Config bytes.
+    pub config: Vec<u8>,
+}
+
+impl SignatureImage {
+    /// go-containerregistry's `empty.Image`, as cosign starts from: OCI media types, or Docker
+    /// ones with `COSIGN_DOCKER_MEDIA_TYPES`.
+    pub fn empty(docker_media_types: bool) -> Self {
+        let (manifest_media_type, config_media_type) = if docker_media_types {
+            (media_types::DOCKER_MANIFEST, media_types::DOCKER_CONFIG)
+        } else {
+            (media_types::OCI_MANIFEST, media_types::OCI_CONFIG)
+        };
+        SignatureImage {
+            manifest_media_type: manifest_media_type.into(),
+            config_media_type: config_media_type.into(),
+            architecture: String::new(),
+            os: String::new(),
+            created: ZERO_TIME.into(),
+            config: Value::Object(Default::default()),
+            history_len: 0,
+            layers: vec![],
+            manifest_annotations: BTreeMap::new(),
+            empty_config: false,
+        }
+    }
+
+    /// Sets the config media type (e.g. `application/vnd.wasm.config.v1+json`).
+    pub fn set_config_media_type(&mut self, media_type: &str) {
+        self.config_media_type = media_type.to_owned();
+    }
+
+    /// The image already stored: its manifest and config blob. Existing layers are kept as
+    /// descriptors; their bytes stay in the registry.
+    pub fn from_existing(manifest: &ImageManifest, config: &[u8]) -> Result<Self> {
+        let cfg: Value = serde_json::from_slice(config).map_err(|e| Error::Malformed {
+            what: "signature image config".into(),
+            reason: e.to_string(),
+        })?;
+        let text = |key: &str| {
+            cfg.get(key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let history_len = cfg
+            .get("history")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        Ok(SignatureImage {
+            manifest_media_type: manifest.media_type.clone(),
+            config_media_type: manifest.config.media_type.clone(),
+            architecture: text("architecture"),
+            os: text("os"),
+            created: Some(text("created"))
+                .filter(|c| !c.is_empty())
+                .unwrap_or(ZERO_TIME.into()),
+            config: cfg
+                .get("config")
+                .cloned()
+                .unwrap_or(Value::Object(Default::default())),
+            history_len,
+            layers: manifest
+                .layers
+                .iter()
+                .map(|d| Layer {
+                    descriptor: d.clone(),
+                    bytes: None,
+                })
+                .collect(),
+            manifest_annotations: manifest.annotations.clone().unwrap_or_default(),
+            empty_config: false,
+        })
+    }
+
+    /// Appends a layer last, as `mutate.Append` does (one history entry per appended layer).
+    pub fn append(&mut self, layer: Layer) {
+        self.layers.push(layer);
+        self.history_len += 1;
+    }
+
+    /// Manifest media type.
+    pub fn manifest_media_type(&self) -> &str {
+        &self.manifest_media_type
+    }
+
+    /// Renders config and manifest bytes.
+    pub fn render(&self) -> RenderedImage {
+        // Signature layers are uncompressed, so each diff_id is the layer digest.
+        let diff_ids: Vec<String> = self
+            .layers
+            .iter()
+            .map(|l| l.descriptor.digest.clone())
+            .collect();
+        let history: Vec<History> = (0..self.history_len.max(self.layers.len()))
+            .map(|_| History {
+                created: ZERO_TIME.into(),
+            })
+            .collect();
+        let (history, diff_ids) = if self.empty_config {
+            (&[][..], None)
+        } else {
+            (&history[..], Some(&diff_ids[..]))
+        };
+        let config = gojson::to_vec(&ConfigFile {
+            architecture: &self.architecture,
+            created: &self.created,
+            history,
+            os: &self.os,
+            rootfs: RootFs {
+                kind: "layers",
+                diff_ids,
+            },
+            config: &self.config,
+        });
+        let manifest = ImageManifest {
+            schema_version: 2,
+            media_type: self.manifest_media_type.clone(),
+            config: Descriptor::for_bytes(&self.config_media_type, &config),
+            layers: self.layers.iter().map(|l| l.descriptor.clone()).collect(),
+            annotations: Some(self.manifest_annotations.clone()),
+            subject: None,
+        };
+        RenderedImage {
+            manifest: manifest.to_bytes(),
+            manifest_media_type: self.manifest_media_type.clone(),
+            config,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_layer_image_matches_cosign_bytes() {
+        let mut image = SignatureImage::empty(false);
+        let payload = br#"{"critical":{}}"#.to_vec();
+        let digest = sha256_digest(&payload);
+        let mut ann = BTreeMap::new();
+        ann.insert(
+            "dev.cosignproject.cosign/signature".to_owned(),
+            "MEUC".to_owned(),
+        );
+        image.append(Layer::new(media_types::SIMPLE_SIGNING, payload, ann));
+        let r = image.render();
+        let config = String::from_utf8(r.config.clone()).unwrap();
+        assert_eq!(
+            config,
+            format!(
+                r#"{{"architecture":"","created":"0001-01-01T00:00:00Z","history":[{{"created":"0001-01-01T00:00:00Z"}}],"os":"","rootfs":{{"type":"layers","diff_ids":["{digest}"]}},"config":{{}}}}"#
+            )
+        );
+        assert_eq!(r.config.len(), 233);
+        let manifest = String::from_utf8(r.manifest).unwrap();
+        assert_eq!(
+            manifest,
+            format!(
+                r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","size":233,"digest":"{}"}},"layers":[{{"mediaType":"application/vnd.dev.cosign.simplesigning.v1+json","size":15,"digest":"{digest}","annotations":{{"dev.cosignproject.cosign/signature":"MEUC"}}}}]}}"#,
+                sha256_digest(&r.config)
+            )
+        );
+    }
+
+    #[test]
+    fn append_to_existing_keeps_layers_in_order() {
+        let mut image = SignatureImage::empty(true);
+        image.append(Layer::new(
+            media_types::SIMPLE_SIGNING,
+            b"one".to_vec(),
+            BTreeMap::new(),
+        ));
+        let first = image.render();
+        let manifest = ImageManifest::parse(&first.manifest, "test").unwrap();
+        assert_eq!(manifest.media_type, media_types::DOCKER_MANIFEST);
+        let mut again = SignatureImage::from_existing(&manifest, &first.config).unwrap();
+        again.append(Layer::new(
+            media_types::SIMPLE_SIGNING,
+            b"two".to_vec(),
+            BTreeMap::new(),
+        ));
+        let second = again.render();
+        let parsed = ImageManifest::parse(&second.manifest, "test").unwrap();
+        assert_eq!(parsed.layers.len(), 2);
+        assert_eq!(parsed.layers[0].digest, sha256_digest(b"one"));
+        assert_eq!(parsed.layers[1].digest, sha256_digest(b"two"));
+        let cfg: Value = serde_json::from_slice(&second.config).unwrap();
+        assert_eq!(cfg["history"].as_array().unwrap().len(), 2);
+        assert_eq!(cfg["rootfs"]["diff_ids"][1], sha256_digest(b"two"));
+        // Empty annotations are omitted, like Go's omitempty.
+        assert!(
+            !String::from_utf8(second.manifest)
+                .unwrap()
+                .contains("annotations")
+        );
+    }
+
+    #[test]
+    fn empty_config_is_ggcr_empty_image() {
+        let mut image = SignatureImage::empty(false);
+        image.empty_config = true;
+        image.set_config_media_type(media_types::WASM_CONFIG);
+        image.append(Layer::new(
+            media_types::WASM_LAYER,
+            b"\0asm".to_vec(),
+            BTreeMap::new(),
+        ));
+        let r = image.render();
+        assert_eq!(
+            String::from_utf8(r.config).unwrap(),
+            r#"{"architecture":"","created":"0001-01-01T00:00:00Z","os":"","rootfs":{"type":"layers","diff_ids":null},"config":{}}"#
+        );
+        assert!(
+            String::from_utf8(r.manifest)
+                .unwrap()
+                .contains(media_types::WASM_CONFIG)
+        );
+    }
+
+    #[test]
+    fn wrong_manifest_media_type_is_refused() {
+        let bad = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","config":{"mediaType":"x","size":1,"digest":"sha256:00"},"layers":[]}"#;
+        assert!(ImageManifest::parse(bad, "sig").is_err());
+    }
+}

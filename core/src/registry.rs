@@ -1,0 +1,432 @@
+//! Access to OCI distribution registries through `oci-client`: manifests byte for byte, blobs
+//! with their digests checked, and credentials resolved the way cosign (go-containerregistry)
+//! does it.
+//!
+//! Transport: like go-containerregistry, plain HTTP is used for `localhost`, loopback and private
+//! (RFC 1918) registries, and for every registry with `--allow-http-registry`; HTTPS otherwise.
+//! Credentials: `--registry-username/--registry-password` if given, else `~/.docker/config.json`
+//! (`auths` and credential helpers), else anonymous; bearer-token challenges are handled by
+//! `oci-client`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::errors::{OciDistributionError, OciErrorCode};
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference, RegistryOperation};
+use zeroize::Zeroizing;
+
+use crate::digest::Sha256Digest;
+use crate::error::{Error, Result};
+use crate::media_types;
+use crate::reference::ImageRef;
+
+/// The largest manifest accepted (the limit registries and cosign use).
+pub const MAX_MANIFEST_SIZE: usize = 4 << 20;
+
+/// How to reach registries.
+#[derive(Clone, Default)]
+pub struct RegistryOptions {
+    /// Use plain HTTP for every registry (cosign's `--allow-http-registry`).
+    pub allow_http: bool,
+    /// Accept invalid TLS certificates (cosign's `--allow-insecure-registry`).
+    pub allow_insecure: bool,
+    /// Username for every registry in this command.
+    pub username: Option<String>,
+    /// Password or token for every registry in this command.
+    pub password: Option<Zeroizing<String>>,
+}
+
+impl std::fmt::Debug for RegistryOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryOptions")
+            .field("allow_http", &self.allow_http)
+            .field("allow_insecure", &self.allow_insecure)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// A manifest as the registry stored it.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// The exact bytes.
+    pub bytes: Bytes,
+    /// `sha256:<hex>` of the bytes (checked against what was asked for).
+    pub digest: String,
+    /// Its `mediaType` field (empty if absent).
+    pub media_type: String,
+}
+
+/// A client for the registries of one command. Cheap to share behind an `Arc`.
+pub struct Registry {
+    options: RegistryOptions,
+    clients: Mutex<HashMap<String, Client>>,
+}
+
+/// Whether go-containerregistry would talk plain HTTP to `registry` by default.
+fn is_local_registry(registry: &str) -> bool {
+    let host = if let Some(rest) = registry.strip_prefix('[') {
+        rest.split(']').next().unwrap_or_default()
+    } else {
+        registry.split(':').next().unwrap_or_default()
+    };
+    if host == "localhost" || host == "::1" {
+        return true;
+    }
+    match host.parse::<std::net::Ipv4Addr>() {
+        Ok(ip) => ip.is_loopback() || ip.is_private(),
+        Err(_) => false,
+    }
+}
+
+fn oci_ref(image: &ImageRef) -> Reference {
+    match image.digest() {
+        Some(digest) => Reference::with_digest(
+            image.registry().into(),
+            image.repository().into(),
+            digest.into(),
+        ),
+        None => Reference::with_tag(
+            image.registry().into(),
+            image.repository().into(),
+            image.tag().unwrap_or("latest").into(),
+        ),
+    }
+}
+
+/// Maps an `oci-client` error to one of ours, keeping "not found" and "unauthorized" apart
+/// because callers act on them.
+fn map_error(reference: &str, e: OciDistributionError) -> Error {
+    let reference = reference.to_owned();
+    match e {
+        OciDistributionError::RegistryError { envelope, .. } => {
+            let codes: Vec<&OciErrorCode> = envelope.errors.iter().map(|e| &e.code).collect();
+            if codes.iter().any(|c| {
+                matches!(
+                    c,
+                    OciErrorCode::ManifestUnknown
+                        | OciErrorCode::NameUnknown
+                        | OciErrorCode::BlobUnknown
+                        | OciErrorCode::NotFound
+                )
+            }) {
+                Error::NotFound { reference }
+            } else if codes
+                .iter()
+                .any(|c| matches!(c, OciErrorCode::Unauthorized | OciErrorCode::Denied))
+            {
+                Error::Unauthorized { reference }
+            } else {
+                let reason = envelope
+                    .errors
+                    .iter()
+                    .map(|e| format!("{:?}: {}", e.code, e.message))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                Error::Registry { reference, reason }
+            }
+        }
+        OciDistributionError::UnauthorizedError { .. }
+        | OciDistributionError::AuthenticationFailure(_) => Error::Unauthorized { reference },
+        OciDistributionError::ImageManifestNotFoundError(_) => Error::NotFound { reference },
+        OciDistributionError::ServerError { code: 404, .. } => Error::NotFound { reference },
+        OciDistributionError::ServerError {
+            code: 401 | 403, ..
+        } => Error::Unauthorized { reference },
+        OciDistributionError::ServerError { code, message, .. } => Error::Registry {
+            reference,
+            reason: format!("HTTP {code}: {}", message.trim()),
+        },
+        OciDistributionError::RequestError(err) if err.is_connect() || err.is_timeout() => {
+            let mut reason = err.to_string();
+            let mut source = std::error::Error::source(&err);
+            while let Some(s) = source {
+                reason = s.to_string();
+                source = s.source();
+            }
+            Error::Unreachable { reference, reason }
+        }
+        OciDistributionError::DigestError(d) => Error::Registry {
+            reference,
+            reason: format!("content does not match its digest: {d}"),
+        },
+        other => Error::Registry {
+            reference,
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// Reads `docker-config`-style credentials for `registry`.
+fn docker_config_auth(registry: &str) -> RegistryAuth {
+    let mut keys = vec![registry.to_owned()];
+    if registry == crate::reference::DOCKER_HUB {
+        keys.extend(["docker.io".into(), "https://index.docker.io/v1/".into()]);
+    }
+    for key in keys {
+        match docker_credential::get_credential(&key) {
+            Ok(docker_credential::DockerCredential::UsernamePassword(user, pass)) => {
+                return RegistryAuth::Basic(user, pass);
+            }
+            Ok(docker_credential::DockerCredential::IdentityToken(_)) => {
+                tracing::warn!(
+                    "{registry}: identity tokens in the docker config are not supported; \
+                     trying anonymous access"
+                );
+                return RegistryAuth::Anonymous;
+            }
+            Err(_) => continue,
+        }
+    }
+    RegistryAuth::Anonymous
+}
+
+impl Registry {
+    /// A client with `options`.
+    pub fn new(options: RegistryOptions) -> Self {
+        Registry {
+            options,
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The `oci-client` client for `registry`, made on first use (protocol is per registry).
+    fn client(&self, registry: &str) -> Client {
+        let mut clients = self.clients.lock().expect("registry client map poisoned");
+        clients
+            .entry(registry.to_owned())
+            .or_insert_with(|| {
+                let plain = self.options.allow_http || is_local_registry(registry);
+                Client::new(ClientConfig {
+                    protocol: if plain {
+                        ClientProtocol::Http
+                    } else {
+                        ClientProtocol::Https
+                    },
+                    accept_invalid_certificates: self.options.allow_insecure,
+                    read_timeout: Some(std::time::Duration::from_secs(120)),
+                    connect_timeout: Some(std::time::Duration::from_secs(10)),
+                    ..ClientConfig::default()
+                })
+            })
+            .clone()
+    }
+
+    fn auth(&self, registry: &str) -> RegistryAuth {
+        match (&self.options.username, &self.options.password) {
+            (Some(user), Some(pass)) => RegistryAuth::Basic(user.clone(), pass.to_string()),
+            (Some(user), None) => RegistryAuth::Basic(user.clone(), String::new()),
+            _ => docker_config_auth(registry),
+        }
+    }
+
+    /// Authenticates for `op` on the image's repository (no-op for anonymous registries).
+    async fn login(&self, client: &Client, image: &ImageRef, op: RegistryOperation) -> Result<()> {
+        let auth = self.auth(image.registry());
+        client
+            .auth(&oci_ref(image), &auth, op)
+            .await
+            .map(|_| ())
+            .map_err(|e| map_error(&image.to_string(), e))
+    }
+
+    /// Fetches a manifest by tag or digest; `Ok(None)` if the registry does not have it.
+    pub async fn get_manifest(&self, image: &ImageRef) -> Result<Option<Manifest>> {
+        let client = self.client(image.registry());
+        let auth = self.auth(image.registry());
+        let result = client
+            .pull_manifest_raw(&oci_ref(image), &auth, media_types::ALL_MANIFESTS)
+            .await;
+        let (bytes, digest) = match result {
+            Ok(ok) => ok,
+            Err(e) => {
+                return match map_error(&image.to_string(), e) {
+                    Error::NotFound { .. } => Ok(None),
+                    other => Err(other),
+                };
+            }
+        };
+        if bytes.len() > MAX_MANIFEST_SIZE {
+            return Err(Error::Registry {
+                reference: image.to_string(),
+                reason: format!("manifest of {} bytes exceeds the 4 MiB limit", bytes.len()),
+            });
+        }
+        let media_type = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| {
+                v.get("mediaType")
+                    .and_then(|m| m.as_str())
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default();
+        Ok(Some(Manifest {
+            bytes,
+            digest,
+            media_type,
+        }))
+    }
+
+    /// Fetches a manifest that must exist.
+    pub async fn resolve(&self, image: &ImageRef) -> Result<Manifest> {
+        self.get_manifest(image)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                reference: image.to_string(),
+            })
+    }
+
+    /// Uploads a blob unless the repository already has it.
+    pub async fn put_blob(&self, repo: &ImageRef, data: Bytes) -> Result<String> {
+        let digest = Sha256Digest::of(&data).to_string();
+        let client = self.client(repo.registry());
+        self.login(&client, repo, RegistryOperation::Push).await?;
+        let reference = oci_ref(repo);
+        let exists = client
+            .blob_exists(&reference, &digest)
+            .await
+            .map_err(|e| map_error(&repo.to_string(), e))?;
+        if !exists {
+            client
+                .push_blob(&reference, data, &digest)
+                .await
+                .map_err(|e| map_error(&repo.to_string(), e))?;
+        }
+        Ok(digest)
+    }
+
+    /// Stores a manifest at the image's tag (or digest), byte for byte.
+    pub async fn put_manifest(
+        &self,
+        image: &ImageRef,
+        bytes: Bytes,
+        media_type: &str,
+    ) -> Result<()> {
+        let client = self.client(image.registry());
+        self.login(&client, image, RegistryOperation::Push).await?;
+        let content_type =
+            http::HeaderValue::from_str(media_type).map_err(|_| Error::Registry {
+                reference: image.to_string(),
+                reason: format!("invalid media type {media_type:?}"),
+            })?;
+        client
+            .push_manifest_raw(&oci_ref(image), bytes, content_type)
+            .await
+            .map(|_| ())
+            .map_err(|e| map_error(&image.to_string(), e))
+    }
+
+    /// Fetches a blob into memory, refusing more than `max_size` bytes and checking the digest.
+    pub async fn get_blob(&self, repo: &ImageRef, digest: &str, max_size: u64) -> Result<Vec<u8>> {
+        let what = format!("{}@{digest}", repo.repo_name());
+        let client = self.client(repo.registry());
+        let auth = self.auth(repo.registry());
+        client.store_auth_if_needed(repo.registry(), &auth).await;
+        let mut stream = client
+            .pull_blob_stream(&oci_ref(repo), digest)
+            .await
+            .map_err(|e| map_error(&what, e))?;
+        if stream.content_length.is_some_and(|n| n > max_size) {
+            return Err(Error::Registry {
+                reference: what,
+                reason: format!("blob larger than the {max_size}-byte limit"),
+            });
+        }
+        let mut data = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| Error::Registry {
+                reference: what.clone(),
+                reason: format!("reading blob: {e}"),
+            })?;
+            if (data.len() + chunk.len()) as u64 > max_size {
+                return Err(Error::Registry {
+                    reference: what,
+                    reason: format!("blob larger than the {max_size}-byte limit"),
+                });
+            }
+            data.extend_from_slice(&chunk);
+        }
+        let actual = Sha256Digest::of(&data).to_string();
+        if actual != digest {
+            return Err(Error::Registry {
+                reference: what,
+                reason: format!("blob content has digest {actual}"),
+            });
+        }
+        Ok(data)
+    }
+
+    /// Deletes the manifest `digest` from the repository (registries must allow deletion).
+    pub async fn delete_manifest(&self, repo: &ImageRef, digest: &str) -> Result<()> {
+        let what = format!("{}@{digest}", repo.repo_name());
+        let scheme = if self.options.allow_http || is_local_registry(repo.registry()) {
+            "http"
+        } else {
+            "https"
+        };
+        let url = format!(
+            "{scheme}://{}/v2/{}/manifests/{digest}",
+            repo.registry(),
+            repo.repository()
+        );
+        let http = reqwest::Client::builder()
+            .danger_accept_invalid_certs(self.options.allow_insecure)
+            .build()
+            .map_err(|e| Error::Registry {
+                reference: what.clone(),
+                reason: e.to_string(),
+            })?;
+        let mut request = http.delete(&url);
+        if let RegistryAuth::Basic(user, pass) = self.auth(repo.registry()) {
+            request = request.basic_auth(user, Some(pass));
+        }
+        let response = request.send().await.map_err(|e| Error::Unreachable {
+            reference: what.clone(),
+            reason: e.to_string(),
+        })?;
+        match response.status().as_u16() {
+            200..=299 => Ok(()),
+            404 => Err(Error::NotFound { reference: what }),
+            401 | 403 => Err(Error::Unauthorized { reference: what }),
+            405 => Err(Error::Registry {
+                reference: what,
+                reason: "the registry does not allow deleting manifests".into(),
+            }),
+            code => Err(Error::Registry {
+                reference: what,
+                reason: format!("HTTP {code}"),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_local_registry;
+
+    #[test]
+    fn local_registries_use_http_like_ggcr() {
+        for local in [
+            "localhost:5000",
+            "127.0.0.1:5000",
+            "10.1.2.3",
+            "192.168.0.1:443",
+            "[::1]:5000",
+        ] {
+            assert!(is_local_registry(local), "{local}");
+        }
+        for remote in [
+            "ghcr.io",
+            "index.docker.io",
+            "8.8.8.8:5000",
+            "registry.internal:5000",
+        ] {
+            assert!(!is_local_registry(remote), "{remote}");
+        }
+    }
+}
