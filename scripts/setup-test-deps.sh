@@ -3,6 +3,7 @@
 # only checks. Usage: scripts/setup-test-deps.sh [VENV_DIR] [BIN_DIR]
 #   defaults: /opt/sigmirror-test-venv /usr/local/bin
 #
+#   apache2-utils     htpasswd, for a registry that requires a login
 #   openssl gcc time  key generation, a plugin-less ELF for loader tests, peak-memory checks
 #   docker-registry   the CNCF distribution registry (/usr/bin/docker-registry; tests start it)
 #   skopeo umoci      push and read OCI images and layouts
@@ -17,7 +18,7 @@ BIN=${2:-/usr/local/bin}
 HERE=$(cd "$(dirname "$0")" && pwd)
 export DEBIAN_FRONTEND=noninteractive
 
-PACKAGES="openssl gcc time fuse3 docker-registry skopeo umoci softhsm2 opensc python3-venv"
+PACKAGES="openssl gcc time apache2-utils curl fuse3 docker-registry skopeo umoci softhsm2 opensc python3-venv"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -5,6 +5,9 @@
 //! Tests that need a tool fail loudly when it is missing: `scripts/setup-test-deps.sh` installs
 //! every one of them. Nothing here skips silently.
 
+pub mod oci;
+pub mod registry;
+
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -191,4 +194,37 @@ pub fn sigmirror(bin: impl AsRef<OsStr>, dir: &TestDir) -> Command {
         .env("HOME", dir.path())
         .env("SIGMIRROR_PLUGIN_PATH", plugin_dir());
     cmd
+}
+
+/// GETs `url` with curl; panics on HTTP errors.
+pub fn http_get(url: &str) -> Vec<u8> {
+    run(
+        Command::new(tool("curl")).args([
+            "-fsS",
+            "-H",
+            "Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json",
+            url,
+        ]),
+        None,
+    )
+    .ok()
+    .stdout
+}
+
+/// PUTs `body` to `url` with curl as `content_type`; panics on HTTP errors.
+pub fn http_put(url: &str, content_type: &str, body: &[u8]) {
+    run(
+        Command::new(tool("curl")).args([
+            "-fsS",
+            "-X",
+            "PUT",
+            "-H",
+            &format!("Content-Type: {content_type}"),
+            "--data-binary",
+            "@-",
+            url,
+        ]),
+        Some(body),
+    )
+    .ok();
 }

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 mod blob;
+mod images;
 mod interop;
 mod keys;
 mod plugins;

@@ -110,18 +110,21 @@ pub struct ImageManifest {
 impl ImageManifest {
     /// Parses a manifest read from a registry; the media type must be an image manifest type.
     pub fn parse(bytes: &[u8], what: &str) -> Result<Self> {
-        let manifest: ImageManifest =
-            serde_json::from_slice(bytes).map_err(|e| Error::Malformed {
-                what: what.to_owned(),
-                reason: e.to_string(),
-            })?;
-        if !media_types::is_image_manifest(&manifest.media_type) {
-            return Err(Error::Malformed {
-                what: what.to_owned(),
-                reason: format!("unexpected manifest media type {:?}", manifest.media_type),
-            });
+        let malformed = |reason: String| Error::Malformed {
+            what: what.to_owned(),
+            reason,
+        };
+        let value: Value = serde_json::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
+        let media_type = value
+            .get("mediaType")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if !media_types::is_image_manifest(media_type) {
+            return Err(malformed(format!(
+                "unexpected manifest media type {media_type:?}"
+            )));
         }
-        Ok(manifest)
+        serde_json::from_value(value).map_err(|e| malformed(e.to_string()))
     }
 
     /// The bytes go-containerregistry writes.
@@ -190,9 +193,6 @@ pub struct SignatureImage {
     pub layers: Vec<Layer>,
     /// Manifest-level annotations (`upload blob -a`).
     pub manifest_annotations: BTreeMap<String, String>,
-    /// Write go-containerregistry's `empty.Image` config (no history, `diff_ids: null`) whatever
-    /// the layers, as `upload wasm` does with a custom config media type.
-    pub empty_config: bool,
 }
 
 /// The rendered image: what to upload.
@@ -225,7 +225,6 @@ impl SignatureImage {
             history_len: 0,
             layers: vec![],
             manifest_annotations: BTreeMap::new(),
-            empty_config: false,
         }
     }
 
@@ -273,7 +272,6 @@ impl SignatureImage {
                 })
                 .collect(),
             manifest_annotations: manifest.annotations.clone().unwrap_or_default(),
-            empty_config: false,
         })
     }
 
@@ -301,19 +299,14 @@ impl SignatureImage {
                 created: ZERO_TIME.into(),
             })
             .collect();
-        let (history, diff_ids) = if self.empty_config {
-            (&[][..], None)
-        } else {
-            (&history[..], Some(&diff_ids[..]))
-        };
         let config = gojson::to_vec(&ConfigFile {
             architecture: &self.architecture,
             created: &self.created,
-            history,
+            history: &history,
             os: &self.os,
             rootfs: RootFs {
                 kind: "layers",
-                diff_ids,
+                diff_ids: Some(&diff_ids),
             },
             config: &self.config,
         });
@@ -397,28 +390,6 @@ mod tests {
             !String::from_utf8(second.manifest)
                 .unwrap()
                 .contains("annotations")
-        );
-    }
-
-    #[test]
-    fn empty_config_is_ggcr_empty_image() {
-        let mut image = SignatureImage::empty(false);
-        image.empty_config = true;
-        image.set_config_media_type(media_types::WASM_CONFIG);
-        image.append(Layer::new(
-            media_types::WASM_LAYER,
-            b"\0asm".to_vec(),
-            BTreeMap::new(),
-        ));
-        let r = image.render();
-        assert_eq!(
-            String::from_utf8(r.config).unwrap(),
-            r#"{"architecture":"","created":"0001-01-01T00:00:00Z","os":"","rootfs":{"type":"layers","diff_ids":null},"config":{}}"#
-        );
-        assert!(
-            String::from_utf8(r.manifest)
-                .unwrap()
-                .contains(media_types::WASM_CONFIG)
         );
     }
 

@@ -138,14 +138,15 @@ struct IndexManifest {
     annotations: Option<BTreeMap<String, String>>,
 }
 
-/// Uploads a WebAssembly module as cosign's `upload wasm` does. Returns the manifest digest.
+/// Uploads a WebAssembly module as cosign 2.x's `upload wasm` does: the image config of a
+/// one-layer image under the wasm config media type (cosign 3 writes an empty config instead).
+/// Returns the manifest digest.
 pub async fn upload_wasm(
     registry: &Registry,
     target: &ImageRef,
     module: Vec<u8>,
 ) -> Result<String> {
     let mut image = SignatureImage::empty(false);
-    image.empty_config = true;
     image.set_config_media_type(media_types::WASM_CONFIG);
     image.append(Layer::new(media_types::WASM_LAYER, module, BTreeMap::new()));
     write_image(registry, target, &image).await?;

@@ -1,0 +1,123 @@
+//! Small OCI images written as image-layout folders, pushed to a registry with the real
+//! `skopeo`: a single-platform image, or an index of two platform images.
+
+use std::path::Path;
+use std::process::Command;
+
+use sha2::{Digest as _, Sha256};
+
+use crate::{TestDir, run, tool};
+
+fn sha256(bytes: &[u8]) -> String {
+    format!(
+        "sha256:{}",
+        Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
+}
+
+fn put_blob(layout: &Path, bytes: &[u8]) -> (String, usize) {
+    let digest = sha256(bytes);
+    let dir = layout.join("blobs/sha256");
+    std::fs::create_dir_all(&dir).expect("blobs dir");
+    std::fs::write(dir.join(&digest[7..]), bytes).expect("write blob");
+    (digest, bytes.len())
+}
+
+/// Writes a one-layer image (distinct per `seed`) into `layout`; returns the manifest bytes.
+fn write_image(layout: &Path, seed: &str, arch: &str) -> Vec<u8> {
+    let layer = format!("layer content {seed} {arch}").into_bytes();
+    let (layer_digest, layer_size) = put_blob(layout, &layer);
+    let config = format!(
+        r#"{{"architecture":"{arch}","os":"linux","config":{{}},"rootfs":{{"type":"layers","diff_ids":["{layer_digest}"]}}}}"#
+    );
+    let (config_digest, config_size) = put_blob(layout, config.as_bytes());
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{config_size}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{layer_digest}","size":{layer_size}}}]}}"#
+    );
+    put_blob(layout, manifest.as_bytes());
+    manifest.into_bytes()
+}
+
+fn write_index_json(layout: &Path, media_type: &str, manifest: &[u8], tag: &str) {
+    std::fs::write(
+        layout.join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .expect("oci-layout");
+    let index = format!(
+        r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"{media_type}","digest":"{}","size":{},"annotations":{{"org.opencontainers.image.ref.name":"{tag}"}}}}]}}"#,
+        sha256(manifest),
+        manifest.len()
+    );
+    std::fs::write(layout.join("index.json"), index).expect("index.json");
+}
+
+fn skopeo_push(layout: &Path, tag: &str, dest: &str) {
+    run(
+        Command::new(tool("skopeo")).args([
+            "copy",
+            "--all",
+            "--preserve-digests",
+            "--dest-tls-verify=false",
+            &format!("oci:{}:{tag}", layout.display()),
+            &format!("docker://{dest}"),
+        ]),
+        None,
+    )
+    .ok();
+}
+
+/// Pushes a single-platform image (content distinct per `seed`) to `dest` (`host/repo:tag`);
+/// returns its manifest digest.
+pub fn push_image(dest: &str, seed: &str) -> String {
+    let dir = TestDir::new();
+    let manifest = write_image(dir.path(), seed, "amd64");
+    write_index_json(
+        dir.path(),
+        "application/vnd.oci.image.manifest.v1+json",
+        &manifest,
+        "t",
+    );
+    skopeo_push(dir.path(), "t", dest);
+    sha256(&manifest)
+}
+
+/// Pushes an index of two platform images (linux/amd64, linux/arm64) to `dest`; returns the
+/// index digest and the two child digests.
+pub fn push_index(dest: &str, seed: &str) -> (String, Vec<String>) {
+    let dir = TestDir::new();
+    let children: Vec<Vec<u8>> = ["amd64", "arm64"]
+        .iter()
+        .map(|arch| write_image(dir.path(), seed, arch))
+        .collect();
+    let entries: Vec<String> = children
+        .iter()
+        .zip(["amd64", "arm64"])
+        .map(|(m, arch)| {
+            format!(
+                r#"{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{}","size":{},"platform":{{"architecture":"{arch}","os":"linux"}}}}"#,
+                sha256(m),
+                m.len()
+            )
+        })
+        .collect();
+    let index = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{}]}}"#,
+        entries.join(",")
+    );
+    put_blob(dir.path(), index.as_bytes());
+    write_index_json(
+        dir.path(),
+        "application/vnd.oci.image.index.v1+json",
+        index.as_bytes(),
+        "t",
+    );
+    skopeo_push(dir.path(), "t", dest);
+    (
+        sha256(index.as_bytes()),
+        children.iter().map(|m| sha256(m)).collect(),
+    )
+}

@@ -1,0 +1,114 @@
+//! A real OCI registry per test: the CNCF distribution binary (Debian `docker-registry`) on a
+//! free loopback port, with its own storage folder, killed when dropped.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::{TestDir, tool};
+
+/// A running registry.
+pub struct TestRegistry {
+    child: Child,
+    addr: String,
+    _dir: TestDir,
+}
+
+/// Login of a registry started with [`TestRegistry::start_with_login`].
+pub const USER: &str = "tester";
+/// Password of that login.
+pub const PASSWORD: &str = "s3cret-registry";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+impl TestRegistry {
+    /// Starts an anonymous registry that allows deletes.
+    pub fn start() -> Self {
+        Self::start_inner(false)
+    }
+
+    /// Starts a registry that requires HTTP basic auth ([`USER`]/[`PASSWORD`]).
+    pub fn start_with_login() -> Self {
+        Self::start_inner(true)
+    }
+
+    fn start_inner(login: bool) -> Self {
+        let dir = TestDir::new();
+        let mut auth = String::new();
+        if login {
+            let out = Command::new(tool("htpasswd"))
+                .args(["-Bbn", USER, PASSWORD])
+                .output()
+                .expect("run htpasswd");
+            assert!(out.status.success(), "htpasswd failed");
+            dir.write("htpasswd", &out.stdout);
+            auth = format!(
+                "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+                dir.join("htpasswd").display()
+            );
+        }
+        // A port can be taken between probing and binding; retry a few times.
+        for _ in 0..5 {
+            let addr = format!("127.0.0.1:{}", free_port());
+            let config = format!(
+                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n\
+                 storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
+                 {auth}http:\n  addr: {addr}\n",
+                dir.join("data").display()
+            );
+            let config_path = dir.write("config.yml", config);
+            let mut child = Command::new(tool("docker-registry"))
+                .arg("serve")
+                .arg(&config_path)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start docker-registry");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break; // exited: port clash, retry
+                }
+                if std::net::TcpStream::connect(&addr).is_ok() {
+                    return TestRegistry {
+                        child,
+                        addr,
+                        _dir: dir,
+                    };
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("docker-registry did not start");
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// `127.0.0.1:PORT/<repo>`.
+    pub fn image(&self, repo: &str) -> String {
+        format!("{}/{repo}", self.addr)
+    }
+
+    /// Stops the registry now (for "registry down" tests).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for TestRegistry {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
