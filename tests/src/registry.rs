@@ -53,7 +53,11 @@ impl TestRegistry {
                 dir.join("htpasswd").display()
             );
         }
-        // A port can be taken between probing and binding; retry a few times.
+        // Tests in one process start registries in parallel: hold a lock from choosing a port
+        // until the registry listens on it, so two never pick the same one. (Another process can
+        // still race; the child's early exit is detected below and the start retried.)
+        static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = STARTING.lock().unwrap_or_else(|e| e.into_inner());
         for _ in 0..5 {
             let addr = format!("127.0.0.1:{}", free_port());
             let config = format!(
@@ -76,11 +80,15 @@ impl TestRegistry {
                     break; // exited: port clash, retry
                 }
                 if std::net::TcpStream::connect(&addr).is_ok() {
-                    return TestRegistry {
-                        child,
-                        addr,
-                        _dir: dir,
-                    };
+                    std::thread::sleep(Duration::from_millis(30));
+                    if let Ok(None) = child.try_wait() {
+                        return TestRegistry {
+                            child,
+                            addr,
+                            _dir: dir,
+                        };
+                    }
+                    break; // someone else listens there and our registry exited: retry
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
