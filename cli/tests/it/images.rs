@@ -461,6 +461,32 @@ fn unsigned_unknown_unauthorized_and_unreachable() {
         format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, locked.addr()),
     );
     s.sm(&["verify", "--key", "cosign.pub", &image]).ok();
+    // Credentials from a credential helper named in the docker config.
+    let bin = TestDir::new();
+    let helper = bin.write(
+        "docker-credential-sigtest",
+        format!("#!/bin/sh\nread server\necho '{{\"ServerURL\":\"'$server'\",\"Username\":\"{USER}\",\"Secret\":\"{PASSWORD}\"}}'\n"),
+    );
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    s.dir.write(
+        ".docker/config.json",
+        format!(r#"{{"credHelpers":{{"{}":"sigtest"}}}}"#, locked.addr()),
+    );
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    run(
+        sigmirror(&s.dir)
+            .args(["verify", "--key", "cosign.pub", &image])
+            .env("PATH", &path),
+        None,
+    )
+    .ok();
+    // Without the helper on PATH the registry refuses.
+    s.sm(&["verify", "--key", "cosign.pub", &image])
+        .fails_with("unauthorized");
 
     let image = s.image.clone();
     s.reg.stop();
