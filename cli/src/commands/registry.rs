@@ -40,10 +40,11 @@ impl RegistryArgs {
     }
 }
 
-/// Runs `future` on a multi-threaded runtime owned by this command.
+/// Runs `future` on a runtime owned by this command. One thread is enough: the work is network
+/// I/O, which it multiplexes; plugin calls run on the blocking pool. It also keeps a
+/// single-image `verify` small and quick to start.
 pub fn block_on<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
         .block_on(future)
