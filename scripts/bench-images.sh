@@ -54,7 +54,7 @@ hyperfine -N -w 3 -r 30 --export-json single.json \
     "$SM verify --key cosign.pub $REG/bench/b-1:v1" \
     "cosign verify --key cosign.pub --insecure-ignore-tlog $REG/bench/b-1:v1" >/dev/null 2>&1
 median() { python3 -c "import json,sys; r=json.load(open('single.json'))['results'][$1]; print(round(r['median']*1000,1))"; }
-rss() { for _ in 1 2 3 4 5; do /usr/bin/time -f %M "$@" >/dev/null 2>>rss.txt || true; done; sort -n rss.txt | tail -n +3 | head -1; rm -f rss.txt; }
+rss() { for _ in 1 2 3 4 5; do /usr/bin/time -o rss1.txt -f %M "$@" >/dev/null 2>&1 || true; cat rss1.txt >> rss.txt; done; sort -n rss.txt | sed -n 3p; rm -f rss.txt rss1.txt; }
 SM_RSS=$(rss "$SM" verify --key cosign.pub "$REG/bench/b-1:v1")
 CO_RSS=$(rss cosign verify --key cosign.pub --insecure-ignore-tlog "$REG/bench/b-1:v1")
 

@@ -33,9 +33,9 @@ pub fn code_for(error: &anyhow::Error) -> u8 {
 /// The exit code for a core error.
 pub fn core_error_code(error: &Error) -> u8 {
     match error {
-        Error::NoSignatures { .. } => 10,
+        Error::NoSignatures { .. } | Error::NoAttestations { .. } => 10,
         Error::NotFound { .. } => 11,
-        Error::NoValidSignatures { .. } => 12,
+        Error::NoValidSignatures { .. } | Error::NoValidAttestations { .. } => 12,
         _ => 1,
     }
 }

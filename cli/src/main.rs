@@ -48,7 +48,15 @@ enum Command {
     /// Show the signatures, attestations and SBOMs attached to an image.
     Tree(commands::image::Tree),
     /// Download what is attached to an image.
-    Download(commands::image::Download),
+    Download(commands::download::Download),
+    /// Attest images: sign an in-toto statement (DSSE) and store it at the .att tag.
+    Attest(commands::attest::Attest),
+    /// Verify image attestations with a public key; prints the verified envelopes.
+    VerifyAttestation(commands::attest::VerifyAttestation),
+    /// Attest a file: print or write the DSSE envelope.
+    AttestBlob(commands::attest::AttestBlob),
+    /// Verify a file's attestation envelope with a public key.
+    VerifyBlobAttestation(commands::attest::VerifyBlobAttestation),
     /// Attach externally made signatures to an image.
     #[command(subcommand)]
     Attach(commands::attach::Attach),
@@ -82,6 +90,10 @@ fn main() -> std::process::ExitCode {
         Command::Triangulate(cmd) => cmd.run(),
         Command::Tree(cmd) => cmd.run(),
         Command::Download(cmd) => cmd.run(),
+        Command::Attest(cmd) => cmd.run(),
+        Command::VerifyAttestation(cmd) => cmd.run(),
+        Command::AttestBlob(cmd) => cmd.run(),
+        Command::VerifyBlobAttestation(cmd) => cmd.run(),
         Command::Attach(cmd) => cmd.run(),
         Command::Upload(cmd) => cmd.run(),
         Command::Clean(cmd) => cmd.run(),

@@ -165,6 +165,20 @@ pub enum Error {
         /// Why each candidate was rejected.
         reasons: Vec<String>,
     },
+    /// An image has no attestations (no `.att` manifest).
+    #[error("no attestations found for {reference}")]
+    NoAttestations {
+        /// The image.
+        reference: String,
+    },
+    /// Attestations exist but none passes the checks; every candidate's reason is listed.
+    #[error("no valid attestations for {reference}: {}", reasons.join("; "))]
+    NoValidAttestations {
+        /// The image or blob.
+        reference: String,
+        /// Why each candidate was rejected.
+        reasons: Vec<String>,
+    },
     /// A plugin failed to load or a call into it failed.
     #[error(transparent)]
     Plugin(#[from] PluginError),

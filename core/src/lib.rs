@@ -18,6 +18,7 @@
 //! # Ok::<(), sigmirror_core::Error>(())
 //! ```
 
+pub mod attest;
 pub mod b64;
 pub mod blob;
 pub mod bundle;
@@ -35,5 +36,6 @@ pub mod reference;
 pub mod registry;
 pub mod signer;
 pub mod source;
+pub mod timefmt;
 
 pub use error::{Error, Result};

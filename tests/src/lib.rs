@@ -228,3 +228,13 @@ pub fn http_put(url: &str, content_type: &str, body: &[u8]) {
     )
     .ok();
 }
+
+/// The Python of the test venv (moto, securesystemslib, in-toto), failing loudly if missing.
+pub fn venv_python() -> PathBuf {
+    let python = Path::new("/opt/sigmirror-test-venv/bin/python");
+    assert!(
+        python.is_file(),
+        "the test venv is missing: run `sudo scripts/setup-test-deps.sh` first"
+    );
+    python.to_path_buf()
+}

@@ -30,6 +30,49 @@ fn read_arg_file(path: &str) -> Result<Vec<u8>> {
 pub enum Attach {
     /// Attach a signature made elsewhere to the image's `.sig` (appended, no de-duplication).
     Signature(AttachSignature),
+    /// Attach an SBOM at the image's `.sbom` tag (replacing any previous one).
+    Sbom(AttachSbom),
+    /// Attach DSSE attestation envelopes made elsewhere to the image's `.att`.
+    Attestation(AttachAttestation),
+}
+
+/// Arguments of `attach attestation`.
+#[derive(Debug, Args)]
+pub struct AttachAttestation {
+    /// A file of DSSE envelopes (one JSON object, or several one after another); repeatable.
+    #[arg(long = "attestation", value_name = "FILE", required = true)]
+    attestations: Vec<String>,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// The image.
+    #[arg(value_name = "IMAGE")]
+    image: String,
+}
+
+impl AttachAttestation {
+    fn run(self) -> Result<()> {
+        let image = ImageRef::parse(&self.image)?;
+        let mut envelopes = vec![];
+        for file in &self.attestations {
+            let bytes = read_arg_file(file)?;
+            for value in
+                serde_json::Deserializer::from_slice(&bytes).into_iter::<serde_json::Value>()
+            {
+                let value =
+                    value.with_context(|| format!("{file}: not a stream of JSON envelopes"))?;
+                envelopes.push(serde_json::to_vec(&value)?);
+            }
+        }
+        if envelopes.is_empty() {
+            bail!("no envelopes found in {}", self.attestations.join(", "));
+        }
+        let registry = self.registry.registry();
+        let target = block_on(async {
+            Ok(sigmirror_core::attest::attach_attestations(&registry, &image, &envelopes).await?)
+        })?;
+        eprintln!("Attached {} attestation(s) to {target}", envelopes.len());
+        Ok(())
+    }
 }
 
 impl Attach {
@@ -37,7 +80,74 @@ impl Attach {
     pub fn run(self) -> Result<()> {
         match self {
             Attach::Signature(cmd) => cmd.run(),
+            Attach::Sbom(cmd) => cmd.run(),
+            Attach::Attestation(cmd) => cmd.run(),
         }
+    }
+}
+
+/// SBOM formats for `attach sbom`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SbomType {
+    /// SPDX (tag-value, or JSON).
+    Spdx,
+    /// CycloneDX (XML, or JSON).
+    Cyclonedx,
+    /// Syft JSON.
+    Syft,
+}
+
+/// Input encodings for `attach sbom`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SbomInputFormat {
+    /// JSON.
+    Json,
+    /// XML (CycloneDX).
+    Xml,
+    /// Text (SPDX tag-value).
+    Text,
+}
+
+/// Arguments of `attach sbom`.
+#[derive(Debug, Args)]
+pub struct AttachSbom {
+    /// The SBOM file.
+    #[arg(long, value_name = "FILE")]
+    sbom: PathBuf,
+    /// Its format.
+    #[arg(long = "type", value_enum, default_value = "spdx")]
+    kind: SbomType,
+    /// Its encoding (default: JSON if the file name ends in .json).
+    #[arg(long, value_enum)]
+    input_format: Option<SbomInputFormat>,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// The image.
+    #[arg(value_name = "IMAGE")]
+    image: String,
+}
+
+impl AttachSbom {
+    fn run(self) -> Result<()> {
+        let image = ImageRef::parse(&self.image)?;
+        let bytes = std::fs::read(&self.sbom)
+            .with_context(|| format!("cannot read {}", self.sbom.display()))?;
+        let json = match self.input_format {
+            Some(f) => matches!(f, SbomInputFormat::Json),
+            None => self.sbom.extension().is_some_and(|e| e == "json"),
+        };
+        let kind = match self.kind {
+            SbomType::Spdx => "spdx",
+            SbomType::Cyclonedx => "cyclonedx",
+            SbomType::Syft => "syft",
+        };
+        let media_type = sigmirror_core::attest::sbom_media_type(kind, json)?;
+        let registry = self.registry.registry();
+        let target = block_on(async {
+            Ok(sigmirror_core::attest::attach_sbom(&registry, &image, bytes, media_type).await?)
+        })?;
+        eprintln!("Uploading SBOM file for [{image}] to [{target}] with mediaType [{media_type}].");
+        Ok(())
     }
 }
 

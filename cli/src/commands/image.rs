@@ -1,20 +1,19 @@
 //! `sign`, `verify`, `generate`, `triangulate`, `tree`, `download signature`.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{ArgAction, Args, ValueEnum};
 use futures_util::StreamExt;
 use serde_json::Value;
-use sigmirror_core::cosign::inspect::{attached_payloads, attachments, resolve_digest};
+use sigmirror_core::cosign::inspect::{attachments, resolve_digest};
 use sigmirror_core::cosign::payload::{parse_annotations, simple_signing};
 use sigmirror_core::cosign::sign::{SignRequest, sign_image};
 use sigmirror_core::cosign::verify::verify_image;
-use sigmirror_core::cosign::{Attachment, SIGNATURE_ANNOTATION, attachment_ref};
+use sigmirror_core::cosign::{Attachment, attachment_ref};
+use sigmirror_core::gojson;
 use sigmirror_core::reference::ImageRef;
 use sigmirror_core::signer::Signer;
-use sigmirror_core::{b64, gojson};
 
 use super::registry::{RegistryArgs, block_on};
 
@@ -86,19 +85,32 @@ impl Sign {
             .buffered(CONCURRENCY)
             .collect()
             .await;
+            // Report every image, then fail if any failed.
+            let mut first_error = None;
             for result in results {
-                for signed in result? {
-                    if signed.already_present {
-                        eprintln!(
-                            "Signature for {} already present; nothing pushed",
-                            signed.image
-                        );
-                    } else {
-                        eprintln!("Pushing signature to: {}", signed.signature_ref);
+                match result {
+                    Ok(signed) => {
+                        for s in signed {
+                            if s.already_present {
+                                eprintln!(
+                                    "Signature for {} already present; nothing pushed",
+                                    s.image
+                                );
+                            } else {
+                                eprintln!("Pushing signature to: {}", s.signature_ref);
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        eprintln!("Error: {e:#}");
+                        first_error.get_or_insert(crate::exit::code_for(&e));
                     }
                 }
             }
-            Ok(())
+            match first_error {
+                Some(code) => Err(crate::exit::AlreadyReported { code }.into()),
+                None => Ok(()),
+            }
         })
     }
 }
@@ -161,7 +173,9 @@ impl Verify {
             let mut first_error = None;
             for (image, result) in images.iter().zip(results) {
                 match result {
-                    Ok(verification) => print_verification(image, &verification, self.output),
+                    Ok(verification) => {
+                        print_verification(image, &verification, self.output, !required.is_empty())
+                    }
                     Err(e) => {
                         eprintln!("Error: {e}");
                         first_error.get_or_insert(e);
@@ -183,10 +197,14 @@ fn print_verification(
     image: &ImageRef,
     verification: &sigmirror_core::cosign::verify::Verification,
     output: VerifyOutput,
+    with_annotations: bool,
 ) {
     eprintln!("\nVerification for {image} --");
     eprintln!("The following checks were performed on each of these signatures:");
     eprintln!("  - The cosign claims were validated");
+    if with_annotations {
+        eprintln!("  - The specified annotations were verified.");
+    }
     eprintln!("  - The signatures were verified against the specified public key");
     match output {
         VerifyOutput::Json => {
@@ -324,95 +342,5 @@ impl Tree {
             }
         }
         Ok(())
-    }
-}
-
-/// What `download` fetches.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum DownloadKind {
-    /// Signatures, one JSON object per line.
-    Signature,
-}
-
-/// Arguments of `download`.
-#[derive(Debug, Args)]
-pub struct Download {
-    /// What to download.
-    #[arg(value_enum)]
-    kind: DownloadKind,
-    #[command(flatten)]
-    registry: RegistryArgs,
-    /// The image.
-    #[arg(value_name = "IMAGE")]
-    image: String,
-}
-
-/// At most this many signatures are downloaded, as in cosign.
-const MAX_DOWNLOAD: usize = 100;
-
-impl Download {
-    /// Prints each signature as cosign's JSON line.
-    pub fn run(self) -> Result<()> {
-        let DownloadKind::Signature = self.kind;
-        let image = ImageRef::parse(&self.image)?;
-        let registry = self.registry.registry();
-        let layers = block_on(async {
-            Ok(attached_payloads(&registry, &image, Attachment::Signature, MAX_DOWNLOAD).await?)
-        })?;
-        if layers.is_empty() {
-            return Err(sigmirror_core::Error::NoSignatures {
-                reference: image.to_string(),
-            }
-            .into());
-        }
-        for (layer, payload) in layers {
-            let annotation = |k: &str| layer.annotation(k).map(str::to_owned);
-            let bundle = annotation(sigmirror_core::cosign::BUNDLE_ANNOTATION)
-                .and_then(|b| serde_json::from_str::<Value>(&b).ok());
-            let mut line = BTreeMap::new();
-            line.insert(
-                "Base64Signature",
-                Value::from(annotation(SIGNATURE_ANNOTATION).unwrap_or_default()),
-            );
-            line.insert("Payload", Value::from(b64::encode(&payload)));
-            line.insert(
-                "Cert",
-                annotation(sigmirror_core::cosign::CERTIFICATE_ANNOTATION)
-                    .map_or(Value::Null, Value::from),
-            );
-            line.insert(
-                "Chain",
-                annotation(sigmirror_core::cosign::CHAIN_ANNOTATION)
-                    .map_or(Value::Null, Value::from),
-            );
-            line.insert("Bundle", bundle.unwrap_or(Value::Null));
-            line.insert("RFC3161Timestamp", Value::Null);
-            println!(
-                "{}",
-                String::from_utf8_lossy(&gojson::to_vec(&OrderedSignature(&line)))
-            );
-        }
-        Ok(())
-    }
-}
-
-/// cosign prints the fields in its struct order, not sorted.
-struct OrderedSignature<'a>(&'a BTreeMap<&'static str, Value>);
-
-impl serde::Serialize for OrderedSignature<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = s.serialize_map(Some(6))?;
-        for key in [
-            "Base64Signature",
-            "Payload",
-            "Cert",
-            "Chain",
-            "Bundle",
-            "RFC3161Timestamp",
-        ] {
-            map.serialize_entry(key, &self.0[key])?;
-        }
-        map.end()
     }
 }

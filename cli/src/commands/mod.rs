@@ -2,7 +2,9 @@
 //! the libraries.
 
 pub mod attach;
+pub mod attest;
 pub mod blob;
+pub mod download;
 pub mod image;
 pub mod keys;
 pub mod plugins;

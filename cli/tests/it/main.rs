@@ -1,6 +1,7 @@
 //! End-to-end tests of the `sigmirror` binary, against the real cosign binary and openssl.
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
+mod attest;
 mod blob;
 mod images;
 mod interop;

@@ -173,10 +173,11 @@ pub fn detect_content_type(bytes: &[u8]) -> &'static str {
         "image/gif"
     } else if head.len() > 262 && &head[257..262] == b"ustar" {
         "application/x-tar"
-    } else if std::str::from_utf8(head)
-        .is_ok_and(|t| !t.contains(|c: char| c.is_control() && !c.is_whitespace()))
-        || std::str::from_utf8(head).is_err_and(|e| e.valid_up_to() + 4 > head.len())
+    } else if !head
+        .iter()
+        .any(|&b| matches!(b, 0x00..=0x08 | 0x0B | 0x0E..=0x1A | 0x1C..=0x1F))
     {
+        // Go's rule: no "binary" control bytes means text.
         "text/plain"
     } else {
         "application/octet-stream"

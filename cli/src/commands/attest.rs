@@ -1,0 +1,317 @@
+//! `attest`, `verify-attestation`, `attest-blob`, `verify-blob-attestation`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::{ArgAction, Args, ValueEnum};
+use futures_util::StreamExt;
+use sigmirror_core::attest::statement::{predicate, predicate_type_uri};
+use sigmirror_core::attest::{
+    AttestRequest, attest_blob, attest_image, verify_blob_attestation, verify_image_attestations,
+};
+use sigmirror_core::bundle::LocalBundle;
+use sigmirror_core::reference::ImageRef;
+use sigmirror_core::signer::Signer;
+use sigmirror_core::timefmt::now_rfc3339;
+
+use super::registry::{RegistryArgs, block_on};
+use crate::output::{write_file, write_files};
+
+/// How many images one call works on at once.
+const CONCURRENCY: usize = 16;
+
+fn read_predicate(path: &PathBuf, type_arg: &str) -> Result<(String, serde_json::Value)> {
+    let contents =
+        std::fs::read(path).with_context(|| format!("cannot read predicate {}", path.display()))?;
+    eprintln!("Using payload from: {}", path.display());
+    Ok(predicate(type_arg, &contents, &now_rfc3339())?)
+}
+
+/// Arguments of `attest`.
+#[derive(Debug, Args)]
+pub struct Attest {
+    /// Private key file or key reference (awskms://…, pkcs11:…, k8s://…, env://VAR).
+    #[arg(long, value_name = "KEY_REF")]
+    key: String,
+    /// The predicate file.
+    #[arg(long, value_name = "FILE")]
+    predicate: PathBuf,
+    /// Predicate type: custom, slsaprovenance, slsaprovenance02, slsaprovenance1, link, spdx,
+    /// spdxjson, cyclonedx, vuln, openvex, or a URI.
+    #[arg(long = "type", default_value = "custom", value_name = "TYPE")]
+    kind: String,
+    /// Replace existing attestations of the same predicate type.
+    #[arg(long)]
+    replace: bool,
+    /// Accepted for cosign compatibility; only `false` is supported (no Rekor upload).
+    #[arg(long, default_value_t = false, action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    tlog_upload: bool,
+    /// Accepted for cosign compatibility.
+    #[arg(short = 'y', long)]
+    yes: bool,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// Images to attest (tags are resolved once; the digest is the subject).
+    #[arg(value_name = "IMAGE", required = true)]
+    images: Vec<String>,
+}
+
+impl Attest {
+    /// Runs the command.
+    pub fn run(self) -> Result<()> {
+        super::blob::check_no_tlog(self.tlog_upload)?;
+        let _ = self.yes;
+        let images: Vec<ImageRef> = self
+            .images
+            .iter()
+            .map(|i| ImageRef::parse(i))
+            .collect::<Result<_, _>>()?;
+        let (predicate_type, predicate) = read_predicate(&self.predicate, &self.kind)?;
+        let signer: Arc<dyn Signer> = Arc::new(super::open_signer(&self.key, false)?);
+        let registry = self.registry.registry();
+        block_on(async {
+            let results: Vec<_> = futures_util::stream::iter(images.iter().map(|image| {
+                let request = AttestRequest {
+                    image: image.clone(),
+                    predicate_type: predicate_type.clone(),
+                    predicate: predicate.clone(),
+                    replace: self.replace,
+                };
+                let (registry, signer) = (&registry, signer.clone());
+                async move {
+                    attest_image(registry, signer, &request)
+                        .await
+                        .with_context(|| format!("attesting {image}"))
+                }
+            }))
+            .buffered(CONCURRENCY)
+            .collect()
+            .await;
+            for result in results {
+                eprintln!("Pushing attestation to: {}", result?);
+            }
+            Ok(())
+        })
+    }
+}
+
+/// What `verify-attestation` prints for each verified attestation.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AttestationOutput {
+    /// The DSSE envelope JSON as stored, one per line (cosign's output).
+    Envelope,
+    /// The decoded in-toto statement, one per line.
+    Statement,
+}
+
+/// Arguments of `verify-attestation`.
+#[derive(Debug, Args)]
+pub struct VerifyAttestation {
+    /// Public key file (PEM), env://VAR, or a plugin key reference whose public half is used.
+    #[arg(long, value_name = "KEY_REF")]
+    key: String,
+    /// Only accept attestations of this predicate type (shortname or URI).
+    #[arg(long = "type", value_name = "TYPE")]
+    kind: Option<String>,
+    /// What to print for each verified attestation.
+    #[arg(short = 'o', long, value_enum, default_value = "envelope")]
+    output: AttestationOutput,
+    /// Accepted for cosign compatibility (no transparency log is used).
+    #[arg(long, default_value_t = false, action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    insecure_ignore_tlog: bool,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// Images to verify.
+    #[arg(value_name = "IMAGE", required = true)]
+    images: Vec<String>,
+}
+
+impl VerifyAttestation {
+    /// Runs the command: exits 0 only if every image has a valid attestation.
+    pub fn run(self) -> Result<()> {
+        let _ = self.insecure_ignore_tlog;
+        let images: Vec<ImageRef> = self
+            .images
+            .iter()
+            .map(|i| ImageRef::parse(i))
+            .collect::<Result<_, _>>()?;
+        let predicate_type = self.kind.as_deref().map(predicate_type_uri).transpose()?;
+        let key = super::load_public_key(&self.key)?;
+        let registry = self.registry.registry();
+        block_on(async {
+            let results: Vec<_> = futures_util::stream::iter(images.iter().map(|image| {
+                verify_image_attestations(&registry, &key, image, predicate_type.as_deref())
+            }))
+            .buffered(CONCURRENCY)
+            .collect()
+            .await;
+            let mut first_error = None;
+            let mut out = std::io::stdout().lock();
+            for (image, result) in images.iter().zip(results) {
+                match result {
+                    Ok((_, attestations)) => {
+                        eprintln!("\nVerification for {image} --");
+                        eprintln!(
+                            "The following checks were performed on each of these signatures:"
+                        );
+                        eprintln!("  - The cosign claims were validated");
+                        eprintln!(
+                            "  - The signatures were verified against the specified public key"
+                        );
+                        for a in attestations {
+                            match self.output {
+                                AttestationOutput::Envelope => out.write_all(&a.envelope_json)?,
+                                AttestationOutput::Statement => out.write_all(
+                                    &sigmirror_core::gojson::to_vec(&a.statement.json),
+                                )?,
+                            }
+                            out.write_all(b"\n")?;
+                        }
+                    }
+                    Err(e) => {
+                        eprintln!("Error: {e}");
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            match first_error {
+                Some(e) => Err(crate::exit::AlreadyReported {
+                    code: crate::exit::core_error_code(&e),
+                }
+                .into()),
+                None => Ok(()),
+            }
+        })
+    }
+}
+
+/// Arguments of `attest-blob`.
+#[derive(Debug, Args)]
+pub struct AttestBlob {
+    /// Private key file or key reference.
+    #[arg(long, value_name = "KEY_REF")]
+    key: String,
+    /// The predicate file.
+    #[arg(long, value_name = "FILE")]
+    predicate: PathBuf,
+    /// Predicate type (shortname or URI), as for `attest`.
+    #[arg(long = "type", default_value = "custom", value_name = "TYPE")]
+    kind: String,
+    /// Write the DSSE envelope to FILE instead of stdout.
+    #[arg(long, visible_alias = "output-attestation", value_name = "FILE")]
+    output_signature: Option<PathBuf>,
+    /// Also write cosign's key-based bundle (base64 of the envelope) to FILE.
+    #[arg(long, value_name = "FILE")]
+    bundle: Option<PathBuf>,
+    /// Accepted for cosign compatibility; only `false` is supported.
+    #[arg(long, default_value_t = false, action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    tlog_upload: bool,
+    /// Accepted for cosign compatibility.
+    #[arg(short = 'y', long)]
+    yes: bool,
+    /// The file the statement is about.
+    #[arg(value_name = "BLOB")]
+    blob: PathBuf,
+}
+
+impl AttestBlob {
+    /// Runs the command.
+    pub fn run(self) -> Result<()> {
+        super::blob::check_no_tlog(self.tlog_upload)?;
+        let _ = self.yes;
+        let (predicate_type, predicate) = read_predicate(&self.predicate, &self.kind)?;
+        let signer = super::open_signer(&self.key, false)?;
+        let file = std::fs::File::open(&self.blob)
+            .with_context(|| format!("cannot read {}", self.blob.display()))?;
+        let name = self
+            .blob
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| self.blob.display().to_string());
+        let envelope = attest_blob(&signer, file, &name, &predicate_type, &predicate)?.to_json();
+        let bundle = LocalBundle::for_signature(&envelope).to_json();
+        let mut files: Vec<(&std::path::Path, &[u8], u32)> = vec![];
+        if let Some(path) = &self.output_signature {
+            files.push((path, &envelope, 0o644));
+        }
+        if let Some(path) = &self.bundle {
+            files.push((path, &bundle, 0o644));
+        }
+        match files.len() {
+            0 => {}
+            1 => write_file(files[0].0, files[0].1, files[0].2)?,
+            _ => write_files(&files)?,
+        }
+        match &self.output_signature {
+            Some(path) => eprintln!("Signature written in {}", path.display()),
+            None => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(&envelope)?;
+                out.write_all(b"\n")?;
+            }
+        }
+        if let Some(path) = &self.bundle {
+            eprintln!("Wrote bundle to file {}", path.display());
+        }
+        Ok(())
+    }
+}
+
+/// Arguments of `verify-blob-attestation`.
+#[derive(Debug, Args)]
+pub struct VerifyBlobAttestation {
+    /// Public key file (PEM), env://VAR, or a plugin key reference.
+    #[arg(long, value_name = "KEY_REF")]
+    key: String,
+    /// The DSSE envelope file written by `attest-blob`.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "bundle",
+        required_unless_present = "bundle"
+    )]
+    signature: Option<PathBuf>,
+    /// cosign's key-based bundle written by `attest-blob --bundle`.
+    #[arg(long, value_name = "FILE")]
+    bundle: Option<PathBuf>,
+    /// Only accept this predicate type (shortname or URI).
+    #[arg(long = "type", value_name = "TYPE")]
+    kind: Option<String>,
+    /// Accepted for cosign compatibility.
+    #[arg(long, default_value_t = false, action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    insecure_ignore_tlog: bool,
+    /// The file the statement is about.
+    #[arg(value_name = "BLOB")]
+    blob: PathBuf,
+}
+
+impl VerifyBlobAttestation {
+    /// Runs the command: `Verified OK` on stderr and exit 0 only if every check passes.
+    pub fn run(self) -> Result<()> {
+        let _ = self.insecure_ignore_tlog;
+        let key = super::load_public_key(&self.key)?;
+        let predicate_type = self.kind.as_deref().map(predicate_type_uri).transpose()?;
+        let envelope = match (&self.signature, &self.bundle) {
+            (Some(path), _) => {
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?
+            }
+            (None, Some(path)) => {
+                let bytes = std::fs::read(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                LocalBundle::from_json(&bytes)?.signature()?
+            }
+            (None, None) => anyhow::bail!("--signature or --bundle is required"),
+        };
+        let file = std::fs::File::open(&self.blob)
+            .with_context(|| format!("cannot read {}", self.blob.display()))?;
+        verify_blob_attestation(&key, &envelope, file, predicate_type.as_deref())?;
+        eprintln!("Verified OK");
+        Ok(())
+    }
+}

@@ -1,0 +1,142 @@
+//! `download signature|attestation|sbom`: what is attached to an image, in cosign's output
+//! shapes.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+use serde_json::Value;
+use sigmirror_core::attest::dsse::Envelope;
+use sigmirror_core::attest::statement::{self, predicate_type_uri};
+use sigmirror_core::cosign::inspect::attached_payloads;
+use sigmirror_core::cosign::{
+    Attachment, BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, SIGNATURE_ANNOTATION,
+};
+use sigmirror_core::reference::ImageRef;
+use sigmirror_core::{Error, b64, gojson};
+
+use super::registry::{RegistryArgs, block_on};
+
+/// What `download` fetches.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DownloadKind {
+    /// Signatures, one JSON object per line.
+    Signature,
+    /// Attestation envelopes, one JSON object per line.
+    Attestation,
+    /// The SBOM attached with `attach sbom`, as stored.
+    Sbom,
+}
+
+/// Arguments of `download`.
+#[derive(Debug, Args)]
+pub struct Download {
+    /// What to download.
+    #[arg(value_enum)]
+    kind: DownloadKind,
+    /// With `attestation`: only envelopes of this predicate type (shortname or URI).
+    #[arg(long, value_name = "URI")]
+    predicate_type: Option<String>,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// The image.
+    #[arg(value_name = "IMAGE")]
+    image: String,
+}
+
+/// At most this many attachments are downloaded, as in cosign.
+const MAX_DOWNLOAD: usize = 100;
+
+impl Download {
+    /// Runs the command.
+    pub fn run(self) -> Result<()> {
+        let image = ImageRef::parse(&self.image)?;
+        let kind = match self.kind {
+            DownloadKind::Signature => Attachment::Signature,
+            DownloadKind::Attestation => Attachment::Attestation,
+            DownloadKind::Sbom => Attachment::Sbom,
+        };
+        let registry = self.registry.registry();
+        let layers = block_on(async {
+            Ok(attached_payloads(&registry, &image, kind, MAX_DOWNLOAD).await?)
+        })?;
+        let reference = image.to_string();
+        let mut out = std::io::stdout().lock();
+        match self.kind {
+            DownloadKind::Signature => {
+                if layers.is_empty() {
+                    return Err(Error::NoSignatures { reference }.into());
+                }
+                for (layer, payload) in layers {
+                    let annotation = |k: &str| layer.annotation(k).map(str::to_owned);
+                    let line = SignatureLine {
+                        signature: annotation(SIGNATURE_ANNOTATION).unwrap_or_default(),
+                        payload: b64::encode(&payload),
+                        cert: annotation(CERTIFICATE_ANNOTATION),
+                        chain: annotation(CHAIN_ANNOTATION),
+                        bundle: annotation(BUNDLE_ANNOTATION)
+                            .and_then(|b| serde_json::from_str::<Value>(&b).ok()),
+                        rfc3161_timestamp: None,
+                    };
+                    out.write_all(&gojson::to_vec(&line))?;
+                    out.write_all(b"\n")?;
+                }
+            }
+            DownloadKind::Attestation => {
+                if layers.is_empty() {
+                    return Err(Error::NoAttestations { reference }.into());
+                }
+                let wanted = self
+                    .predicate_type
+                    .as_deref()
+                    .map(predicate_type_uri)
+                    .transpose()?;
+                let mut printed = 0;
+                for (_, bytes) in layers {
+                    let envelope = Envelope::from_json(&bytes)?;
+                    if let Some(want) = &wanted {
+                        let parsed = statement::parse(&envelope.payload)?;
+                        if &parsed.predicate_type != want {
+                            continue;
+                        }
+                    }
+                    out.write_all(&envelope.to_json())?;
+                    out.write_all(b"\n")?;
+                    printed += 1;
+                }
+                if printed == 0 {
+                    anyhow::bail!(
+                        "no attestations with predicate type '{}' found",
+                        wanted.unwrap_or_default()
+                    );
+                }
+            }
+            DownloadKind::Sbom => {
+                let Some((layer, bytes)) = layers.into_iter().next() else {
+                    anyhow::bail!("no SBOM attached to {reference}");
+                };
+                eprintln!("Found SBOM of media type: {}", layer.media_type);
+                out.write_all(&bytes)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One line of `download signature`, with cosign's Go field names and order.
+#[derive(serde::Serialize)]
+struct SignatureLine {
+    #[serde(rename = "Base64Signature")]
+    signature: String,
+    #[serde(rename = "Payload")]
+    payload: String,
+    #[serde(rename = "Cert")]
+    cert: Option<String>,
+    #[serde(rename = "Chain")]
+    chain: Option<String>,
+    #[serde(rename = "Bundle")]
+    bundle: Option<Value>,
+    #[serde(rename = "RFC3161Timestamp")]
+    rfc3161_timestamp: Option<BTreeMap<String, String>>,
+}
