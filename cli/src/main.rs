@@ -8,6 +8,7 @@ mod commands;
 mod exit;
 mod output;
 mod password;
+mod progress;
 
 use clap::{Parser, Subcommand};
 
@@ -65,6 +66,8 @@ enum Command {
     Upload(commands::attach::Upload),
     /// Remove signatures, attestations and SBOMs attached to an image.
     Clean(commands::attach::Clean),
+    /// Copy an image with everything attached from one registry to another, digests unchanged.
+    Copy(commands::transfer::Copy),
 }
 
 fn main() -> std::process::ExitCode {
@@ -97,6 +100,7 @@ fn main() -> std::process::ExitCode {
         Command::Attach(cmd) => cmd.run(),
         Command::Upload(cmd) => cmd.run(),
         Command::Clean(cmd) => cmd.run(),
+        Command::Copy(cmd) => cmd.run(),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

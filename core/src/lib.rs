@@ -37,5 +37,6 @@ pub mod registry;
 pub mod signer;
 pub mod source;
 pub mod timefmt;
+pub mod transfer;
 
 pub use error::{Error, Result};

@@ -23,6 +23,7 @@ use crate::digest::Sha256Digest;
 use crate::error::{Error, Result};
 use crate::media_types;
 use crate::reference::ImageRef;
+use crate::source::BlobStream;
 
 /// The largest manifest accepted (the limit registries and cosign use).
 pub const MAX_MANIFEST_SIZE: usize = 4 << 20;
@@ -359,6 +360,94 @@ impl Registry {
             });
         }
         Ok(data)
+    }
+
+    /// Digests of the OCI 1.1 referrers of `image` (a digest reference): the referrers API, or
+    /// the `sha256-<hex>` fallback tag where the registry has no API; none if neither exists.
+    pub async fn referrers(&self, image: &ImageRef) -> Result<Vec<String>> {
+        let client = self.client(image.registry());
+        let auth = self.auth(image.registry());
+        client.store_auth_if_needed(image.registry(), &auth).await;
+        match client.pull_referrers(&oci_ref(image), None).await {
+            Ok(index) => Ok(index.manifests.into_iter().map(|m| m.digest).collect()),
+            Err(e) => match map_error(&image.to_string(), e) {
+                Error::NotFound { .. } => Ok(vec![]),
+                other => Err(other),
+            },
+        }
+    }
+
+    /// Whether the repository has the manifest `digest` (a HEAD request).
+    pub async fn has_manifest(&self, repo: &ImageRef, digest: &str) -> Result<bool> {
+        let target = repo.with_digest(digest);
+        let client = self.client(repo.registry());
+        let auth = self.auth(repo.registry());
+        match client.fetch_manifest_digest(&oci_ref(&target), &auth).await {
+            Ok(_) => Ok(true),
+            Err(e) => match map_error(&target.to_string(), e) {
+                Error::NotFound { .. } => Ok(false),
+                other => Err(other),
+            },
+        }
+    }
+
+    /// Whether the repository has the blob `digest` (a HEAD request).
+    pub async fn has_blob(&self, repo: &ImageRef, digest: &str) -> Result<bool> {
+        let client = self.client(repo.registry());
+        let auth = self.auth(repo.registry());
+        client.store_auth_if_needed(repo.registry(), &auth).await;
+        client
+            .blob_exists(&oci_ref(repo), digest)
+            .await
+            .map_err(|e| map_error(&format!("{}@{digest}", repo.repo_name()), e))
+    }
+
+    /// A blob as a stream of chunks; the consumer checks the digest.
+    pub async fn open_blob(&self, repo: &ImageRef, digest: &str) -> Result<BlobStream> {
+        let what = format!("{}@{digest}", repo.repo_name());
+        let client = self.client(repo.registry());
+        let auth = self.auth(repo.registry());
+        client.store_auth_if_needed(repo.registry(), &auth).await;
+        let stream = client
+            .pull_blob_stream(&oci_ref(repo), digest)
+            .await
+            .map_err(|e| map_error(&what, e))?;
+        Ok(Box::pin(stream.map(move |chunk| {
+            chunk.map_err(|e| Error::Registry {
+                reference: what.clone(),
+                reason: format!("reading blob: {e}"),
+            })
+        })))
+    }
+
+    /// Uploads a blob from a stream (chunked upload, so memory stays flat). The stream is
+    /// hashed on the way and the upload is refused if it does not match `digest`/`size`:
+    /// the registry then never commits it.
+    pub async fn put_blob_stream(
+        &self,
+        repo: &ImageRef,
+        digest: &str,
+        size: u64,
+        stream: BlobStream,
+    ) -> Result<()> {
+        let what = format!("{}@{digest}", repo.repo_name());
+        let client = self.client(repo.registry());
+        self.login(&client, repo, RegistryOperation::Push).await?;
+        let checked = crate::digest::check_stream(stream, digest, size, what.clone());
+        let oci_stream = checked.map(|chunk| {
+            chunk.map_err(|e| OciDistributionError::GenericError(Some(e.to_string())))
+        });
+        client
+            .push_blob_stream(&oci_ref(repo), oci_stream, digest, Some(size))
+            .await
+            .map(|_| ())
+            .map_err(|e| match e {
+                OciDistributionError::GenericError(Some(reason)) => Error::Registry {
+                    reference: what.clone(),
+                    reason,
+                },
+                other => map_error(&what, other),
+            })
     }
 
     /// Deletes the manifest `digest` from the repository (registries must allow deletion).

@@ -1,28 +1,83 @@
-//! Where content is read from. Every read-only flow (verify, tree, download, triangulate) takes
-//! any [`Source`], so "offline" is just another implementation: the local store instead of the
-//! registry.
+//! Where content lives: every place (a registry, the local store, an OCI layout folder) is a
+//! [`Source`] to read from and a [`Sink`] to write to. Every read-only flow (verify, tree,
+//! download, triangulate) takes any `Source`, so "offline" is just another implementation, and
+//! the transfer engine moves content from any `Source` to any `Sink`.
 
 use std::future::Future;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use futures_util::Stream;
 
 use crate::error::Result;
 use crate::reference::ImageRef;
 use crate::registry::{Manifest, Registry};
 
+/// A blob's bytes, in chunks. Sinks check the digest of what they receive.
+pub type BlobStream = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>;
+
 /// Read access to manifests and blobs.
 pub trait Source: Sync {
-    /// The manifest at the reference's tag or digest; `Ok(None)` if there is none.
+    /// The manifest at the reference's tag or digest; `Ok(None)` if there is none. The bytes
+    /// are checked against the digest when the reference names one.
     fn get_manifest(
         &self,
         image: &ImageRef,
     ) -> impl Future<Output = Result<Option<Manifest>>> + Send;
 
-    /// A blob of the reference's repository, at most `max_size` bytes, digest-checked.
+    /// A small blob of the reference's repository, at most `max_size` bytes, digest-checked.
     fn get_blob(
         &self,
         repo: &ImageRef,
         digest: &str,
         max_size: u64,
     ) -> impl Future<Output = Result<Vec<u8>>> + Send;
+
+    /// A blob of any size as a stream (the consumer checks the digest).
+    fn open_blob(
+        &self,
+        repo: &ImageRef,
+        digest: &str,
+    ) -> impl Future<Output = Result<BlobStream>> + Send;
+
+    /// Digests of the OCI 1.1 referrers of `image`'s digest (none by default).
+    fn referrers(&self, image: &ImageRef) -> impl Future<Output = Result<Vec<String>>> + Send {
+        let _ = image;
+        async { Ok(vec![]) }
+    }
+}
+
+/// Write access to manifests and blobs. Every write is all-or-nothing.
+pub trait Sink: Sync {
+    /// Whether the repository already has the blob (or manifest) `digest`.
+    fn has_blob(&self, repo: &ImageRef, digest: &str) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Whether the repository has the manifest `digest` (by default: the blob of that digest,
+    /// which is how content-addressed sinks store manifests).
+    fn has_manifest(
+        &self,
+        repo: &ImageRef,
+        digest: &str,
+    ) -> impl Future<Output = Result<bool>> + Send {
+        self.has_blob(repo, digest)
+    }
+
+    /// Stores a blob from `stream`, refusing it unless its bytes hash to `digest` and number
+    /// `size`.
+    fn put_blob(
+        &self,
+        repo: &ImageRef,
+        digest: &str,
+        size: u64,
+        stream: BlobStream,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Stores a manifest at `target`'s digest, and at its tag if it has one.
+    fn put_manifest(
+        &self,
+        target: &ImageRef,
+        manifest: &Manifest,
+    ) -> impl Future<Output = Result<()>> + Send;
 }
 
 impl Source for Registry {
@@ -40,6 +95,50 @@ impl Source for Registry {
         max_size: u64,
     ) -> impl Future<Output = Result<Vec<u8>>> + Send {
         Registry::get_blob(self, repo, digest, max_size)
+    }
+
+    fn open_blob(
+        &self,
+        repo: &ImageRef,
+        digest: &str,
+    ) -> impl Future<Output = Result<BlobStream>> + Send {
+        Registry::open_blob(self, repo, digest)
+    }
+
+    fn referrers(&self, image: &ImageRef) -> impl Future<Output = Result<Vec<String>>> + Send {
+        Registry::referrers(self, image)
+    }
+}
+
+impl Sink for Registry {
+    fn has_blob(&self, repo: &ImageRef, digest: &str) -> impl Future<Output = Result<bool>> + Send {
+        Registry::has_blob(self, repo, digest)
+    }
+
+    fn has_manifest(
+        &self,
+        repo: &ImageRef,
+        digest: &str,
+    ) -> impl Future<Output = Result<bool>> + Send {
+        Registry::has_manifest(self, repo, digest)
+    }
+
+    fn put_blob(
+        &self,
+        repo: &ImageRef,
+        digest: &str,
+        size: u64,
+        stream: BlobStream,
+    ) -> impl Future<Output = Result<()>> + Send {
+        Registry::put_blob_stream(self, repo, digest, size, stream)
+    }
+
+    fn put_manifest(
+        &self,
+        target: &ImageRef,
+        manifest: &Manifest,
+    ) -> impl Future<Output = Result<()>> + Send {
+        Registry::put_manifest(self, target, manifest.bytes.clone(), &manifest.media_type)
     }
 }
 

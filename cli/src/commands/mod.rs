@@ -9,6 +9,7 @@ pub mod image;
 pub mod keys;
 pub mod plugins;
 pub mod registry;
+pub mod transfer;
 
 use anyhow::{Context, Result};
 use sigmirror_core::keyref::KeyRef;
