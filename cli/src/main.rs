@@ -68,6 +68,8 @@ enum Command {
     Clean(commands::attach::Clean),
     /// Copy an image with everything attached from one registry to another, digests unchanged.
     Copy(commands::transfer::Copy),
+    /// Save images with everything attached into an OCI image layout (cosign save compatible).
+    Save(commands::transfer::Save),
 }
 
 fn main() -> std::process::ExitCode {
@@ -101,6 +103,7 @@ fn main() -> std::process::ExitCode {
         Command::Upload(cmd) => cmd.run(),
         Command::Clean(cmd) => cmd.run(),
         Command::Copy(cmd) => cmd.run(),
+        Command::Save(cmd) => cmd.run(),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

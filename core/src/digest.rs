@@ -129,6 +129,29 @@ pub fn check_stream(
     }))
 }
 
+/// A reader as a [`crate::source::BlobStream`] of chunks of up to 1 MiB (blocking reads: for
+/// local files). Read errors end the stream with an error naming `what`.
+pub fn read_stream(reader: impl Read + Send + 'static, what: String) -> crate::source::BlobStream {
+    Box::pin(futures_util::stream::unfold(Some(reader), move |state| {
+        let what = what.clone();
+        async move {
+            let mut reader = state?;
+            let mut buf = vec![0u8; READ_BUFFER];
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(0) => return None,
+                    Ok(n) => {
+                        buf.truncate(n);
+                        return Some((Ok(bytes::Bytes::from(buf)), Some(reader)));
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Some((Err(crate::Error::io(what, e)), None)),
+                }
+            }
+        }
+    }))
+}
+
 impl std::fmt::Display for Sha256Digest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "sha256:{}", self.hex())

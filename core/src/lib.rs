@@ -28,6 +28,7 @@ mod error;
 pub mod gojson;
 pub mod keyref;
 pub mod keys;
+pub mod layout;
 pub mod media_types;
 pub mod paths;
 pub mod pem;

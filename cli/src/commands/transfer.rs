@@ -121,3 +121,58 @@ impl Copy {
         Ok(())
     }
 }
+
+/// Arguments of `save`.
+#[derive(Debug, Args)]
+pub struct Save {
+    /// The OCI image-layout folder to write (created if missing; several images share it).
+    #[arg(long, value_name = "DIR")]
+    dir: std::path::PathBuf,
+    /// Save images without their layers (only what verification needs).
+    #[arg(long)]
+    no_layers: bool,
+    #[command(flatten)]
+    transfer: TransferArgs,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// Images to save, with their signatures, attestations and SBOMs.
+    #[arg(value_name = "IMAGE", required = true)]
+    images: Vec<String>,
+}
+
+impl Save {
+    /// Writes the images and everything attached into an OCI layout, cosign-compatible.
+    pub fn run(self) -> Result<()> {
+        let images: Vec<ImageRef> = self
+            .images
+            .iter()
+            .map(|i| ImageRef::parse(i))
+            .collect::<Result<_, _>>()?;
+        let layout = sigmirror_core::layout::Layout::create(&self.dir)
+            .with_context(|| format!("cannot write a layout in {}", self.dir.display()))?;
+        let registry = self.registry.registry();
+        let options = self
+            .transfer
+            .options(!self.no_layers, Attachment::ALL.to_vec());
+        let bars = Bars::new("save");
+        let result = block_on(async {
+            let transfer = Transfer::new(&registry, &layout, options, &bars);
+            for image in &images {
+                let name = if image.tag().is_none() && image.digest().is_none() {
+                    image.with_tag("latest")
+                } else {
+                    image.clone()
+                };
+                let digest = transfer
+                    .copy_image(image, &name)
+                    .await
+                    .with_context(|| format!("saving {image}"))?;
+                layout.finish(&name, &digest)?;
+            }
+            Ok(transfer.summary())
+        });
+        bars.finish();
+        print_summary("saved", &result?, self.transfer.json);
+        Ok(())
+    }
+}
