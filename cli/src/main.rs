@@ -38,6 +38,9 @@ enum Command {
     VerifyBlob(commands::blob::VerifyBlob),
     /// List the signer plugins found, their schemes, and any that failed to load.
     Plugins(commands::plugins::PluginsCmd),
+    /// List PKCS#11 tokens and the pkcs11: URIs of their keys.
+    #[command(subcommand)]
+    Pkcs11Tool(commands::pkcs11_tool::Pkcs11Tool),
     /// Sign images in a registry (cosign's .sig tag scheme; key-only, no transparency log).
     Sign(commands::image::Sign),
     /// Verify image signatures with a public key; prints the verified payloads.
@@ -70,6 +73,15 @@ enum Command {
     Copy(commands::transfer::Copy),
     /// Save images with everything attached into an OCI image layout (cosign save compatible).
     Save(commands::transfer::Save),
+    /// Pull images with everything attached from registries into the local store.
+    Pull(commands::mirror::Pull),
+    /// Push images with everything attached from the local store to a registry.
+    Push(commands::mirror::Push),
+    /// Load an OCI image layout (sigmirror save or cosign save) into the local store.
+    Load(commands::mirror::Load),
+    /// Inspect and maintain the local store.
+    #[command(subcommand)]
+    Store(commands::mirror::StoreCmd),
 }
 
 fn main() -> std::process::ExitCode {
@@ -89,6 +101,7 @@ fn main() -> std::process::ExitCode {
         Command::SignBlob(cmd) => cmd.run(),
         Command::VerifyBlob(cmd) => cmd.run(),
         Command::Plugins(cmd) => cmd.run(),
+        Command::Pkcs11Tool(cmd) => cmd.run(),
         Command::Sign(cmd) => cmd.run(),
         Command::Verify(cmd) => cmd.run(),
         Command::Generate(cmd) => cmd.run(),
@@ -104,6 +117,10 @@ fn main() -> std::process::ExitCode {
         Command::Clean(cmd) => cmd.run(),
         Command::Copy(cmd) => cmd.run(),
         Command::Save(cmd) => cmd.run(),
+        Command::Pull(cmd) => cmd.run(),
+        Command::Push(cmd) => cmd.run(),
+        Command::Load(cmd) => cmd.run(),
+        Command::Store(cmd) => cmd.run(),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,14 +1,147 @@
 //! The local mirror of sigmirror: blobs and manifests on disk by digest, with an index of tags,
 //! repositories and the signatures, attestations and SBOMs attached to each digest.
 //!
+//! ```text
+//! ROOT/blobs/sha256/<hex>   every manifest and blob, immutable, named by the sha256 of its bytes
+//! ROOT/index/               sled: tags, manifests, sizes, images, attachments (never blob bytes)
+//! ROOT/tmp/                 in-flight writes, emptied on open
+//! ROOT/lock                 the process lock (pid and command line of the holder)
+//! ```
+//!
+//! Crash safety rests on two rules: a blob is renamed into place only once complete, fsynced
+//! and digest-checked, and no index entry names a blob before the blob's file is in place. A
+//! kill -9 at any instant therefore leaves only tmp files (removed on the next open) and
+//! perhaps unreferenced blobs (removed by [`Store::gc`]); [`Store::fsck`] finds it clean.
+//!
 //! The store is synchronous and knows nothing of registries or FUSE; the transfer engine in
-//! `sigmirror-core` writes into it through the `Sink` trait. This crate is filled in by the
-//! "local mirror" capability; for now it only fixes its place in the dependency graph.
+//! `sigmirror-core` reads and writes it through the `Source` and `Sink` traits.
+
+mod blobs;
+mod closure;
+mod error;
+mod fsck;
+mod gc;
+mod index;
+mod lock;
+mod source;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub use blobs::{BlobReader, BlobWriter};
+pub use closure::{Closure, ImageInfo};
+pub use error::{Error, Result};
+pub use fsck::FsckReport;
+pub use gc::{GcReport, Usage};
+pub use index::{Attachment, AttachmentKind, ImageRecord, ManifestInfo};
+
+use index::Index;
+use lock::StoreLock;
+
+/// How long [`Store::open`] waits for another process to release the store.
+pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(10);
 
 /// The default location of the store: `$SIGMIRROR_STORE`, else `<data dir>/sigmirror/store`.
-pub fn default_store_dir() -> Option<std::path::PathBuf> {
+pub fn default_store_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("SIGMIRROR_STORE") {
         return Some(dir.into());
     }
     sigmirror_core::paths::data_dir().map(|d| d.join("store"))
+}
+
+/// An open store. It holds the process lock until dropped; share it behind an `Arc` (it is
+/// `Sync`, and every method but [`Store::gc`] takes `&self`).
+pub struct Store {
+    root: PathBuf,
+    blobs_dir: PathBuf,
+    tmp_dir: PathBuf,
+    index: Index,
+    /// Where what is being written comes from (recorded in manifest and image entries).
+    provenance: Mutex<String>,
+    /// Declared last so that it is dropped last: sled is closed before another process may
+    /// open the index.
+    _lock: StoreLock,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("root", &self.root).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `root`, waiting up to [`DEFAULT_LOCK_WAIT`] for
+    /// another process to release it.
+    pub fn open(root: impl AsRef<Path>) -> Result<Store> {
+        Store::open_with_wait(root, DEFAULT_LOCK_WAIT)
+    }
+
+    /// Opens the store at `root`, waiting up to `wait` for the lock.
+    pub fn open_with_wait(root: impl AsRef<Path>, wait: Duration) -> Result<Store> {
+        let started = Instant::now();
+        let root = root.as_ref().to_path_buf();
+        let blobs_dir = root.join("blobs").join("sha256");
+        let tmp_dir = root.join("tmp");
+        for dir in [&root, &blobs_dir, &tmp_dir] {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        let lock = StoreLock::acquire(&root, wait)?;
+        // Whatever is in tmp/ was being written by a process that is gone (we hold the lock).
+        blobs::clear_dir(&tmp_dir)?;
+        let remaining = wait.saturating_sub(started.elapsed());
+        let index = Index::open(&root.join("index"), remaining)?;
+        Ok(Store {
+            root,
+            blobs_dir,
+            tmp_dir,
+            index,
+            provenance: Mutex::new("unknown".to_owned()),
+            _lock: lock,
+        })
+    }
+
+    /// The store's root folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Sets where what is written next comes from (e.g. the source registry, or
+    /// `load:/path/to/layout`), recorded as `source` in the manifest entries that the `Sink`
+    /// implementation writes.
+    pub fn set_provenance(&self, source: &str) {
+        let mut guard = self.provenance.lock().unwrap_or_else(|e| e.into_inner());
+        *guard = source.to_owned();
+    }
+
+    /// The current provenance string (`unknown` until set).
+    pub fn provenance(&self) -> String {
+        self.provenance
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        // Best effort: every logical operation already flushed what must be durable.
+        let _ = self.index.flush();
+    }
+}
+
+/// The hex part of a `sha256:<64 lowercase hex>` digest. Everything else is refused, so a
+/// digest can never become a path outside `blobs/sha256/`.
+pub fn parse_digest(digest: &str) -> Result<&str> {
+    digest
+        .strip_prefix("sha256:")
+        .filter(|hex| is_hex64(hex))
+        .ok_or_else(|| Error::InvalidDigest {
+            digest: digest.to_owned(),
+        })
+}
+
+/// Whether `s` is 64 lowercase hex digits.
+pub(crate) fn is_hex64(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }

@@ -5,7 +5,9 @@
 //! Tests that need a tool fail loudly when it is missing: `scripts/setup-test-deps.sh` installs
 //! every one of them. Nothing here skips silently.
 
+pub mod fake_registry;
 pub mod oci;
+pub mod peers;
 pub mod registry;
 
 use std::ffi::OsStr;

@@ -121,3 +121,42 @@ pub fn push_index(dest: &str, seed: &str) -> (String, Vec<String>) {
         children.iter().map(|m| sha256(m)).collect(),
     )
 }
+
+/// Pushes an image with `layers` layers of `layer_size` pseudo-random bytes each (distinct per
+/// `seed`), for transfers that take a while; returns its manifest digest.
+pub fn push_big_image(dest: &str, seed: &str, layers: usize, layer_size: usize) -> String {
+    let dir = TestDir::new();
+    let layout = dir.path();
+    let mut state = Sha256::digest(seed.as_bytes()).to_vec();
+    let mut descriptors = vec![];
+    let mut diff_ids = vec![];
+    for _ in 0..layers {
+        let mut layer = Vec::with_capacity(layer_size);
+        while layer.len() < layer_size {
+            state = Sha256::digest(&state).to_vec();
+            layer.extend_from_slice(&state);
+        }
+        layer.truncate(layer_size);
+        let (d, size) = put_blob(layout, &layer);
+        diff_ids.push(format!("\"{d}\""));
+        descriptors.push(format!(r#"{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{d}","size":{size}}}"#));
+    }
+    let config = format!(
+        r#"{{"architecture":"amd64","os":"linux","config":{{}},"rootfs":{{"type":"layers","diff_ids":[{}]}}}}"#,
+        diff_ids.join(",")
+    );
+    let (config_digest, config_size) = put_blob(layout, config.as_bytes());
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{config_size}}},"layers":[{}]}}"#,
+        descriptors.join(",")
+    );
+    put_blob(layout, manifest.as_bytes());
+    write_index_json(
+        layout,
+        "application/vnd.oci.image.manifest.v1+json",
+        manifest.as_bytes(),
+        "t",
+    );
+    skopeo_push(layout, "t", dest);
+    sha256(manifest.as_bytes())
+}

@@ -125,6 +125,8 @@ pub struct VerifyAttestation {
     insecure_ignore_tlog: bool,
     #[command(flatten)]
     registry: RegistryArgs,
+    #[command(flatten)]
+    offline: super::source::OfflineArgs,
     /// Images to verify.
     #[arg(value_name = "IMAGE", required = true)]
     images: Vec<String>,
@@ -141,7 +143,7 @@ impl VerifyAttestation {
             .collect::<Result<_, _>>()?;
         let predicate_type = self.kind.as_deref().map(predicate_type_uri).transpose()?;
         let key = super::load_public_key(&self.key)?;
-        let registry = self.registry.registry();
+        let registry = super::source::AnySource::new(&self.offline, &self.registry)?;
         block_on(async {
             let results: Vec<_> = futures_util::stream::iter(images.iter().map(|image| {
                 verify_image_attestations(&registry, &key, image, predicate_type.as_deref())

@@ -40,6 +40,8 @@ pub struct Download {
     predicate_type: Option<String>,
     #[command(flatten)]
     registry: RegistryArgs,
+    #[command(flatten)]
+    offline: super::source::OfflineArgs,
     /// The image.
     #[arg(value_name = "IMAGE")]
     image: String,
@@ -57,7 +59,7 @@ impl Download {
             DownloadKind::Attestation => Attachment::Attestation,
             DownloadKind::Sbom => Attachment::Sbom,
         };
-        let registry = self.registry.registry();
+        let registry = super::source::AnySource::new(&self.offline, &self.registry)?;
         let layers = block_on(async {
             Ok(attached_payloads(&registry, &image, kind, MAX_DOWNLOAD).await?)
         })?;

@@ -148,6 +148,8 @@ pub struct Verify {
     insecure_ignore_tlog: bool,
     #[command(flatten)]
     registry: RegistryArgs,
+    #[command(flatten)]
+    offline: super::source::OfflineArgs,
     /// Images to verify.
     #[arg(value_name = "IMAGE", required = true)]
     images: Vec<String>,
@@ -160,7 +162,7 @@ impl Verify {
         let images = parse_images(&self.images)?;
         let required = parse_annotations(&self.annotations)?;
         let key = super::load_public_key(&self.key)?;
-        let registry = self.registry.registry();
+        let registry = super::source::AnySource::new(&self.offline, &self.registry)?;
         block_on(async {
             let results: Vec<_> = futures_util::stream::iter(
                 images
@@ -236,6 +238,8 @@ pub struct Generate {
     annotations: Vec<String>,
     #[command(flatten)]
     registry: RegistryArgs,
+    #[command(flatten)]
+    offline: super::source::OfflineArgs,
     /// The image whose payload to print.
     #[arg(value_name = "IMAGE")]
     image: String,
@@ -246,7 +250,7 @@ impl Generate {
     pub fn run(self) -> Result<()> {
         let image = ImageRef::parse(&self.image)?;
         let annotations = parse_annotations(&self.annotations)?;
-        let registry = self.registry.registry();
+        let registry = super::source::AnySource::new(&self.offline, &self.registry)?;
         let digest = block_on(async { Ok(resolve_digest(&registry, &image).await?) })?;
         let payload = simple_signing(&image.repo_name(), &digest, &annotations);
         use std::io::Write;
@@ -276,6 +280,8 @@ pub struct Triangulate {
     kind: TriangulateType,
     #[command(flatten)]
     registry: RegistryArgs,
+    #[command(flatten)]
+    offline: super::source::OfflineArgs,
     /// The image.
     #[arg(value_name = "IMAGE")]
     image: String,
@@ -285,7 +291,7 @@ impl Triangulate {
     /// Prints where the attachment of the image lives.
     pub fn run(self) -> Result<()> {
         let image = ImageRef::parse(&self.image)?;
-        let registry = self.registry.registry();
+        let registry = super::source::AnySource::new(&self.offline, &self.registry)?;
         let digest = block_on(async { Ok(resolve_digest(&registry, &image).await?) })?;
         let kind = match self.kind {
             TriangulateType::Digest => {
@@ -306,6 +312,8 @@ impl Triangulate {
 pub struct Tree {
     #[command(flatten)]
     registry: RegistryArgs,
+    #[command(flatten)]
+    offline: super::source::OfflineArgs,
     /// The image.
     #[arg(value_name = "IMAGE")]
     image: String,
@@ -315,7 +323,7 @@ impl Tree {
     /// Prints the signatures, attestations and SBOMs attached to the image, as cosign does.
     pub fn run(self) -> Result<()> {
         let image = ImageRef::parse(&self.image)?;
-        let registry = self.registry.registry();
+        let registry = super::source::AnySource::new(&self.offline, &self.registry)?;
         let found = block_on(async { Ok(attachments(&registry, &image).await?) })?;
         if found.is_empty() {
             println!(

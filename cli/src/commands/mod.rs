@@ -7,8 +7,11 @@ pub mod blob;
 pub mod download;
 pub mod image;
 pub mod keys;
+pub mod mirror;
+pub mod pkcs11_tool;
 pub mod plugins;
 pub mod registry;
+pub mod source;
 pub mod transfer;
 
 use anyhow::{Context, Result};

@@ -135,6 +135,8 @@ pub struct Save {
     transfer: TransferArgs,
     #[command(flatten)]
     registry: RegistryArgs,
+    #[command(flatten)]
+    offline: super::source::OfflineArgs,
     /// Images to save, with their signatures, attestations and SBOMs.
     #[arg(value_name = "IMAGE", required = true)]
     images: Vec<String>,
@@ -150,7 +152,7 @@ impl Save {
             .collect::<Result<_, _>>()?;
         let layout = sigmirror_core::layout::Layout::create(&self.dir)
             .with_context(|| format!("cannot write a layout in {}", self.dir.display()))?;
-        let registry = self.registry.registry();
+        let registry = super::source::AnySource::new(&self.offline, &self.registry)?;
         let options = self
             .transfer
             .options(!self.no_layers, Attachment::ALL.to_vec());

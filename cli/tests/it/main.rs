@@ -3,9 +3,14 @@
 
 mod attest;
 mod blob;
+mod hostile;
 mod images;
 mod interop;
+mod k8s;
 mod keys;
+mod kms;
+mod mirror;
+mod pkcs11;
 mod plugins;
 
 use std::process::Command;

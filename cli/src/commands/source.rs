@@ -1,0 +1,125 @@
+//! Choosing where read-only commands read from: the registry, or with `--offline` the local
+//! store (then no network connection is made at all).
+
+use std::future::Future;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use sigmirror_core::reference::ImageRef;
+use sigmirror_core::registry::{Manifest, Registry};
+use sigmirror_core::source::{BlobStream, Source};
+use sigmirror_store::Store;
+
+use super::registry::RegistryArgs;
+
+/// `--store`: where the local mirror lives.
+#[derive(Debug, Args, Clone)]
+pub struct StoreArgs {
+    /// The local mirror folder (default: $SIGMIRROR_STORE, else ~/.local/share/sigmirror/store).
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+}
+
+impl StoreArgs {
+    /// Opens the store (waiting briefly if another sigmirror process holds it).
+    pub fn open(&self) -> Result<Store> {
+        let dir = match &self.store {
+            Some(dir) => dir.clone(),
+            None => sigmirror_store::default_store_dir()
+                .context("no store folder: pass --store DIR or set SIGMIRROR_STORE")?,
+        };
+        // How long to wait for another sigmirror process to release the store.
+        let wait = std::env::var("SIGMIRROR_LOCK_WAIT")
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .map_or(
+                std::time::Duration::from_secs(10),
+                std::time::Duration::from_secs,
+            );
+        Store::open_with_wait(&dir, wait)
+            .with_context(|| format!("cannot open the store at {}", dir.display()))
+    }
+}
+
+/// `--offline` and `--store`, for read-only commands.
+#[derive(Debug, Args, Clone)]
+pub struct OfflineArgs {
+    /// Read from the local store only; make no network connection.
+    #[arg(long)]
+    pub offline: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// A registry or the store, chosen at run time.
+pub enum AnySource {
+    /// Read from registries.
+    Registry(Registry),
+    /// Read from the local mirror.
+    Store(Store),
+}
+
+impl AnySource {
+    /// The source `--offline` selects.
+    pub fn new(offline: &OfflineArgs, registry: &RegistryArgs) -> Result<AnySource> {
+        Ok(if offline.offline {
+            AnySource::Store(offline.store.open()?)
+        } else {
+            AnySource::Registry(registry.registry())
+        })
+    }
+}
+
+impl Source for AnySource {
+    fn get_manifest(
+        &self,
+        image: &ImageRef,
+    ) -> impl Future<Output = sigmirror_core::Result<Option<Manifest>>> + Send {
+        async move {
+            match self {
+                AnySource::Registry(r) => Source::get_manifest(r, image).await,
+                AnySource::Store(s) => Source::get_manifest(s, image).await,
+            }
+        }
+    }
+
+    fn get_blob(
+        &self,
+        repo: &ImageRef,
+        digest: &str,
+        max_size: u64,
+    ) -> impl Future<Output = sigmirror_core::Result<Vec<u8>>> + Send {
+        async move {
+            match self {
+                AnySource::Registry(r) => Source::get_blob(r, repo, digest, max_size).await,
+                AnySource::Store(s) => Source::get_blob(s, repo, digest, max_size).await,
+            }
+        }
+    }
+
+    fn open_blob(
+        &self,
+        repo: &ImageRef,
+        digest: &str,
+    ) -> impl Future<Output = sigmirror_core::Result<BlobStream>> + Send {
+        async move {
+            match self {
+                AnySource::Registry(r) => Source::open_blob(r, repo, digest).await,
+                AnySource::Store(s) => Source::open_blob(s, repo, digest).await,
+            }
+        }
+    }
+
+    fn referrers(
+        &self,
+        image: &ImageRef,
+    ) -> impl Future<Output = sigmirror_core::Result<Vec<String>>> + Send {
+        async move {
+            match self {
+                AnySource::Registry(r) => Source::referrers(r, image).await,
+                AnySource::Store(s) => Source::referrers(s, image).await,
+            }
+        }
+    }
+}

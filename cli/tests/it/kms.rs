@@ -1,0 +1,276 @@
+//! The kms plugin against real servers: AWS KMS as served by moto (with the MessageType=DIGEST
+//! fix of `scripts/moto_server_digestfix.py`) and Vault transit as served by an OpenBao dev
+//! server. Signatures are checked by the real cosign.
+
+use std::process::Command;
+
+use sigmirror_tests::peers::{Moto, OpenBao, sign_and_verify_everywhere, with_env};
+use sigmirror_tests::{Run, TestDir, run};
+
+use crate::sigmirror;
+
+/// `sigmirror` in `dir` with exactly `env` as backend settings.
+fn sm(dir: &TestDir, env: &[(&str, String)]) -> Command {
+    let mut cmd = sigmirror(dir);
+    with_env(&mut cmd, env);
+    cmd
+}
+
+fn sm_run(dir: &TestDir, env: &[(&str, String)], args: &[&str]) -> Run {
+    run(sm(dir, env).args(args), None)
+}
+
+#[test]
+fn awskms_key_is_created_signs_images_and_blobs_and_cosign_verifies() {
+    let moto = Moto::start();
+    let dir = TestDir::new();
+    let env = moto.env();
+    let key = "awskms:///alias/release";
+    let out = sm_run(&dir, &env, &["generate-key-pair", "--kms", key]).ok();
+    assert!(
+        out.stderr.contains("Public key written to cosign.pub"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(dir.entries(), ["cosign.pub"], "no private key leaves KMS");
+
+    // The key really is an ECC_NIST_P256 signing key in KMS, under the alias.
+    let meta = moto.boto3(
+        "m = kms.describe_key(KeyId='alias/release')['KeyMetadata']\n\
+         print(m['KeySpec'], m['KeyUsage'])",
+    );
+    assert_eq!(meta.trim(), "ECC_NIST_P256 SIGN_VERIFY");
+
+    sign_and_verify_everywhere(&|| sm(&dir, &env), &dir, key);
+
+    // The same key by id and by ARN (what `describe-key` reports) signs too.
+    let ids = moto.boto3(
+        "m = kms.describe_key(KeyId='alias/release')['KeyMetadata']\nprint(m['KeyId'], m['Arn'])",
+    );
+    let (id, arn) = ids.trim().split_once(' ').unwrap();
+    for reference in [format!("awskms:///{id}"), format!("awskms:///{arn}")] {
+        let out = sm_run(&dir, &env, &["public-key", "--key", &reference]).ok();
+        assert_eq!(out.stdout, dir.read("cosign.pub"), "{reference}");
+    }
+
+    // Creating an existing alias reuses its key, as cosign does.
+    sm_run(
+        &dir,
+        &env,
+        &[
+            "generate-key-pair",
+            "--kms",
+            key,
+            "--output-key-prefix",
+            "again",
+        ],
+    )
+    .ok();
+    assert_eq!(dir.read("again.pub"), dir.read("cosign.pub"));
+}
+
+#[test]
+fn awskms_failures_are_clear() {
+    let mut moto = Moto::start();
+    let dir = TestDir::new();
+    let env = moto.env();
+    dir.write("a.txt", b"x");
+    let sign = |env: &[(&str, String)], key: &str| {
+        sm_run(&dir, env, &["sign-blob", "--key", key, "a.txt"])
+    };
+
+    sign(&env, "awskms:///alias/missing").fails_with("key awskms:///alias/missing not found");
+    sm_run(
+        &dir,
+        &env,
+        &[
+            "generate-key-pair",
+            "--kms",
+            "awskms:///1234abcd-12ab-34cd-56ef-1234567890ab",
+        ],
+    )
+    .fails_with("created by alias");
+    sign(&env, "awskms:///not a key").fails_with("invalid key reference");
+    sign(
+        &env,
+        "gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k",
+    )
+    .fails_with("not supported in this build");
+    sign(&env, "azurekms://vault.example/key").fails_with("not supported in this build");
+    let no_region: Vec<_> = env
+        .iter()
+        .filter(|(k, _)| !k.contains("REGION"))
+        .cloned()
+        .collect();
+    sign(&no_region, "awskms:///alias/x").fails_with("no AWS region");
+    let no_creds: Vec<_> = env
+        .iter()
+        .filter(|(k, _)| !k.starts_with("AWS_ACCESS"))
+        .cloned()
+        .collect();
+    sign(&no_creds, "awskms:///alias/x").fails_with("no AWS credentials");
+
+    // Wrong key type: an RSA signing key made with boto3.
+    moto.boto3(
+        "k = kms.create_key(KeySpec='RSA_2048', KeyUsage='SIGN_VERIFY')\n\
+         kms.create_alias(AliasName='alias/rsa', TargetKeyId=k['KeyMetadata']['KeyId'])",
+    );
+    sign(&env, "awskms:///alias/rsa").fails_with("unsupported key type RSA_2048");
+    sm_run(
+        &dir,
+        &env,
+        &["generate-key-pair", "--kms", "awskms:///alias/rsa"],
+    )
+    .fails_with("unsupported key type RSA_2048");
+    sm_run(&dir, &env, &["public-key", "--key", "awskms:///alias/rsa"])
+        .fails_with("unsupported key type");
+
+    // Permission denied: moto checks SigV4 and IAM policies once told to. `reader` may read the
+    // public key but not sign.
+    sm_run(
+        &dir,
+        &env,
+        &["generate-key-pair", "--kms", "awskms:///alias/guarded"],
+    )
+    .ok();
+    let keys = moto.boto3(
+        "iam.create_user(UserName='reader')\n\
+         iam.put_user_policy(UserName='reader', PolicyName='read', PolicyDocument=json.dumps({\
+           'Version': '2012-10-17', 'Statement': [{'Effect': 'Allow', \
+           'Action': ['kms:GetPublicKey', 'kms:DescribeKey'], 'Resource': '*'}]}))\n\
+         k = iam.create_access_key(UserName='reader')['AccessKey']\n\
+         print(k['AccessKeyId'], k['SecretAccessKey'])",
+    );
+    let (id, secret) = keys.trim().split_once(' ').unwrap();
+    moto.enforce_iam();
+    let reader: Vec<(&str, String)> = env
+        .iter()
+        .filter(|(k, _)| !k.starts_with("AWS_ACCESS") && !k.starts_with("AWS_SECRET"))
+        .cloned()
+        .chain([
+            ("AWS_ACCESS_KEY_ID", id.to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", secret.to_owned()),
+        ])
+        .collect();
+    let out = sm_run(
+        &dir,
+        &reader,
+        &["public-key", "--key", "awskms:///alias/guarded"],
+    )
+    .ok();
+    assert!(
+        out.stdout_text().contains("BEGIN PUBLIC KEY"),
+        "SigV4 accepted by moto"
+    );
+    sign(&reader, "awskms:///alias/guarded")
+        .fails_with("permission denied")
+        .fails_with("not authorized to perform: kms:Sign");
+    let bad_secret: Vec<(&str, String)> = reader
+        .iter()
+        .map(|(k, v)| {
+            (
+                *k,
+                if *k == "AWS_SECRET_ACCESS_KEY" {
+                    "wrong".into()
+                } else {
+                    v.clone()
+                },
+            )
+        })
+        .collect();
+    sign(&bad_secret, "awskms:///alias/guarded").fails_with("rejected the credentials");
+    // Unknown access key (moto's default "testing" is not an IAM user).
+    sign(&env, "awskms:///alias/guarded").fails_with("rejected the credentials");
+
+    // Server down.
+    moto.server.stop();
+    sign(&reader, "awskms:///alias/guarded").fails_with("cannot reach AWS KMS");
+}
+
+fn vault_env(bao: &OpenBao, token: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("VAULT_ADDR", bao.addr()),
+        ("VAULT_TOKEN", token.to_owned()),
+    ]
+}
+
+#[test]
+fn vault_transit_key_signs_images_and_blobs_and_cosign_verifies() {
+    let bao = OpenBao::start();
+    let dir = TestDir::new();
+    let env = vault_env(&bao, "root");
+    sm_run(
+        &dir,
+        &env,
+        &["generate-key-pair", "--kms", "hashivault://release"],
+    )
+    .ok();
+    let (code, body) = bao.api("GET", "transit/keys/release", None);
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains(r#""type":"ecdsa-p256""#), "{body}");
+    sign_and_verify_everywhere(&|| sm(&dir, &env), &dir, "hashivault://release");
+
+    // openbao:// names the same transit key, with OpenBao's own variables.
+    let bao_env = vec![("BAO_ADDR", bao.addr()), ("BAO_TOKEN", "root".to_owned())];
+    let out = sm_run(
+        &dir,
+        &bao_env,
+        &["public-key", "--key", "openbao://release"],
+    )
+    .ok();
+    assert_eq!(out.stdout, dir.read("cosign.pub"));
+    let dir2 = TestDir::new();
+    sm_run(
+        &dir2,
+        &bao_env,
+        &["generate-key-pair", "--kms", "openbao://second"],
+    )
+    .ok();
+    sign_and_verify_everywhere(&|| sm(&dir2, &bao_env), &dir2, "openbao://second");
+}
+
+#[test]
+fn vault_failures_are_clear() {
+    let mut bao = OpenBao::start();
+    let dir = TestDir::new();
+    let env = vault_env(&bao, "root");
+    dir.write("a.txt", b"x");
+    let sign = |env: &[(&str, String)], key: &str| {
+        sm_run(&dir, env, &["sign-blob", "--key", key, "a.txt"])
+    };
+
+    sm_run(
+        &dir,
+        &env,
+        &["generate-key-pair", "--kms", "hashivault://release"],
+    )
+    .ok();
+    sign(&env, "hashivault://missing").fails_with("key hashivault://missing not found");
+    sign(&vault_env(&bao, "not-a-token"), "hashivault://release").fails_with("permission denied");
+    // A token that may read keys but not sign with them.
+    let reader = bao.limited_token(r#"path "transit/keys/*" { capabilities = ["read"] }"#);
+    let out = sm_run(
+        &dir,
+        &vault_env(&bao, &reader),
+        &["public-key", "--key", "hashivault://release"],
+    )
+    .ok();
+    assert_eq!(out.stdout, dir.read("cosign.pub"));
+    sign(&vault_env(&bao, &reader), "hashivault://release")
+        .fails_with("permission denied")
+        .fails_with("sign with");
+    // Wrong key type.
+    let (code, body) = bao.api("POST", "transit/keys/rsa", Some(r#"{"type":"rsa-2048"}"#));
+    assert!(code == 200 || code == 204, "{body}");
+    sign(&env, "hashivault://rsa").fails_with("unsupported key type rsa-2048");
+    sm_run(
+        &dir,
+        &env,
+        &["generate-key-pair", "--kms", "hashivault://rsa", "-y"],
+    )
+    .fails_with("unsupported key type rsa-2048");
+    sign(&env, "hashivault://bad/name").fails_with("invalid key reference");
+    sign(&[("VAULT_ADDR", bao.addr())], "hashivault://release").fails_with("no Vault token");
+    bao.server.stop();
+    sign(&env, "hashivault://release").fails_with("cannot reach Vault");
+}

@@ -1,0 +1,585 @@
+//! The local mirror end to end: pull, offline verification with the registry stopped, push and
+//! copy checked by the real cosign, save/load with cosign and skopeo, crash safety under
+//! `kill -9`, hostile registries, the store lock and gc.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use sigmirror_tests::fake_registry::{FakeRegistry, Lie};
+use sigmirror_tests::oci::{push_image, push_index};
+use sigmirror_tests::registry::TestRegistry;
+use sigmirror_tests::{Run, TestDir, cosign, run, tool};
+
+use crate::{generate_key_pair, sigmirror};
+
+/// A key pair, a store and a registry with a signed, attested multi-platform image (signatures on
+/// the index and on one child).
+struct Mirror {
+    reg: TestRegistry,
+    dir: TestDir,
+    image: String,
+    index: String,
+    children: Vec<String>,
+}
+
+fn mirror(repo: &str) -> Mirror {
+    let reg = TestRegistry::start();
+    let dir = TestDir::new();
+    generate_key_pair(&dir, "pw");
+    let image = format!("{}:v1", reg.image(repo));
+    let (index, children) = push_index(&image, repo);
+    let m = Mirror {
+        reg,
+        dir,
+        image,
+        index,
+        children,
+    };
+    m.sm(&["sign", "--key", "cosign.key", &m.image]).ok();
+    m.sm(&["sign", "--key", "cosign.key", &m.child(0)]).ok();
+    m.dir.write("pred.json", r#"{"buildType":"test"}"#);
+    m.sm(&[
+        "attest",
+        "--key",
+        "cosign.key",
+        "--predicate",
+        "pred.json",
+        "--type",
+        "https://example.com/t/v1",
+        &m.image,
+    ])
+    .ok();
+    m
+}
+
+impl Mirror {
+    fn sm(&self, args: &[&str]) -> Run {
+        run(
+            sigmirror(&self.dir)
+                .args(args)
+                .env("COSIGN_PASSWORD", "pw")
+                .env("SIGMIRROR_STORE", self.dir.join("store")),
+            None,
+        )
+    }
+    fn child(&self, i: usize) -> String {
+        format!(
+            "{}@{}",
+            self.image.rsplit_once(':').unwrap().0,
+            self.children[i]
+        )
+    }
+    fn cosign(&self, args: &[&str]) -> Run {
+        run(cosign(&self.dir).args(args), None)
+    }
+}
+
+fn summary(out: &Run) -> Value {
+    serde_json::from_str(out.stdout_text().trim())
+        .unwrap_or_else(|e| panic!("{e}: {}", out.stdout_text()))
+}
+
+fn count_files(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|d| d.count() as u64)
+        .unwrap_or(0)
+}
+
+#[test]
+fn pull_then_verify_offline_with_the_registry_stopped() {
+    let mut m = mirror("team/offline");
+    let out = m.sm(&["pull", "--json", &m.image]).ok();
+    let s = summary(&out);
+    assert_eq!(s["images"], 1);
+    assert!(
+        s["manifests"].as_u64().unwrap() >= 6,
+        "index, 2 children, .sig x2, .att: {s}"
+    );
+    m.sm(&["store", "info", &m.image]).ok();
+    // A no-op re-pull fetches nothing.
+    let again = summary(&m.sm(&["pull", "--json", &m.image]).ok());
+    assert_eq!(
+        (again["blobs"].as_u64(), again["manifests"].as_u64()),
+        (Some(0), Some(0)),
+        "{again}"
+    );
+
+    let image = m.image.clone();
+    let child = m.child(0);
+    m.reg.stop();
+    // Offline: everything answers from the store.
+    let out = m
+        .sm(&["verify", "--offline", "--key", "cosign.pub", &image])
+        .ok();
+    assert!(
+        out.stdout_text().contains(&m.index),
+        "{}",
+        out.stdout_text()
+    );
+    m.sm(&["verify", "--offline", "--key", "cosign.pub", &child])
+        .ok();
+    m.sm(&[
+        "verify-attestation",
+        "--offline",
+        "--key",
+        "cosign.pub",
+        "--type",
+        "https://example.com/t/v1",
+        &image,
+    ])
+    .ok();
+    let tree = m.sm(&["tree", "--offline", &image]).ok();
+    assert!(tree.stdout_text().contains("Signatures for an image tag"));
+    let dl = m.sm(&["download", "signature", "--offline", &image]).ok();
+    assert_eq!(dl.stdout_text().lines().count(), 1);
+    // ...and the registry is really gone.
+    let out = m.sm(&["verify", "--key", "cosign.pub", &image]);
+    assert!(
+        out.stderr.contains("cannot reach the registry"),
+        "{}",
+        out.stderr
+    );
+    // Negative cases hold offline too.
+    run(
+        sigmirror(&m.dir)
+            .args(["generate-key-pair", "--output-key-prefix", "other"])
+            .env("COSIGN_PASSWORD", "pw"),
+        None,
+    )
+    .ok();
+    let out = m.sm(&["verify", "--offline", "--key", "other.pub", &image]);
+    assert_eq!(out.code, 12, "{}", out.stderr);
+    let out = m.sm(&["verify", "--offline", "--key", "cosign.pub", &m.child(1)]);
+    assert_eq!(out.code, 10, "unsigned child: {}", out.stderr);
+}
+
+#[test]
+fn no_layers_mirrors_enough_to_verify() {
+    let mut m = mirror("team/nolayers");
+    let full = TestDir::new();
+    m.sm(&["pull", "--no-layers", &m.image]).ok();
+    run(
+        sigmirror(&m.dir)
+            .args(["pull", &m.image])
+            .env("SIGMIRROR_STORE", full.path()),
+        None,
+    )
+    .ok();
+    let files = |p: &std::path::Path| count_files(&p.join("blobs/sha256"));
+    assert!(
+        files(&m.dir.join("store")) < files(full.path()),
+        "layers were skipped"
+    );
+    let image = m.image.clone();
+    m.reg.stop();
+    m.sm(&["verify", "--offline", "--key", "cosign.pub", &image])
+        .ok();
+    m.sm(&[
+        "verify-attestation",
+        "--offline",
+        "--key",
+        "cosign.pub",
+        "--type",
+        "https://example.com/t/v1",
+        &image,
+    ])
+    .ok();
+    let info = m.sm(&["store", "info", &image]).ok();
+    assert!(
+        info.stdout_text().contains("noLayers") || info.stdout_text().contains("no_layers"),
+        "{}",
+        info.stdout_text()
+    );
+}
+
+#[test]
+fn push_and_copy_keep_digests_and_cosign_verifies_the_destination() {
+    let m = mirror("team/moved");
+    let second = TestRegistry::start();
+    m.sm(&["pull", &m.image]).ok();
+    m.sm(&["push", "--to", &second.image("mirror"), &m.image])
+        .ok();
+    let pushed = format!("{}:v1", second.image("mirror/team/moved"));
+    m.cosign(&[
+        "verify",
+        "--key",
+        "cosign.pub",
+        "--insecure-ignore-tlog",
+        &pushed,
+    ])
+    .ok();
+    m.cosign(&[
+        "verify",
+        "--key",
+        "cosign.pub",
+        "--insecure-ignore-tlog",
+        &format!("{}@{}", second.image("mirror/team/moved"), m.children[0]),
+    ])
+    .ok();
+    m.cosign(&[
+        "verify-attestation",
+        "--key",
+        "cosign.pub",
+        "--insecure-ignore-tlog",
+        "--type",
+        "https://example.com/t/v1",
+        &pushed,
+    ])
+    .ok();
+    let digest = |image: &str| {
+        m.sm(&["triangulate", "--type", "digest", image])
+            .ok()
+            .stdout_text()
+            .trim()
+            .rsplit_once('@')
+            .unwrap()
+            .1
+            .to_owned()
+    };
+    assert_eq!(digest(&pushed), m.index);
+
+    let copied = format!("{}:v2", second.image("copied/app"));
+    m.sm(&["copy", &m.image, &copied]).ok();
+    assert_eq!(digest(&copied), m.index);
+    m.cosign(&[
+        "verify",
+        "--key",
+        "cosign.pub",
+        "--insecure-ignore-tlog",
+        &copied,
+    ])
+    .ok();
+    m.cosign(&[
+        "verify-attestation",
+        "--key",
+        "cosign.pub",
+        "--insecure-ignore-tlog",
+        "--type",
+        "https://example.com/t/v1",
+        &copied,
+    ])
+    .ok();
+    // The signature images themselves are byte-identical at both ends.
+    for image in [&pushed, &copied] {
+        let ours = m.sm(&["triangulate", image]).ok().stdout_text();
+        let tag = ours.trim().rsplit_once(':').unwrap().1.to_owned();
+        assert_eq!(tag, format!("{}.sig", m.index.replace(':', "-")));
+    }
+    // Copying onto a tag that holds another image needs --force.
+    let other = format!("{}:v3", second.image("copied/app"));
+    push_image(&other, "unrelated");
+    m.sm(&["copy", &m.image, &other])
+        .fails_with("already exists");
+    m.sm(&["copy", "--force", &m.image, &other]).ok();
+    assert_eq!(digest(&other), m.index);
+}
+
+#[test]
+fn save_load_interoperate_with_cosign_and_skopeo() {
+    let m = mirror("team/layout");
+    m.sm(&["pull", &m.image]).ok();
+    // sigmirror save (offline, from the store) -> cosign load -> cosign verify.
+    m.sm(&["save", "--offline", "--dir", "out", &m.image]).ok();
+    let loaded = format!("{}:loaded", m.reg.image("team/fromlayout"));
+    m.cosign(&["load", "--dir", "out", &loaded]).ok();
+    m.cosign(&[
+        "verify",
+        "--key",
+        "cosign.pub",
+        "--insecure-ignore-tlog",
+        &loaded,
+    ])
+    .ok();
+    // skopeo reads our layout by the full name.
+    let out = run(
+        Command::new(tool("skopeo")).args([
+            "inspect",
+            "--raw",
+            &format!("oci:{}:{}", m.dir.join("out").display(), m.image),
+        ]),
+        None,
+    )
+    .ok();
+    assert_eq!(
+        format!(
+            "sha256:{}",
+            sigmirror_core::digest::Sha256Digest::of(&out.stdout).hex()
+        ),
+        m.index
+    );
+    // cosign save -> sigmirror load (no names: IMAGE names it) -> verify --offline.
+    m.cosign(&["save", "--dir", "cosign-out", &m.image]).ok();
+    let fresh = TestDir::new();
+    let name = "registry.example/imported/app:v1";
+    run(
+        sigmirror(&m.dir)
+            .args(["load", "--dir", "cosign-out", name])
+            .env("SIGMIRROR_STORE", fresh.path()),
+        None,
+    )
+    .ok();
+    run(
+        sigmirror(&m.dir)
+            .args(["verify", "--offline", "--key", "cosign.pub", name])
+            .env("SIGMIRROR_STORE", fresh.path()),
+        None,
+    )
+    .ok();
+    // Several images in one layout keep their names through save and load.
+    let second = format!("{}:v1", m.reg.image("team/second"));
+    push_image(&second, "second");
+    m.sm(&["sign", "--key", "cosign.key", &second]).ok();
+    m.sm(&["save", "--dir", "multi", &m.image, &second]).ok();
+    let restored = TestDir::new();
+    run(
+        sigmirror(&m.dir)
+            .args(["load", "--dir", "multi"])
+            .env("SIGMIRROR_STORE", restored.path()),
+        None,
+    )
+    .ok();
+    for image in [&m.image, &second] {
+        run(
+            sigmirror(&m.dir)
+                .args(["verify", "--offline", "--key", "cosign.pub", image])
+                .env("SIGMIRROR_STORE", restored.path()),
+            None,
+        )
+        .ok();
+    }
+}
+
+#[test]
+fn kill_9_at_random_moments_leaves_a_clean_store_and_reruns_complete() {
+    let reg = TestRegistry::start();
+    let dir = TestDir::new();
+    generate_key_pair(&dir, "pw");
+    // Enough content that a pull takes a while: several images with several 1 MiB layers.
+    let mut images = vec![];
+    for i in 0..4 {
+        let image = format!("{}:v1", reg.image(&format!("crash/app{i}")));
+        sigmirror_tests::oci::push_big_image(&image, &format!("crash{i}"), 6, 1 << 20);
+        run(
+            sigmirror(&dir)
+                .args(["sign", "--key", "cosign.key", &image])
+                .env("COSIGN_PASSWORD", "pw"),
+            None,
+        )
+        .ok();
+        images.push(image);
+    }
+    let store = dir.join("store");
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut interrupted = 0;
+    for round in 0..30 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let delay = Duration::from_millis(5 + seed % 200);
+        let mut child = sigmirror(&dir)
+            .args(["pull", "--concurrency", "4"])
+            .args(&images)
+            .env("SIGMIRROR_STORE", &store)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        if child.try_wait().unwrap().is_none() {
+            interrupted += 1;
+        }
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        let fsck = run(
+            sigmirror(&dir)
+                .args(["store", "fsck"])
+                .env("SIGMIRROR_STORE", &store),
+            None,
+        );
+        assert_eq!(
+            fsck.code,
+            0,
+            "round {round} (killed after {delay:?}): {}{}",
+            fsck.stderr,
+            fsck.stdout_text()
+        );
+        // Start over now and then, so kills also land early in a pull.
+        if round % 6 == 5 {
+            std::fs::remove_dir_all(&store).unwrap();
+        }
+    }
+    assert!(
+        interrupted >= 20,
+        "only {interrupted} pulls were interrupted; the test did not kill often enough"
+    );
+    // A re-run completes and fetches only what was missing: every write makes a new file.
+    let before = count_files(&store.join("blobs/sha256"));
+    let out = run(
+        sigmirror(&dir)
+            .args(["pull", "--json"])
+            .args(&images)
+            .env("SIGMIRROR_STORE", &store),
+        None,
+    )
+    .ok();
+    let s = summary(&out);
+    let after = count_files(&store.join("blobs/sha256"));
+    assert_eq!(
+        before + s["blobs"].as_u64().unwrap() + s["manifests"].as_u64().unwrap(),
+        after,
+        "nothing fetched twice: {s}"
+    );
+    for image in &images {
+        run(
+            sigmirror(&dir)
+                .args(["store", "info", image])
+                .env("SIGMIRROR_STORE", &store),
+            None,
+        )
+        .ok();
+        run(
+            sigmirror(&dir)
+                .args(["verify", "--offline", "--key", "cosign.pub", image])
+                .env("SIGMIRROR_STORE", &store),
+            None,
+        )
+        .ok();
+    }
+    run(
+        sigmirror(&dir)
+            .args(["store", "fsck"])
+            .env("SIGMIRROR_STORE", &store),
+        None,
+    )
+    .ok();
+}
+
+#[test]
+fn hostile_registries_never_put_unverified_content_in_the_store() {
+    for lie in [
+        Lie::BlobMismatch,
+        Lie::TruncatedBlob,
+        Lie::HugeManifest,
+        Lie::MalformedJson,
+        Lie::ServerError,
+        Lie::ManifestMismatch,
+    ] {
+        let fake = FakeRegistry::start(lie);
+        let dir = TestDir::new();
+        let store = dir.join("store");
+        run(
+            sigmirror(&dir)
+                .args(["pull", &fake.image()])
+                .env("SIGMIRROR_STORE", &store),
+            None,
+        )
+        .fails_with("");
+        let fsck = run(
+            sigmirror(&dir)
+                .args(["store", "fsck"])
+                .env("SIGMIRROR_STORE", &store),
+            None,
+        );
+        assert_eq!(fsck.code, 0, "{lie:?}: {}", fsck.stderr);
+        let info = run(
+            sigmirror(&dir)
+                .args(["store", "info", &fake.image()])
+                .env("SIGMIRROR_STORE", &store),
+            None,
+        );
+        assert_ne!(
+            info.code, 0,
+            "{lie:?}: a failed pull must not count as complete"
+        );
+    }
+    // The self-referencing attachment terminates and the image is complete.
+    let fake = FakeRegistry::start(Lie::SelfReference);
+    let dir = TestDir::new();
+    run(
+        sigmirror(&dir)
+            .args(["pull", &fake.image()])
+            .env("SIGMIRROR_STORE", dir.join("store")),
+        None,
+    )
+    .ok();
+    run(
+        sigmirror(&dir)
+            .args(["store", "info", &fake.image()])
+            .env("SIGMIRROR_STORE", dir.join("store")),
+        None,
+    )
+    .ok();
+}
+
+#[test]
+fn second_writer_gets_the_lock_message_and_gc_keeps_what_tags_reach() {
+    let m = mirror("team/gc");
+    m.sm(&["pull", &m.image]).ok();
+    // Hold the store in this process, then a second sigmirror must give up with a clear message.
+    let held = sigmirror_store::Store::open(m.dir.join("store")).unwrap();
+    let out = run(
+        sigmirror(&m.dir)
+            .args(["store", "gc"])
+            .env("SIGMIRROR_STORE", m.dir.join("store"))
+            .env("SIGMIRROR_LOCK_WAIT", "1"),
+        None,
+    );
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("in use by another sigmirror process"),
+        "{}",
+        out.stderr
+    );
+    drop(held);
+    // An orphan blob (valid, unreferenced) goes; everything reachable stays.
+    let orphan = b"nobody references me";
+    let hex = sigmirror_core::digest::Sha256Digest::of(orphan).hex();
+    std::fs::write(m.dir.join("store/blobs/sha256").join(&hex), orphan).unwrap();
+    m.sm(&["store", "gc"]).ok();
+    assert!(!m.dir.join("store/blobs/sha256").join(&hex).exists());
+    m.sm(&["store", "fsck"]).ok();
+    m.sm(&["store", "info", &m.image]).ok();
+    m.sm(&["verify", "--offline", "--key", "cosign.pub", &m.image])
+        .ok();
+    m.sm(&["verify", "--offline", "--key", "cosign.pub", &m.child(0)])
+        .ok();
+    // A damaged blob is found by fsck and never served.
+    let sig_manifest = m.sm(&["triangulate", "--offline", &m.image]).ok();
+    let _ = sig_manifest;
+    let blobs: Vec<_> = std::fs::read_dir(m.dir.join("store/blobs/sha256"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let victim = blobs
+        .iter()
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap();
+    let mut bytes = std::fs::read(victim).unwrap();
+    bytes[0] ^= 0xff;
+    std::fs::write(victim, bytes).unwrap();
+    let out = m.sm(&["store", "fsck"]);
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stdout_text()
+            .contains(&victim.file_name().unwrap().to_string_lossy().to_string()),
+        "{}",
+        out.stdout_text()
+    );
+    let ls = m.sm(&["store", "ls"]).ok();
+    assert!(ls.stdout_text().contains(&m.image));
+    let du = m.sm(&["store", "du"]).ok();
+    assert!(du.stdout_text().contains("blobs"));
+}
+
+#[test]
+fn pull_from_file() {
+    let m = mirror("team/list");
+    m.dir.write(
+        "images.txt",
+        format!("# images to mirror\n{}\n\n{}\n", m.image, m.child(0)),
+    );
+    let s = summary(&m.sm(&["pull", "--json", "--from-file", "images.txt"]).ok());
+    assert_eq!(s["images"], 2);
+    m.sm(&["store", "info", &m.image]).ok();
+}

@@ -1,0 +1,575 @@
+//! The sled index: tags, manifests (media type, size, repositories, subject, provenance), blob
+//! sizes, image records and the attachments of each subject digest. It never holds blob bytes,
+//! and every entry that names a blob is written after the blob's file is in place.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use sigmirror_core::digest::Sha256Digest;
+use sigmirror_core::reference::ImageRef;
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use crate::error::{Error, Result};
+use crate::{Store, is_hex64, parse_digest};
+
+/// Separates the parts of an `attachments` key; it cannot occur in a digest, repository or tag.
+const SEP: char = '\0';
+
+/// What the index records about a manifest (JSON in the `manifests` tree).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManifestInfo {
+    /// Its media type as received (may be empty; readers then infer it from the JSON).
+    pub media_type: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Every `registry/repo` it was stored under, sorted.
+    pub repos: Vec<String>,
+    /// The digest in its `subject` field: it is an OCI 1.1 referrer of that manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Where it was first stored from.
+    pub source: String,
+    /// When it was first stored (RFC 3339, UTC).
+    pub pulled_at: String,
+}
+
+/// What the index records about an image that a command asked for by name (JSON in `images`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageRecord {
+    /// The digest the name resolved to.
+    pub digest: String,
+    /// Whether everything pulled with it was stored (the transfer finished).
+    pub complete: bool,
+    /// Pulled without image layers (enough to verify, not to run).
+    pub no_layers: bool,
+    /// Where it came from.
+    pub source: String,
+    /// When (RFC 3339, UTC).
+    pub pulled_at: String,
+}
+
+impl ImageRecord {
+    /// A record stamped now.
+    pub fn new(digest: &str, complete: bool, no_layers: bool, source: &str) -> ImageRecord {
+        ImageRecord {
+            digest: digest.to_owned(),
+            complete,
+            no_layers,
+            source: source.to_owned(),
+            pulled_at: sigmirror_core::timefmt::now_rfc3339(),
+        }
+    }
+}
+
+/// How something is attached to a subject digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AttachmentKind {
+    /// A cosign signature tag, `sha256-<hex>.sig`.
+    Sig,
+    /// A cosign attestation tag, `sha256-<hex>.att`.
+    Att,
+    /// A cosign SBOM tag, `sha256-<hex>.sbom`.
+    Sbom,
+    /// An OCI 1.1 referrer: a manifest whose `subject` is the digest.
+    Referrer,
+}
+
+impl AttachmentKind {
+    /// `sig`, `att`, `sbom` or `referrer`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttachmentKind::Sig => "sig",
+            AttachmentKind::Att => "att",
+            AttachmentKind::Sbom => "sbom",
+            AttachmentKind::Referrer => "referrer",
+        }
+    }
+
+    fn parse(s: &str) -> Option<AttachmentKind> {
+        Some(match s {
+            "sig" => AttachmentKind::Sig,
+            "att" => AttachmentKind::Att,
+            "sbom" => AttachmentKind::Sbom,
+            "referrer" => AttachmentKind::Referrer,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for AttachmentKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Something attached to a subject digest.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Attachment {
+    /// How it is attached.
+    pub kind: AttachmentKind,
+    /// The `registry/repo` it is stored under.
+    pub repo: String,
+    /// Its tag (`sha256-<hex>.sig` …); `None` for referrers.
+    pub tag: Option<String>,
+    /// The attached manifest's digest.
+    pub digest: String,
+}
+
+/// The subject and kind of a cosign attachment tag `sha256-<hex>.<sig|att|sbom>`.
+pub(crate) fn attachment_tag(tag: &str) -> Option<(String, AttachmentKind)> {
+    let (subject, suffix) = tag.strip_prefix("sha256-")?.split_once('.')?;
+    let kind = AttachmentKind::parse(suffix).filter(|k| *k != AttachmentKind::Referrer)?;
+    is_hex64(subject).then(|| (format!("sha256:{subject}"), kind))
+}
+
+/// `registry/repo` must be a plain name: it is part of index keys.
+fn validate_repo(repo: &str) -> Result<()> {
+    let bad = |reason: &str| {
+        Err(Error::InvalidName {
+            name: repo.to_owned(),
+            reason: reason.to_owned(),
+        })
+    };
+    let last = repo.rsplit('/').next().unwrap_or_default();
+    if !repo.contains('/') || repo.starts_with('/') || repo.ends_with('/') {
+        bad("expected registry/repository")
+    } else if repo.contains(['@', SEP]) || repo.chars().any(char::is_whitespace) {
+        bad("a repository name has no '@', whitespace or NUL")
+    } else if last.contains(':') {
+        bad("a repository name has no tag")
+    } else {
+        Ok(())
+    }
+}
+
+/// A tag in the docker grammar: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+fn validate_tag(tag: &str) -> Result<()> {
+    let b = tag.as_bytes();
+    let ok = !b.is_empty()
+        && b.len() <= 128
+        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidName {
+            name: tag.to_owned(),
+            reason: "not a valid tag".to_owned(),
+        })
+    }
+}
+
+/// The key of an image record: the reference normalised like cosign names it, `:latest` when
+/// it names neither tag nor digest, so that `ubuntu` and `index.docker.io/library/ubuntu:latest`
+/// are one record.
+pub(crate) fn image_key(name: &str) -> Result<String> {
+    let r = ImageRef::parse(name).map_err(|e| Error::InvalidName {
+        name: name.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let r = if r.tag().is_none() && r.digest().is_none() {
+        r.with_tag("latest")
+    } else {
+        r
+    };
+    Ok(r.to_string())
+}
+
+fn attachment_key(subject: &str, kind: AttachmentKind, repo: &str, name: &str) -> String {
+    format!("{subject}{SEP}{kind}{SEP}{repo}{SEP}{name}")
+}
+
+/// The parts of an `attachments` key: subject, kind, repo, name (tag or referrer digest).
+pub(crate) fn split_attachment_key(key: &str) -> Option<(&str, AttachmentKind, &str, &str)> {
+    let mut parts = key.split(SEP);
+    let subject = parts.next()?;
+    let kind = AttachmentKind::parse(parts.next()?)?;
+    let repo = parts.next()?;
+    let name = parts.next()?;
+    parts.next().is_none().then_some((subject, kind, repo, name))
+}
+
+fn utf8(tree: &'static str, bytes: &[u8]) -> Result<String> {
+    String::from_utf8(bytes.to_vec()).map_err(|_| Error::BadEntry {
+        tree,
+        key: String::from_utf8_lossy(bytes).into_owned(),
+        reason: "not UTF-8".to_owned(),
+    })
+}
+
+pub(crate) fn decode<T: for<'de> Deserialize<'de>>(
+    tree: &'static str,
+    key: &[u8],
+    value: &[u8],
+) -> Result<T> {
+    serde_json::from_slice(value).map_err(|e| Error::BadEntry {
+        tree,
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason: e.to_string(),
+    })
+}
+
+fn encode<T: Serialize>(tree: &'static str, key: &str, value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| Error::BadEntry {
+        tree,
+        key: key.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+pub(crate) fn decode_size(key: &[u8], value: &[u8]) -> Result<u64> {
+    let bytes: [u8; 8] = value.try_into().map_err(|_| Error::BadEntry {
+        tree: "sizes",
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason: format!("{} bytes, expected 8", value.len()),
+    })?;
+    Ok(u64::from_be_bytes(bytes))
+}
+
+/// The trees of the index. Cloning is cheap (sled handles are shared).
+#[derive(Debug, Clone)]
+pub(crate) struct Index {
+    path: PathBuf,
+    db: sled::Db,
+    /// `registry/repo:tag` → digest.
+    pub(crate) tags: sled::Tree,
+    /// digest → [`ManifestInfo`] JSON.
+    pub(crate) manifests: sled::Tree,
+    /// digest → size (u64 big-endian), for every blob.
+    pub(crate) sizes: sled::Tree,
+    /// image reference → [`ImageRecord`] JSON.
+    pub(crate) images: sled::Tree,
+    /// `subject \0 kind \0 repo \0 tag-or-digest` → attached digest: finds a digest's
+    /// signatures, attestations, SBOMs and referrers without scanning every tag.
+    pub(crate) attachments: sled::Tree,
+}
+
+impl Index {
+    /// Opens the index at `path`. sled takes its own file lock, which a store dropped an
+    /// instant ago in this process may still hold while its threads wind down: retry briefly.
+    pub(crate) fn open(path: &Path, wait: Duration) -> Result<Index> {
+        let deadline = Instant::now() + wait.max(Duration::from_secs(2));
+        let db = loop {
+            match sled::Config::new().path(path).open() {
+                Ok(db) => break db,
+                Err(sled::Error::Io(e))
+                    if e.to_string().contains("lock") && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(source) => {
+                    return Err(Error::Index {
+                        path: path.to_path_buf(),
+                        source,
+                    });
+                }
+            }
+        };
+        let tree = |name: &str| {
+            db.open_tree(name).map_err(|source| Error::Index {
+                path: path.to_path_buf(),
+                source,
+            })
+        };
+        Ok(Index {
+            tags: tree("tags")?,
+            manifests: tree("manifests")?,
+            sizes: tree("sizes")?,
+            images: tree("images")?,
+            attachments: tree("attachments")?,
+            path: path.to_path_buf(),
+            db,
+        })
+    }
+
+    /// An [`Error::Index`] for this index.
+    pub(crate) fn err(&self, source: sled::Error) -> Error {
+        Error::Index {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn tx_err(&self, e: TransactionError<Error>) -> Error {
+        match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(source) => self.err(source),
+        }
+    }
+
+    /// Makes everything written so far durable.
+    pub(crate) fn flush(&self) -> Result<()> {
+        self.db.flush().map(|_| ()).map_err(|e| self.err(e))
+    }
+
+    /// The recorded size of blob `digest`.
+    pub(crate) fn size(&self, digest: &str) -> Result<Option<u64>> {
+        match self.sizes.get(digest).map_err(|e| self.err(e))? {
+            Some(v) => decode_size(digest.as_bytes(), &v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Records the size of blob `digest`, whose file is in place. Not flushed: a lost size
+    /// entry is rebuilt by [`Store::has_blob`], and sled persists entries in order, so any later
+    /// entry that survives a crash implies this one did.
+    pub(crate) fn record_size(&self, digest: &str, size: u64) -> Result<()> {
+        self.sizes
+            .insert(digest, &size.to_be_bytes())
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+}
+
+impl Store {
+    /// Whether the blob file of `digest` is in place with its recorded size; what every index
+    /// entry that names `digest` requires first.
+    fn require_blob(&self, digest: &str) -> Result<()> {
+        parse_digest(digest)?;
+        if self.has_blob(digest) {
+            Ok(())
+        } else {
+            Err(Error::NotFound {
+                what: format!("blob {digest}"),
+            })
+        }
+    }
+
+    /// Stores the manifest `bytes` as `digest` under `repo` (`registry/repo`): checks the
+    /// digest and that it is JSON, writes the blob, then records (or merges into) its entry,
+    /// and indexes it as a referrer if it has a `subject`.
+    pub fn put_manifest(
+        &self,
+        repo: &str,
+        digest: &str,
+        media_type: &str,
+        bytes: &[u8],
+        source: &str,
+    ) -> Result<()> {
+        validate_repo(repo)?;
+        parse_digest(digest)?;
+        let actual = Sha256Digest::of(bytes).to_string();
+        if actual != digest {
+            return Err(Error::Mismatch {
+                digest: digest.to_owned(),
+                reason: format!("content has digest {actual}"),
+            });
+        }
+        let json: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| Error::MalformedManifest {
+                digest: digest.to_owned(),
+                reason: format!("not JSON: {e}"),
+            })?;
+        if !json.is_object() {
+            return Err(Error::MalformedManifest {
+                digest: digest.to_owned(),
+                reason: "not a JSON object".to_owned(),
+            });
+        }
+        let subject = json
+            .pointer("/subject/digest")
+            .and_then(|d| d.as_str())
+            .filter(|d| parse_digest(d).is_ok() && *d != digest)
+            .map(str::to_owned);
+        self.put_bytes(digest, bytes)?;
+        let fresh = ManifestInfo {
+            media_type: media_type.to_owned(),
+            size: bytes.len() as u64,
+            repos: vec![],
+            subject,
+            source: source.to_owned(),
+            pulled_at: sigmirror_core::timefmt::now_rfc3339(),
+        };
+        let ix = &self.index;
+        (&ix.manifests, &ix.attachments)
+            .transaction(|(m, a)| {
+                let abort = ConflictableTransactionError::Abort;
+                let mut rec = match m.get(digest)? {
+                    Some(v) => decode::<ManifestInfo>("manifests", digest.as_bytes(), &v)
+                        .map_err(abort)?,
+                    None => fresh.clone(),
+                };
+                if !rec.repos.iter().any(|r| r == repo) {
+                    rec.repos.push(repo.to_owned());
+                    rec.repos.sort();
+                }
+                if rec.media_type.is_empty() {
+                    rec.media_type = media_type.to_owned();
+                }
+                if rec.subject.is_none() {
+                    rec.subject = fresh.subject.clone();
+                }
+                m.insert(digest, encode("manifests", digest, &rec).map_err(abort)?)?;
+                if let Some(subject) = &rec.subject {
+                    let key = attachment_key(subject, AttachmentKind::Referrer, repo, digest);
+                    a.insert(key.as_str(), digest)?;
+                }
+                Ok(())
+            })
+            .map_err(|e| ix.tx_err(e))?;
+        ix.flush()
+    }
+
+    /// Points `repo:tag` at `digest`, whose blob must be in the store. A cosign attachment tag
+    /// is also indexed under its subject.
+    pub fn set_tag(&self, repo: &str, tag: &str, digest: &str) -> Result<()> {
+        validate_repo(repo)?;
+        validate_tag(tag)?;
+        self.require_blob(digest)?;
+        let key = format!("{repo}:{tag}");
+        let attached = attachment_tag(tag).map(|(s, k)| attachment_key(&s, k, repo, tag));
+        let ix = &self.index;
+        (&ix.tags, &ix.attachments)
+            .transaction(|(t, a)| {
+                t.insert(key.as_str(), digest)?;
+                if let Some(akey) = &attached {
+                    a.insert(akey.as_str(), digest)?;
+                }
+                Ok(())
+            })
+            .map_err(|e: TransactionError<Error>| ix.tx_err(e))?;
+        ix.flush()
+    }
+
+    /// The digest `repo:tag` points at.
+    pub fn resolve_tag(&self, repo: &str, tag: &str) -> Result<Option<String>> {
+        let key = format!("{repo}:{tag}");
+        match self.index.tags.get(&key).map_err(|e| self.index.err(e))? {
+            Some(v) => utf8("tags", &v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Every tag as `(registry/repo, tag, digest)`, sorted.
+    pub fn tags(&self) -> Result<Vec<(String, String, String)>> {
+        let mut out = vec![];
+        for entry in self.index.tags.iter() {
+            let (k, v) = entry.map_err(|e| self.index.err(e))?;
+            let key = utf8("tags", &k)?;
+            let Some((repo, tag)) = key.rsplit_once(':') else {
+                return Err(Error::BadEntry {
+                    tree: "tags",
+                    key,
+                    reason: "no ':' before the tag".to_owned(),
+                });
+            };
+            out.push((repo.to_owned(), tag.to_owned(), utf8("tags", &v)?));
+        }
+        Ok(out)
+    }
+
+    /// Every `registry/repo` that has a tag or a manifest, sorted.
+    pub fn repos(&self) -> Result<Vec<String>> {
+        let mut repos: BTreeSet<String> = self.tags()?.into_iter().map(|(r, _, _)| r).collect();
+        for entry in self.index.manifests.iter() {
+            let (k, v) = entry.map_err(|e| self.index.err(e))?;
+            let rec: ManifestInfo = decode("manifests", &k, &v)?;
+            repos.extend(rec.repos);
+        }
+        Ok(repos.into_iter().collect())
+    }
+
+    /// What the index records about manifest `digest`.
+    pub fn manifest_info(&self, digest: &str) -> Result<Option<ManifestInfo>> {
+        match self.index.manifests.get(digest).map_err(|e| self.index.err(e))? {
+            Some(v) => decode("manifests", digest.as_bytes(), &v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Records (or replaces) what a command stored for the image `name`; its manifest must be
+    /// in the store. The name is normalised (`ubuntu` → `index.docker.io/library/ubuntu:latest`).
+    pub fn record_image(&self, name: &str, record: ImageRecord) -> Result<()> {
+        let key = image_key(name)?;
+        self.require_blob(&record.digest)?;
+        let value = encode("images", &key, &record)?;
+        self.index
+            .images
+            .insert(key.as_str(), value)
+            .map_err(|e| self.index.err(e))?;
+        self.index.flush()
+    }
+
+    /// Every image record, sorted by name.
+    pub fn images(&self) -> Result<Vec<(String, ImageRecord)>> {
+        let mut out = vec![];
+        for entry in self.index.images.iter() {
+            let (k, v) = entry.map_err(|e| self.index.err(e))?;
+            out.push((utf8("images", &k)?, decode("images", &k, &v)?));
+        }
+        Ok(out)
+    }
+
+    /// The record of image `name` (normalised as in [`Store::record_image`]).
+    pub fn image(&self, name: &str) -> Result<Option<ImageRecord>> {
+        let key = image_key(name)?;
+        match self.index.images.get(&key).map_err(|e| self.index.err(e))? {
+            Some(v) => decode("images", key.as_bytes(), &v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The signatures, attestations, SBOMs (by cosign tag) and OCI 1.1 referrers (by
+    /// `subject`) of `subject`, in any repository, sorted.
+    pub fn attachments_of(&self, subject: &str) -> Result<Vec<Attachment>> {
+        parse_digest(subject)?;
+        let prefix = format!("{subject}{SEP}");
+        let mut out = vec![];
+        for entry in self.index.attachments.scan_prefix(&prefix) {
+            let (k, v) = entry.map_err(|e| self.index.err(e))?;
+            let key = utf8("attachments", &k)?;
+            let Some((_, kind, repo, name)) = split_attachment_key(&key) else {
+                return Err(Error::BadEntry {
+                    tree: "attachments",
+                    key,
+                    reason: "malformed key".to_owned(),
+                });
+            };
+            out.push(Attachment {
+                kind,
+                repo: repo.to_owned(),
+                tag: (kind != AttachmentKind::Referrer).then(|| name.to_owned()),
+                digest: utf8("attachments", &v)?,
+            });
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attachment_tags_and_names() {
+        let hex = "a".repeat(64);
+        assert_eq!(
+            attachment_tag(&format!("sha256-{hex}.sig")),
+            Some((format!("sha256:{hex}"), AttachmentKind::Sig))
+        );
+        assert_eq!(attachment_tag(&format!("sha256-{hex}.referrer")), None);
+        assert_eq!(attachment_tag("sha256-abc.sig"), None);
+        assert_eq!(attachment_tag("v1"), None);
+        assert!(validate_repo("localhost:5000/a/b").is_ok());
+        assert!(validate_repo("localhost:5000/a:v1").is_err());
+        assert!(validate_repo("noslash").is_err());
+        assert!(validate_tag("v1.0-rc_1").is_ok());
+        assert!(validate_tag("../x").is_err());
+        assert_eq!(
+            image_key("ubuntu").unwrap(),
+            "index.docker.io/library/ubuntu:latest"
+        );
+        let key = attachment_key("sha256:x", AttachmentKind::Att, "r/e", "t");
+        assert_eq!(
+            split_attachment_key(&key),
+            Some(("sha256:x", AttachmentKind::Att, "r/e", "t"))
+        );
+    }
+}

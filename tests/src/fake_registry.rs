@@ -1,0 +1,302 @@
+//! An in-process registry that lies. No real registry sends these answers, which is why this
+//! one is a fake: the transfer engine must refuse each lie with a clear error and store nothing
+//! unverified.
+//!
+//! It serves one repository, `lie/app`, tag `v1`: a one-layer image, changed by the chosen
+//! [`Lie`]. Plain HTTP/1.1 on a loopback port, one thread per connection, closed on drop.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use sha2::{Digest as _, Sha256};
+
+/// What the fake gets wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lie {
+    /// Nothing: a valid image (to check the fake itself).
+    None,
+    /// The layer's bytes do not match its digest (same length).
+    BlobMismatch,
+    /// The layer is served shorter than its descriptor says.
+    TruncatedBlob,
+    /// The tag points at a manifest of more than 4 MiB.
+    HugeManifest,
+    /// The tag points at bytes that are not JSON.
+    MalformedJson,
+    /// The image's `.sig` tag points at a signature image whose own `.sig` tag points back
+    /// at itself.
+    SelfReference,
+    /// Blob downloads fail with HTTP 500.
+    ServerError,
+    /// Manifests come back with other bytes than the digest the registry announces.
+    ManifestMismatch,
+}
+
+fn digest(bytes: &[u8]) -> String {
+    format!(
+        "sha256:{}",
+        Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
+}
+
+struct Content {
+    manifests: HashMap<String, (Vec<u8>, &'static str)>,
+    tags: HashMap<String, String>,
+    blobs: HashMap<String, Vec<u8>>,
+    lie: Lie,
+}
+
+/// A running fake registry.
+pub struct FakeRegistry {
+    addr: String,
+    stop: Arc<AtomicBool>,
+    /// Digest of the image manifest at `lie/app:v1` (as its descriptor claims).
+    pub image_digest: String,
+}
+
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
+fn manifest_json(config: &[u8], layers: &[(&str, &[u8])]) -> Vec<u8> {
+    let layers: Vec<String> = layers
+        .iter()
+        .map(|(mt, b)| {
+            format!(
+                r#"{{"mediaType":"{mt}","size":{},"digest":"{}"}}"#,
+                b.len(),
+                digest(b)
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","size":{},"digest":"{}"}},"layers":[{}]}}"#,
+        config.len(),
+        digest(config),
+        layers.join(",")
+    )
+    .into_bytes()
+}
+
+impl FakeRegistry {
+    /// Starts the fake with `lie`.
+    pub fn start(lie: Lie) -> Self {
+        let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"config":{}}"#.to_vec();
+        let layer = b"layer bytes that the fake registry serves".repeat(50);
+        let manifest = manifest_json(
+            &config,
+            &[("application/vnd.oci.image.layer.v1.tar", &layer)],
+        );
+        let image_digest = digest(&manifest);
+        let mut content = Content {
+            manifests: HashMap::new(),
+            tags: HashMap::new(),
+            blobs: HashMap::new(),
+            lie,
+        };
+        content.blobs.insert(digest(&config), config.clone());
+        let mut served_layer = layer.clone();
+        match lie {
+            Lie::BlobMismatch => served_layer[0] ^= 0xff,
+            Lie::TruncatedBlob => served_layer.truncate(layer.len() - 10),
+            _ => {}
+        }
+        content.blobs.insert(digest(&layer), served_layer);
+        content
+            .manifests
+            .insert(image_digest.clone(), (manifest.clone(), OCI_MANIFEST));
+        let mut tag_target = image_digest.clone();
+        match lie {
+            Lie::HugeManifest => {
+                let pad = "x".repeat(5 << 20);
+                let huge = format!(
+                    r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"a","size":1,"digest":"{}"}},"layers":[],"annotations":{{"pad":"{pad}"}}}}"#,
+                    digest(&config)
+                )
+                .into_bytes();
+                tag_target = digest(&huge);
+                content
+                    .manifests
+                    .insert(tag_target.clone(), (huge, OCI_MANIFEST));
+            }
+            Lie::MalformedJson => {
+                let junk = b"{this is not json".to_vec();
+                tag_target = digest(&junk);
+                content
+                    .manifests
+                    .insert(tag_target.clone(), (junk, OCI_MANIFEST));
+            }
+            Lie::SelfReference => {
+                let payload = b"{}".to_vec();
+                content.blobs.insert(digest(&payload), payload.clone());
+                let sig = manifest_json(
+                    &config,
+                    &[("application/vnd.dev.cosign.simplesigning.v1+json", &payload)],
+                );
+                let sig_digest = digest(&sig);
+                content
+                    .manifests
+                    .insert(sig_digest.clone(), (sig, OCI_MANIFEST));
+                content.tags.insert(
+                    format!("{}.sig", image_digest.replace(':', "-")),
+                    sig_digest.clone(),
+                );
+                content
+                    .tags
+                    .insert(format!("{}.sig", sig_digest.replace(':', "-")), sig_digest);
+            }
+            _ => {}
+        }
+        content.tags.insert("v1".into(), tag_target);
+
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind fake registry");
+        let addr = listener.local_addr().expect("addr").to_string();
+        listener.set_nonblocking(true).expect("nonblocking");
+        let stop = Arc::new(AtomicBool::new(false));
+        let content = Arc::new(content);
+        let stop2 = stop.clone();
+        std::thread::spawn(move || {
+            while !stop2.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let content = content.clone();
+                        std::thread::spawn(move || serve(stream, &content));
+                    }
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
+                }
+            }
+        });
+        FakeRegistry {
+            addr,
+            stop,
+            image_digest,
+        }
+    }
+
+    /// `127.0.0.1:PORT/lie/app:v1`.
+    pub fn image(&self) -> String {
+        format!("{}/lie/app:v1", self.addr)
+    }
+}
+
+impl Drop for FakeRegistry {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn respond(
+    stream: &mut TcpStream,
+    status: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+    head: bool,
+) {
+    let mut out = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        out.push_str(&format!("{k}: {v}\r\n"));
+    }
+    out.push_str("\r\n");
+    let _ = stream.write_all(out.as_bytes());
+    if !head {
+        let _ = stream.write_all(body);
+    }
+}
+
+fn serve(stream: TcpStream, content: &Content) {
+    let _ = stream.set_nonblocking(false);
+    let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
+    let mut stream = stream;
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut content_length = 0usize;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            if line == "\r\n" || line == "\n" {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                content_length = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0u8; content_length];
+        let _ = reader.read_exact(&mut body);
+        let mut parts = request_line.split_whitespace();
+        let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let head = method == "HEAD";
+        let not_found = br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#;
+        if path == "/v2/" {
+            respond(&mut stream, "200 OK", &[], b"{}", head);
+        } else if let Some(reference) = path.strip_prefix("/v2/lie/app/manifests/") {
+            let digest = content
+                .tags
+                .get(reference)
+                .cloned()
+                .unwrap_or_else(|| reference.to_owned());
+            match content.manifests.get(&digest) {
+                Some((bytes, media_type)) => {
+                    let mut bytes = bytes.clone();
+                    if content.lie == Lie::ManifestMismatch {
+                        bytes.push(b' ');
+                    }
+                    respond(
+                        &mut stream,
+                        "200 OK",
+                        &[
+                            ("Content-Type", (*media_type).into()),
+                            ("Docker-Content-Digest", digest),
+                        ],
+                        &bytes,
+                        head,
+                    );
+                }
+                None => respond(
+                    &mut stream,
+                    "404 Not Found",
+                    &[("Content-Type", "application/json".into())],
+                    not_found,
+                    head,
+                ),
+            }
+        } else if let Some(d) = path.strip_prefix("/v2/lie/app/blobs/") {
+            if content.lie == Lie::ServerError {
+                respond(&mut stream, "500 Internal Server Error", &[], b"boom", head);
+            } else {
+                match content.blobs.get(d) {
+                    Some(bytes) => respond(
+                        &mut stream,
+                        "200 OK",
+                        &[("Docker-Content-Digest", d.to_owned())],
+                        bytes,
+                        head,
+                    ),
+                    None => respond(
+                        &mut stream,
+                        "404 Not Found",
+                        &[("Content-Type", "application/json".into())],
+                        br#"{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown"}]}"#,
+                        head,
+                    ),
+                }
+            }
+        } else {
+            respond(
+                &mut stream,
+                "404 Not Found",
+                &[("Content-Type", "application/json".into())],
+                not_found,
+                head,
+            );
+        }
+    }
+}
