@@ -82,6 +82,12 @@ enum Command {
     /// Inspect and maintain the local store.
     #[command(subcommand)]
     Store(commands::mirror::StoreCmd),
+    /// Mount the store as a read-only filesystem of signatures, attestations and verification
+    /// status.
+    Mount(commands::mount::Mount),
+    /// Manage the public keys the mounted view verifies against.
+    #[command(subcommand)]
+    Trust(commands::mount::Trust),
 }
 
 fn main() -> std::process::ExitCode {
@@ -121,6 +127,8 @@ fn main() -> std::process::ExitCode {
         Command::Push(cmd) => cmd.run(),
         Command::Load(cmd) => cmd.run(),
         Command::Store(cmd) => cmd.run(),
+        Command::Mount(cmd) => cmd.run(),
+        Command::Trust(cmd) => cmd.run(),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,8 +1,19 @@
 //! The read-only FUSE view of a sigmirror store: registries, repositories, tags and digests as
-//! folders, signatures and attestations as plain files, verification status as files.
+//! folders, signatures, attestations and SBOMs as plain files, verification status as files.
 //!
-//! Filled in by the "browse the mirror as files" capability; for now it only fixes its place in
-//! the dependency graph (`fusefs → store → core`).
+//! [`vfs::Vfs`] maps paths to nodes with no FUSE involved (tested directly); [`fs::SigFs`] is
+//! the thin `fuser` adapter and [`mount`] the lifecycle (mount, stale-mount detection,
+//! unmount on signals). The view takes the store lock only for the moment it reads the index,
+//! so pulls can run while it is mounted; it notices their results within a second.
+
+pub mod content;
+mod error;
+pub mod fs;
+pub mod mount;
+pub mod snapshot;
+pub mod vfs;
+
+pub use error::{Error, Result};
 
 /// Whether `name` may appear as one path component of the view: a registry could send anything,
 /// and nothing it sends may create a name with `/`, NUL, `.` or `..`.

@@ -8,6 +8,7 @@ pub mod download;
 pub mod image;
 pub mod keys;
 pub mod mirror;
+pub mod mount;
 pub mod pkcs11_tool;
 pub mod plugins;
 pub mod registry;

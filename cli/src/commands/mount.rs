@@ -1,0 +1,229 @@
+//! `mount` (the read-only FUSE view of the store) and `trust` (the keys it verifies against).
+
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use sigmirror_core::keys::PublicKey;
+use sigmirror_fusefs::mount::{check_mount_point, is_mounted, mount};
+use sigmirror_fusefs::snapshot::TRUST_DIR;
+
+use super::source::StoreArgs;
+use crate::output::write_file;
+
+/// Arguments of `mount`.
+#[derive(Debug, Args)]
+pub struct Mount {
+    /// Stay in the foreground until Ctrl-C, SIGTERM or `umount` (default: detach once mounted).
+    #[arg(long)]
+    foreground: bool,
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The folder to mount on.
+    #[arg(value_name = "MOUNTPOINT")]
+    mount_point: PathBuf,
+}
+
+fn store_dir(args: &StoreArgs) -> Result<PathBuf> {
+    // Opening checks the folder is a store (and creates an empty one on first use).
+    let store = args.open()?;
+    Ok(store.root().to_path_buf())
+}
+
+impl Mount {
+    /// Mounts the view; in the foreground, unmounts on SIGINT/SIGTERM.
+    pub fn run(self) -> Result<()> {
+        check_mount_point(&self.mount_point)?;
+        let root = store_dir(&self.store)?;
+        if self.foreground {
+            return serve(&root, &self.mount_point);
+        }
+        // Detach: run the foreground mount as a child in its own process group, wait until the
+        // mount is there (or the child reports why not), then leave it running.
+        let log = root.join(format!("tmp/mount-{}.log", std::process::id()));
+        let log_file = std::fs::File::create(&log).context("cannot create the mount log")?;
+        let exe = std::env::current_exe().context("cannot find the sigmirror binary")?;
+        let mut child = Command::new(exe)
+            .arg("mount")
+            .arg("--foreground")
+            .arg("--store")
+            .arg(&root)
+            .arg(&self.mount_point)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .process_group(0)
+            .spawn()
+            .context("cannot start the mount process")?;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Some(status) = child.try_wait()? {
+                let mut why = String::new();
+                std::fs::File::open(&log)
+                    .and_then(|mut f| f.read_to_string(&mut why))
+                    .ok();
+                let _ = std::fs::remove_file(&log);
+                bail!("the mount process exited ({status}): {}", why.trim());
+            }
+            if is_mounted(&self.mount_point) {
+                let _ = std::fs::remove_file(&log);
+                eprintln!(
+                    "mounted {} on {} (process {}); unmount with `umount {}`",
+                    root.display(),
+                    self.mount_point.display(),
+                    child.id(),
+                    self.mount_point.display()
+                );
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        bail!("the mount did not appear within 15 s");
+    }
+}
+
+/// Mounts and serves until a signal arrives or the mount is removed from outside.
+fn serve(root: &Path, mount_point: &Path) -> Result<()> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
+        signal_hook::flag::register(signal, stop.clone())
+            .context("cannot install signal handlers")?;
+    }
+    let session = mount(root, mount_point)?;
+    eprintln!(
+        "mounted {} on {}; Ctrl-C or `umount {}` ends it",
+        root.display(),
+        mount_point.display(),
+        mount_point.display()
+    );
+    let mut seen_mounted = false;
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(100));
+        let mounted = is_mounted(mount_point);
+        seen_mounted |= mounted;
+        if seen_mounted && !mounted {
+            eprintln!("{} was unmounted", mount_point.display());
+            drop(session);
+            return Ok(());
+        }
+    }
+    session
+        .umount_and_join()
+        .with_context(|| format!("unmounting {}", mount_point.display()))?;
+    eprintln!("unmounted {}", mount_point.display());
+    Ok(())
+}
+
+/// `trust` subcommands: the keys `mount` verifies signatures against.
+#[derive(Debug, Subcommand)]
+pub enum Trust {
+    /// Trust a public key (PEM); its name appears as `verified/<name>` in the view.
+    Add(TrustAdd),
+    /// List the trusted keys.
+    Ls(TrustStore),
+    /// Stop trusting a key.
+    Rm(TrustRm),
+}
+
+/// Arguments of `trust add`.
+#[derive(Debug, Args)]
+pub struct TrustAdd {
+    /// Name of the key (default: the file name without `.pub`).
+    #[arg(long)]
+    name: Option<String>,
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The public key PEM file.
+    #[arg(value_name = "KEY")]
+    key: PathBuf,
+}
+
+/// Arguments of `trust ls`.
+#[derive(Debug, Args)]
+pub struct TrustStore {
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// Arguments of `trust rm`.
+#[derive(Debug, Args)]
+pub struct TrustRm {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The key's name.
+    #[arg(value_name = "NAME")]
+    name: String,
+}
+
+fn valid_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && !name.starts_with('.');
+    if !ok {
+        bail!("invalid key name {name:?}: use letters, digits, '-', '_' and '.'");
+    }
+    Ok(())
+}
+
+impl Trust {
+    /// Runs the subcommand.
+    pub fn run(self) -> Result<()> {
+        match self {
+            Trust::Add(a) => {
+                let pem = std::fs::read(&a.key)
+                    .with_context(|| format!("cannot read {}", a.key.display()))?;
+                let key = PublicKey::from_pem(&pem)
+                    .with_context(|| format!("{} is not a usable public key", a.key.display()))?;
+                let name = match a.name {
+                    Some(n) => n,
+                    None => a
+                        .key
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                };
+                valid_name(&name)?;
+                let store = a.store.open()?;
+                let dir = store.root().join(TRUST_DIR);
+                std::fs::create_dir_all(&dir)?;
+                write_file(
+                    &dir.join(format!("{name}.pub")),
+                    key.to_pem().as_bytes(),
+                    0o644,
+                )?;
+                eprintln!("trusting {} as {name}", a.key.display());
+                Ok(())
+            }
+            Trust::Ls(a) => {
+                let store = a.store.open()?;
+                for (name, key) in sigmirror_fusefs::snapshot::read_keys(store.root()) {
+                    let fingerprint = sigmirror_core::digest::Sha256Digest::of(&key.to_spki_der());
+                    println!("{name}\t{fingerprint}");
+                }
+                Ok(())
+            }
+            Trust::Rm(a) => {
+                valid_name(&a.name)?;
+                let store = a.store.open()?;
+                let path = store.root().join(TRUST_DIR).join(format!("{}.pub", a.name));
+                std::fs::remove_file(&path)
+                    .with_context(|| format!("no trusted key named {}", a.name))?;
+                Ok(())
+            }
+        }
+    }
+}
