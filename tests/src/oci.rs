@@ -31,7 +31,8 @@ fn write_image(layout: &Path, seed: &str, arch: &str) -> Vec<u8> {
     let layer = format!("layer content {seed} {arch}").into_bytes();
     let (layer_digest, layer_size) = put_blob(layout, &layer);
     let config = format!(
-        r#"{{"architecture":"{arch}","os":"linux","config":{{}},"rootfs":{{"type":"layers","diff_ids":["{layer_digest}"]}}}}"#
+        r#"{{"architecture":{},"os":"linux","config":{{}},"rootfs":{{"type":"layers","diff_ids":["{layer_digest}"]}}}}"#,
+        serde_json_string(arch)
     );
     let (config_digest, config_size) = put_blob(layout, config.as_bytes());
     let manifest = format!(
@@ -88,19 +89,35 @@ pub fn push_image(dest: &str, seed: &str) -> String {
 /// Pushes an index of two platform images (linux/amd64, linux/arm64) to `dest`; returns the
 /// index digest and the two child digests.
 pub fn push_index(dest: &str, seed: &str) -> (String, Vec<String>) {
+    push_index_platforms(dest, seed, &[("linux", "amd64"), ("linux", "arm64")])
+}
+
+/// Pushes an index of one image whose platform says `os`/`arch` (any text, to test hostile
+/// values); returns the index digest.
+pub fn push_index_with_platform(dest: &str, seed: &str, os: &str, arch: &str) -> String {
+    push_index_platforms(dest, seed, &[(os, arch)]).0
+}
+
+fn push_index_platforms(
+    dest: &str,
+    seed: &str,
+    platforms: &[(&str, &str)],
+) -> (String, Vec<String>) {
     let dir = TestDir::new();
-    let children: Vec<Vec<u8>> = ["amd64", "arm64"]
+    let children: Vec<Vec<u8>> = platforms
         .iter()
-        .map(|arch| write_image(dir.path(), seed, arch))
+        .map(|(os, arch)| write_image(dir.path(), &format!("{seed}{os}"), arch))
         .collect();
     let entries: Vec<String> = children
         .iter()
-        .zip(["amd64", "arm64"])
-        .map(|(m, arch)| {
+        .zip(platforms)
+        .map(|(m, (os, arch))| {
             format!(
-                r#"{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{}","size":{},"platform":{{"architecture":"{arch}","os":"linux"}}}}"#,
+                r#"{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{}","size":{},"platform":{{"architecture":{},"os":{}}}}}"#,
                 sha256(m),
-                m.len()
+                m.len(),
+                serde_json_string(arch),
+                serde_json_string(os)
             )
         })
         .collect();
@@ -120,6 +137,11 @@ pub fn push_index(dest: &str, seed: &str) -> (String, Vec<String>) {
         sha256(index.as_bytes()),
         children.iter().map(|m| sha256(m)).collect(),
     )
+}
+
+/// A JSON string literal for `s` (quotes and backslashes escaped).
+fn serde_json_string(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 /// Pushes an image with `layers` layers of `layer_size` pseudo-random bytes each (distinct per

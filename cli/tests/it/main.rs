@@ -3,6 +3,7 @@
 
 mod attest;
 mod blob;
+mod fuse;
 mod hostile;
 mod images;
 mod interop;
