@@ -57,9 +57,27 @@ impl KeyRef {
     }
 }
 
+/// The reference with secrets masked, for messages: a PKCS#11 URI may carry its PIN as
+/// `pin-value=…`, which must never reach a terminal or a log.
+pub fn redact(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(pos) = rest.to_ascii_lowercase().find("pin-value=") {
+        let value_start = pos + "pin-value=".len();
+        out.push_str(&rest[..value_start]);
+        out.push_str("<redacted>");
+        let value_len = rest[value_start..]
+            .find(['&', ';'])
+            .unwrap_or(rest.len() - value_start);
+        rest = &rest[value_start + value_len..];
+    }
+    out.push_str(rest);
+    out
+}
+
 impl std::fmt::Display for KeyRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.raw)
+        f.write_str(&redact(&self.raw))
     }
 }
 
@@ -114,5 +132,19 @@ mod tests {
         );
         assert_eq!(KeyRef::parse("env://KEY").unwrap().env_var(), Some("KEY"));
         assert!(KeyRef::parse("").is_err());
+        let pin =
+            KeyRef::parse("pkcs11:token=ci;object=k?module-path=/m.so&pin-value=1234&x=y").unwrap();
+        assert_eq!(
+            pin.to_string(),
+            "pkcs11:token=ci;object=k?module-path=/m.so&pin-value=<redacted>&x=y"
+        );
+        assert_eq!(
+            redact("pkcs11:object=k?PIN-VALUE=9"),
+            "pkcs11:object=k?PIN-VALUE=<redacted>"
+        );
+        assert_eq!(
+            pin.as_str(),
+            "pkcs11:token=ci;object=k?module-path=/m.so&pin-value=1234&x=y"
+        );
     }
 }

@@ -11,7 +11,6 @@
 //! save` (which carries no names), by the `kind` annotations.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -327,157 +326,125 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 impl Source for Layout {
-    fn get_manifest(
-        &self,
-        image: &ImageRef,
-    ) -> impl Future<Output = Result<Option<Manifest>>> + Send {
-        async move {
-            let digest = match image.digest() {
-                Some(d) => d.to_owned(),
-                None => match self.lookup(image) {
-                    Some(d) => d,
-                    None => return Ok(None),
-                },
-            };
-            let Some(bytes) = self.read_verified(&digest, MAX_MANIFEST_SIZE as u64)? else {
-                return Ok(None);
-            };
-            let media_type = manifest_media_type(&bytes);
-            Ok(Some(Manifest {
-                bytes: Bytes::from(bytes),
-                digest,
-                media_type,
-            }))
-        }
+    async fn get_manifest(&self, image: &ImageRef) -> Result<Option<Manifest>> {
+        let digest = match image.digest() {
+            Some(d) => d.to_owned(),
+            None => match self.lookup(image) {
+                Some(d) => d,
+                None => return Ok(None),
+            },
+        };
+        let Some(bytes) = self.read_verified(&digest, MAX_MANIFEST_SIZE as u64)? else {
+            return Ok(None);
+        };
+        let media_type = manifest_media_type(&bytes);
+        Ok(Some(Manifest {
+            bytes: Bytes::from(bytes),
+            digest,
+            media_type,
+        }))
     }
 
-    fn get_blob(
-        &self,
-        _repo: &ImageRef,
-        digest: &str,
-        max_size: u64,
-    ) -> impl Future<Output = Result<Vec<u8>>> + Send {
-        async move {
-            self.read_verified(digest, max_size)?
-                .ok_or_else(|| Error::NotFound {
-                    reference: format!("{}@{digest}", self.root.display()),
-                })
-        }
+    async fn get_blob(&self, _repo: &ImageRef, digest: &str, max_size: u64) -> Result<Vec<u8>> {
+        self.read_verified(digest, max_size)?
+            .ok_or_else(|| Error::NotFound {
+                reference: format!("{}@{digest}", self.root.display()),
+            })
     }
 
-    fn open_blob(
-        &self,
-        _repo: &ImageRef,
-        digest: &str,
-    ) -> impl Future<Output = Result<BlobStream>> + Send {
-        async move {
-            let path = self.blob_path(digest)?;
-            let file = std::fs::File::open(&path).map_err(io(&path))?;
-            Ok(crate::digest::read_stream(file, path.display().to_string()))
-        }
+    async fn open_blob(&self, _repo: &ImageRef, digest: &str) -> Result<BlobStream> {
+        let path = self.blob_path(digest)?;
+        let file = std::fs::File::open(&path).map_err(io(&path))?;
+        Ok(crate::digest::read_stream(file, path.display().to_string()))
     }
 
-    fn referrers(&self, image: &ImageRef) -> impl Future<Output = Result<Vec<String>>> + Send {
-        async move {
-            let Some(subject) = image.digest() else {
-                return Ok(vec![]);
-            };
-            let entries: Vec<String> = self
-                .index
-                .lock()
-                .expect("layout index poisoned")
-                .manifests
-                .iter()
-                .map(|d| d.digest.clone())
-                .collect();
-            let mut found = vec![];
-            for digest in entries {
-                if let Some(bytes) = self.read_verified(&digest, MAX_MANIFEST_SIZE as u64)? {
-                    let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-                    if v.get("subject")
-                        .and_then(|s| s.get("digest"))
-                        .and_then(Value::as_str)
-                        == Some(subject)
-                    {
-                        found.push(digest);
-                    }
+    async fn referrers(&self, image: &ImageRef) -> Result<Vec<String>> {
+        let Some(subject) = image.digest() else {
+            return Ok(vec![]);
+        };
+        let entries: Vec<String> = self
+            .index
+            .lock()
+            .expect("layout index poisoned")
+            .manifests
+            .iter()
+            .map(|d| d.digest.clone())
+            .collect();
+        let mut found = vec![];
+        for digest in entries {
+            if let Some(bytes) = self.read_verified(&digest, MAX_MANIFEST_SIZE as u64)? {
+                let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                if v.get("subject")
+                    .and_then(|s| s.get("digest"))
+                    .and_then(Value::as_str)
+                    == Some(subject)
+                {
+                    found.push(digest);
                 }
             }
-            Ok(found)
         }
+        Ok(found)
     }
 }
 
 impl Sink for Layout {
-    fn has_blob(
-        &self,
-        _repo: &ImageRef,
-        digest: &str,
-    ) -> impl Future<Output = Result<bool>> + Send {
-        async move { Ok(self.blob_path(digest)?.is_file()) }
+    async fn has_blob(&self, _repo: &ImageRef, digest: &str) -> Result<bool> {
+        Ok(self.blob_path(digest)?.is_file())
     }
 
-    fn put_blob(
+    async fn put_blob(
         &self,
         _repo: &ImageRef,
         digest: &str,
         _size: u64,
         mut stream: BlobStream,
-    ) -> impl Future<Output = Result<()>> + Send {
-        async move {
-            let path = self.blob_path(digest)?;
-            let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-            let mut file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-            let written: Result<()> = async {
-                while let Some(chunk) = stream.next().await {
-                    file.write_all(&chunk?).map_err(io(&tmp))?;
-                }
-                file.sync_all().map_err(io(&tmp))?;
-                std::fs::rename(&tmp, &path).map_err(io(&path))
+    ) -> Result<()> {
+        let path = self.blob_path(digest)?;
+        let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+        let mut file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+        let written: Result<()> = async {
+            while let Some(chunk) = stream.next().await {
+                file.write_all(&chunk?).map_err(io(&tmp))?;
             }
-            .await;
-            if written.is_err() {
-                let _ = std::fs::remove_file(&tmp);
-            }
-            written
+            file.sync_all().map_err(io(&tmp))?;
+            std::fs::rename(&tmp, &path).map_err(io(&path))
         }
+        .await;
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written
     }
 
-    fn put_manifest(
-        &self,
-        target: &ImageRef,
-        manifest: &Manifest,
-    ) -> impl Future<Output = Result<()>> + Send {
-        async move {
-            let path = self.blob_path(&manifest.digest)?;
-            if Sha256Digest::of(&manifest.bytes).to_string() != manifest.digest {
-                return Err(Error::Malformed {
-                    what: target.to_string(),
-                    reason: "manifest does not match its digest".into(),
-                });
-            }
-            if !path.is_file() {
-                write_atomic(&path, &manifest.bytes)?;
-            }
-            let media_type = if manifest.media_type.is_empty() {
-                manifest_media_type(&manifest.bytes)
-            } else {
-                manifest.media_type.clone()
-            };
-            let mut descriptor = Descriptor::for_bytes(&media_type, &manifest.bytes);
-            if target.tag().is_some() {
-                let mut a = BTreeMap::new();
-                a.insert(REF_NAME.to_owned(), target.to_string());
-                descriptor.annotations = Some(a);
-                return self.add_entry(descriptor);
-            }
-            // Untagged manifests are reachable from their parents, except OCI 1.1 referrers,
-            // which are listed so that a later load can find them by subject.
-            let value: Value = serde_json::from_slice(&manifest.bytes).unwrap_or(Value::Null);
-            if value.get("subject").is_some() {
-                return self.add_entry(descriptor);
-            }
-            Ok(())
+    async fn put_manifest(&self, target: &ImageRef, manifest: &Manifest) -> Result<()> {
+        let path = self.blob_path(&manifest.digest)?;
+        if Sha256Digest::of(&manifest.bytes).to_string() != manifest.digest {
+            return Err(Error::Malformed {
+                what: target.to_string(),
+                reason: "manifest does not match its digest".into(),
+            });
         }
+        if !path.is_file() {
+            write_atomic(&path, &manifest.bytes)?;
+        }
+        let media_type = if manifest.media_type.is_empty() {
+            manifest_media_type(&manifest.bytes)
+        } else {
+            manifest.media_type.clone()
+        };
+        let mut descriptor = Descriptor::for_bytes(&media_type, &manifest.bytes);
+        if target.tag().is_some() {
+            let mut a = BTreeMap::new();
+            a.insert(REF_NAME.to_owned(), target.to_string());
+            descriptor.annotations = Some(a);
+            return self.add_entry(descriptor);
+        }
+        // Untagged manifests are reachable from their parents, except OCI 1.1 referrers,
+        // which are listed so that a later load can find them by subject.
+        let value: Value = serde_json::from_slice(&manifest.bytes).unwrap_or(Value::Null);
+        if value.get("subject").is_some() {
+            return self.add_entry(descriptor);
+        }
+        Ok(())
     }
 }

@@ -214,21 +214,7 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
     /// Copies the closure of `from` (tag or digest) to `to`'s repository, and tags it there
     /// with `to`'s tag if it has one. Returns the manifest digest.
     pub async fn copy_image(&self, from: &ImageRef, to: &ImageRef) -> Result<String> {
-        let manifest = self
-            .source
-            .get_manifest(from)
-            .await?
-            .ok_or_else(|| Error::NotFound {
-                reference: from.to_string(),
-            })?;
-        if let Some(pinned) = from.digest() {
-            if pinned != manifest.digest {
-                return Err(Error::Registry {
-                    reference: from.to_string(),
-                    reason: format!("served manifest has digest {}", manifest.digest),
-                });
-            }
-        }
+        let manifest = crate::source::resolve(self.source, from).await?;
         let digest = manifest.digest.clone();
         self.copy_manifest(from.clone(), manifest.clone(), to.clone(), false, true)
             .await?;
@@ -269,12 +255,12 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
                     .unwrap_or_default();
                 let mut children = vec![];
                 for entry in &entries {
-                    if root && !attachment {
-                        if let Some(platform) = &self.options.platform {
-                            if !platform_matches(entry, platform) {
-                                continue;
-                            }
-                        }
+                    if root
+                        && !attachment
+                        && let Some(platform) = &self.options.platform
+                        && !platform_matches(entry, platform)
+                    {
+                        continue;
                     }
                     let (child, _) = descriptor(entry, &what)?;
                     if child == digest {

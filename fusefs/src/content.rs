@@ -255,10 +255,9 @@ pub fn digest_dir(blobs: &Blobs, snap: &Snapshot, digest: &str) -> Result<Vec<(S
         .get("config")
         .and_then(|c| c.get("digest"))
         .and_then(Value::as_str)
+        && let Some(entry) = blob_entry(blobs, config)
     {
-        if let Some(entry) = blob_entry(blobs, config) {
-            out.push(("config.json".into(), entry));
-        }
+        out.push(("config.json".into(), entry));
     }
 
     let attached = snap.attached.get(digest).cloned().unwrap_or_default();

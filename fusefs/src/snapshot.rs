@@ -125,10 +125,10 @@ impl Snapshot {
             roots.push((repo, digest));
         }
         for (name, record) in store.images().map_err(|e| Error::Store(e.to_string()))? {
-            if let Some((repo, _)) = name.split_once('@').or_else(|| name.rsplit_once(':')) {
-                if repo.split('/').all(crate::is_safe_component) {
-                    roots.push((repo.to_owned(), record.digest));
-                }
+            if let Some((repo, _)) = name.split_once('@').or_else(|| name.rsplit_once(':'))
+                && repo.split('/').all(crate::is_safe_component)
+            {
+                roots.push((repo.to_owned(), record.digest));
             }
         }
         let mut seen = BTreeSet::new();

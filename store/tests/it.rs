@@ -1,4 +1,5 @@
 //! Integration tests of the store: corruption, the process lock (across processes), gc,
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 //! closures, the Source/Sink implementations and kill -9 crash safety.
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -498,7 +498,8 @@ pub fn with_env<'a>(cmd: &'a mut Command, env: &[(&str, String)]) -> &'a mut Com
 /// `dir/cosign.pub`:
 /// 1. `sigmirror sign --key KEY_REF` an image in a fresh registry;
 /// 2. the real `cosign verify --key cosign.pub --insecure-ignore-tlog` accepts it, and so does
-///    `sigmirror verify --key KEY_REF` (public half fetched through the plugin);
+///    `sigmirror verify --key KEY_REF` (public half fetched through the plugin); the same for
+///    an attestation (`attest`, `cosign verify-attestation`, `sigmirror verify-attestation`);
 /// 3. `sigmirror sign-blob --key KEY_REF` is accepted by `cosign verify-blob --key cosign.pub`;
 /// 4. `sigmirror public-key --key KEY_REF` prints exactly cosign.pub.
 pub fn sign_and_verify_everywhere(sm: &dyn Fn() -> Command, dir: &TestDir, key_ref: &str) {
@@ -527,6 +528,49 @@ pub fn sign_and_verify_everywhere(sm: &dyn Fn() -> Command, dir: &TestDir, key_r
     assert!(out.stdout_text().contains(&digest), "{}", out.stdout_text());
     let out = run(sm().args(["verify", "--key", key_ref, &image]), None).ok();
     assert!(out.stdout_text().contains(&digest), "{}", out.stdout_text());
+
+    // Attestations go through the same signer.
+    dir.write("predicate.json", br#"{"builder":"plugin-test"}"#);
+    run(
+        sm().args([
+            "attest",
+            "--key",
+            key_ref,
+            "--predicate",
+            "predicate.json",
+            "--type",
+            "custom",
+            &image,
+        ]),
+        None,
+    )
+    .ok();
+    run(
+        crate::cosign(dir).args([
+            "verify-attestation",
+            "--key",
+            "cosign.pub",
+            "--type",
+            "custom",
+            "--insecure-ignore-tlog",
+            "--allow-http-registry",
+            &image,
+        ]),
+        None,
+    )
+    .ok();
+    run(
+        sm().args([
+            "verify-attestation",
+            "--key",
+            key_ref,
+            "--type",
+            "custom",
+            &image,
+        ]),
+        None,
+    )
+    .ok();
 
     dir.write("artifact.txt", b"signed by a plugin backend\n");
     let out = run(

@@ -59,9 +59,9 @@ impl GenerateKeyPair {
             let (_, pub_path) = key_paths(&self.output_key_prefix);
             confirm_overwrite(&[&pub_path], self.yes)?;
             let signer = super::open_signer(key_ref, false)?;
-            let public = signer
-                .create_key()
-                .with_context(|| format!("cannot create {key_ref}"))?;
+            let public = signer.create_key().with_context(|| {
+                format!("cannot create {}", sigmirror_core::keyref::redact(key_ref))
+            })?;
             write_file(&pub_path, public.to_pem().as_bytes(), 0o600)?;
             eprintln!("Public key written to {}", pub_path.display());
             return Ok(());

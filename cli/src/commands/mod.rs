@@ -52,7 +52,7 @@ pub fn load_public_key(key: &str) -> Result<PublicKey> {
     match key_ref.scheme() {
         "file" | "env" => {
             let pem = sigmirror_core::keyref::read_key_material(&key_ref)?;
-            PublicKey::from_pem(&pem).with_context(|| format!("cannot read public key {key}"))
+            PublicKey::from_pem(&pem).with_context(|| format!("cannot read public key {key_ref}"))
         }
         _ => Ok(open_signer(key, false)?.public_key()?),
     }

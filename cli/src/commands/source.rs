@@ -1,7 +1,6 @@
 //! Choosing where read-only commands read from: the registry, or with `--offline` the local
 //! store (then no network connection is made at all).
 
-use std::future::Future;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -72,54 +71,36 @@ impl AnySource {
 }
 
 impl Source for AnySource {
-    fn get_manifest(
-        &self,
-        image: &ImageRef,
-    ) -> impl Future<Output = sigmirror_core::Result<Option<Manifest>>> + Send {
-        async move {
-            match self {
-                AnySource::Registry(r) => Source::get_manifest(r, image).await,
-                AnySource::Store(s) => Source::get_manifest(s, image).await,
-            }
+    async fn get_manifest(&self, image: &ImageRef) -> sigmirror_core::Result<Option<Manifest>> {
+        match self {
+            AnySource::Registry(r) => Source::get_manifest(r, image).await,
+            AnySource::Store(s) => Source::get_manifest(s, image).await,
         }
     }
 
-    fn get_blob(
+    async fn get_blob(
         &self,
         repo: &ImageRef,
         digest: &str,
-        max_size: u64,
-    ) -> impl Future<Output = sigmirror_core::Result<Vec<u8>>> + Send {
-        async move {
-            match self {
-                AnySource::Registry(r) => Source::get_blob(r, repo, digest, max_size).await,
-                AnySource::Store(s) => Source::get_blob(s, repo, digest, max_size).await,
-            }
+        max: u64,
+    ) -> sigmirror_core::Result<Vec<u8>> {
+        match self {
+            AnySource::Registry(r) => Source::get_blob(r, repo, digest, max).await,
+            AnySource::Store(s) => Source::get_blob(s, repo, digest, max).await,
         }
     }
 
-    fn open_blob(
-        &self,
-        repo: &ImageRef,
-        digest: &str,
-    ) -> impl Future<Output = sigmirror_core::Result<BlobStream>> + Send {
-        async move {
-            match self {
-                AnySource::Registry(r) => Source::open_blob(r, repo, digest).await,
-                AnySource::Store(s) => Source::open_blob(s, repo, digest).await,
-            }
+    async fn open_blob(&self, repo: &ImageRef, digest: &str) -> sigmirror_core::Result<BlobStream> {
+        match self {
+            AnySource::Registry(r) => Source::open_blob(r, repo, digest).await,
+            AnySource::Store(s) => Source::open_blob(s, repo, digest).await,
         }
     }
 
-    fn referrers(
-        &self,
-        image: &ImageRef,
-    ) -> impl Future<Output = sigmirror_core::Result<Vec<String>>> + Send {
-        async move {
-            match self {
-                AnySource::Registry(r) => Source::referrers(r, image).await,
-                AnySource::Store(s) => Source::referrers(s, image).await,
-            }
+    async fn referrers(&self, image: &ImageRef) -> sigmirror_core::Result<Vec<String>> {
+        match self {
+            AnySource::Registry(r) => Source::referrers(r, image).await,
+            AnySource::Store(s) => Source::referrers(s, image).await,
         }
     }
 }

@@ -95,14 +95,12 @@ impl Copy {
                     reference: from.to_string(),
                 })?
                 .digest;
-            if to.tag().is_some() && !self.force {
-                if let Some(existing) = registry.get_manifest(&to).await? {
-                    if existing.digest != source_digest {
-                        bail!(
-                            "image \"{to}\" already exists with another digest; use -f to overwrite"
-                        );
-                    }
-                }
+            let existing = match (to.tag(), self.force) {
+                (Some(_), false) => registry.get_manifest(&to).await?,
+                _ => None,
+            };
+            if existing.is_some_and(|e| e.digest != source_digest) {
+                bail!("image \"{to}\" already exists with another digest; use -f to overwrite");
             }
             let transfer = Transfer::new(&registry, &registry, options, &bars);
             let target = if self.only.is_empty() {

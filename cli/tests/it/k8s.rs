@@ -286,7 +286,7 @@ fn tls_client_certificates_tokens_and_permissions() {
     kube.write_kubeconfig(&config, "token: reader-token", "");
     sm_run(&dir, &["public-key", "--key", "k8s://ci/tls-key"])
         .fails_with("cannot reach the Kubernetes API")
-        .fails_with("UnknownIssuer");
+        .fails_with("certificate");
 }
 
 #[test]

@@ -274,3 +274,20 @@ fn vault_failures_are_clear() {
     bao.server.stop();
     sign(&env, "hashivault://release").fails_with("cannot reach Vault");
 }
+
+#[test]
+fn plugins_lists_the_signer_backends() {
+    let dir = TestDir::new();
+    let out = sm_run(&dir, &[], &["plugins"]).ok();
+    let text = out.stdout_text();
+    let version = env!("CARGO_PKG_VERSION");
+    for (name, schemes) in [
+        ("kms", "awskms,hashivault,openbao,gcpkms,azurekms"),
+        ("pkcs11", "pkcs11"),
+        ("k8s", "k8s"),
+    ] {
+        let line = format!("{name}\tversion {version}\tabi 1\tschemes {schemes}\t");
+        assert!(text.contains(&line), "{line:?} missing from:\n{text}");
+    }
+    assert!(!text.contains("failed\t"), "{text}");
+}

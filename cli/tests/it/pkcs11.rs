@@ -217,7 +217,11 @@ fn pkcs11_failures_are_clear() {
     )
     .ok();
 
-    sign(&uri("release", "&pin-value=0000")).fails_with("wrong PIN for token \"ci\"");
+    let out = sign(&uri("release", "&pin-value=0000")).fails_with("wrong PIN for token \"ci\"");
+    // The PIN in the URI never reaches the terminal.
+    assert!(!out.stderr.contains("pin-value=0000"), "{}", out.stderr);
+    let out = sign(&uri("missing", &pin)).fails_with("");
+    assert!(!out.stderr.contains(TOKEN_PIN), "{}", out.stderr);
     sm_run(
         &dir,
         &hsm,

@@ -158,13 +158,13 @@ fn check_envelope(
             "statement has no subject with digest sha256:{sha256_hex}"
         ));
     }
-    if let Some(want) = predicate_type {
-        if statement.predicate_type != want {
-            return Err(format!(
-                "predicate type is {:?}, not {want:?}",
-                statement.predicate_type
-            ));
-        }
+    if let Some(want) = predicate_type
+        && statement.predicate_type != want
+    {
+        return Err(format!(
+            "predicate type is {:?}, not {want:?}",
+            statement.predicate_type
+        ));
     }
     Ok(statement)
 }

@@ -46,14 +46,6 @@ pub async fn verify_image<S: Source>(
     annotations: &BTreeMap<String, Value>,
 ) -> Result<Verification> {
     let manifest = resolve(source, image).await?;
-    if let Some(pinned) = image.digest() {
-        if pinned != manifest.digest {
-            return Err(Error::Registry {
-                reference: image.to_string(),
-                reason: format!("served manifest has digest {}", manifest.digest),
-            });
-        }
-    }
     let digest = manifest.digest;
     let pinned = image.with_digest(&digest);
     let sig_ref = attachment_ref(image, &digest, Attachment::Signature)?;
