@@ -75,7 +75,9 @@ impl Store {
             Ok(None) => {
                 let hashed = File::open(&path).and_then(Sha256Digest::of_reader);
                 match hashed {
-                    Ok((d, n)) if d.to_string() == digest => self.index.record_size(digest, n).is_ok(),
+                    Ok((d, n)) if d.to_string() == digest => {
+                        self.index.record_size(digest, n).is_ok()
+                    }
                     _ => false,
                 }
             }
@@ -159,8 +161,7 @@ impl Store {
             return Ok(());
         }
         let mut w = self.writer(digest, bytes.len() as u64)?;
-        w.write_all(bytes)
-            .map_err(|e| Error::io(w.tmp_path.clone(), e))?;
+        w.write_chunk(bytes)?;
         w.commit()
     }
 }
@@ -224,6 +225,20 @@ impl BlobWriter {
     /// Bytes written so far.
     pub fn written(&self) -> u64 {
         self.written
+    }
+
+    /// Writes `chunk`, refusing it ([`Error::Mismatch`]) if it would exceed the announced size.
+    pub fn write_chunk(&mut self, chunk: &[u8]) -> Result<()> {
+        self.write_all(chunk).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::InvalidData {
+                Error::Mismatch {
+                    digest: self.digest.clone(),
+                    reason: e.to_string(),
+                }
+            } else {
+                Error::io(&self.tmp_path, e)
+            }
+        })
     }
 
     /// Checks size and digest, fsyncs the file, renames it into place, fsyncs the folder and
@@ -347,11 +362,18 @@ mod tests {
         assert_eq!(store.index.size(&digest).unwrap(), Some(data.len() as u64));
         assert_eq!(store.read_blob(&digest, u64::MAX).unwrap(), data);
         let mut back = vec![];
-        store.open_blob(&digest).unwrap().read_to_end(&mut back).unwrap();
+        store
+            .open_blob(&digest)
+            .unwrap()
+            .read_to_end(&mut back)
+            .unwrap();
         assert_eq!(back, data);
         assert!(matches!(
             store.read_blob(&digest, 10),
-            Err(Error::TooLarge { size: 3_000_000, .. })
+            Err(Error::TooLarge {
+                size: 3_000_000,
+                ..
+            })
         ));
     }
 
@@ -368,7 +390,12 @@ mod tests {
         // Short.
         let mut w = store.writer(&digest, 5).unwrap();
         w.write_all(b"hell").unwrap();
-        assert!(w.commit().unwrap_err().to_string().contains("4 bytes, expected 5"));
+        assert!(
+            w.commit()
+                .unwrap_err()
+                .to_string()
+                .contains("4 bytes, expected 5")
+        );
         // Long: refused at the write, before it reaches the disk.
         let mut w = store.writer(&digest, 5).unwrap();
         assert!(w.write_all(b"hello!").is_err());
@@ -379,7 +406,10 @@ mod tests {
         drop(w);
         assert_eq!(tmp_entries(&store), 0);
         assert!(!store.has_blob(&digest));
-        assert!(matches!(store.read_blob(&digest, 100), Err(Error::NotFound { .. })));
+        assert!(matches!(
+            store.read_blob(&digest, 100),
+            Err(Error::NotFound { .. })
+        ));
     }
 
     #[test]
@@ -395,7 +425,10 @@ mod tests {
             hex.clone(),
             format!("sha256:{}", &hex[1..]),
         ] {
-            assert!(matches!(store.blob_path(&bad), Err(Error::InvalidDigest { .. })), "{bad}");
+            assert!(
+                matches!(store.blob_path(&bad), Err(Error::InvalidDigest { .. })),
+                "{bad}"
+            );
             assert!(store.writer(&bad, 1).is_err());
             assert!(!store.has_blob(&bad));
             assert!(store.read_blob(&bad, 1).is_err());

@@ -142,7 +142,12 @@ impl Store {
                     out.missing_layers.insert(d.to_owned());
                 }
             };
-            for child in json.get("manifests").and_then(Value::as_array).into_iter().flatten() {
+            for child in json
+                .get("manifests")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 if let Some(d) = digest_at(child, "/digest") {
                     queue.push_back((d.to_owned(), attached));
                 }
@@ -150,13 +155,23 @@ impl Store {
             if let Some(d) = digest_at(&json, "/config/digest") {
                 blob(d, true, &mut out);
             }
-            for layer in json.get("layers").and_then(Value::as_array).into_iter().flatten() {
+            for layer in json
+                .get("layers")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 if let Some(d) = digest_at(layer, "/digest") {
                     blob(d, attached, &mut out);
                 }
             }
             // OCI artifact manifests (image-spec 1.1-rc) list `blobs`: their payloads.
-            for b in json.get("blobs").and_then(Value::as_array).into_iter().flatten() {
+            for b in json
+                .get("blobs")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 if let Some(d) = digest_at(b, "/digest") {
                     blob(d, true, &mut out);
                 }

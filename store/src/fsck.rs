@@ -123,9 +123,15 @@ impl Store {
                 }
             };
             if missing(&digest) {
-                damage(digest, "size is recorded but the blob file is missing".to_owned());
+                damage(
+                    digest,
+                    "size is recorded but the blob file is missing".to_owned(),
+                );
             } else if let Some(actual) = files.good.get(&digest).filter(|a| **a != size) {
-                damage(digest, format!("recorded size {size}, file has {actual} bytes"));
+                damage(
+                    digest,
+                    format!("recorded size {size}, file has {actual} bytes"),
+                );
             }
         }
 
@@ -158,13 +164,19 @@ impl Store {
                 continue;
             }
             if let Some(subject) = rec.subject.as_deref().filter(|s| parse_digest(s).is_err()) {
-                damage(digest.clone(), format!("invalid subject digest {subject:?}"));
+                damage(
+                    digest.clone(),
+                    format!("invalid subject digest {subject:?}"),
+                );
             }
             let Some(&actual) = files.good.get(&digest) else {
                 continue; // corrupt, already reported
             };
             if actual != rec.size {
-                damage(digest, format!("recorded size {}, file has {actual} bytes", rec.size));
+                damage(
+                    digest,
+                    format!("recorded size {}, file has {actual} bytes", rec.size),
+                );
                 continue;
             }
             let path = self.blob_path(&digest)?;
@@ -182,7 +194,10 @@ impl Store {
             let name = String::from_utf8_lossy(&k).into_owned();
             match decode::<ImageRecord>("images", &k, &v) {
                 Ok(rec) if missing(&rec.digest) => {
-                    damage(rec.digest, format!("image record {name} names a missing blob"));
+                    damage(
+                        rec.digest,
+                        format!("image record {name} names a missing blob"),
+                    );
                 }
                 Ok(_) => {}
                 Err(e) => damage(name, e.to_string()),
@@ -200,7 +215,10 @@ impl Store {
                     format!("{kind} of {subject} in {repo} names a missing blob"),
                 ),
                 Some(_) => {}
-                None => damage(key.replace('\0', "|"), "malformed attachment key".to_owned()),
+                None => damage(
+                    key.replace('\0', "|"),
+                    "malformed attachment key".to_owned(),
+                ),
             }
         }
         report.entries_checked = checked;

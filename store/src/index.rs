@@ -192,7 +192,10 @@ pub(crate) fn split_attachment_key(key: &str) -> Option<(&str, AttachmentKind, &
     let kind = AttachmentKind::parse(parts.next()?)?;
     let repo = parts.next()?;
     let name = parts.next()?;
-    parts.next().is_none().then_some((subject, kind, repo, name))
+    parts
+        .next()
+        .is_none()
+        .then_some((subject, kind, repo, name))
 }
 
 fn utf8(tree: &'static str, bytes: &[u8]) -> Result<String> {
@@ -391,8 +394,9 @@ impl Store {
             .transaction(|(m, a)| {
                 let abort = ConflictableTransactionError::Abort;
                 let mut rec = match m.get(digest)? {
-                    Some(v) => decode::<ManifestInfo>("manifests", digest.as_bytes(), &v)
-                        .map_err(abort)?,
+                    Some(v) => {
+                        decode::<ManifestInfo>("manifests", digest.as_bytes(), &v).map_err(abort)?
+                    }
                     None => fresh.clone(),
                 };
                 if !rec.repos.iter().any(|r| r == repo) {
@@ -477,7 +481,12 @@ impl Store {
 
     /// What the index records about manifest `digest`.
     pub fn manifest_info(&self, digest: &str) -> Result<Option<ManifestInfo>> {
-        match self.index.manifests.get(digest).map_err(|e| self.index.err(e))? {
+        match self
+            .index
+            .manifests
+            .get(digest)
+            .map_err(|e| self.index.err(e))?
+        {
             Some(v) => decode("manifests", digest.as_bytes(), &v).map(Some),
             None => Ok(None),
         }

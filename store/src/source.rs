@@ -4,7 +4,7 @@
 //! flat whatever the blob size.
 
 use std::future::Future;
-use std::io::{Read, Write};
+use std::io::Read;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -13,7 +13,6 @@ use sigmirror_core::reference::ImageRef;
 use sigmirror_core::registry::{MAX_MANIFEST_SIZE, Manifest};
 use sigmirror_core::source::{BlobStream, Sink, Source};
 
-use crate::error::Error;
 use crate::index::AttachmentKind;
 use crate::{Store, parse_digest};
 
@@ -82,10 +81,7 @@ impl Store {
         let mut writer = self.writer(digest, size)?;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
-            writer.write_all(&chunk).map_err(|e| Error::Mismatch {
-                digest: digest.to_owned(),
-                reason: e.to_string(),
-            })?;
+            writer.write_chunk(&chunk)?;
         }
         Ok(writer.commit()?)
     }
@@ -174,7 +170,11 @@ impl Source for Store {
 }
 
 impl Sink for Store {
-    fn has_blob(&self, _repo: &ImageRef, digest: &str) -> impl Future<Output = CoreResult<bool>> + Send {
+    fn has_blob(
+        &self,
+        _repo: &ImageRef,
+        digest: &str,
+    ) -> impl Future<Output = CoreResult<bool>> + Send {
         let digest = digest.to_owned();
         async move { Ok(Store::has_blob(self, &digest)) }
     }

@@ -38,7 +38,9 @@ fn put_manifest(store: &Store, repo: &str, value: &Value) -> String {
     let bytes = serde_json::to_vec(value).unwrap();
     let digest = sha(&bytes);
     let mt = value["mediaType"].as_str().unwrap_or_default();
-    store.put_manifest(repo, &digest, mt, &bytes, "test").unwrap();
+    store
+        .put_manifest(repo, &digest, mt, &bytes, "test")
+        .unwrap();
     digest
 }
 
@@ -69,7 +71,8 @@ fn image(store: &Store, repo: &str, seed: &str, store_layer: bool) -> (String, S
 /// A cosign signature manifest for `subject`, tagged `sha256-<hex>.sig`; returns its digest
 /// and its payload's.
 fn sign(store: &Store, repo: &str, subject: &str) -> (String, String) {
-    let payload = format!("{{\"critical\":{{\"image\":{{\"docker-manifest-digest\":\"{subject}\"}}}}}}");
+    let payload =
+        format!("{{\"critical\":{{\"image\":{{\"docker-manifest-digest\":\"{subject}\"}}}}}}");
     let p = put_blob(store, payload.as_bytes());
     let c = put_blob(store, b"{}");
     let m = json!({
@@ -160,7 +163,10 @@ fn stray_files_are_damage_tmp_files_are_not() {
     std::fs::write(dir.path().join("tmp/leftover.tmp"), b"half a blob").unwrap();
     std::fs::create_dir(dir.path().join("tmp/sub")).unwrap();
     let mut store = Store::open(dir.path()).unwrap();
-    assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+        0
+    );
     assert!(store.fsck().unwrap().is_clean());
 
     std::fs::write(dir.path().join("blobs/sha256/notes.txt"), b"x").unwrap();
@@ -182,7 +188,11 @@ fn index_entries_need_their_blob() {
         Err(Error::NotFound { .. })
     ));
     let rec = ImageRecord::new(&absent, true, false, "test");
-    assert!(store.record_image("registry.test:5000/team/app:v1", rec).is_err());
+    assert!(
+        store
+            .record_image("registry.test:5000/team/app:v1", rec)
+            .is_err()
+    );
     // A manifest whose bytes do not match its digest, or that is not JSON, is refused.
     let err = store
         .put_manifest(REPO, &absent, OCI_MANIFEST, b"{}", "test")
@@ -203,11 +213,18 @@ fn index_records_tags_repos_attachments_and_images() {
     let store = Store::open(dir.path()).unwrap();
     let d = signed_index(&store, REPO, "v1");
     let (index, child, sig_on_index, referrer) = (&d[6], &d[0], &d[7], &d[12]);
-    put_manifest(&store, "other.test/x", &json!({"schemaVersion": 2, "manifests": []}));
+    put_manifest(
+        &store,
+        "other.test/x",
+        &json!({"schemaVersion": 2, "manifests": []}),
+    );
 
     assert_eq!(store.resolve_tag(REPO, "v1").unwrap().as_ref(), Some(index));
     assert_eq!(store.resolve_tag(REPO, "v2").unwrap(), None);
-    assert_eq!(store.repos().unwrap(), vec!["other.test/x".to_owned(), REPO.to_owned()]);
+    assert_eq!(
+        store.repos().unwrap(),
+        vec!["other.test/x".to_owned(), REPO.to_owned()]
+    );
     assert_eq!(store.tags().unwrap().len(), 3);
 
     let atts = store.attachments_of(index).unwrap();
@@ -215,7 +232,10 @@ fn index_records_tags_repos_attachments_and_images() {
     assert_eq!(atts[0].kind, AttachmentKind::Sig);
     assert_eq!(&atts[0].digest, sig_on_index);
     assert_eq!(atts[0].repo, REPO);
-    assert_eq!(atts[0].tag.as_deref(), Some(format!("{}.sig", index.replacen(':', "-", 1)).as_str()));
+    assert_eq!(
+        atts[0].tag.as_deref(),
+        Some(format!("{}.sig", index.replacen(':', "-", 1)).as_str())
+    );
     assert_eq!(atts[1].kind, AttachmentKind::Referrer);
     assert_eq!(&atts[1].digest, referrer);
     assert_eq!(atts[1].tag, None);
@@ -227,14 +247,19 @@ fn index_records_tags_repos_attachments_and_images() {
     assert_eq!(info.source, "test");
     // Storing it again under another repository merges.
     let bytes = store.read_blob(referrer, u64::MAX).unwrap();
-    store.put_manifest("other.test/x", referrer, "", &bytes, "again").unwrap();
+    store
+        .put_manifest("other.test/x", referrer, "", &bytes, "again")
+        .unwrap();
     let info = store.manifest_info(referrer).unwrap().unwrap();
     assert_eq!(info.repos, vec!["other.test/x".to_owned(), REPO.to_owned()]);
     assert_eq!(info.source, "test");
     assert_eq!(store.attachments_of(index).unwrap().len(), 3);
 
     store
-        .record_image("registry.test:5000/team/app:v1", ImageRecord::new(index, true, false, "reg"))
+        .record_image(
+            "registry.test:5000/team/app:v1",
+            ImageRecord::new(index, true, false, "reg"),
+        )
         .unwrap();
     store
         .record_image("alpine", ImageRecord::new(child, false, true, "reg"))
@@ -263,12 +288,22 @@ fn closure_and_info_report_missing_pieces() {
     // Pulled without layers: only image layers may be missing.
     let (thin, _, layer) = image(&store, REPO, "thin", false);
     let (sig, _) = sign(&store, REPO, &thin);
-    store.record_image(&format!("{REPO}:thin"), ImageRecord::new(&thin, true, true, "r")).unwrap();
+    store
+        .record_image(
+            &format!("{REPO}:thin"),
+            ImageRecord::new(&thin, true, true, "r"),
+        )
+        .unwrap();
     let info = store.info(&format!("{REPO}:thin")).unwrap();
     assert!(info.complete, "{info:?}");
     assert!(info.closure.missing_layers.contains(&layer));
     assert!(info.closure.manifests.contains(&sig));
-    store.record_image(&format!("{REPO}:thin"), ImageRecord::new(&thin, true, false, "r")).unwrap();
+    store
+        .record_image(
+            &format!("{REPO}:thin"),
+            ImageRecord::new(&thin, true, false, "r"),
+        )
+        .unwrap();
     assert!(!store.info(&format!("{REPO}:thin")).unwrap().complete);
 
     // A missing child manifest, a missing signature payload, and a record not complete.
@@ -279,7 +314,10 @@ fn closure_and_info_report_missing_pieces() {
         &json!({"schemaVersion": 2, "manifests": [descriptor(OCI_MANIFEST, &ghost, 1)]}),
     );
     let closure = store.closure(&idx).unwrap();
-    assert_eq!(closure.missing_manifests.iter().collect::<Vec<_>>(), vec![&ghost]);
+    assert_eq!(
+        closure.missing_manifests.iter().collect::<Vec<_>>(),
+        vec![&ghost]
+    );
     let payload = sha(b"payload never fetched");
     let sig = put_manifest(
         &store,
@@ -287,13 +325,23 @@ fn closure_and_info_report_missing_pieces() {
         &json!({"schemaVersion": 2, "config": descriptor("x", &sha(b"{}"), 2),
                 "layers": [descriptor("application/vnd.dev.cosign.simplesigning.v1+json", &payload, 1)]}),
     );
-    store.set_tag(REPO, &format!("{}.sig", d[3].replacen(':', "-", 1)), &sig).unwrap();
+    store
+        .set_tag(REPO, &format!("{}.sig", d[3].replacen(':', "-", 1)), &sig)
+        .unwrap();
     let closure = store.closure(index).unwrap();
     assert!(closure.missing_blobs.contains(&payload), "{closure:?}");
     assert!(!closure.is_complete(true));
-    store.record_image(&format!("{REPO}:v1"), ImageRecord::new(index, true, true, "r")).unwrap();
+    store
+        .record_image(
+            &format!("{REPO}:v1"),
+            ImageRecord::new(index, true, true, "r"),
+        )
+        .unwrap();
     assert!(!store.info(&format!("{REPO}:v1")).unwrap().complete);
-    assert!(matches!(store.info("nothing:here"), Err(Error::NotFound { .. })));
+    assert!(matches!(
+        store.info("nothing:here"),
+        Err(Error::NotFound { .. })
+    ));
 }
 
 #[test]
@@ -303,7 +351,9 @@ fn closure_survives_cycles_and_self_references() {
     // A signature whose own signature tag points back at the image: a cycle via attachments.
     let (img, _, _) = image(&store, REPO, "cyc", true);
     let (sig, _) = sign(&store, REPO, &img);
-    store.set_tag(REPO, &format!("{}.sig", sig.replacen(':', "-", 1)), &img).unwrap();
+    store
+        .set_tag(REPO, &format!("{}.sig", sig.replacen(':', "-", 1)), &img)
+        .unwrap();
     let closure = store.closure(&img).unwrap();
     assert!(closure.is_complete(false));
     assert_eq!(closure.manifests.len(), 2);
@@ -327,7 +377,10 @@ fn gc_keeps_what_tags_reach_and_removes_the_rest() {
     // Reached only through an image record (pulled by digest).
     let (by_digest, c, l) = image(&store, "reg.test/pinned", "pinned", true);
     store
-        .record_image(&format!("reg.test/pinned@{by_digest}"), ImageRecord::new(&by_digest, true, false, "r"))
+        .record_image(
+            &format!("reg.test/pinned@{by_digest}"),
+            ImageRecord::new(&by_digest, true, false, "r"),
+        )
         .unwrap();
     // Garbage: a loose blob, an untagged image, and the signature of an untagged image.
     let loose = put_blob(&store, b"loose blob");
@@ -342,7 +395,19 @@ fn gc_keeps_what_tags_reach_and_removes_the_rest() {
 
     let before = store.du().unwrap();
     let report = store.gc().unwrap();
-    let garbage = [loose, untagged.clone(), uc, ul, usig, upayload, old, oc, ol, osig, opayload];
+    let garbage = [
+        loose,
+        untagged.clone(),
+        uc,
+        ul,
+        usig,
+        upayload,
+        old,
+        oc,
+        ol,
+        osig,
+        opayload,
+    ];
     assert_eq!(report.removed_blobs, garbage.len() as u64, "{report:?}");
     assert_eq!(report.removed_tmp, 1);
     for d in &garbage {
@@ -375,15 +440,23 @@ async fn source_and_sink_round_trip() {
         .chunks(100_000)
         .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
         .collect();
-    Sink::put_blob(&store, &target, &ld, layer.len() as u64, Box::pin(futures_util::stream::iter(chunks)))
-        .await
-        .unwrap();
+    Sink::put_blob(
+        &store,
+        &target,
+        &ld,
+        layer.len() as u64,
+        Box::pin(futures_util::stream::iter(chunks)),
+    )
+    .await
+    .unwrap();
     assert!(Sink::has_blob(&store, &target, &ld).await.unwrap());
 
     // A lying stream is refused and leaves nothing.
     let wrong = sha(b"something else");
     let lie = futures_util::stream::iter(vec![Ok(bytes::Bytes::from_static(b"not it"))]);
-    let err = Sink::put_blob(&store, &target, &wrong, 6, Box::pin(lie)).await.unwrap_err();
+    let err = Sink::put_blob(&store, &target, &wrong, 6, Box::pin(lie))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("refused"), "{err}");
     assert!(!store.has_blob(&wrong));
 
@@ -395,20 +468,56 @@ async fn source_and_sink_round_trip() {
         "layers": [descriptor("application/vnd.oci.image.layer.v1.tar", &ld, layer.len())],
     }))
     .unwrap();
-    let manifest = Manifest { digest: sha(&body), bytes: body.into(), media_type: String::new() };
-    Sink::put_manifest(&store, &target, &manifest).await.unwrap();
-    assert_eq!(store.manifest_info(&manifest.digest).unwrap().unwrap().source, "registry.test:5000");
+    let manifest = Manifest {
+        digest: sha(&body),
+        bytes: body.into(),
+        media_type: String::new(),
+    };
+    Sink::put_manifest(&store, &target, &manifest)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .manifest_info(&manifest.digest)
+            .unwrap()
+            .unwrap()
+            .source,
+        "registry.test:5000"
+    );
 
-    let got = Source::get_manifest(&store, &target).await.unwrap().unwrap();
+    let got = Source::get_manifest(&store, &target)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(got.bytes, manifest.bytes);
     assert_eq!(got.digest, manifest.digest);
     assert_eq!(got.media_type, OCI_MANIFEST); // inferred: stored without one
     let by_digest = target.with_digest(&manifest.digest);
-    assert_eq!(Source::get_manifest(&store, &by_digest).await.unwrap().unwrap().bytes, manifest.bytes);
-    assert!(Source::get_manifest(&store, &target.with_tag("v2")).await.unwrap().is_none());
-    assert!(Source::get_manifest(&store, &target.with_digest(&wrong)).await.unwrap().is_none());
+    assert_eq!(
+        Source::get_manifest(&store, &by_digest)
+            .await
+            .unwrap()
+            .unwrap()
+            .bytes,
+        manifest.bytes
+    );
+    assert!(
+        Source::get_manifest(&store, &target.with_tag("v2"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        Source::get_manifest(&store, &target.with_digest(&wrong))
+            .await
+            .unwrap()
+            .is_none()
+    );
 
-    assert_eq!(Source::get_blob(&store, &target, &cd, 10).await.unwrap(), config);
+    assert_eq!(
+        Source::get_blob(&store, &target, &cd, 10).await.unwrap(),
+        config
+    );
     assert!(Source::get_blob(&store, &target, &ld, 10).await.is_err());
     let mut stream = Source::open_blob(&store, &target, &ld).await.unwrap();
     let mut back = vec![];
@@ -429,7 +538,9 @@ async fn source_and_sink_round_trip() {
     let err = last.unwrap().unwrap_err();
     assert!(err.to_string().contains("corrupt"), "{err}");
     flip_byte(&store.blob_path(&cd).unwrap());
-    let err = Source::get_blob(&store, &target, &cd, 10).await.unwrap_err();
+    let err = Source::get_blob(&store, &target, &cd, 10)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("corrupt"), "{err}");
 }
 
@@ -441,8 +552,14 @@ fn second_open_in_the_same_process_is_refused() {
     let err = Store::open_with_wait(dir.path(), Duration::from_millis(300)).unwrap_err();
     assert!(started.elapsed() >= Duration::from_millis(300));
     let msg = err.to_string();
-    assert!(msg.contains("is in use by another sigmirror process"), "{msg}");
-    assert!(msg.contains(&format!("pid {}", std::process::id())), "{msg}");
+    assert!(
+        msg.contains("is in use by another sigmirror process"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(&format!("pid {}", std::process::id())),
+        "{msg}"
+    );
     drop(store);
     Store::open_with_wait(dir.path(), Duration::ZERO).unwrap();
 }
@@ -450,7 +567,12 @@ fn second_open_in_the_same_process_is_refused() {
 /// Starts this test binary as a helper process in `mode` on the store at `root`.
 fn spawn_child(mode: &str, root: &Path) -> std::process::Child {
     Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_process", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "child_process",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, format!("{mode}:{}", root.display()))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -465,8 +587,12 @@ fn wait_for(child: &mut std::process::Child, line: &str) -> BufReader<std::proce
     let mut buf = String::new();
     loop {
         buf.clear();
-        assert!(out.read_line(&mut buf).unwrap() > 0, "child exited before {line}");
-        if buf.trim() == line {
+        assert!(
+            out.read_line(&mut buf).unwrap() > 0,
+            "child exited before {line}"
+        );
+        // The harness prints "test child_process ... " before the child's own output.
+        if buf.trim_end().ends_with(line) {
             return out;
         }
     }
@@ -529,15 +655,26 @@ fn child_process() {
         }
         "churn" => {
             let nonce = format!("{}-{:?}", std::process::id(), Instant::now());
+            // Never outlive a parent that failed to kill us.
+            let deadline = Instant::now() + Duration::from_secs(60);
             for i in 0u64.. {
+                if Instant::now() > deadline {
+                    std::process::exit(3);
+                }
                 let seed = format!("{nonce}-{i}");
                 let (img, _, _) = image(&store, REPO, &seed, true);
-                let big: Vec<u8> = seed.bytes().cycle().take(300_000 + (i as usize % 7) * 100_000).collect();
+                let big: Vec<u8> = seed
+                    .bytes()
+                    .cycle()
+                    .take(300_000 + (i as usize % 7) * 100_000)
+                    .collect();
                 put_blob(&store, &big);
                 store.set_tag(REPO, &format!("t{}", i % 4), &img).unwrap();
                 sign(&store, REPO, &img);
                 let rec = ImageRecord::new(&img, true, false, "churn");
-                store.record_image(&format!("{REPO}:t{}", i % 4), rec).unwrap();
+                store
+                    .record_image(&format!("{REPO}:t{}", i % 4), rec)
+                    .unwrap();
                 if i % 5 == 4 {
                     store.gc().unwrap();
                 }
