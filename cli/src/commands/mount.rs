@@ -107,12 +107,10 @@ fn serve(root: &Path, mount_point: &Path) -> Result<()> {
         mount_point.display(),
         mount_point.display()
     );
-    let mut seen_mounted = false;
+    // The mount exists once `mount` returns; if it disappears, someone unmounted it.
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(100));
-        let mounted = is_mounted(mount_point);
-        seen_mounted |= mounted;
-        if seen_mounted && !mounted {
+        if !is_mounted(mount_point) {
             eprintln!("{} was unmounted", mount_point.display());
             drop(session);
             return Ok(());

@@ -409,5 +409,20 @@ fn a_stale_mount_is_detected_with_a_clear_message() {
     s.sm(&["mount", point.to_str().unwrap()]).ok();
     assert!(point.join(s.reg.addr()).is_dir());
     run(Command::new("umount").arg(&point), None).ok();
-    wait_for("the detached mount process to leave", || !mounted(&point));
+    wait_for("the unmount", || !mounted(&point));
+    // The detached server notices and exits, even right after mounting.
+    wait_for("the detached mount process to exit", || serving_processes(&point) == 0);
+}
+
+/// Processes whose command line names `point` (the mount servers for it).
+fn serving_processes(point: &Path) -> usize {
+    let needle = point.to_string_lossy().into_owned();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .filter(|cmd| {
+            let text = String::from_utf8_lossy(cmd).replace('\0', " ");
+            text.contains("mount --foreground") && text.contains(&needle)
+        })
+        .count()
 }
