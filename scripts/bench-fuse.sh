@@ -115,7 +115,7 @@ printf '\nN=%s images, medians of %s runs, seconds\n' "$N" "$R"
 printf '%-28s %9s %9s %7s   %9s %9s %7s\n' "find + cat" "mount" "disk" "ratio" "mount" "disk" "ratio"
 printf '%-28s %9s %9s %7s   %9s %9s %7s\n' "" "cold" "cold" "(<=3)" "warm" "warm" "(<=1.5)"
 row() {
-    printf '%-28s %9.3f %9.3f %6sx   %9.3f %9.3f %6sx\n' "$1" \
+    printf '%-28s %9.3f %9.3f %6.2fx   %9.3f %9.3f %6.2fx\n' "$1" \
         "${T[${2}_cold]}" "${T[${2}_dcold]}" "$(ratio "${T[${2}_cold]}" "${T[${2}_dcold]}")" \
         "${T[${2}_warm]}" "${T[${2}_dwarm]}" "$(ratio "${T[${2}_warm]}" "${T[${2}_dwarm]}")"
 }

@@ -310,6 +310,15 @@ impl Layout {
     }
 }
 
+/// A temporary file that is deleted when dropped (a no-op once it has been renamed away).
+struct TempPath(PathBuf);
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// Writes `bytes` to `path` through a temporary file and a rename, synced.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
@@ -400,20 +409,15 @@ impl Sink for Layout {
         mut stream: BlobStream,
     ) -> Result<()> {
         let path = self.blob_path(digest)?;
-        let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-        let mut file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-        let written: Result<()> = async {
-            while let Some(chunk) = stream.next().await {
-                file.write_all(&chunk?).map_err(io(&tmp))?;
-            }
-            file.sync_all().map_err(io(&tmp))?;
-            std::fs::rename(&tmp, &path).map_err(io(&path))
+        // Removed on drop unless renamed into place: also when this future is dropped half-way
+        // because another transfer of the same command failed.
+        let tmp = TempPath(path.with_extension(format!("tmp-{}", std::process::id())));
+        let mut file = std::fs::File::create(&tmp.0).map_err(io(&tmp.0))?;
+        while let Some(chunk) = stream.next().await {
+            file.write_all(&chunk?).map_err(io(&tmp.0))?;
         }
-        .await;
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        written
+        file.sync_all().map_err(io(&tmp.0))?;
+        std::fs::rename(&tmp.0, &path).map_err(io(&path))
     }
 
     async fn put_manifest(&self, target: &ImageRef, manifest: &Manifest) -> Result<()> {

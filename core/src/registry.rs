@@ -67,6 +67,40 @@ pub struct Manifest {
 pub struct Registry {
     options: RegistryOptions,
     clients: Mutex<HashMap<String, Client>>,
+    open: Mutex<HashMap<String, bool>>,
+}
+
+/// `GET /v2/` over plain HTTP: true for `200` without `WWW-Authenticate`.
+fn ping_open(registry: &str) -> bool {
+    use std::io::{Read, Write};
+    use std::net::ToSocketAddrs;
+    let timeout = std::time::Duration::from_secs(2);
+    let addr = if registry.contains(':') && !registry.ends_with(']') {
+        registry.to_owned()
+    } else {
+        format!("{registry}:80")
+    };
+    let Some(sock) = addr.to_socket_addrs().ok().and_then(|mut a| a.next()) else {
+        return false;
+    };
+    let Ok(mut stream) = std::net::TcpStream::connect_timeout(&sock, timeout) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(timeout));
+    let request = format!("GET /v2/ HTTP/1.1\r\nHost: {registry}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    head.starts_with("http/1.1 200") && !head.contains("\r\nwww-authenticate:")
 }
 
 /// Whether go-containerregistry would talk plain HTTP to `registry` by default.
@@ -193,6 +227,7 @@ impl Registry {
         Registry {
             options,
             clients: Mutex::new(HashMap::new()),
+            open: Mutex::new(HashMap::new()),
         }
     }
 
@@ -222,8 +257,29 @@ impl Registry {
         match (&self.options.username, &self.options.password) {
             (Some(user), Some(pass)) => RegistryAuth::Basic(user.clone(), pass.to_string()),
             (Some(user), None) => RegistryAuth::Basic(user.clone(), String::new()),
-            _ => docker_config_auth(registry),
+            _ => match docker_config_auth(registry) {
+                RegistryAuth::Anonymous if self.is_open(registry) => {
+                    // oci-client pings `/v2/` before every request of an anonymous client,
+                    // because "no challenge" is never cached; an empty bearer token makes it
+                    // skip the ping. Only for registries that answered `/v2/` without a
+                    // challenge, which ignore the header.
+                    RegistryAuth::Bearer(String::new())
+                }
+                other => other,
+            },
         }
+    }
+
+    /// Whether a plain-HTTP registry answers `GET /v2/` with 200 and no authentication
+    /// challenge (asked once per registry, over a raw connection: no TLS, no client setup).
+    fn is_open(&self, registry: &str) -> bool {
+        if !(self.options.allow_http || is_local_registry(registry)) {
+            return false;
+        }
+        let mut open = self.open.lock().expect("registry open map poisoned");
+        *open
+            .entry(registry.to_owned())
+            .or_insert_with(|| ping_open(registry))
     }
 
     /// Authenticates for `op` on the image's repository (no-op for anonymous registries).
@@ -379,13 +435,20 @@ impl Registry {
 
     /// Whether the repository has the manifest `digest` (a HEAD request).
     pub async fn has_manifest(&self, repo: &ImageRef, digest: &str) -> Result<bool> {
-        let target = repo.with_digest(digest);
-        let client = self.client(repo.registry());
-        let auth = self.auth(repo.registry());
-        match client.fetch_manifest_digest(&oci_ref(&target), &auth).await {
-            Ok(_) => Ok(true),
-            Err(e) => match map_error(&target.to_string(), e) {
-                Error::NotFound { .. } => Ok(false),
+        Ok(self
+            .head_manifest(&repo.with_digest(digest))
+            .await?
+            .is_some())
+    }
+
+    /// The digest a tag or digest resolves to, from a HEAD request; `Ok(None)` if absent.
+    pub async fn head_manifest(&self, image: &ImageRef) -> Result<Option<String>> {
+        let client = self.client(image.registry());
+        let auth = self.auth(image.registry());
+        match client.fetch_manifest_digest(&oci_ref(image), &auth).await {
+            Ok(digest) => Ok(Some(digest)),
+            Err(e) => match map_error(&image.to_string(), e) {
+                Error::NotFound { .. } => Ok(None),
                 other => Err(other),
             },
         }

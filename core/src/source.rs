@@ -40,6 +40,15 @@ pub trait Source: Sync {
         digest: &str,
     ) -> impl Future<Output = Result<BlobStream>> + Send;
 
+    /// The digest a tag or digest reference resolves to, without fetching the manifest where
+    /// the source can avoid it (a HEAD request for registries); `Ok(None)` if absent.
+    fn head_manifest(
+        &self,
+        image: &ImageRef,
+    ) -> impl Future<Output = Result<Option<String>>> + Send {
+        async move { Ok(self.get_manifest(image).await?.map(|m| m.digest)) }
+    }
+
     /// Digests of the OCI 1.1 referrers of `image`'s digest (none by default).
     fn referrers(&self, image: &ImageRef) -> impl Future<Output = Result<Vec<String>>> + Send {
         let _ = image;
@@ -60,6 +69,25 @@ pub trait Sink: Sync {
         digest: &str,
     ) -> impl Future<Output = Result<bool>> + Send {
         self.has_blob(repo, digest)
+    }
+
+    /// Whether a manifest already in the sink is known to have all its content: then the
+    /// transfer does not walk it again. Sinks write manifests after their content, so this
+    /// holds unless layers are wanted and an earlier transfer skipped them; registries refuse
+    /// manifests whose content is missing, so for them it always holds.
+    fn trusts_existing(&self, layers: bool) -> bool {
+        !layers
+    }
+
+    /// Points `target`'s tag at the manifest `digest` the sink already has, if it can do so
+    /// without the manifest's bytes; `Ok(false)` means the caller must put the manifest.
+    fn tag_existing(
+        &self,
+        target: &ImageRef,
+        digest: &str,
+    ) -> impl Future<Output = Result<bool>> + Send {
+        let _ = (target, digest);
+        async { Ok(false) }
     }
 
     /// Stores a blob from `stream`, refusing it unless its bytes hash to `digest` and number
@@ -108,6 +136,13 @@ impl Source for Registry {
     fn referrers(&self, image: &ImageRef) -> impl Future<Output = Result<Vec<String>>> + Send {
         Registry::referrers(self, image)
     }
+
+    fn head_manifest(
+        &self,
+        image: &ImageRef,
+    ) -> impl Future<Output = Result<Option<String>>> + Send {
+        Registry::head_manifest(self, image)
+    }
 }
 
 impl Sink for Registry {
@@ -121,6 +156,10 @@ impl Sink for Registry {
         digest: &str,
     ) -> impl Future<Output = Result<bool>> + Send {
         Registry::has_manifest(self, repo, digest)
+    }
+
+    fn trusts_existing(&self, _layers: bool) -> bool {
+        true
     }
 
     fn put_blob(

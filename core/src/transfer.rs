@@ -214,9 +214,25 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
     /// Copies the closure of `from` (tag or digest) to `to`'s repository, and tags it there
     /// with `to`'s tag if it has one. Returns the manifest digest.
     pub async fn copy_image(&self, from: &ImageRef, to: &ImageRef) -> Result<String> {
-        let manifest = crate::source::resolve(self.source, from).await?;
+        let mut manifest = crate::source::resolve(self.source, from).await?;
+        // With a platform, an index is replaced by its matching image: a partial index would
+        // name manifests the destination does not have.
+        if let Some(platform) = &self.options.platform {
+            let value = parse(&manifest, &from.to_string())?;
+            if is_index(&manifest, &value) {
+                let entry = value
+                    .get("manifests")
+                    .and_then(Value::as_array)
+                    .and_then(|m| m.iter().find(|e| platform_matches(e, platform)))
+                    .ok_or_else(|| Error::NotFound {
+                        reference: format!("{from} for platform {platform}"),
+                    })?;
+                let (child, _) = descriptor(entry, &from.to_string())?;
+                manifest = crate::source::resolve(self.source, &from.with_digest(&child)).await?;
+            }
+        }
         let digest = manifest.digest.clone();
-        self.copy_manifest(from.clone(), manifest.clone(), to.clone(), false, true)
+        self.copy_manifest(from.clone(), manifest.clone(), to.clone(), false)
             .await?;
         if to.tag().is_some() {
             self.sink.put_manifest(to, &manifest).await?;
@@ -232,7 +248,6 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
         manifest: Manifest,
         dst_repo: ImageRef,
         attachment: bool,
-        root: bool,
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             let digest = manifest.digest.clone();
@@ -247,6 +262,16 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
             }
             let what = format!("{}@{digest}", src_repo.repo_name());
             let value = parse(&manifest, &what)?;
+            let target = dst_repo.with_digest(&digest);
+            // A manifest the sink already has with all its content needs no walk: only its
+            // attachments, which may have changed upstream, are looked at again.
+            if self.sink.trusts_existing(self.options.layers || attachment)
+                && self.sink.has_manifest(&dst_repo, &digest).await?
+            {
+                self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+                self.progress.manifest_done(&target.to_string());
+                return self.copy_attachments(&src_repo, &dst_repo, &digest).await;
+            }
             if is_index(&manifest, &value) {
                 let entries = value
                     .get("manifests")
@@ -255,13 +280,6 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
                     .unwrap_or_default();
                 let mut children = vec![];
                 for entry in &entries {
-                    if root
-                        && !attachment
-                        && let Some(platform) = &self.options.platform
-                        && !platform_matches(entry, platform)
-                    {
-                        continue;
-                    }
                     let (child, _) = descriptor(entry, &what)?;
                     if child == digest {
                         return Err(Error::Malformed {
@@ -280,8 +298,7 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
                                 reference: child_ref.to_string(),
                             }
                         })?;
-                        self.copy_manifest(src_repo, m, dst_repo, attachment, false)
-                            .await
+                        self.copy_manifest(src_repo, m, dst_repo, attachment).await
                     }
                 }))
                 .await?;
@@ -313,7 +330,6 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
                 )
                 .await?;
             }
-            let target = dst_repo.with_digest(&digest);
             if self.sink.has_manifest(&dst_repo, &digest).await? {
                 self.stats.skipped.fetch_add(1, Ordering::Relaxed);
             } else {
@@ -334,17 +350,27 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
     ) -> Result<()> {
         for kind in &self.options.attachments {
             let tag = attachment_tag(digest, *kind);
-            let Some(manifest) = self.source.get_manifest(&src_repo.with_tag(&tag)).await? else {
+            // Probe the tag with a HEAD; an attachment the sink already holds (its payloads are
+            // always written before it) is only re-tagged, never fetched again.
+            let Some(found) = self.source.head_manifest(&src_repo.with_tag(&tag)).await? else {
                 continue;
             };
-            self.copy_manifest(
-                src_repo.clone(),
-                manifest.clone(),
-                dst_repo.clone(),
-                true,
-                false,
-            )
-            .await?;
+            let dst_tag = dst_repo.with_tag(&tag);
+            if self.sink.has_manifest(dst_repo, &found).await?
+                && self.sink.tag_existing(&dst_tag, &found).await?
+            {
+                self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            let Some(manifest) = self
+                .source
+                .get_manifest(&src_repo.with_digest(&found))
+                .await?
+            else {
+                continue;
+            };
+            self.copy_manifest(src_repo.clone(), manifest.clone(), dst_repo.clone(), true)
+                .await?;
             self.sink
                 .put_manifest(&dst_repo.with_tag(&tag), &manifest)
                 .await?;
@@ -356,7 +382,7 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
                 }
                 let r = src_repo.with_digest(&referrer);
                 if let Some(manifest) = self.source.get_manifest(&r).await? {
-                    self.copy_manifest(src_repo.clone(), manifest, dst_repo.clone(), true, false)
+                    self.copy_manifest(src_repo.clone(), manifest, dst_repo.clone(), true)
                         .await?;
                 }
             }

@@ -170,6 +170,27 @@ impl Source for Store {
 }
 
 impl Sink for Store {
+    fn tag_existing(
+        &self,
+        target: &ImageRef,
+        digest: &str,
+    ) -> impl Future<Output = CoreResult<bool>> + Send {
+        let (repo, tag, digest) = (
+            repo_key(target),
+            target.tag().map(str::to_owned),
+            digest.to_owned(),
+        );
+        async move {
+            match tag {
+                Some(tag) => {
+                    self.set_tag(&repo, &tag, &digest)?;
+                    Ok(true)
+                }
+                None => Ok(false),
+            }
+        }
+    }
+
     fn has_blob(
         &self,
         _repo: &ImageRef,

@@ -411,7 +411,9 @@ fn a_stale_mount_is_detected_with_a_clear_message() {
     run(Command::new("umount").arg(&point), None).ok();
     wait_for("the unmount", || !mounted(&point));
     // The detached server notices and exits, even right after mounting.
-    wait_for("the detached mount process to exit", || serving_processes(&point) == 0);
+    wait_for("the detached mount process to exit", || {
+        serving_processes(&point) == 0
+    });
 }
 
 /// Processes whose command line names `point` (the mount servers for it).

@@ -266,6 +266,11 @@ fn push_and_copy_keep_digests_and_cosign_verifies_the_destination() {
         let tag = ours.trim().rsplit_once(':').unwrap().1.to_owned();
         assert_eq!(tag, format!("{}.sig", m.index.replace(':', "-")));
     }
+    // --platform copies just that platform's image, tagged at the destination.
+    let arm = format!("{}:arm", second.image("copied/app"));
+    m.sm(&["copy", "--platform", "linux/arm64", &m.image, &arm])
+        .ok();
+    assert_eq!(digest(&arm), m.children[1]);
     // Copying onto a tag that holds another image needs --force.
     let other = format!("{}:v3", second.image("copied/app"));
     push_image(&other, "unrelated");

@@ -6,7 +6,7 @@
 //! `immutable: true`; it never replaces an existing Secret. Signing reads the Secret once per
 //! instance and decrypts the key with its `cosign.password`: the plugin never asks the host for
 //! a password. The API is reached with a blocking client the instance owns (see
-//! [`kubeconfig`] for where the configuration comes from).
+//! the `kubeconfig` module for where the configuration comes from).
 
 mod api;
 mod exec;

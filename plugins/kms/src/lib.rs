@@ -1,8 +1,8 @@
 //! The `kms` signer plugin: keys that never leave a key-management service.
 //!
 //! - `awskms://[ENDPOINT]/KEY` (key id, `alias/NAME`, key or alias ARN): AWS KMS, spoken as its
-//!   JSON API with an in-tree SigV4 signer ([`aws`]).
-//! - `hashivault://NAME`, `openbao://NAME`: the transit engine of Vault or OpenBao ([`vault`]).
+//!   JSON API with an in-tree SigV4 signer (module `aws`).
+//! - `hashivault://NAME`, `openbao://NAME`: the transit engine of Vault or OpenBao (module `vault`).
 //! - `gcpkms://`, `azurekms://`: recognised so the user gets a clear "not supported in this
 //!   build" instead of "no plugin serves …"; there is no API server to test them against here.
 //!
