@@ -82,16 +82,17 @@ impl Pull {
             .iter()
             .map(|i| ImageRef::parse(i).map(with_default_tag))
             .collect::<Result<_, _>>()?;
-        let store = self.store.open()?;
+        let store = std::sync::Arc::new(self.store.open()?);
+        let sink = super::source::BlockingStore(store.clone());
         let registry = self.registry.registry();
         let options = self
             .transfer
             .options(!self.no_layers, Attachment::ALL.to_vec());
         let bars = Bars::new("pull");
-        let result = block_on(async {
-            let transfer = Transfer::new(&registry, &store, options, &bars);
+        let result = super::registry::block_on_parallel(async {
+            let transfer = Transfer::new(&registry, &sink, options, &bars);
             let pulls = images.iter().map(|image| {
-                let (store, transfer) = (&store, &transfer);
+                let (store, transfer) = (&*store, &transfer);
                 async move {
                     let source = image.repo_name();
                     store.set_provenance(&source);

@@ -40,6 +40,16 @@ impl RegistryArgs {
     }
 }
 
+/// Runs `future` on a multi-threaded runtime, for transfers that write to disk through the
+/// blocking pool while downloads go on.
+pub fn block_on_parallel<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(future)
+}
+
 /// Runs `future` on a runtime owned by this command. One thread is enough: the work is network
 /// I/O, which it multiplexes; plugin calls run on the blocking pool. It also keeps a
 /// single-image `verify` small and quick to start.

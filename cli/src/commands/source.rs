@@ -104,3 +104,73 @@ impl Source for AnySource {
         }
     }
 }
+
+/// The store as a sink whose writes run on the blocking pool, so a transfer keeps downloading
+/// while files are synced to disk (the store itself is synchronous).
+pub struct BlockingStore(pub std::sync::Arc<Store>);
+
+/// Runs one of the store's (synchronous) sink futures on the blocking pool.
+async fn off_thread<T: Send + 'static>(
+    store: &std::sync::Arc<Store>,
+    f: impl FnOnce(&Store) -> sigmirror_core::Result<T> + Send + 'static,
+) -> sigmirror_core::Result<T> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || f(&store))
+        .await
+        .map_err(|e| sigmirror_core::Error::Malformed {
+            what: "store task".into(),
+            reason: e.to_string(),
+        })?
+}
+
+impl sigmirror_core::source::Sink for BlockingStore {
+    async fn has_blob(&self, repo: &ImageRef, digest: &str) -> sigmirror_core::Result<bool> {
+        sigmirror_core::source::Sink::has_blob(&*self.0, repo, digest).await
+    }
+
+    fn trusts_existing(&self, layers: bool) -> bool {
+        sigmirror_core::source::Sink::trusts_existing(&*self.0, layers)
+    }
+
+    async fn tag_existing(&self, target: &ImageRef, digest: &str) -> sigmirror_core::Result<bool> {
+        let (target, digest) = (target.clone(), digest.to_owned());
+        off_thread(&self.0, move |s| {
+            tokio::runtime::Handle::current().block_on(sigmirror_core::source::Sink::tag_existing(
+                s, &target, &digest,
+            ))
+        })
+        .await
+    }
+
+    async fn put_blob(
+        &self,
+        repo: &ImageRef,
+        digest: &str,
+        size: u64,
+        stream: BlobStream,
+    ) -> sigmirror_core::Result<()> {
+        let (repo, digest) = (repo.clone(), digest.to_owned());
+        let handle = tokio::runtime::Handle::current();
+        off_thread(&self.0, move |s| {
+            // The stream is network I/O driven by the runtime; this thread only writes.
+            handle.block_on(sigmirror_core::source::Sink::put_blob(
+                s, &repo, &digest, size, stream,
+            ))
+        })
+        .await
+    }
+
+    async fn put_manifest(
+        &self,
+        target: &ImageRef,
+        manifest: &Manifest,
+    ) -> sigmirror_core::Result<()> {
+        let (target, manifest) = (target.clone(), manifest.clone());
+        off_thread(&self.0, move |s| {
+            tokio::runtime::Handle::current().block_on(sigmirror_core::source::Sink::put_manifest(
+                s, &target, &manifest,
+            ))
+        })
+        .await
+    }
+}
