@@ -10,4 +10,11 @@ if ! command -v cosign >/dev/null || ! command -v docker-registry >/dev/null \
 fi
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/sigmirror-target}
 # `cargo test` also builds the cdylib plugins the tests load (they are dev-dependencies).
-cargo test --workspace "$@"
+LOG=$(mktemp /tmp/sigmirror-test.XXXXXX)
+trap 'rm -f "$LOG"' EXIT
+status=0
+cargo test --workspace "$@" 2>&1 | tee "$LOG" || status=$?
+# One closing line for the whole run (cargo prints one per test binary).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$LOG"
+exit "$status"
