@@ -1,38 +1,56 @@
 //! The thin `fuser` adapter over [`Vfs`]: each request is one call into the view, each error
 //! one errno. The mount is read-only (the kernel answers writes with EROFS); the write
 //! requests that can still arrive are answered with EROFS here too.
+//!
+//! Caching: the kernel keeps entries and attributes for [`TTL`], and file pages and folder
+//! listings across opens (`keep_cache`, `cache_dir`; with a kernel that allows it, `open` and
+//! `opendir` are not even asked). Nothing goes stale for that long: the view's content only
+//! changes with a rebuild, which moves every node's `mtime` on (the kernel then drops pages and
+//! listings, `FUSE_AUTO_INVAL_DATA`), and [`invalidate_on_change`] tells the kernel to forget
+//! the names and inodes of the replaced tree right after each rebuild. Without
+//! `FUSE_AUTO_INVAL_DATA` only blobs keep their pages.
 
 use std::ffi::OsStr;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime};
 
 use fuser::{
-    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, LockOwner,
-    OpenFlags, ReplyAttr, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen,
-    ReplyStatfs, Request,
+    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, InitFlags,
+    KernelConfig, LockOwner, Notifier, OpenFlags, ReplyAttr, ReplyData, ReplyDirectory, ReplyEmpty,
+    ReplyEntry, ReplyOpen, ReplyStatfs, Request,
 };
 
 use crate::error::Error;
 use crate::vfs::{Attr, NodeType, Vfs};
 
-/// How long the kernel may cache entries and attributes.
-const TTL: Duration = Duration::from_secs(1);
+/// How long the kernel may cache entries and attributes. Changes do not wait for it: when the
+/// store changes, [`invalidate_on_change`] tells the kernel to forget what it cached.
+pub const TTL: Duration = Duration::from_secs(60);
 
 /// The filesystem handed to `fuser`.
 pub struct SigFs {
-    vfs: Vfs,
+    vfs: Arc<Vfs>,
     uid: u32,
     gid: u32,
     mounted_at: SystemTime,
+    /// The kernel drops cached pages and listings when `mtime` changes (`FUSE_AUTO_INVAL_DATA`).
+    auto_inval: bool,
+    /// With `auto_inval`, and a kernel that opens files and folders without asking when `open`
+    /// and `opendir` answer ENOSYS (it then keeps their caches, as with `keep_cache` and
+    /// `cache_dir`): nothing needs deciding at open time, so the round trips are saved.
+    no_open: bool,
 }
 
 impl SigFs {
     /// Serves `vfs`, files owned by `uid`/`gid`.
-    pub fn new(vfs: Vfs, uid: u32, gid: u32) -> Self {
+    pub fn new(vfs: Arc<Vfs>, uid: u32, gid: u32) -> Self {
         SigFs {
             vfs,
             uid,
             gid,
             mounted_at: SystemTime::now(),
+            auto_inval: false,
+            no_open: false,
         }
     }
 
@@ -42,8 +60,8 @@ impl SigFs {
             size: a.size,
             blocks: a.size.div_ceil(512),
             atime: self.mounted_at,
-            mtime: self.mounted_at,
-            ctime: self.mounted_at,
+            mtime: a.mtime,
+            ctime: a.mtime,
             crtime: self.mounted_at,
             kind: file_type(a.kind),
             perm: a.perm,
@@ -80,6 +98,17 @@ fn errno(e: &Error) -> Errno {
 }
 
 impl Filesystem for SigFs {
+    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
+        self.auto_inval = config
+            .add_capabilities(InitFlags::FUSE_AUTO_INVAL_DATA)
+            .is_ok();
+        self.no_open = self.auto_inval
+            && config
+                .capabilities()
+                .contains(InitFlags::FUSE_NO_OPEN_SUPPORT | InitFlags::FUSE_NO_OPENDIR_SUPPORT);
+        Ok(())
+    }
+
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         let Some(name) = name.to_str() else {
             return reply.error(Errno::ENOENT);
@@ -109,9 +138,12 @@ impl Filesystem for SigFs {
         if access != 0 {
             return reply.error(Errno::EROFS);
         }
+        if self.no_open {
+            return reply.error(Errno::ENOSYS);
+        }
         match self.vfs.getattr(ino.0) {
             Ok(a) if a.kind == NodeType::File => {
-                let keep = if self.vfs.is_immutable(ino.0) {
+                let keep = if self.auto_inval || self.vfs.is_immutable(ino.0) {
                     FopenFlags::FOPEN_KEEP_CACHE
                 } else {
                     FopenFlags::empty()
@@ -148,7 +180,27 @@ impl Filesystem for SigFs {
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
-        reply.ok();
+        // Nothing to flush on a read-only view: ENOSYS tells the kernel not to send FLUSH on
+        // every close again (fuser's default would also log a warning).
+        reply.error(Errno::ENOSYS);
+    }
+
+    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        if self.no_open {
+            return reply.error(Errno::ENOSYS);
+        }
+        match self.vfs.getattr(ino.0) {
+            Ok(a) if a.kind == NodeType::Dir => {
+                let keep = if self.auto_inval {
+                    FopenFlags::FOPEN_KEEP_CACHE | FopenFlags::FOPEN_CACHE_DIR
+                } else {
+                    FopenFlags::empty()
+                };
+                reply.opened(FileHandle(0), keep)
+            }
+            Ok(_) => reply.error(Errno::ENOTDIR),
+            Err(e) => reply.error(errno(&e)),
+        }
     }
 
     fn readdir(
@@ -188,4 +240,33 @@ impl Filesystem for SigFs {
 /// `O_ACCMODE`: opening for writing or read-write is refused.
 const fn libc_accmode() -> i32 {
     0o3
+}
+
+/// Watches the store for as long as `vfs` is served (every `every`) and, after each rebuild,
+/// tells the kernel to drop what it cached from the replaced tree (names, attributes, pages,
+/// listings), so that changes show up at once in spite of the long [`TTL`]. Runs on its own
+/// thread: the kernel may have to wait for a request in progress before it can drop a name, so
+/// this must never run inside a request. Ends when the session has dropped the view.
+pub fn invalidate_on_change(
+    vfs: Weak<Vfs>,
+    notifier: Notifier,
+    every: Duration,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        if let Some(vfs) = vfs.upgrade() {
+            vfs.take_stale();
+        }
+        loop {
+            std::thread::sleep(every);
+            let Some(vfs) = vfs.upgrade() else { return };
+            vfs.refresh();
+            let stale = vfs.take_stale();
+            drop(vfs);
+            for (parent, name, ino) in stale {
+                // ENOENT (the kernel never cached that name or inode) is the common answer.
+                let _ = notifier.inval_entry(INodeNo(parent), OsStr::new(&name));
+                let _ = notifier.inval_inode(INodeNo(ino), 0, 0);
+            }
+        }
+    })
 }

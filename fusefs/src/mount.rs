@@ -3,11 +3,12 @@
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use fuser::{BackgroundSession, Config, MountOption, SessionACL};
 
-use crate::fs::SigFs;
+use crate::fs::{SigFs, invalidate_on_change};
 use crate::vfs::Vfs;
 
 /// Why a mount could not be made.
@@ -70,8 +71,9 @@ pub fn check_mount_point(path: &Path) -> Result<(), MountError> {
 /// threads until the returned session is dropped (which unmounts).
 pub fn mount(store: &Path, mount_point: &Path) -> Result<BackgroundSession, MountError> {
     check_mount_point(mount_point)?;
-    let vfs =
-        Vfs::new(store, Duration::from_secs(1)).map_err(|e| MountError::Store(e.to_string()))?;
+    let vfs = Arc::new(
+        Vfs::new(store, Duration::from_secs(1)).map_err(|e| MountError::Store(e.to_string()))?,
+    );
     let owner = std::fs::metadata(store).map_err(|e| MountError::Store(e.to_string()))?;
     let mut config = Config::default();
     config.mount_options = vec![
@@ -88,10 +90,17 @@ pub fn mount(store: &Path, mount_point: &Path) -> Result<BackgroundSession, Moun
     } else {
         SessionACL::Owner
     };
-    fuser::spawn_mount(
-        SigFs::new(vfs, owner.uid(), owner.gid()),
+    let session = fuser::spawn_mount(
+        SigFs::new(vfs.clone(), owner.uid(), owner.gid()),
         mount_point,
         &config,
     )
-    .map_err(|e| MountError::Mount(mount_point.to_path_buf(), e))
+    .map_err(|e| MountError::Mount(mount_point.to_path_buf(), e))?;
+    // Ends by itself once the session has dropped the view.
+    invalidate_on_change(
+        Arc::downgrade(&vfs),
+        session.notifier(),
+        Duration::from_millis(250),
+    );
+    Ok(session)
 }

@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::content::{Blobs, Entry, FileData, digest_dir};
 use crate::error::{Error, Result};
@@ -44,6 +44,10 @@ pub struct Attr {
     pub size: u64,
     /// Permission bits: 0555 folders, 0444 files, 0777 links.
     pub perm: u16,
+    /// When the view was last built from the store: every node's content can only change
+    /// with a rebuild, and each rebuild moves this on, so the kernel may keep file pages and
+    /// folder listings until it sees a new value.
+    pub mtime: SystemTime,
 }
 
 #[derive(Debug, Clone)]
@@ -70,8 +74,9 @@ struct Node {
 
 struct State {
     snap: Arc<Snapshot>,
-    marker: Vec<(PathBuf, Option<(std::time::SystemTime, u64)>)>,
+    marker: Vec<(PathBuf, Option<(SystemTime, u64)>)>,
     checked: Instant,
+    built: SystemTime,
     nodes: HashMap<u64, Node>,
 }
 
@@ -81,8 +86,17 @@ pub struct Vfs {
     blobs: Blobs,
     refresh_every: Duration,
     /// Path → inode, never shrunk, so a path keeps its number across refreshes.
-    inodes: Mutex<HashMap<String, u64>>,
+    inodes: Mutex<Inodes>,
     state: RwLock<State>,
+    /// The `(folder inode, name, inode)` entries of trees replaced by rebuilds, not yet taken
+    /// by [`Vfs::take_stale`]; kept only once someone takes them.
+    stale: Mutex<Option<Vec<(u64, String, u64)>>>,
+}
+
+/// Inode numbers both ways: `paths[ino - 1]` is the path of `ino`.
+struct Inodes {
+    by_path: HashMap<String, u64>,
+    paths: Vec<String>,
 }
 
 fn join(parent: &str, name: &str) -> String {
@@ -101,13 +115,18 @@ impl Vfs {
             root: root.to_path_buf(),
             blobs: Blobs::new(root),
             refresh_every,
-            inodes: Mutex::new(HashMap::from([("/".to_owned(), ROOT)])),
+            inodes: Mutex::new(Inodes {
+                by_path: HashMap::from([("/".to_owned(), ROOT)]),
+                paths: vec!["/".to_owned()],
+            }),
             state: RwLock::new(State {
                 snap: Arc::new(Snapshot::default()),
                 marker: marker(root),
                 checked: Instant::now(),
+                built: SystemTime::UNIX_EPOCH,
                 nodes: HashMap::new(),
             }),
+            stale: Mutex::new(None),
         };
         vfs.rebuild(snap);
         Ok(vfs)
@@ -115,8 +134,67 @@ impl Vfs {
 
     fn ino(&self, path: &str) -> u64 {
         let mut inodes = self.inodes.lock().expect("inode table poisoned");
-        let next = inodes.len() as u64 + 1;
-        *inodes.entry(path.to_owned()).or_insert(next)
+        if let Some(ino) = inodes.by_path.get(path) {
+            return *ino;
+        }
+        inodes.paths.push(path.to_owned());
+        let ino = inodes.paths.len() as u64;
+        inodes.by_path.insert(path.to_owned(), ino);
+        ino
+    }
+
+    /// Makes sure `ino` has its node: after a rebuild, the nodes inside digest folders are only
+    /// made again when the folder is visited, but the kernel may still ask about them by inode
+    /// (an open file, a cached name), so the folders on the way to its path are built first.
+    fn resolve(&self, ino: u64) -> Result<()> {
+        if self
+            .state
+            .read()
+            .expect("vfs state poisoned")
+            .nodes
+            .contains_key(&ino)
+        {
+            return Ok(());
+        }
+        let path = {
+            let inodes = self.inodes.lock().expect("inode table poisoned");
+            let index = usize::try_from(ino.wrapping_sub(1)).map_err(|_| Error::NotFound)?;
+            inodes.paths.get(index).cloned().ok_or(Error::NotFound)?
+        };
+        let mut current = ROOT;
+        for part in path.split('/').filter(|p| !p.is_empty()) {
+            self.populate(current)?;
+            let state = self.state.read().expect("vfs state poisoned");
+            current = match state.nodes.get(&current) {
+                Some(Node {
+                    kind: Kind::Dir { children, .. },
+                    ..
+                }) => *children.get(part).ok_or(Error::NotFound)?,
+                _ => return Err(Error::NotFound),
+            };
+        }
+        if current == ino {
+            Ok(())
+        } else {
+            Err(Error::NotFound)
+        }
+    }
+
+    /// Checks the store for changes now (at most once per `refresh_every`) and rebuilds the
+    /// tree if it changed; requests on the view do the same as they arrive.
+    pub fn refresh(&self) {
+        self.maybe_refresh();
+    }
+
+    /// Takes the `(folder inode, name, inode)` entries that rebuilds since the last call
+    /// replaced: whatever the kernel cached about those names and inodes may be out of date.
+    /// The first call starts the record (and returns nothing).
+    pub fn take_stale(&self) -> Vec<(u64, String, u64)> {
+        self.stale
+            .lock()
+            .expect("stale list poisoned")
+            .replace(vec![])
+            .unwrap_or_default()
     }
 
     /// Replaces the tree with one built from `snap`; digest folders are built again on demand.
@@ -184,9 +262,20 @@ impl Vfs {
                 attach(&mut nodes, digests, digest, ino);
             }
         }
-        let mut state = self.state.write().expect("vfs state poisoned");
-        state.nodes = nodes;
-        state.snap = Arc::new(snap);
+        let old = {
+            let mut state = self.state.write().expect("vfs state poisoned");
+            state.snap = Arc::new(snap);
+            // Strictly later than the previous build, even if the clock has not moved on.
+            state.built = SystemTime::now().max(state.built + Duration::from_micros(1));
+            std::mem::replace(&mut state.nodes, nodes)
+        };
+        if let Some(stale) = self.stale.lock().expect("stale list poisoned").as_mut() {
+            for (ino, node) in old {
+                if let Kind::Dir { children, .. } = node.kind {
+                    stale.extend(children.into_iter().map(|(name, child)| (ino, name, child)));
+                }
+            }
+        }
     }
 
     /// Rebuilds the tree if the store changed and is free (never waits for a busy store).
@@ -197,10 +286,17 @@ impl Vfs {
                 return;
             }
         }
+        {
+            // Checked again under the write lock: one caller checks, the others go on.
+            let mut state = self.state.write().expect("vfs state poisoned");
+            if state.checked.elapsed() < self.refresh_every {
+                return;
+            }
+            state.checked = Instant::now();
+        }
         let now_marker = marker(&self.root);
         let changed = {
-            let mut state = self.state.write().expect("vfs state poisoned");
-            state.checked = Instant::now();
+            let state = self.state.read().expect("vfs state poisoned");
             state.marker != now_marker
         };
         if !changed {
@@ -209,8 +305,12 @@ impl Vfs {
         match Snapshot::take(&self.root, Duration::ZERO) {
             Ok(snap) => {
                 self.rebuild(snap);
+                // Opening the store touches its index files, so the marker is read again
+                // after the snapshot: kept from before, it would differ on every later check
+                // and the view would be rebuilt (and every digest folder re-verified) each
+                // second for the rest of the mount.
                 let mut state = self.state.write().expect("vfs state poisoned");
-                state.marker = now_marker;
+                state.marker = marker(&self.root);
             }
             Err(e) => tracing::debug!("store busy, keeping the previous view: {e}"),
         }
@@ -298,26 +398,18 @@ impl Vfs {
         }
     }
 
-    fn attr_of(&self, ino: u64, node: &Node) -> Attr {
-        match &node.kind {
-            Kind::Dir { children, .. } => Attr {
-                ino,
-                kind: NodeType::Dir,
-                size: children.len() as u64,
-                perm: 0o555,
-            },
-            Kind::File(data) => Attr {
-                ino,
-                kind: NodeType::File,
-                size: data.size(),
-                perm: 0o444,
-            },
-            Kind::Link(target) => Attr {
-                ino,
-                kind: NodeType::Link,
-                size: target.len() as u64,
-                perm: 0o777,
-            },
+    fn attr_of(ino: u64, node: &Node, mtime: SystemTime) -> Attr {
+        let (kind, size, perm) = match &node.kind {
+            Kind::Dir { children, .. } => (NodeType::Dir, children.len() as u64, 0o555),
+            Kind::File(data) => (NodeType::File, data.size(), 0o444),
+            Kind::Link(target) => (NodeType::Link, target.len() as u64, 0o777),
+        };
+        Attr {
+            ino,
+            kind,
+            size,
+            perm,
+            mtime,
         }
     }
 
@@ -326,14 +418,16 @@ impl Vfs {
         if ino == ROOT {
             self.maybe_refresh();
         }
+        self.resolve(ino)?;
         let state = self.state.read().expect("vfs state poisoned");
         let node = state.nodes.get(&ino).ok_or(Error::NotFound)?;
-        Ok(self.attr_of(ino, node))
+        Ok(Self::attr_of(ino, node, state.built))
     }
 
     /// The entry `name` in folder `parent`.
     pub fn lookup(&self, parent: u64, name: &str) -> Result<Attr> {
         self.maybe_refresh();
+        self.resolve(parent)?;
         self.populate(parent)?;
         let state = self.state.read().expect("vfs state poisoned");
         let Some(Node {
@@ -345,12 +439,13 @@ impl Vfs {
         };
         let ino = *children.get(name).ok_or(Error::NotFound)?;
         let node = state.nodes.get(&ino).ok_or(Error::NotFound)?;
-        Ok(self.attr_of(ino, node))
+        Ok(Self::attr_of(ino, node, state.built))
     }
 
     /// The entries of folder `ino`: `(inode, type, name)`, sorted by name.
     pub fn readdir(&self, ino: u64) -> Result<Vec<(u64, NodeType, String)>> {
         self.maybe_refresh();
+        self.resolve(ino)?;
         self.populate(ino)?;
         let state = self.state.read().expect("vfs state poisoned");
         let Some(Node {
@@ -364,13 +459,18 @@ impl Vfs {
             .iter()
             .filter_map(|(name, child)| {
                 let node = state.nodes.get(child)?;
-                Some((*child, self.attr_of(*child, node).kind, name.clone()))
+                Some((
+                    *child,
+                    Self::attr_of(*child, node, state.built).kind,
+                    name.clone(),
+                ))
             })
             .collect())
     }
 
     /// The target of link `ino`.
     pub fn readlink(&self, ino: u64) -> Result<String> {
+        self.resolve(ino)?;
         let state = self.state.read().expect("vfs state poisoned");
         match state.nodes.get(&ino).map(|n| &n.kind) {
             Some(Kind::Link(target)) => Ok(target.clone()),
@@ -381,6 +481,9 @@ impl Vfs {
 
     /// Whether file `ino` is store content that never changes (the kernel may keep its pages).
     pub fn is_immutable(&self, ino: u64) -> bool {
+        if self.resolve(ino).is_err() {
+            return false;
+        }
         let state = self.state.read().expect("vfs state poisoned");
         matches!(
             state.nodes.get(&ino).map(|n| &n.kind),
@@ -391,6 +494,7 @@ impl Vfs {
     /// Up to `size` bytes of file `ino` from `offset`. Blobs are verified against their digest
     /// before any byte is served.
     pub fn read(&self, ino: u64, offset: u64, size: u32) -> Result<Vec<u8>> {
+        self.resolve(ino)?;
         let data = {
             let state = self.state.read().expect("vfs state poisoned");
             match state.nodes.get(&ino).map(|n| &n.kind) {
