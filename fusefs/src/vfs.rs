@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::content::{Blobs, Entry, FileData, digest_dir};
 use crate::error::{Error, Result};
-use crate::snapshot::{Snapshot, marker};
+use crate::snapshot::{Snapshot, TRUST_DIR, marker};
 
 /// The root's inode number.
 pub const ROOT: u64 = 1;
@@ -74,7 +74,7 @@ struct Node {
 
 struct State {
     snap: Arc<Snapshot>,
-    marker: Vec<(PathBuf, Option<(SystemTime, u64)>)>,
+    marker: Marker,
     checked: Instant,
     built: SystemTime,
     nodes: HashMap<u64, Node>,
@@ -91,6 +91,29 @@ pub struct Vfs {
     /// The `(folder inode, name, inode)` entries of trees replaced by rebuilds, not yet taken
     /// by [`Vfs::take_stale`]; kept only once someone takes them.
     stale: Mutex<Option<Vec<(u64, String, u64)>>>,
+}
+
+type Marker = Vec<(PathBuf, Option<(SystemTime, u64)>)>;
+
+/// A snapshot and the marker it corresponds to. Opening the store touches its index files, so
+/// their part of the marker is read after the snapshot (read before, it would differ at every
+/// later check and the view would be rebuilt, every digest folder re-verified, each second for
+/// the rest of the mount). The trusted keys are not touched by it and are read before: a key
+/// added while the snapshot is taken is then noticed at the next check (after, it could be
+/// missed for good).
+fn take(root: &Path, wait: Duration) -> Result<(Snapshot, Marker)> {
+    let before = marker(root);
+    let snap = Snapshot::take(root, wait)?;
+    let trust = root.join(TRUST_DIR);
+    let mut after = marker(root);
+    for (path, meta) in &mut after {
+        if *path == trust
+            && let Some((_, m)) = before.iter().find(|(p, _)| *p == trust)
+        {
+            *meta = *m;
+        }
+    }
+    Ok((snap, after))
 }
 
 /// Inode numbers both ways: `paths[ino - 1]` is the path of `ino`.
@@ -110,7 +133,7 @@ fn join(parent: &str, name: &str) -> String {
 impl Vfs {
     /// A view of the store at `root`, checking for changes at most every `refresh_every`.
     pub fn new(root: &Path, refresh_every: Duration) -> Result<Vfs> {
-        let snap = Snapshot::take(root, Duration::from_secs(10))?;
+        let (snap, marker) = take(root, Duration::from_secs(10))?;
         let vfs = Vfs {
             root: root.to_path_buf(),
             blobs: Blobs::new(root),
@@ -121,7 +144,7 @@ impl Vfs {
             }),
             state: RwLock::new(State {
                 snap: Arc::new(Snapshot::default()),
-                marker: marker(root),
+                marker,
                 checked: Instant::now(),
                 built: SystemTime::UNIX_EPOCH,
                 nodes: HashMap::new(),
@@ -302,15 +325,10 @@ impl Vfs {
         if !changed {
             return;
         }
-        match Snapshot::take(&self.root, Duration::ZERO) {
-            Ok(snap) => {
+        match take(&self.root, Duration::ZERO) {
+            Ok((snap, marker)) => {
                 self.rebuild(snap);
-                // Opening the store touches its index files, so the marker is read again
-                // after the snapshot: kept from before, it would differ on every later check
-                // and the view would be rebuilt (and every digest folder re-verified) each
-                // second for the rest of the mount.
-                let mut state = self.state.write().expect("vfs state poisoned");
-                state.marker = marker(&self.root);
+                self.state.write().expect("vfs state poisoned").marker = marker;
             }
             Err(e) => tracing::debug!("store busy, keeping the previous view: {e}"),
         }
@@ -318,6 +336,14 @@ impl Vfs {
 
     /// Builds a lazy folder's entries the first time it is visited.
     fn populate(&self, ino: u64) -> Result<()> {
+        // A rebuild (on another thread) while the entries were made: make them again from the
+        // new snapshot, so that nothing of the old one lands in the new tree.
+        while !self.populate_once(ino)? {}
+        Ok(())
+    }
+
+    /// One attempt of [`Vfs::populate`]: false if the snapshot changed meanwhile.
+    fn populate_once(&self, ino: u64) -> Result<bool> {
         let (lazy, path, snap) = {
             let state = self.state.read().expect("vfs state poisoned");
             match state.nodes.get(&ino) {
@@ -328,7 +354,7 @@ impl Vfs {
                         },
                     path,
                 }) => (lazy.clone(), path.clone(), state.snap.clone()),
-                Some(_) => return Ok(()),
+                Some(_) => return Ok(true),
                 None => return Err(Error::NotFound),
             }
         };
@@ -355,6 +381,9 @@ impl Vfs {
                 .unwrap_or_default(),
         };
         let mut state = self.state.write().expect("vfs state poisoned");
+        if !Arc::ptr_eq(&state.snap, &snap) {
+            return Ok(false);
+        }
         let mut children = BTreeMap::new();
         self.insert_entries(&mut state.nodes, &path, entries, &mut children);
         if let Some(Node {
@@ -365,7 +394,7 @@ impl Vfs {
             *c = children;
             *lazy = None;
         }
-        Ok(())
+        Ok(true)
     }
 
     fn insert_entries(
