@@ -9,16 +9,16 @@
 //! is skipped, which makes an interrupted transfer safe to re-run. Blob transfers run
 //! concurrently up to a bound and are digest-checked on the way.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use futures_util::future::try_join_all;
 use serde_json::Value;
-use tokio::sync::Semaphore;
+use tokio::sync::{OnceCell, Semaphore};
 
 use crate::cosign::{Attachment, attachment_tag};
 use crate::digest::check_stream;
@@ -111,6 +111,9 @@ pub struct Transfer<'a, S: Source, K: Sink> {
     progress: &'a dyn Progress,
     stats: Stats,
     visited: Mutex<HashSet<String>>,
+    /// One cell per blob: a second walk that needs a blob already in flight waits for it, so a
+    /// manifest is never written before every blob it names is complete.
+    blobs_done: Mutex<HashMap<String, Arc<OnceCell<()>>>>,
     blob_slots: Semaphore,
     started: Instant,
 }
@@ -193,6 +196,7 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
             progress,
             stats: Stats::default(),
             visited: Mutex::new(HashSet::new()),
+            blobs_done: Mutex::new(HashMap::new()),
             blob_slots: Semaphore::new(slots),
             started: Instant::now(),
         }
@@ -398,14 +402,26 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
         digest: String,
         size: u64,
     ) -> Result<()> {
-        if !self
-            .visited
+        let cell = self
+            .blobs_done
             .lock()
-            .expect("visited set poisoned")
-            .insert(format!("{}@{digest}", dst_repo.repo_name()))
-        {
-            return Ok(());
-        }
+            .expect("blob cells poisoned")
+            .entry(format!("{}@{digest}", dst_repo.repo_name()))
+            .or_default()
+            .clone();
+        cell.get_or_try_init(|| self.transfer_blob(src_repo, dst_repo, digest, size))
+            .await?;
+        Ok(())
+    }
+
+    /// Copies one blob unless the sink has it (at most once per transfer, see `blobs_done`).
+    async fn transfer_blob(
+        &self,
+        src_repo: &ImageRef,
+        dst_repo: &ImageRef,
+        digest: String,
+        size: u64,
+    ) -> Result<()> {
         if self.sink.has_blob(dst_repo, &digest).await? {
             self.stats.skipped.fetch_add(1, Ordering::Relaxed);
             return Ok(());

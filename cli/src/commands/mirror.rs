@@ -91,30 +91,27 @@ impl Pull {
         let bars = Bars::new("pull");
         let result = super::registry::block_on_parallel(async {
             let transfer = Transfer::new(&registry, &sink, options, &bars);
-            let pulls = images.iter().map(|image| {
-                let (store, transfer) = (&*store, &transfer);
-                async move {
-                    let source = image.repo_name();
-                    store.set_provenance(&source);
-                    if let Some(existing) = store.image(&image.to_string())? {
-                        record(
-                            store,
-                            image,
-                            &existing.digest,
-                            false,
-                            self.no_layers,
-                            &source,
-                        )?;
-                    }
-                    let digest = transfer
-                        .copy_image(image, image)
-                        .await
-                        .with_context(|| format!("pulling {image}"))?;
-                    record(store, image, &digest, true, self.no_layers, &source)?;
-                    Ok::<_, anyhow::Error>(())
+            // One image after another: a shared manifest is then complete in the store before
+            // a later image refers to it (each image's own blobs still move concurrently).
+            for image in &images {
+                let source = image.repo_name();
+                store.set_provenance(&source);
+                if let Some(existing) = store.image(&image.to_string())? {
+                    record(
+                        &store,
+                        image,
+                        &existing.digest,
+                        false,
+                        self.no_layers,
+                        &source,
+                    )?;
                 }
-            });
-            futures_util::future::try_join_all(pulls).await?;
+                let digest = transfer
+                    .copy_image(image, image)
+                    .await
+                    .with_context(|| format!("pulling {image}"))?;
+                record(&store, image, &digest, true, self.no_layers, &source)?;
+            }
             Ok(transfer.summary())
         });
         bars.finish();
