@@ -39,3 +39,27 @@ pub fn core_error_code(error: &Error) -> u8 {
         _ => 1,
     }
 }
+
+/// Reports the outcome for each of several images: `on_ok` for a success, one `Error:` line for
+/// a failure. Every image is reported; the result then fails with the first failure's exit code
+/// (its message already printed).
+pub fn report_each<T, E: Into<anyhow::Error>>(
+    results: impl IntoIterator<Item = Result<T, E>>,
+    mut on_ok: impl FnMut(T) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut first_error = None;
+    for result in results {
+        match result {
+            Ok(value) => on_ok(value)?,
+            Err(e) => {
+                let e: anyhow::Error = e.into();
+                eprintln!("Error: {e:#}");
+                first_error.get_or_insert(code_for(&e));
+            }
+        }
+    }
+    match first_error {
+        Some(code) => Err(AlreadyReported { code }.into()),
+        None => Ok(()),
+    }
+}

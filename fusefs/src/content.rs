@@ -118,11 +118,14 @@ impl Blobs {
     }
 }
 
-fn layers(manifest: &Value) -> Vec<Value> {
-    manifest
-        .get("layers")
-        .and_then(Value::as_array)
-        .cloned()
+/// The layer descriptors of an attached image; none if its manifest is missing or corrupt (the
+/// view then shows no entries for it).
+fn image_layers(blobs: &Blobs, image: &str) -> Vec<Value> {
+    blobs
+        .read(image)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+        .and_then(|m| m.get("layers").and_then(Value::as_array).cloned())
         .unwrap_or_default()
 }
 
@@ -265,11 +268,7 @@ pub fn digest_dir(blobs: &Blobs, snap: &Snapshot, digest: &str) -> Result<Vec<(S
     let mut sig_report = vec![];
     let mut signatures = vec![];
     for sig_image in &attached.signatures {
-        let Ok(bytes) = blobs.read(sig_image) else {
-            continue;
-        };
-        let sig_manifest: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        for layer in layers(&sig_manifest) {
+        for layer in image_layers(blobs, sig_image) {
             let n = signatures.len() + 1;
             let layer_digest = layer
                 .get("digest")
@@ -319,11 +318,7 @@ pub fn digest_dir(blobs: &Blobs, snap: &Snapshot, digest: &str) -> Result<Vec<(S
     let mut att_report = vec![];
     let mut attestations = vec![];
     for att_image in &attached.attestations {
-        let Ok(bytes) = blobs.read(att_image) else {
-            continue;
-        };
-        let att_manifest: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        for layer in layers(&att_manifest) {
+        for layer in image_layers(blobs, att_image) {
             let n = attestations.len() + 1;
             let layer_digest = layer
                 .get("digest")
@@ -370,11 +365,7 @@ pub fn digest_dir(blobs: &Blobs, snap: &Snapshot, digest: &str) -> Result<Vec<(S
 
     let mut sboms = vec![];
     for sbom_image in &attached.sboms {
-        let Ok(bytes) = blobs.read(sbom_image) else {
-            continue;
-        };
-        let sbom_manifest: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        for layer in layers(&sbom_manifest) {
+        for layer in image_layers(blobs, sbom_image) {
             let layer_digest = layer
                 .get("digest")
                 .and_then(Value::as_str)

@@ -90,10 +90,10 @@ impl Attest {
             .buffered(CONCURRENCY)
             .collect()
             .await;
-            for result in results {
-                eprintln!("Pushing attestation to: {}", result?);
-            }
-            Ok(())
+            crate::exit::report_each(results, |target| {
+                eprintln!("Pushing attestation to: {target}");
+                Ok(())
+            })
         })
     }
 }
@@ -151,42 +151,24 @@ impl VerifyAttestation {
             .buffered(CONCURRENCY)
             .collect()
             .await;
-            let mut first_error = None;
             let mut out = std::io::stdout().lock();
-            for (image, result) in images.iter().zip(results) {
-                match result {
-                    Ok((_, attestations)) => {
-                        eprintln!("\nVerification for {image} --");
-                        eprintln!(
-                            "The following checks were performed on each of these signatures:"
-                        );
-                        eprintln!("  - The cosign claims were validated");
-                        eprintln!(
-                            "  - The signatures were verified against the specified public key"
-                        );
-                        for a in attestations {
-                            match self.output {
-                                AttestationOutput::Envelope => out.write_all(&a.envelope_json)?,
-                                AttestationOutput::Statement => out.write_all(
-                                    &sigmirror_core::gojson::to_vec(&a.statement.json),
-                                )?,
-                            }
-                            out.write_all(b"\n")?;
+            let results = images
+                .iter()
+                .zip(results)
+                .map(|(image, r)| r.map(|v| (image, v)));
+            crate::exit::report_each(results, |(image, (_, attestations))| {
+                super::image::print_checks(image, false);
+                for a in attestations {
+                    match self.output {
+                        AttestationOutput::Envelope => out.write_all(&a.envelope_json)?,
+                        AttestationOutput::Statement => {
+                            out.write_all(&sigmirror_core::gojson::to_vec(&a.statement.json))?
                         }
                     }
-                    Err(e) => {
-                        eprintln!("Error: {e}");
-                        first_error.get_or_insert(e);
-                    }
+                    out.write_all(b"\n")?;
                 }
-            }
-            match first_error {
-                Some(e) => Err(crate::exit::AlreadyReported {
-                    code: crate::exit::core_error_code(&e),
-                }
-                .into()),
-                None => Ok(()),
-            }
+                Ok(())
+            })
         })
     }
 }

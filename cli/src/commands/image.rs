@@ -85,32 +85,16 @@ impl Sign {
             .buffered(CONCURRENCY)
             .collect()
             .await;
-            // Report every image, then fail if any failed.
-            let mut first_error = None;
-            for result in results {
-                match result {
-                    Ok(signed) => {
-                        for s in signed {
-                            if s.already_present {
-                                eprintln!(
-                                    "Signature for {} already present; nothing pushed",
-                                    s.image
-                                );
-                            } else {
-                                eprintln!("Pushing signature to: {}", s.signature_ref);
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        eprintln!("Error: {e:#}");
-                        first_error.get_or_insert(crate::exit::code_for(&e));
+            crate::exit::report_each(results, |signed| {
+                for s in signed {
+                    if s.already_present {
+                        eprintln!("Signature for {} already present; nothing pushed", s.image);
+                    } else {
+                        eprintln!("Pushing signature to: {}", s.signature_ref);
                     }
                 }
-            }
-            match first_error {
-                Some(code) => Err(crate::exit::AlreadyReported { code }.into()),
-                None => Ok(()),
-            }
+                Ok(())
+            })
         })
     }
 }
@@ -172,27 +156,27 @@ impl Verify {
             .buffered(CONCURRENCY)
             .collect()
             .await;
-            let mut first_error = None;
-            for (image, result) in images.iter().zip(results) {
-                match result {
-                    Ok(verification) => {
-                        print_verification(image, &verification, self.output, !required.is_empty())
-                    }
-                    Err(e) => {
-                        eprintln!("Error: {e}");
-                        first_error.get_or_insert(e);
-                    }
-                }
-            }
-            match first_error {
-                Some(e) => Err(crate::exit::AlreadyReported {
-                    code: crate::exit::core_error_code(&e),
-                }
-                .into()),
-                None => Ok(()),
-            }
+            let results = images
+                .iter()
+                .zip(results)
+                .map(|(image, r)| r.map(|v| (image, v)));
+            crate::exit::report_each(results, |(image, verification)| {
+                print_verification(image, &verification, self.output, !required.is_empty());
+                Ok(())
+            })
         })
     }
+}
+
+/// cosign's list of the checks made on each verified image, on stderr.
+pub fn print_checks(image: &ImageRef, with_annotations: bool) {
+    eprintln!("\nVerification for {image} --");
+    eprintln!("The following checks were performed on each of these signatures:");
+    eprintln!("  - The cosign claims were validated");
+    if with_annotations {
+        eprintln!("  - The specified annotations were verified.");
+    }
+    eprintln!("  - The signatures were verified against the specified public key");
 }
 
 fn print_verification(
@@ -201,13 +185,7 @@ fn print_verification(
     output: VerifyOutput,
     with_annotations: bool,
 ) {
-    eprintln!("\nVerification for {image} --");
-    eprintln!("The following checks were performed on each of these signatures:");
-    eprintln!("  - The cosign claims were validated");
-    if with_annotations {
-        eprintln!("  - The specified annotations were verified.");
-    }
-    eprintln!("  - The signatures were verified against the specified public key");
+    print_checks(image, with_annotations);
     match output {
         VerifyOutput::Json => {
             let payloads: Vec<&Value> = verification
