@@ -14,6 +14,20 @@ const READ_BUFFER: usize = 1 << 20;
 /// throughput (see docs/benchmarks.md). Page alignment avoids it whatever the allocator does.
 const READ_BUFFER_ALIGN: usize = 4096;
 
+/// Whether `hex` is 64 lowercase hex digits, the only spelling of a SHA-256 digest that is
+/// accepted anywhere (so a digest can never smuggle a path or a second spelling in).
+pub fn is_sha256_hex(hex: &str) -> bool {
+    hex.len() == 64
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Whether `digest` is `sha256:` and 64 lowercase hex digits.
+pub fn is_sha256_digest(digest: &str) -> bool {
+    digest.strip_prefix("sha256:").is_some_and(is_sha256_hex)
+}
+
 /// A SHA-256 digest.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Sha256Digest([u8; 32]);
@@ -115,7 +129,11 @@ pub fn check_stream(
                     );
                     if st.seen != size {
                         Some((
-                            Err(mismatch(format!("{} bytes, expected {size}", st.seen))),
+                            Err(mismatch(format!(
+                                "{} bytes where {size} were announced: the content does not \
+                                 match its digest",
+                                st.seen
+                            ))),
                             st,
                         ))
                     } else if actual != expected {

@@ -30,6 +30,7 @@ pub mod keyref;
 pub mod keys;
 pub mod layout;
 pub mod media_types;
+mod open_registry;
 pub mod paths;
 pub mod pem;
 pub mod plugins;

@@ -64,12 +64,7 @@ fn valid_tag(t: &str) -> bool {
 
 fn valid_digest(d: &str) -> bool {
     match d.split_once(':') {
-        Some(("sha256", hex)) => {
-            hex.len() == 64
-                && hex
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        }
+        Some(("sha256", hex)) => crate::digest::is_sha256_hex(hex),
         Some(("sha512", hex)) => {
             hex.len() == 128
                 && hex

@@ -6,10 +6,11 @@
 //! (RFC 1918) registries, and for every registry with `--allow-http-registry`; HTTPS otherwise.
 //! Credentials: `--registry-username/--registry-password` if given, else `~/.docker/config.json`
 //! (`auths` and credential helpers), else anonymous; bearer-token challenges are handled by
-//! `oci-client`.
+//! `oci-client`. Reads from open plain-HTTP registries skip `oci-client` (see
+//! [`crate::open_registry`] for why).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -22,6 +23,7 @@ use zeroize::Zeroizing;
 use crate::digest::Sha256Digest;
 use crate::error::{Error, Result};
 use crate::media_types;
+use crate::open_registry::OpenRegistry;
 use crate::reference::ImageRef;
 use crate::source::BlobStream;
 
@@ -68,6 +70,11 @@ pub struct Registry {
     options: RegistryOptions,
     clients: Mutex<HashMap<String, Client>>,
     open: Mutex<HashMap<String, bool>>,
+    /// Credentials per registry, looked up once (the docker config may run a helper).
+    auths: Mutex<HashMap<String, RegistryAuth>>,
+    /// Reads from open plain-HTTP registries, which bypass `oci-client` (see
+    /// [`crate::open_registry`]); `None` if its client could not be built.
+    reader: OnceLock<Option<OpenRegistry>>,
 }
 
 /// `GET /v2/` over plain HTTP: true for `200` without `WWW-Authenticate`.
@@ -228,6 +235,20 @@ impl Registry {
             options,
             clients: Mutex::new(HashMap::new()),
             open: Mutex::new(HashMap::new()),
+            auths: Mutex::new(HashMap::new()),
+            reader: OnceLock::new(),
+        }
+    }
+
+    /// The reader for `registry` if it is an open plain-HTTP registry that this command
+    /// reaches anonymously.
+    fn open_reader(&self, registry: &str) -> Option<&OpenRegistry> {
+        match self.auth(registry) {
+            RegistryAuth::Bearer(token) if token.is_empty() => self
+                .reader
+                .get_or_init(|| OpenRegistry::new(self.options.allow_insecure).ok())
+                .as_ref(),
+            _ => None,
         }
     }
 
@@ -253,7 +274,25 @@ impl Registry {
             .clone()
     }
 
+    /// The credentials for `registry`, resolved on first use.
     fn auth(&self, registry: &str) -> RegistryAuth {
+        if let Some(auth) = self
+            .auths
+            .lock()
+            .expect("registry auth map poisoned")
+            .get(registry)
+        {
+            return auth.clone();
+        }
+        let auth = self.resolve_auth(registry);
+        self.auths
+            .lock()
+            .expect("registry auth map poisoned")
+            .insert(registry.to_owned(), auth.clone());
+        auth
+    }
+
+    fn resolve_auth(&self, registry: &str) -> RegistryAuth {
         match (&self.options.username, &self.options.password) {
             (Some(user), Some(pass)) => RegistryAuth::Basic(user.clone(), pass.to_string()),
             (Some(user), None) => RegistryAuth::Basic(user.clone(), String::new()),
@@ -294,18 +333,25 @@ impl Registry {
 
     /// Fetches a manifest by tag or digest; `Ok(None)` if the registry does not have it.
     pub async fn get_manifest(&self, image: &ImageRef) -> Result<Option<Manifest>> {
-        let client = self.client(image.registry());
-        let auth = self.auth(image.registry());
-        let result = client
-            .pull_manifest_raw(&oci_ref(image), &auth, media_types::ALL_MANIFESTS)
-            .await;
-        let (bytes, digest) = match result {
-            Ok(ok) => ok,
-            Err(e) => {
-                return match map_error(&image.to_string(), e) {
-                    Error::NotFound { .. } => Ok(None),
-                    other => Err(other),
-                };
+        let (bytes, digest) = if let Some(reader) = self.open_reader(image.registry()) {
+            match reader.get_manifest(image).await? {
+                Some(found) => found,
+                None => return Ok(None),
+            }
+        } else {
+            let client = self.client(image.registry());
+            let auth = self.auth(image.registry());
+            let result = client
+                .pull_manifest_raw(&oci_ref(image), &auth, media_types::ALL_MANIFESTS)
+                .await;
+            match result {
+                Ok(ok) => ok,
+                Err(e) => {
+                    return match map_error(&image.to_string(), e) {
+                        Error::NotFound { .. } => Ok(None),
+                        other => Err(other),
+                    };
+                }
             }
         };
         if bytes.len() > MAX_MANIFEST_SIZE {
@@ -381,14 +427,8 @@ impl Registry {
     /// Fetches a blob into memory, refusing more than `max_size` bytes and checking the digest.
     pub async fn get_blob(&self, repo: &ImageRef, digest: &str, max_size: u64) -> Result<Vec<u8>> {
         let what = format!("{}@{digest}", repo.repo_name());
-        let client = self.client(repo.registry());
-        let auth = self.auth(repo.registry());
-        client.store_auth_if_needed(repo.registry(), &auth).await;
-        let mut stream = client
-            .pull_blob_stream(&oci_ref(repo), digest)
-            .await
-            .map_err(|e| map_error(&what, e))?;
-        if stream.content_length.is_some_and(|n| n > max_size) {
+        let (length, mut stream) = self.blob_stream(repo, digest).await?;
+        if length.is_some_and(|n| n > max_size) {
             return Err(Error::Registry {
                 reference: what,
                 reason: format!("blob larger than the {max_size}-byte limit"),
@@ -396,10 +436,7 @@ impl Registry {
         }
         let mut data = Vec::new();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| Error::Registry {
-                reference: what.clone(),
-                reason: format!("reading blob: {e}"),
-            })?;
+            let chunk = chunk?;
             if (data.len() + chunk.len()) as u64 > max_size {
                 return Err(Error::Registry {
                     reference: what,
@@ -421,6 +458,9 @@ impl Registry {
     /// Digests of the OCI 1.1 referrers of `image` (a digest reference): the referrers API, or
     /// the `sha256-<hex>` fallback tag where the registry has no API; none if neither exists.
     pub async fn referrers(&self, image: &ImageRef) -> Result<Vec<String>> {
+        if let Some(reader) = self.open_reader(image.registry()) {
+            return reader.referrers(image).await;
+        }
         let client = self.client(image.registry());
         let auth = self.auth(image.registry());
         client.store_auth_if_needed(image.registry(), &auth).await;
@@ -443,6 +483,9 @@ impl Registry {
 
     /// The digest a tag or digest resolves to, from a HEAD request; `Ok(None)` if absent.
     pub async fn head_manifest(&self, image: &ImageRef) -> Result<Option<String>> {
+        if let Some(reader) = self.open_reader(image.registry()) {
+            return reader.head_manifest(image).await;
+        }
         let client = self.client(image.registry());
         let auth = self.auth(image.registry());
         match client.fetch_manifest_digest(&oci_ref(image), &auth).await {
@@ -456,6 +499,9 @@ impl Registry {
 
     /// Whether the repository has the blob `digest` (a HEAD request).
     pub async fn has_blob(&self, repo: &ImageRef, digest: &str) -> Result<bool> {
+        if let Some(reader) = self.open_reader(repo.registry()) {
+            return reader.has_blob(repo, digest).await;
+        }
         let client = self.client(repo.registry());
         let auth = self.auth(repo.registry());
         client.store_auth_if_needed(repo.registry(), &auth).await;
@@ -467,6 +513,18 @@ impl Registry {
 
     /// A blob as a stream of chunks; the consumer checks the digest.
     pub async fn open_blob(&self, repo: &ImageRef, digest: &str) -> Result<BlobStream> {
+        Ok(self.blob_stream(repo, digest).await?.1)
+    }
+
+    /// A blob as its announced length and a stream of chunks; the consumer checks the digest.
+    async fn blob_stream(
+        &self,
+        repo: &ImageRef,
+        digest: &str,
+    ) -> Result<(Option<u64>, BlobStream)> {
+        if let Some(reader) = self.open_reader(repo.registry()) {
+            return reader.open_blob(repo, digest).await;
+        }
         let what = format!("{}@{digest}", repo.repo_name());
         let client = self.client(repo.registry());
         let auth = self.auth(repo.registry());
@@ -475,12 +533,14 @@ impl Registry {
             .pull_blob_stream(&oci_ref(repo), digest)
             .await
             .map_err(|e| map_error(&what, e))?;
-        Ok(Box::pin(stream.map(move |chunk| {
+        let length = stream.content_length;
+        let chunks = stream.map(move |chunk| {
             chunk.map_err(|e| Error::Registry {
                 reference: what.clone(),
                 reason: format!("reading blob: {e}"),
             })
-        })))
+        });
+        Ok((length, Box::pin(chunks)))
     }
 
     /// Uploads a blob from a stream (chunked upload, so memory stays flat). The stream is

@@ -145,12 +145,7 @@ fn descriptor(value: &Value, what: &str) -> Result<(String, u64)> {
         .get("digest")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let valid = digest.len() == 71
-        && digest.starts_with("sha256:")
-        && digest[7..]
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    if !valid {
+    if !crate::digest::is_sha256_digest(digest) {
         return Err(Error::Malformed {
             what: what.to_owned(),
             reason: format!("invalid descriptor digest {digest:?}"),

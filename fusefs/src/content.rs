@@ -83,14 +83,7 @@ impl Blobs {
     /// The file of `digest` (validated: no path can be smuggled in).
     pub fn path(&self, digest: &str) -> Result<PathBuf> {
         match digest.strip_prefix("sha256:") {
-            Some(hex)
-                if hex.len() == 64
-                    && hex
-                        .bytes()
-                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) =>
-            {
-                Ok(self.dir.join(hex))
-            }
+            Some(hex) if sigmirror_core::digest::is_sha256_hex(hex) => Ok(self.dir.join(hex)),
             _ => Err(Error::NotFound),
         }
     }

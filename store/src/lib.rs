@@ -145,7 +145,5 @@ pub fn parse_digest(digest: &str) -> Result<&str> {
 
 /// Whether `s` is 64 lowercase hex digits.
 pub(crate) fn is_hex64(s: &str) -> bool {
-    s.len() == 64
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    sigmirror_core::digest::is_sha256_hex(s)
 }

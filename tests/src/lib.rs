@@ -9,6 +9,7 @@ pub mod fake_registry;
 pub mod oci;
 pub mod peers;
 pub mod registry;
+pub mod tls;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};

@@ -606,3 +606,51 @@ pub fn sign_and_verify_everywhere(sm: &dyn Fn() -> Command, dir: &TestDir, key_r
         "public-key prints cosign.pub"
     );
 }
+
+/// A static HTTPS file server (Python's `http.server` behind TLS), standing in for the object
+/// storage a registry redirects blob downloads to. It logs every request to its log.
+pub struct HttpsFiles {
+    /// The server process.
+    pub server: Server,
+}
+
+const HTTPS_FILES: &str = r#"
+import functools, http.server, ssl, sys
+port, root, cert, key = sys.argv[1:5]
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=root)
+server = http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), handler)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(cert, key)
+server.socket = context.wrap_socket(server.socket, server_side=True)
+server.serve_forever()
+"#;
+
+impl HttpsFiles {
+    /// Serves the files under `root` over HTTPS with `cert`/`key` (for 127.0.0.1).
+    pub fn start(root: &Path, cert: &Path, key: &Path) -> HttpsFiles {
+        let python = tool("python3");
+        let server = Server::start(
+            "HTTPS file server",
+            |port, _| {
+                let mut cmd = Command::new(&python);
+                cmd.args(["-c", HTTPS_FILES, &port.to_string()])
+                    .arg(root)
+                    .arg(cert)
+                    .arg(key);
+                cmd
+            },
+            |port| curl(&["-k", &format!("https://127.0.0.1:{port}/")]).0 != 0,
+        );
+        HttpsFiles { server }
+    }
+
+    /// `https://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.server.port())
+    }
+
+    /// What it logged so far (one line per request).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.server.dir.join("server.log")).unwrap_or_default()
+    }
+}

@@ -2,6 +2,7 @@
 //! free loopback port, with its own storage folder, killed when dropped.
 
 use std::net::TcpListener;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -30,16 +31,27 @@ fn free_port() -> u16 {
 impl TestRegistry {
     /// Starts an anonymous registry that allows deletes.
     pub fn start() -> Self {
-        Self::start_inner(false)
+        Self::start_inner(false, None, "")
     }
 
     /// Starts a registry that requires HTTP basic auth ([`USER`]/[`PASSWORD`]).
     pub fn start_with_login() -> Self {
-        Self::start_inner(true)
+        Self::start_inner(true, None, "")
     }
 
-    fn start_inner(login: bool) -> Self {
+    /// Starts a registry that keeps its content under `storage` and answers blob downloads
+    /// with a redirect to `base_url` + the blob's path in `storage` (distribution's `redirect`
+    /// storage middleware, as registries with S3 storage do).
+    pub fn start_redirecting_blobs(storage: &Path, base_url: &str) -> Self {
+        let middleware = format!(
+            "middleware:\n  storage:\n    - name: redirect\n      options:\n        baseurl: {base_url}\n"
+        );
+        Self::start_inner(false, Some(storage), &middleware)
+    }
+
+    fn start_inner(login: bool, storage: Option<&Path>, middleware: &str) -> Self {
         let dir = TestDir::new();
+        let storage = storage.map_or_else(|| dir.join("data"), Path::to_path_buf);
         let mut auth = String::new();
         if login {
             let out = Command::new(tool("htpasswd"))
@@ -63,8 +75,8 @@ impl TestRegistry {
             let config = format!(
                 "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n\
                  storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-                 {auth}http:\n  addr: {addr}\n",
-                dir.join("data").display()
+                 {middleware}{auth}http:\n  addr: {addr}\n",
+                storage.display()
             );
             let config_path = dir.write("config.yml", config);
             let mut child = Command::new(tool("docker-registry"))

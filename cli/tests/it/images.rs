@@ -4,6 +4,7 @@ use std::process::Command;
 
 use serde_json::Value;
 use sigmirror_tests::oci::{push_image, push_index};
+use sigmirror_tests::peers::HttpsFiles;
 use sigmirror_tests::registry::{PASSWORD, TestRegistry, USER};
 use sigmirror_tests::{TestDir, cosign, http_get, http_put, run};
 
@@ -769,4 +770,73 @@ fn upload_and_clean() {
     s.sm(&["verify", "--key", "cosign.pub", &s.image]).ok();
     s.sm(&["clean", "--force", &s.image]).ok();
     assert_eq!(s.sm(&["verify", "--key", "cosign.pub", &s.image]).code, 10);
+}
+
+/// Registries with object storage redirect blob downloads to HTTPS. Reads from an open
+/// plain-HTTP registry skip loading the platform's trust store, so this proves the redirect is
+/// still followed, with the platform's roots (here `SSL_CERT_FILE` holding the storage's CA),
+/// and refused when the storage's certificate is not trusted.
+#[test]
+fn blobs_redirected_to_https_storage_use_the_platform_trust_store() {
+    let dir = TestDir::new();
+    generate_key_pair(&dir, "pw");
+    let certs = TestDir::new();
+    sigmirror_tests::tls::make_certs(certs.path());
+    let storage = TestDir::new();
+    let root = storage.join("data");
+    std::fs::create_dir_all(&root).unwrap();
+    let files = HttpsFiles::start(&root, &certs.join("server.crt"), &certs.join("server.key"));
+    let reg = TestRegistry::start_redirecting_blobs(&root, &files.url());
+    let image = format!("{}:v1", reg.image("redirect/app"));
+    let trusted = certs.join("ca.crt");
+    let system = std::path::PathBuf::from("/etc/ssl/certs/ca-certificates.crt");
+    let sm = |args: &[&str], roots: &std::path::Path| {
+        run(
+            sigmirror(&dir)
+                .args(args)
+                .env("COSIGN_PASSWORD", "pw")
+                .env_remove("SSL_CERT_DIR")
+                .env("SSL_CERT_FILE", roots),
+            None,
+        )
+    };
+    dir.write("content.txt", "content kept in redirected storage");
+    let pushed = sm(&["upload", "blob", "-f", "content.txt", &image], &trusted)
+        .ok()
+        .stdout_text();
+    let digest = pushed.trim().rsplit('@').next().unwrap().to_owned();
+    assert!(digest.starts_with("sha256:"), "{pushed}");
+    sm(&["sign", "--key", "cosign.key", &image], &trusted).ok();
+
+    let out = sm(&["verify", "--key", "cosign.pub", &image], &trusted).ok();
+    assert_eq!(payloads(&out).len(), 1);
+    assert!(out.stdout_text().contains(&digest));
+    let log = files.log();
+    assert!(
+        log.contains("\"GET /docker/registry/v2/blobs/sha256/"),
+        "the signature payload was not fetched from the HTTPS storage:\n{log}"
+    );
+
+    // The storage's certificate is not trusted: the download, and the verification, fail.
+    sm(&["verify", "--key", "cosign.pub", &image], &system).fails_with("certificate");
+
+    // A pull follows the same redirects for every blob; the mirror then verifies offline.
+    let store = dir.join("store");
+    let store = store.to_str().unwrap();
+    sm(&["pull", "--store", store, &image], &trusted).ok();
+    sm(&["store", "fsck", "--store", store], &trusted).ok();
+    let offline = sm(
+        &[
+            "verify",
+            "--offline",
+            "--store",
+            store,
+            "--key",
+            "cosign.pub",
+            &image,
+        ],
+        &trusted,
+    )
+    .ok();
+    assert!(offline.stdout_text().contains(&digest));
 }

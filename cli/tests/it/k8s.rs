@@ -2,7 +2,6 @@
 //! Kubernetes Secrets REST API (no real API server can run on these machines; kubectl and the
 //! real cosign accept it). Secrets made by sigmirror are used by cosign and the reverse.
 
-use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
@@ -10,7 +9,7 @@ use sigmirror_core::b64;
 use sigmirror_tests::oci::push_image;
 use sigmirror_tests::peers::{FakeKube, sign_and_verify_everywhere, with_env};
 use sigmirror_tests::registry::TestRegistry;
-use sigmirror_tests::{Run, TestDir, cosign, run, tool};
+use sigmirror_tests::{Run, TestDir, cosign, run};
 
 use crate::sigmirror;
 
@@ -134,87 +133,10 @@ fn secret_created_by_cosign_signs_with_sigmirror() {
     assert!(out.stdout_text().contains(&digest));
 }
 
-/// A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl.
-fn make_certs(dir: &Path) {
-    let openssl = |args: &[&str]| {
-        run(
-            Command::new(tool("openssl")).current_dir(dir).args(args),
-            None,
-        )
-        .ok();
-    };
-    std::fs::write(dir.join("server.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
-    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
-    openssl(&[
-        "ecparam",
-        "-name",
-        "prime256v1",
-        "-genkey",
-        "-noout",
-        "-out",
-        "ca.key",
-    ]);
-    openssl(&[
-        "req",
-        "-x509",
-        "-new",
-        "-key",
-        "ca.key",
-        "-subj",
-        "/CN=test-ca",
-        "-days",
-        "1",
-        "-out",
-        "ca.crt",
-    ]);
-    for who in ["server", "client"] {
-        let key = format!("{who}.key");
-        let csr = format!("{who}.csr");
-        let crt = format!("{who}.crt");
-        let ext = format!("{who}.ext");
-        openssl(&[
-            "ecparam",
-            "-name",
-            "prime256v1",
-            "-genkey",
-            "-noout",
-            "-out",
-            &key,
-        ]);
-        openssl(&[
-            "req",
-            "-new",
-            "-key",
-            &key,
-            "-subj",
-            &format!("/CN={who}"),
-            "-out",
-            &csr,
-        ]);
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            &csr,
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "1",
-            "-extfile",
-            &ext,
-            "-out",
-            &crt,
-        ]);
-    }
-}
-
 #[test]
 fn tls_client_certificates_tokens_and_permissions() {
     let certs = TestDir::new();
-    make_certs(certs.path());
+    sigmirror_tests::tls::make_certs(certs.path());
     let path = |name: &str| certs.join(name).display().to_string();
     let kube = FakeKube::start_with(
         &[
