@@ -3,11 +3,14 @@
 //! The closure of a reference is: an index and its platform manifests, each manifest's config
 //! and layers (layers optional), the `.sig`/`.att`/`.sbom` attachments of every digest in it
 //! (found by probing their tags, never by listing tags), OCI 1.1 referrers where the source
-//! has them, and the attachments of those, recursively. Digests are preserved byte for byte.
-//! Children are written before their parents and blobs before the manifests that name them,
-//! so a sink never holds a manifest whose content is missing; everything already in the sink
-//! is skipped, which makes an interrupted transfer safe to re-run. Blob transfers run
-//! concurrently up to a bound and are digest-checked on the way.
+//! has them, and the attachments of SBOMs and referrers, recursively. Digests are preserved
+//! byte for byte. Children are written before their parents, blobs before the manifests that
+//! name them, and an attachment before its tag, so a sink never holds a manifest whose content
+//! is missing; everything already in the sink is skipped, which makes an interrupted transfer
+//! safe to re-run. Several images can be copied at once through one [`Transfer`]: a manifest
+//! or blob that another image's walk is copying is waited for, never assumed. Blob transfers
+//! run concurrently up to a bound and are digest-checked on the way; the attachment probes of a
+//! digest are sent together.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -110,13 +113,19 @@ pub struct Transfer<'a, S: Source, K: Sink> {
     options: TransferOptions,
     progress: &'a dyn Progress,
     stats: Stats,
-    visited: Mutex<HashSet<String>>,
+    /// One cell per manifest: see [`Transfer::copy_content`].
+    manifests_done: Mutex<HashMap<String, Arc<OnceCell<ManifestDigests>>>>,
+    /// Digests whose attachments this transfer has looked for (or is looking for).
+    attachments_seen: Mutex<HashSet<String>>,
     /// One cell per blob: a second walk that needs a blob already in flight waits for it, so a
     /// manifest is never written before every blob it names is complete.
     blobs_done: Mutex<HashMap<String, Arc<OnceCell<()>>>>,
     blob_slots: Semaphore,
     started: Instant,
 }
+
+/// The digests of the manifests in a manifest's content: itself and an index's children.
+type ManifestDigests = Arc<Vec<String>>;
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -161,6 +170,15 @@ fn descriptor(value: &Value, what: &str) -> Result<(String, u64)> {
     Ok((digest.to_owned(), size))
 }
 
+/// Whether the attachments of an attachment of `kind` are followed. No cosign workflow signs,
+/// attests or attaches an SBOM to a signature or attestation image, so their tags are not
+/// probed (four requests more per image, for nothing). SBOMs are signed and attested
+/// (`cosign sign --attachment sbom`), and so are OCI referrers: theirs are followed,
+/// recursively.
+fn follows_attachments_of(kind: Attachment) -> bool {
+    matches!(kind, Attachment::Sbom)
+}
+
 fn platform_matches(entry: &Value, wanted: &str) -> bool {
     let p = entry.get("platform");
     let field = |k: &str| {
@@ -190,7 +208,8 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
             options,
             progress,
             stats: Stats::default(),
-            visited: Mutex::new(HashSet::new()),
+            manifests_done: Mutex::new(HashMap::new()),
+            attachments_seen: Mutex::new(HashSet::new()),
             blobs_done: Mutex::new(HashMap::new()),
             blob_slots: Semaphore::new(slots),
             started: Instant::now(),
@@ -231,8 +250,16 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
             }
         }
         let digest = manifest.digest.clone();
-        self.copy_manifest(from.clone(), manifest.clone(), to.clone(), false)
+        let (src_repo, dst_repo) = (from.clone(), to.clone());
+        let digests = self
+            .copy_content(&src_repo, manifest.clone(), &dst_repo, false)
             .await?;
+        try_join_all(
+            digests
+                .iter()
+                .map(|d| self.copy_attachments(&src_repo, &dst_repo, d)),
+        )
+        .await?;
         if to.tag().is_some() {
             self.sink.put_manifest(to, &manifest).await?;
         }
@@ -240,152 +267,238 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
         Ok(digest)
     }
 
-    /// Copies one manifest and everything it names, then its attachments.
-    fn copy_manifest(
+    /// Makes `manifest` and everything it names complete in the sink, at most once per
+    /// transfer: a second walk that reaches a manifest in flight waits for it, so nothing is
+    /// ever written before the content it names. Returns the digests of the manifests in its
+    /// content (itself, and an index's children), whose attachments are looked for next.
+    /// Content is addressed by digest and every fetched manifest is digest-checked, so this
+    /// graph has no cycles to wait on; attachments, found by mutable tags, are not part of it.
+    fn copy_content(
         &'a self,
-        src_repo: ImageRef,
+        src_repo: &'a ImageRef,
         manifest: Manifest,
-        dst_repo: ImageRef,
+        dst_repo: &'a ImageRef,
         attachment: bool,
-    ) -> BoxFuture<'a, Result<()>> {
+    ) -> BoxFuture<'a, Result<ManifestDigests>> {
         Box::pin(async move {
-            let digest = manifest.digest.clone();
-            let key = format!("{}@{digest}", dst_repo.repo_name());
-            if !self
-                .visited
+            let cell = self
+                .manifests_done
                 .lock()
-                .expect("visited set poisoned")
-                .insert(key.clone())
-            {
-                return Ok(());
-            }
-            let what = format!("{}@{digest}", src_repo.repo_name());
-            let value = parse(&manifest, &what)?;
-            let target = dst_repo.with_digest(&digest);
-            // A manifest the sink already has with all its content needs no walk: only its
-            // attachments, which may have changed upstream, are looked at again.
-            if self.sink.trusts_existing(self.options.layers || attachment)
-                && self.sink.has_manifest(&dst_repo, &digest).await?
-            {
-                self.stats.skipped.fetch_add(1, Ordering::Relaxed);
-                self.progress.manifest_done(&target.to_string());
-                return self.copy_attachments(&src_repo, &dst_repo, &digest).await;
-            }
-            if is_index(&manifest, &value) {
-                let entries = value
-                    .get("manifests")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
-                let mut children = vec![];
-                for entry in &entries {
-                    let (child, _) = descriptor(entry, &what)?;
-                    if child == digest {
-                        return Err(Error::Malformed {
-                            what,
-                            reason: "the index lists itself".into(),
-                        });
-                    }
-                    children.push(child);
-                }
-                try_join_all(children.into_iter().map(|child| {
-                    let (src_repo, dst_repo) = (src_repo.clone(), dst_repo.clone());
-                    async move {
-                        let child_ref = src_repo.with_digest(&child);
-                        let m = self.source.get_manifest(&child_ref).await?.ok_or_else(|| {
-                            Error::NotFound {
-                                reference: child_ref.to_string(),
-                            }
-                        })?;
-                        self.copy_manifest(src_repo, m, dst_repo, attachment).await
-                    }
-                }))
+                .expect("manifest cells poisoned")
+                .entry(format!("{}@{}", dst_repo.repo_name(), manifest.digest))
+                .or_default()
+                .clone();
+            let digests = cell
+                .get_or_try_init(|| self.walk_content(src_repo, manifest, dst_repo, attachment))
                 .await?;
-            } else {
-                let mut blobs = vec![];
-                if let Some(config) = value.get("config") {
-                    blobs.push(descriptor(config, &what)?);
-                }
-                if self.options.layers || attachment {
-                    for layer in value
-                        .get("layers")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                    {
-                        blobs.push(descriptor(layer, &what)?);
-                    }
-                }
-                if blobs.iter().any(|(d, _)| *d == digest) {
-                    return Err(Error::Malformed {
-                        what,
-                        reason: "the manifest names itself".into(),
-                    });
-                }
-                try_join_all(
-                    blobs
-                        .into_iter()
-                        .map(|(d, size)| self.copy_blob(&src_repo, &dst_repo, d, size)),
-                )
-                .await?;
-            }
-            if self.sink.has_manifest(&dst_repo, &digest).await? {
-                self.stats.skipped.fetch_add(1, Ordering::Relaxed);
-            } else {
-                self.sink.put_manifest(&target, &manifest).await?;
-                self.stats.manifests.fetch_add(1, Ordering::Relaxed);
-            }
-            self.progress.manifest_done(&target.to_string());
-            self.copy_attachments(&src_repo, &dst_repo, &digest).await
+            Ok(digests.clone())
         })
     }
 
-    /// Copies the `.sig/.att/.sbom` images and referrers of `digest`.
-    async fn copy_attachments(
+    /// The walk behind [`Self::copy_content`].
+    async fn walk_content(
         &'a self,
-        src_repo: &ImageRef,
-        dst_repo: &ImageRef,
-        digest: &str,
-    ) -> Result<()> {
-        for kind in &self.options.attachments {
-            let tag = attachment_tag(digest, *kind);
-            // Probe the tag with a HEAD; an attachment the sink already holds (its payloads are
-            // always written before it) is only re-tagged, never fetched again.
-            let Some(found) = self.source.head_manifest(&src_repo.with_tag(&tag)).await? else {
-                continue;
+        src_repo: &'a ImageRef,
+        manifest: Manifest,
+        dst_repo: &'a ImageRef,
+        attachment: bool,
+    ) -> Result<ManifestDigests> {
+        let digest = manifest.digest.clone();
+        let what = format!("{}@{digest}", src_repo.repo_name());
+        let value = parse(&manifest, &what)?;
+        let target = dst_repo.with_digest(&digest);
+        let index = is_index(&manifest, &value);
+        let mut children = vec![];
+        if index {
+            for entry in value
+                .get("manifests")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let (child, _) = descriptor(entry, &what)?;
+                if child == digest {
+                    return Err(Error::Malformed {
+                        what,
+                        reason: "the index lists itself".into(),
+                    });
+                }
+                children.push(child);
+            }
+        }
+        let mut digests = vec![digest.clone()];
+        // A manifest the sink already has with all its content needs no walk; its children
+        // are still listed, for their attachments may have changed upstream.
+        if self.sink.trusts_existing(self.options.layers || attachment)
+            && self.sink.has_manifest(dst_repo, &digest).await?
+        {
+            self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+            self.progress.manifest_done(&target.to_string());
+            digests.extend(children);
+            return Ok(Arc::new(digests));
+        }
+        if index {
+            let nested =
+                try_join_all(children.into_iter().map(|child| async move {
+                    let child_ref = src_repo.with_digest(&child);
+                    let m = self.source.get_manifest(&child_ref).await?.ok_or_else(|| {
+                        Error::NotFound {
+                            reference: child_ref.to_string(),
+                        }
+                    })?;
+                    self.copy_content(src_repo, m, dst_repo, attachment).await
+                }))
+                .await?;
+            digests.extend(nested.iter().flat_map(|n| n.iter().cloned()));
+        } else {
+            let mut blobs = vec![];
+            if let Some(config) = value.get("config") {
+                blobs.push(descriptor(config, &what)?);
+            }
+            if self.options.layers || attachment {
+                for layer in value
+                    .get("layers")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    blobs.push(descriptor(layer, &what)?);
+                }
+            }
+            if blobs.iter().any(|(d, _)| *d == digest) {
+                return Err(Error::Malformed {
+                    what,
+                    reason: "the manifest names itself".into(),
+                });
+            }
+            try_join_all(
+                blobs
+                    .into_iter()
+                    .map(|(d, size)| self.copy_blob(src_repo, dst_repo, d, size)),
+            )
+            .await?;
+        }
+        if self.sink.has_manifest(dst_repo, &digest).await? {
+            self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.sink.put_manifest(&target, &manifest).await?;
+            self.stats.manifests.fetch_add(1, Ordering::Relaxed);
+        }
+        self.progress.manifest_done(&target.to_string());
+        Ok(Arc::new(digests))
+    }
+
+    /// Copies the `.sig/.att/.sbom` images and referrers of `digest`, all probed at once;
+    /// each digest's attachments are looked for once per transfer.
+    fn copy_attachments(
+        &'a self,
+        src_repo: &'a ImageRef,
+        dst_repo: &'a ImageRef,
+        digest: &'a str,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            if !self
+                .attachments_seen
+                .lock()
+                .expect("attachment set poisoned")
+                .insert(format!("{}@{digest}", dst_repo.repo_name()))
+            {
+                return Ok(());
+            }
+            let tags = try_join_all(
+                self.options
+                    .attachments
+                    .iter()
+                    .map(|kind| self.copy_attachment(src_repo, dst_repo, digest, *kind)),
+            );
+            let referrers = async {
+                if !self.options.referrers {
+                    return Ok(());
+                }
+                let found = self.source.referrers(&src_repo.with_digest(digest)).await?;
+                try_join_all(
+                    found
+                        .into_iter()
+                        .filter(|r| r != digest)
+                        .map(|r| self.copy_referrer(src_repo, dst_repo, r)),
+                )
+                .await
+                .map(|_| ())
             };
-            let dst_tag = dst_repo.with_tag(&tag);
+            futures_util::future::try_join(tags, referrers).await?;
+            Ok(())
+        })
+    }
+
+    /// Copies the attachment of `kind` of `digest`, if its tag exists: content first, then the
+    /// tag. Where the sink already holds the tag, the source is asked with a HEAD, and an
+    /// attachment the sink already holds (its payloads are always written before it) is only
+    /// re-tagged, never fetched again; elsewhere the tag is fetched directly (see
+    /// [`Sink::holds_tag`]).
+    async fn copy_attachment(
+        &'a self,
+        src_repo: &'a ImageRef,
+        dst_repo: &'a ImageRef,
+        digest: &'a str,
+        kind: Attachment,
+    ) -> Result<()> {
+        let tag = attachment_tag(digest, kind);
+        let (src_tag, dst_tag) = (src_repo.with_tag(&tag), dst_repo.with_tag(&tag));
+        let manifest = if self.sink.holds_tag(&dst_tag).await? {
+            let Some(found) = self.source.head_manifest(&src_tag).await? else {
+                return Ok(());
+            };
             if self.sink.has_manifest(dst_repo, &found).await?
                 && self.sink.tag_existing(&dst_tag, &found).await?
             {
                 self.stats.skipped.fetch_add(1, Ordering::Relaxed);
-                continue;
+                if follows_attachments_of(kind) {
+                    self.copy_attachments(src_repo, dst_repo, &found).await?;
+                }
+                return Ok(());
             }
-            let Some(manifest) = self
-                .source
+            self.source
                 .get_manifest(&src_repo.with_digest(&found))
                 .await?
-            else {
-                continue;
-            };
-            self.copy_manifest(src_repo.clone(), manifest.clone(), dst_repo.clone(), true)
-                .await?;
-            self.sink
-                .put_manifest(&dst_repo.with_tag(&tag), &manifest)
+        } else {
+            self.source.get_manifest(&src_tag).await?
+        };
+        let Some(manifest) = manifest else {
+            return Ok(());
+        };
+        self.copy_content(src_repo, manifest.clone(), dst_repo, true)
+            .await?;
+        self.sink.put_manifest(&dst_tag, &manifest).await?;
+        if follows_attachments_of(kind) {
+            self.copy_attachments(src_repo, dst_repo, &manifest.digest)
                 .await?;
         }
-        if self.options.referrers {
-            for referrer in self.source.referrers(&src_repo.with_digest(digest)).await? {
-                if referrer == digest {
-                    continue;
-                }
-                let r = src_repo.with_digest(&referrer);
-                if let Some(manifest) = self.source.get_manifest(&r).await? {
-                    self.copy_manifest(src_repo.clone(), manifest, dst_repo.clone(), true)
-                        .await?;
-                }
-            }
-        }
+        Ok(())
+    }
+
+    /// Copies one referrer and what is attached to it.
+    async fn copy_referrer(
+        &'a self,
+        src_repo: &'a ImageRef,
+        dst_repo: &'a ImageRef,
+        referrer: String,
+    ) -> Result<()> {
+        let Some(manifest) = self
+            .source
+            .get_manifest(&src_repo.with_digest(&referrer))
+            .await?
+        else {
+            return Ok(());
+        };
+        let digests = self
+            .copy_content(src_repo, manifest, dst_repo, true)
+            .await?;
+        try_join_all(
+            digests
+                .iter()
+                .map(|d| self.copy_attachments(src_repo, dst_repo, d)),
+        )
+        .await?;
         Ok(())
     }
 

@@ -57,8 +57,9 @@ pub struct Store {
     blobs_dir: PathBuf,
     tmp_dir: PathBuf,
     index: Index,
-    /// Where what is being written comes from (recorded in manifest and image entries).
-    provenance: Mutex<String>,
+    /// Where what is being written comes from (recorded in manifest and image entries);
+    /// `None`: the repository it is written to (a pull keeps each image's name).
+    provenance: Mutex<Option<String>>,
     /// Declared last so that it is dropped last: sled is closed before another process may
     /// open the index.
     _lock: StoreLock,
@@ -98,7 +99,7 @@ impl Store {
             blobs_dir,
             tmp_dir,
             index,
-            provenance: Mutex::new("unknown".to_owned()),
+            provenance: Mutex::new(Some("unknown".to_owned())),
             _lock: lock,
         })
     }
@@ -113,15 +114,24 @@ impl Store {
     /// implementation writes.
     pub fn set_provenance(&self, source: &str) {
         let mut guard = self.provenance.lock().unwrap_or_else(|e| e.into_inner());
-        *guard = source.to_owned();
+        *guard = Some(source.to_owned());
     }
 
-    /// The current provenance string (`unknown` until set).
-    pub fn provenance(&self) -> String {
+    /// Records, for everything written next, the repository it is written to as where it
+    /// comes from: right for pulls, which keep names, even when several images are pulled at
+    /// once.
+    pub fn set_provenance_to_repository(&self) {
+        let mut guard = self.provenance.lock().unwrap_or_else(|e| e.into_inner());
+        *guard = None;
+    }
+
+    /// Where content written to `repository` comes from (`unknown` until set).
+    pub fn provenance_for(&self, repository: &str) -> String {
         self.provenance
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+            .unwrap_or_else(|| repository.to_owned())
     }
 }
 

@@ -170,6 +170,16 @@ impl Source for Store {
 }
 
 impl Sink for Store {
+    fn holds_tag(&self, target: &ImageRef) -> impl Future<Output = CoreResult<bool>> + Send {
+        let (repo, tag) = (repo_key(target), target.tag().map(str::to_owned));
+        async move {
+            match tag {
+                Some(tag) => Ok(self.resolve_tag(&repo, &tag)?.is_some()),
+                None => Ok(false),
+            }
+        }
+    }
+
     fn tag_existing(
         &self,
         target: &ImageRef,
@@ -220,7 +230,7 @@ impl Sink for Store {
         let manifest = manifest.clone();
         async move {
             let repo = repo_key(&target);
-            let source = self.provenance();
+            let source = self.provenance_for(&repo);
             Store::put_manifest(
                 self,
                 &repo,

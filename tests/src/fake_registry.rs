@@ -26,8 +26,8 @@ pub enum Lie {
     HugeManifest,
     /// The tag points at bytes that are not JSON.
     MalformedJson,
-    /// The image's `.sig` tag points at a signature image whose own `.sig` tag points back
-    /// at itself.
+    /// The image's `.sbom` tag points at an SBOM image whose own `.sbom` tag points back at
+    /// itself (SBOMs' attachments are followed, so this is a cycle a walk meets).
     SelfReference,
     /// Blob downloads fail with HTTP 500.
     ServerError,
@@ -133,21 +133,19 @@ impl FakeRegistry {
             Lie::SelfReference => {
                 let payload = b"{}".to_vec();
                 content.blobs.insert(digest(&payload), payload.clone());
-                let sig = manifest_json(
-                    &config,
-                    &[("application/vnd.dev.cosign.simplesigning.v1+json", &payload)],
-                );
-                let sig_digest = digest(&sig);
+                let sbom = manifest_json(&config, &[("text/spdx+json", &payload)]);
+                let sbom_digest = digest(&sbom);
                 content
                     .manifests
-                    .insert(sig_digest.clone(), (sig, OCI_MANIFEST));
+                    .insert(sbom_digest.clone(), (sbom, OCI_MANIFEST));
                 content.tags.insert(
-                    format!("{}.sig", image_digest.replace(':', "-")),
-                    sig_digest.clone(),
+                    format!("{}.sbom", image_digest.replace(':', "-")),
+                    sbom_digest.clone(),
                 );
-                content
-                    .tags
-                    .insert(format!("{}.sig", sig_digest.replace(':', "-")), sig_digest);
+                content.tags.insert(
+                    format!("{}.sbom", sbom_digest.replace(':', "-")),
+                    sbom_digest,
+                );
             }
             _ => {}
         }

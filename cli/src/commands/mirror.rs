@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
+use futures_util::TryStreamExt;
 use sigmirror_core::cosign::Attachment;
 use sigmirror_core::layout::{KIND, KIND_IMAGE, KIND_INDEX, Layout};
 use sigmirror_core::reference::ImageRef;
@@ -89,29 +90,36 @@ impl Pull {
             .transfer
             .options(!self.no_layers, Attachment::ALL.to_vec());
         let bars = Bars::new("pull");
+        let images_at_once = options.concurrency;
+        // Each manifest records the repository it was pulled from.
+        store.set_provenance_to_repository();
         let result = super::registry::block_on_parallel(async {
             let transfer = Transfer::new(&registry, &sink, options, &bars);
-            // One image after another: a shared manifest is then complete in the store before
-            // a later image refers to it (each image's own blobs still move concurrently).
-            for image in &images {
-                let source = image.repo_name();
-                store.set_provenance(&source);
-                if let Some(existing) = store.image(&image.to_string())? {
-                    record(
-                        &store,
-                        image,
-                        &existing.digest,
-                        false,
-                        self.no_layers,
-                        &source,
-                    )?;
-                }
-                let digest = transfer
-                    .copy_image(image, image)
-                    .await
-                    .with_context(|| format!("pulling {image}"))?;
-                record(&store, image, &digest, true, self.no_layers, &source)?;
-            }
+            // Several images at once: the engine makes a walk that needs a manifest or blob
+            // another walk is copying wait for it, so nothing is written before its content.
+            futures_util::stream::iter(images.iter().map(Ok))
+                .try_for_each_concurrent(images_at_once, |image| {
+                    let (store, transfer) = (&store, &transfer);
+                    async move {
+                        let source = image.repo_name();
+                        if let Some(existing) = store.image(&image.to_string())? {
+                            record(
+                                store,
+                                image,
+                                &existing.digest,
+                                false,
+                                self.no_layers,
+                                &source,
+                            )?;
+                        }
+                        let digest = transfer
+                            .copy_image(image, image)
+                            .await
+                            .with_context(|| format!("pulling {image}"))?;
+                        record(store, image, &digest, true, self.no_layers, &source)
+                    }
+                })
+                .await?;
             Ok(transfer.summary())
         });
         bars.finish();

@@ -69,6 +69,20 @@ fn self_referencing_attachments_terminate() {
         None,
     )
     .ok();
+    // The walk did reach the cycle: the SBOM and its own `.sbom` tag are in the layout.
+    let index = std::fs::read_to_string(dir.join("layout/index.json")).unwrap();
+    assert_eq!(index.matches(".sbom\"").count(), 2, "{index}");
+    // The same through the store (images walked concurrently).
+    run(
+        sigmirror(&dir).args(["pull", "--store", "store", &fake.image()]),
+        None,
+    )
+    .ok();
+    run(
+        sigmirror(&dir).args(["store", "fsck", "--store", "store"]),
+        None,
+    )
+    .ok();
     let honest = FakeRegistry::start(Lie::None);
     run(
         sigmirror(&dir).args(["save", "--dir", "layout2", &honest.image()]),
