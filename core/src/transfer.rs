@@ -553,3 +553,7 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "transfer_tests.rs"]
+mod tests;

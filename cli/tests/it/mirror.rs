@@ -588,3 +588,51 @@ fn pull_from_file() {
     assert_eq!(s["images"], 2);
     m.sm(&["store", "info", &m.image]).ok();
 }
+
+/// Images are pulled concurrently; here they share manifests (an index, its children named on
+/// their own, the index twice), so walks meet content another walk is copying and must wait
+/// for it. Every run leaves a complete store, and the summary counts each manifest once.
+#[test]
+fn concurrent_pulls_of_shared_content_leave_a_complete_store() {
+    let m = mirror("team/shared");
+    let images = [
+        m.child(1),
+        m.image.clone(),
+        m.child(0),
+        m.image.clone(),
+        m.child(1),
+    ];
+    for round in 0..5 {
+        let store = m.dir.join(format!("store-{round}"));
+        let store = store.to_str().unwrap();
+        let mut args = vec!["pull", "--json", "--concurrency", "4", "--store", store];
+        args.extend(images.iter().map(String::as_str));
+        let report = summary(&m.sm(&args).ok());
+        // index, 2 children, 2 signatures, 1 attestation: each written exactly once.
+        assert_eq!(report["manifests"], 6, "round {round}: {report}");
+        m.sm(&["store", "fsck", "--store", store]).ok();
+        for image in &images {
+            m.sm(&["store", "info", "--store", store, image]).ok();
+        }
+        m.sm(&[
+            "verify",
+            "--offline",
+            "--store",
+            store,
+            "--key",
+            "cosign.pub",
+            &m.child(0),
+        ])
+        .ok();
+        m.sm(&[
+            "verify",
+            "--offline",
+            "--store",
+            store,
+            "--key",
+            "cosign.pub",
+            &m.image,
+        ])
+        .ok();
+    }
+}

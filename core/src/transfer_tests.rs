@@ -1,0 +1,199 @@
+//! The engine against an in-memory source whose answers come back in a shuffled order, and a
+//! sink that refuses any manifest whose content it does not hold yet: concurrent walks over
+//! shared content must never write a manifest early.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bytes::Bytes;
+use futures_util::future::join_all;
+use serde_json::{Value, json};
+
+use super::{NoProgress, Transfer, TransferOptions};
+use crate::digest::Sha256Digest;
+use crate::error::{Error, Result};
+use crate::media_types;
+use crate::reference::ImageRef;
+use crate::registry::Manifest;
+use crate::source::{BlobStream, Sink, Source};
+
+fn digest(bytes: &[u8]) -> String {
+    Sha256Digest::of(bytes).to_string()
+}
+
+/// Lets other tasks run a number of times that depends on `key`, so walks interleave
+/// differently for every piece of content.
+async fn shuffle(key: &str) {
+    let turns = key.bytes().last().map_or(1, |b| usize::from(b % 7) + 1);
+    for _ in 0..turns {
+        tokio::task::yield_now().await;
+    }
+}
+
+#[derive(Default)]
+struct MemorySource {
+    manifests: HashMap<String, Manifest>,
+    tags: HashMap<String, String>,
+    blobs: HashMap<String, Bytes>,
+}
+
+impl MemorySource {
+    fn add_blob(&mut self, bytes: &[u8]) -> Value {
+        let d = digest(bytes);
+        self.blobs.insert(d.clone(), Bytes::copy_from_slice(bytes));
+        json!({"mediaType": "application/octet-stream", "digest": d, "size": bytes.len()})
+    }
+
+    fn add_manifest(&mut self, value: &Value, media_type: &str) -> (String, usize) {
+        let bytes = serde_json::to_vec(value).unwrap_or_default();
+        let d = digest(&bytes);
+        let size = bytes.len();
+        self.manifests.insert(
+            d.clone(),
+            Manifest {
+                bytes: Bytes::from(bytes),
+                digest: d.clone(),
+                media_type: media_type.to_owned(),
+            },
+        );
+        (d, size)
+    }
+
+    fn add_image(&mut self, seed: &str) -> (String, usize) {
+        let config = self.add_blob(format!("config {seed}").as_bytes());
+        let layer = self.add_blob(format!("layer {seed}").as_bytes());
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": media_types::OCI_MANIFEST,
+            "config": config,
+            "layers": [layer],
+        });
+        self.add_manifest(&manifest, media_types::OCI_MANIFEST)
+    }
+}
+
+impl Source for MemorySource {
+    async fn get_manifest(&self, image: &ImageRef) -> Result<Option<Manifest>> {
+        let key = image
+            .digest()
+            .map(str::to_owned)
+            .or_else(|| image.tag().and_then(|t| self.tags.get(t).cloned()))
+            .unwrap_or_default();
+        shuffle(&key).await;
+        Ok(self.manifests.get(&key).cloned())
+    }
+
+    async fn get_blob(&self, _repo: &ImageRef, digest: &str, _max: u64) -> Result<Vec<u8>> {
+        Ok(self
+            .blobs
+            .get(digest)
+            .map(|b| b.to_vec())
+            .unwrap_or_default())
+    }
+
+    async fn open_blob(&self, _repo: &ImageRef, digest: &str) -> Result<BlobStream> {
+        shuffle(digest).await;
+        let bytes = self.blobs.get(digest).cloned().unwrap_or_default();
+        let key = digest.to_owned();
+        Ok(Box::pin(futures_util::stream::once(async move {
+            shuffle(&key).await;
+            Ok(bytes)
+        })))
+    }
+}
+
+/// Holds what was written; refuses a manifest that names anything it does not hold.
+#[derive(Default)]
+struct CheckingSink {
+    held: Mutex<HashSet<String>>,
+    manifests_written: AtomicUsize,
+}
+
+impl CheckingSink {
+    fn holds(&self, digest: &str) -> bool {
+        self.held
+            .lock()
+            .map(|h| h.contains(digest))
+            .unwrap_or(false)
+    }
+}
+
+impl Sink for CheckingSink {
+    async fn has_blob(&self, _repo: &ImageRef, digest: &str) -> Result<bool> {
+        Ok(self.holds(digest))
+    }
+
+    async fn put_blob(
+        &self,
+        _repo: &ImageRef,
+        digest: &str,
+        _size: u64,
+        mut stream: BlobStream,
+    ) -> Result<()> {
+        use futures_util::StreamExt;
+        while let Some(chunk) = stream.next().await {
+            chunk?;
+        }
+        shuffle(digest).await;
+        if let Ok(mut held) = self.held.lock() {
+            held.insert(digest.to_owned());
+        }
+        Ok(())
+    }
+
+    async fn put_manifest(&self, target: &ImageRef, manifest: &Manifest) -> Result<()> {
+        let value: Value = serde_json::from_slice(&manifest.bytes).unwrap_or_default();
+        let named = value
+            .get("config")
+            .into_iter()
+            .chain(value["layers"].as_array().into_iter().flatten())
+            .chain(value["manifests"].as_array().into_iter().flatten());
+        for descriptor in named {
+            let d = descriptor["digest"].as_str().unwrap_or_default();
+            if !self.holds(d) {
+                return Err(Error::Malformed {
+                    what: target.to_string(),
+                    reason: format!("written before its content {d}"),
+                });
+            }
+        }
+        shuffle(&manifest.digest).await;
+        if let Ok(mut held) = self.held.lock()
+            && held.insert(manifest.digest.clone())
+        {
+            self.manifests_written.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn concurrent_walks_over_shared_content_never_write_a_manifest_early() {
+    let mut source = MemorySource::default();
+    let children: Vec<(String, usize)> = (0..4).map(|i| source.add_image(&i.to_string())).collect();
+    let entries: Vec<Value> = children
+        .iter()
+        .map(|(d, size)| json!({"mediaType": media_types::OCI_MANIFEST, "digest": d, "size": size}))
+        .collect();
+    let index =
+        json!({"schemaVersion": 2, "mediaType": media_types::OCI_INDEX, "manifests": entries});
+    let (index_digest, _) = source.add_manifest(&index, media_types::OCI_INDEX);
+    source.tags.insert("v1".into(), index_digest.clone());
+
+    let repo = ImageRef::parse("127.0.0.1:5000/team/app:v1").expect("reference");
+    let mut refs = vec![repo.clone(), repo.clone()];
+    refs.extend(children.iter().map(|(d, _)| repo.with_digest(d)));
+    refs.push(repo.clone());
+
+    let sink = CheckingSink::default();
+    let transfer = Transfer::new(&source, &sink, TransferOptions::default(), &NoProgress);
+    let results = join_all(refs.iter().map(|r| transfer.copy_image(r, r))).await;
+    for result in results {
+        result.expect("every walk succeeds, none writes a manifest before its content");
+    }
+    // The index and its four children, each written once.
+    assert_eq!(sink.manifests_written.load(Ordering::Relaxed), 5);
+    assert!(sink.holds(&index_digest));
+    assert_eq!(transfer.summary().images, refs.len() as u64);
+}
