@@ -380,6 +380,10 @@ impl Store {
             .and_then(|d| d.as_str())
             .filter(|d| parse_digest(d).is_ok() && *d != digest)
             .map(str::to_owned);
+        if self.manifest_recorded(repo, digest, subject.as_deref())? {
+            // A re-pull meets mostly content it already holds: nothing to write or sync.
+            return Ok(());
+        }
         self.put_bytes(digest, bytes)?;
         let fresh = ManifestInfo {
             media_type: media_type.to_owned(),
@@ -420,6 +424,38 @@ impl Store {
         ix.flush()
     }
 
+    /// Whether `digest` is already recorded in full under `repo` (blob in place, entry naming
+    /// the repository, and its referrer entry if it has a subject), so that storing it again
+    /// would change nothing.
+    fn manifest_recorded(&self, repo: &str, digest: &str, subject: Option<&str>) -> Result<bool> {
+        let Some(value) = self
+            .index
+            .manifests
+            .get(digest)
+            .map_err(|e| self.index.err(e))?
+        else {
+            return Ok(false);
+        };
+        let rec = decode::<ManifestInfo>("manifests", digest.as_bytes(), &value)?;
+        if !self.has_blob(digest)
+            || rec.media_type.is_empty()
+            || !rec.repos.iter().any(|r| r == repo)
+            || (rec.subject.is_none() && subject.is_some())
+        {
+            return Ok(false);
+        }
+        match &rec.subject {
+            Some(subject) => {
+                let key = attachment_key(subject, AttachmentKind::Referrer, repo, digest);
+                self.index
+                    .attachments
+                    .contains_key(key.as_str())
+                    .map_err(|e| self.index.err(e))
+            }
+            None => Ok(true),
+        }
+    }
+
     /// Points `repo:tag` at `digest`, whose blob must be in the store. A cosign attachment tag
     /// is also indexed under its subject.
     pub fn set_tag(&self, repo: &str, tag: &str, digest: &str) -> Result<()> {
@@ -428,6 +464,10 @@ impl Store {
         self.require_blob(digest)?;
         let key = format!("{repo}:{tag}");
         let attached = attachment_tag(tag).map(|(s, k)| attachment_key(&s, k, repo, tag));
+        if self.tag_recorded(&key, attached.as_deref(), digest)? {
+            // Unchanged (a re-pull): nothing to write or sync.
+            return Ok(());
+        }
         let ix = &self.index;
         (&ix.tags, &ix.attachments)
             .transaction(|(t, a)| {
@@ -439,6 +479,18 @@ impl Store {
             })
             .map_err(|e: TransactionError<Error>| ix.tx_err(e))?;
         ix.flush()
+    }
+
+    /// Whether the tag `key` and its attachment entry (if any) already point at `digest`.
+    fn tag_recorded(&self, key: &str, attached: Option<&str>, digest: &str) -> Result<bool> {
+        let ix = &self.index;
+        let points = |tree: &sled::Tree, key: &str| -> Result<bool> {
+            Ok(tree
+                .get(key)
+                .map_err(|e| ix.err(e))?
+                .is_some_and(|v| v.as_ref() == digest.as_bytes()))
+        };
+        Ok(points(&ix.tags, key)? && attached.map_or(Ok(true), |a| points(&ix.attachments, a))?)
     }
 
     /// The digest `repo:tag` points at.

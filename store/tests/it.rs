@@ -702,3 +702,71 @@ fn flush_cost_is_small() {
     eprintln!("put 2 blobs + put_manifest + set_tag: {per_image:?} per image");
     assert!(per_image < Duration::from_millis(500), "{per_image:?}");
 }
+
+/// Storing what is already stored writes nothing (a re-pull syncs nothing), but every real
+/// change still lands: a manifest stored under a second repository, a referrer's entry, a
+/// moved tag and a moved attachment tag.
+#[test]
+fn repeated_writes_are_skipped_and_real_changes_land() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let digests = signed_index(&store, "r.example/team/app", "v1");
+    let (index, referrer) = (digests[6].clone(), digests[12].clone());
+    // The same again: the same entries.
+    let before = store.manifest_info(&index).unwrap().unwrap();
+    let again = signed_index(&store, "r.example/team/app", "v1");
+    assert_eq!(again, digests);
+    assert_eq!(
+        store.manifest_info(&index).unwrap().unwrap().repos,
+        before.repos
+    );
+    // Another repository: recorded beside the first.
+    let bytes = std::fs::read(store.blob_path(&index).unwrap()).unwrap();
+    store
+        .put_manifest("r.example/other", &index, OCI_INDEX, &bytes, "test")
+        .unwrap();
+    assert_eq!(
+        store.manifest_info(&index).unwrap().unwrap().repos,
+        ["r.example/other", "r.example/team/app"]
+    );
+    // The referrer is indexed under its subject for the new repository too.
+    let bytes = std::fs::read(store.blob_path(&referrer).unwrap()).unwrap();
+    store
+        .put_manifest("r.example/other", &referrer, OCI_MANIFEST, &bytes, "test")
+        .unwrap();
+    let referrers: Vec<_> = store
+        .attachments_of(&index)
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.kind == AttachmentKind::Referrer)
+        .map(|a| a.repo)
+        .collect();
+    assert_eq!(referrers, ["r.example/other", "r.example/team/app"]);
+    // A tag set again is unchanged; a tag moved points at its new digest.
+    store.set_tag("r.example/team/app", "v1", &index).unwrap();
+    assert_eq!(
+        store.resolve_tag("r.example/team/app", "v1").unwrap(),
+        Some(index.clone())
+    );
+    let (child, _, _) = image(&store, "r.example/team/app", "moved", true);
+    store.set_tag("r.example/team/app", "v1", &child).unwrap();
+    assert_eq!(
+        store.resolve_tag("r.example/team/app", "v1").unwrap(),
+        Some(child.clone())
+    );
+    // An attachment tag moved to a new signature image moves its attachment entry too.
+    let (first_sig, _) = sign(&store, "r.example/team/app", &child);
+    let newer = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": descriptor("application/vnd.oci.image.config.v1+json", &sha(b"{}"), 2), "layers": [], "annotations": {"n": "2"}});
+    let newer = put_manifest(&store, "r.example/team/app", &newer);
+    let tag = format!("{}.sig", child.replacen(':', "-", 1));
+    store.set_tag("r.example/team/app", &tag, &newer).unwrap();
+    let sigs: Vec<_> = store
+        .attachments_of(&child)
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.kind == AttachmentKind::Sig)
+        .map(|a| a.digest)
+        .collect();
+    assert_eq!(sigs, [newer]);
+    assert_ne!(first_sig, sigs[0]);
+}
