@@ -72,14 +72,32 @@ now() { date +%s.%N; }
 declare -A T
 SUMMARY=()
 echo "timing ..."
+# CPU seconds used so far by the SRC registry, and by the children of this script (the
+# clients), to show where the time of (a) and (c) goes on a machine the two share.
+SRC_PID=${REG_PIDS[0]}
+TICK=$(getconf CLK_TCK)
+registry_cpu() { awk -v t="$TICK" '{print ($14 + $15) / t}' "/proc/$SRC_PID/stat"; }
+# (`times` must run in this shell, not in a $(...) subshell, which has no children yet.)
+clients_cpu() {
+    times > "$WORK/times.txt"
+    awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, p, "m"); sub("s", "", p[2]); t += p[1] * 60 + p[2] } print t }' "$WORK/times.txt"
+}
+declare -A RCPU CCPU
+measure_start() { r0=$(registry_cpu); clients_cpu > "$WORK/c0.txt"; t0=$(now); }
+measure_end() {
+    T[$1]=$(echo "$(now) - $t0" | bc)
+    RCPU[$1]=$(echo "$(registry_cpu) - $r0" | bc)
+    clients_cpu > "$WORK/c1.txt"
+    CCPU[$1]=$(echo "$(cat "$WORK/c1.txt") - $(cat "$WORK/c0.txt")" | bc)
+}
 # (a) pull vs cosign save
-t0=$(now); for i in $(seq "$N"); do cosign save --dir "cosign-save/$i" "$SRC/bench/img-$i:v1" >/dev/null 2>>"$LOG"; done; T[cosign_save]=$(echo "$(now) - $t0" | bc)
+measure_start; for i in $(seq "$N"); do cosign save --dir "cosign-save/$i" "$SRC/bench/img-$i:v1" >/dev/null 2>>"$LOG"; done; measure_end cosign_save
 # shellcheck disable=SC2046
-t0=$(now); "$SM" pull --store store $(images) >/dev/null 2>pull1.txt; T[sm_pull]=$(echo "$(now) - $t0" | bc)
+measure_start; "$SM" pull --store store $(images) >/dev/null 2>pull1.txt; measure_end sm_pull
 SUMMARY+=("first pull:  $(tail -n 1 pull1.txt)")
 # (c) no-op re-pull
 # shellcheck disable=SC2046
-t0=$(now); "$SM" pull --store store $(images) >/dev/null 2>pull2.txt; T[sm_repull]=$(echo "$(now) - $t0" | bc)
+measure_start; "$SM" pull --store store $(images) >/dev/null 2>pull2.txt; measure_end sm_repull
 SUMMARY+=("re-pull:     $(tail -n 1 pull2.txt)")
 # (b) copy vs cosign copy (fresh destination repositories, same layout)
 t0=$(now); for i in $(seq "$N"); do cosign copy "$SRC/bench/img-$i:v1" "$DST/cosign/bench/img-$i:v1" >/dev/null 2>>"$LOG"; done; T[cosign_copy]=$(echo "$(now) - $t0" | bc)
@@ -123,5 +141,9 @@ printf '\ngoals\n'
 printf '%-58s %9s %9s\n' "pull >= 5x faster than the cosign save loop" "${PULL_X}x" "$(met "$PULL_X >= 5")"
 printf '%-58s %9s %9s\n' "no-op re-pull <= 5% of the first pull" "${NOOP_PCT}%" "$(met "$NOOP_PCT <= 5")"
 printf '%-58s %9s %9s\n' "1 GiB pull peak RSS < 100 MiB" "${BIG_MIB}MiB" "$(met "$BIG_MIB < 100")"
+printf '\nCPU seconds (2 cores shared by registry and client)    registry    client      wall\n'
+for k in cosign_save sm_pull sm_repull; do
+    printf '%-52s %9.2f %9.2f %9.2f\n' "$k" "${RCPU[$k]}" "${CCPU[$k]}" "${T[$k]}"
+done
 printf '\nsigmirror summary lines\n'
 printf '  %s\n' "${SUMMARY[@]}"

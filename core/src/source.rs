@@ -79,15 +79,6 @@ pub trait Sink: Sync {
         !layers
     }
 
-    /// Whether the sink holds `target`'s tag, where it can tell without a request (a local
-    /// sink); `false` when it cannot. The engine then expects an attachment to be unchanged
-    /// and asks the source with a HEAD; otherwise it fetches the attachment directly, since a
-    /// missing tag costs the source the same either way and a found one is needed whole.
-    fn holds_tag(&self, target: &ImageRef) -> impl Future<Output = Result<bool>> + Send {
-        let _ = target;
-        async { Ok(false) }
-    }
-
     /// Points `target`'s tag at the manifest `digest` the sink already has, if it can do so
     /// without the manifest's bytes; `Ok(false)` means the caller must put the manifest.
     fn tag_existing(

@@ -431,10 +431,9 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
     }
 
     /// Copies the attachment of `kind` of `digest`, if its tag exists: content first, then the
-    /// tag. Where the sink already holds the tag, the source is asked with a HEAD, and an
-    /// attachment the sink already holds (its payloads are always written before it) is only
-    /// re-tagged, never fetched again; elsewhere the tag is fetched directly (see
-    /// [`Sink::holds_tag`]).
+    /// tag. The tag is probed with a HEAD: most probes find nothing, and registries that limit
+    /// pulls (Docker Hub) count manifest GETs, not HEADs. An attachment the sink already holds
+    /// (its payloads are always written before it) is only re-tagged, never fetched again.
     async fn copy_attachment(
         &'a self,
         src_repo: &'a ImageRef,
@@ -443,35 +442,28 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
         kind: Attachment,
     ) -> Result<()> {
         let tag = attachment_tag(digest, kind);
-        let (src_tag, dst_tag) = (src_repo.with_tag(&tag), dst_repo.with_tag(&tag));
-        let manifest = if self.sink.holds_tag(&dst_tag).await? {
-            let Some(found) = self.source.head_manifest(&src_tag).await? else {
-                return Ok(());
-            };
-            if self.sink.has_manifest(dst_repo, &found).await?
-                && self.sink.tag_existing(&dst_tag, &found).await?
-            {
-                self.stats.skipped.fetch_add(1, Ordering::Relaxed);
-                if follows_attachments_of(kind) {
-                    self.copy_attachments(src_repo, dst_repo, &found).await?;
-                }
-                return Ok(());
-            }
-            self.source
-                .get_manifest(&src_repo.with_digest(&found))
-                .await?
-        } else {
-            self.source.get_manifest(&src_tag).await?
-        };
-        let Some(manifest) = manifest else {
+        let Some(found) = self.source.head_manifest(&src_repo.with_tag(&tag)).await? else {
             return Ok(());
         };
-        self.copy_content(src_repo, manifest.clone(), dst_repo, true)
-            .await?;
-        self.sink.put_manifest(&dst_tag, &manifest).await?;
-        if follows_attachments_of(kind) {
-            self.copy_attachments(src_repo, dst_repo, &manifest.digest)
+        let dst_tag = dst_repo.with_tag(&tag);
+        if self.sink.has_manifest(dst_repo, &found).await?
+            && self.sink.tag_existing(&dst_tag, &found).await?
+        {
+            self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+        } else {
+            let Some(manifest) = self
+                .source
+                .get_manifest(&src_repo.with_digest(&found))
+                .await?
+            else {
+                return Ok(());
+            };
+            self.copy_content(src_repo, manifest.clone(), dst_repo, true)
                 .await?;
+            self.sink.put_manifest(&dst_tag, &manifest).await?;
+        }
+        if follows_attachments_of(kind) {
+            self.copy_attachments(src_repo, dst_repo, &found).await?;
         }
         Ok(())
     }

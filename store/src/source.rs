@@ -170,16 +170,6 @@ impl Source for Store {
 }
 
 impl Sink for Store {
-    fn holds_tag(&self, target: &ImageRef) -> impl Future<Output = CoreResult<bool>> + Send {
-        let (repo, tag) = (repo_key(target), target.tag().map(str::to_owned));
-        async move {
-            match tag {
-                Some(tag) => Ok(self.resolve_tag(&repo, &tag)?.is_some()),
-                None => Ok(false),
-            }
-        }
-    }
-
     fn tag_existing(
         &self,
         target: &ImageRef,
