@@ -65,6 +65,34 @@ fn unreachable(what: &str, e: &reqwest::Error) -> Error {
     }
 }
 
+/// Bytes of an error body kept for the message; the rest is not read.
+const MAX_ERROR_BODY: usize = 4 << 10;
+
+/// The body of `response`, at most `limit` bytes: `Ok(None)` if it is longer (then only what
+/// fits was read), so a hostile registry cannot make this buffer without bound.
+async fn read_limited(response: Response, limit: usize, what: &str) -> Result<Option<Vec<u8>>> {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Ok(None);
+    }
+    let mut body = Vec::new();
+    let mut chunks = response.bytes_stream();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|e| unreachable(what, &e))?;
+        if body.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
+}
+
+/// Whether `body` is an OCI error envelope (`{"errors":[…]}`).
+fn is_error_envelope(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .is_some_and(|v| v.get("errors").is_some_and(|e| e.is_array()))
+}
+
 /// The error for a non-success status, with the registry's own error codes when it sent them.
 async fn status_error(what: &str, response: Response) -> Error {
     let reference = what.to_owned();
@@ -76,7 +104,11 @@ async fn status_error(what: &str, response: Response) -> Error {
         }
         _ => {}
     }
-    let body = response.bytes().await.unwrap_or_default();
+    let body = read_limited(response, MAX_ERROR_BODY, what)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     let codes = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
         .and_then(|v| v.get("errors").and_then(|e| e.as_array()).cloned())
@@ -230,26 +262,13 @@ impl OpenRegistry {
         if !response.status().is_success() {
             return Err(status_error(&what, response).await);
         }
-        let too_big = || Error::Registry {
-            reference: what.clone(),
-            reason: format!("manifest exceeds the {MAX_MANIFEST_SIZE}-byte (4 MiB) limit"),
-        };
-        if response
-            .content_length()
-            .is_some_and(|n| n > MAX_MANIFEST_SIZE as u64)
-        {
-            return Err(too_big());
-        }
         let announced = digest_header(&response);
-        let mut body = Vec::new();
-        let mut chunks = response.bytes_stream();
-        while let Some(chunk) = chunks.next().await {
-            let chunk = chunk.map_err(|e| unreachable(&what, &e))?;
-            if body.len() + chunk.len() > MAX_MANIFEST_SIZE {
-                return Err(too_big());
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = read_limited(response, MAX_MANIFEST_SIZE, &what)
+            .await?
+            .ok_or_else(|| Error::Registry {
+                reference: what.clone(),
+                reason: format!("manifest exceeds the {MAX_MANIFEST_SIZE}-byte (4 MiB) limit"),
+            })?;
         let digest = Sha256Digest::of(&body).to_string();
         // The reference's digest must match exactly (whatever its algorithm: anything else
         // would let unverified bytes through); the announced one wherever it is SHA-256.
@@ -285,7 +304,8 @@ impl OpenRegistry {
         if !response.status().is_success() {
             return Err(status_error(&what, response).await);
         }
-        match digest_header(&response) {
+        // An announced digest is used only in the one spelling every digest here must have.
+        match digest_header(&response).filter(|d| crate::digest::is_sha256_digest(d)) {
             Some(announced) => match image.digest() {
                 Some(expected) if expected != announced => Err(Error::Registry {
                     reference: what,
@@ -358,16 +378,27 @@ impl OpenRegistry {
                 .send(Method::GET, &url, Some(media_types::OCI_INDEX), &what)
                 .await?;
             if response.status() == StatusCode::NOT_FOUND {
-                self.no_referrers_api
-                    .lock()
-                    .expect("referrers set poisoned")
-                    .insert(registry);
+                // A registry without the API has no such route and answers a plain 404; one
+                // with it answers an OCI error (an unknown repository, say): only the former
+                // means "not supported" for the whole registry.
+                let body = read_limited(response, MAX_ERROR_BODY, &what).await?;
+                if !body.as_deref().is_some_and(is_error_envelope) {
+                    self.no_referrers_api
+                        .lock()
+                        .expect("referrers set poisoned")
+                        .insert(registry);
+                }
                 None
             } else if !response.status().is_success() {
                 return Err(status_error(&what, response).await);
             } else {
-                let body = response.bytes().await.map_err(|e| unreachable(&what, &e))?;
-                Some(body)
+                let body = read_limited(response, MAX_MANIFEST_SIZE, &what)
+                    .await?
+                    .ok_or_else(|| Error::Registry {
+                        reference: what.clone(),
+                        reason: "referrers index exceeds the 4 MiB limit".into(),
+                    })?;
+                Some(Bytes::from(body))
             }
         };
         let index = match index {
@@ -390,5 +421,21 @@ impl OpenRegistry {
             .filter(|d| crate::digest::is_sha256_digest(d))
             .collect();
         Ok(digests)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_error_envelope;
+
+    #[test]
+    fn only_oci_error_bodies_are_envelopes() {
+        assert!(is_error_envelope(
+            br#"{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known"}]}"#
+        ));
+        // What a registry without the referrers API sends: no such route.
+        assert!(!is_error_envelope(b"404 page not found\n"));
+        assert!(!is_error_envelope(br#"{"errors":"no"}"#));
+        assert!(!is_error_envelope(b""));
     }
 }

@@ -489,7 +489,10 @@ impl Registry {
         let client = self.client(image.registry());
         let auth = self.auth(image.registry());
         match client.fetch_manifest_digest(&oci_ref(image), &auth).await {
-            Ok(digest) => Ok(Some(digest)),
+            Ok(digest) if crate::digest::is_sha256_digest(&digest) => Ok(Some(digest)),
+            // A digest in another spelling is never used to build a reference: the manifest
+            // itself says what it hashes to.
+            Ok(_) => Ok(self.get_manifest(image).await?.map(|m| m.digest)),
             Err(e) => match map_error(&image.to_string(), e) {
                 Error::NotFound { .. } => Ok(None),
                 other => Err(other),

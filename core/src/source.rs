@@ -79,6 +79,19 @@ pub trait Sink: Sync {
         !layers
     }
 
+    /// Whether the sink holds the manifest `digest` with everything a transfer would copy for
+    /// it (an index's children, configs, and layers if `layers`): then it is not walked again.
+    /// By default, whether it holds the manifest and [`Sink::trusts_existing`] vouches for
+    /// the rest.
+    fn holds_complete(
+        &self,
+        repo: &ImageRef,
+        digest: &str,
+        layers: bool,
+    ) -> impl Future<Output = Result<bool>> + Send {
+        async move { Ok(self.trusts_existing(layers) && self.has_manifest(repo, digest).await?) }
+    }
+
     /// Points `target`'s tag at the manifest `digest` the sink already has, if it can do so
     /// without the manifest's bytes; `Ok(false)` means the caller must put the manifest.
     fn tag_existing(

@@ -170,6 +170,11 @@ fn descriptor(value: &Value, what: &str) -> Result<(String, u64)> {
     Ok((digest.to_owned(), size))
 }
 
+/// How many attachments deep a transfer follows attachments of attachments. Real chains are
+/// short (an image's SBOM, the SBOM's signature); the bound stops a source that invents a new
+/// attachment at every level.
+const MAX_ATTACHMENT_DEPTH: usize = 8;
+
 /// Whether the attachments of an attachment of `kind` are followed. No cosign workflow signs,
 /// attests or attaches an SBOM to a signature or attestation image, so their tags are not
 /// probed (four requests more per image, for nothing). SBOMs are signed and attested
@@ -257,7 +262,7 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
         try_join_all(
             digests
                 .iter()
-                .map(|d| self.copy_attachments(&src_repo, &dst_repo, d)),
+                .map(|d| self.copy_attachments(&src_repo, &dst_repo, d, 0)),
         )
         .await?;
         if to.tag().is_some() {
@@ -281,11 +286,18 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
         attachment: bool,
     ) -> BoxFuture<'a, Result<ManifestDigests>> {
         Box::pin(async move {
+            // Walked as an attachment, a manifest needs its layers (the payloads) even without
+            // `--no-layers`: that is a different walk.
+            let layers = self.options.layers || attachment;
             let cell = self
                 .manifests_done
                 .lock()
                 .expect("manifest cells poisoned")
-                .entry(format!("{}@{}", dst_repo.repo_name(), manifest.digest))
+                .entry(format!(
+                    "{}@{}#{layers}",
+                    dst_repo.repo_name(),
+                    manifest.digest
+                ))
                 .or_default()
                 .clone();
             let digests = cell
@@ -329,8 +341,10 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
         let mut digests = vec![digest.clone()];
         // A manifest the sink already has with all its content needs no walk; its children
         // are still listed, for their attachments may have changed upstream.
-        if self.sink.trusts_existing(self.options.layers || attachment)
-            && self.sink.has_manifest(dst_repo, &digest).await?
+        if self
+            .sink
+            .holds_complete(dst_repo, &digest, self.options.layers || attachment)
+            .await?
         {
             self.stats.skipped.fetch_add(1, Ordering::Relaxed);
             self.progress.manifest_done(&target.to_string());
@@ -389,14 +403,26 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
     }
 
     /// Copies the `.sig/.att/.sbom` images and referrers of `digest`, all probed at once;
-    /// each digest's attachments are looked for once per transfer.
+    /// each digest's attachments are looked for once per transfer. `depth` counts the
+    /// attachments between `digest` and the image: a source that makes up a new attachment
+    /// at every level is stopped at [`MAX_ATTACHMENT_DEPTH`].
     fn copy_attachments(
         &'a self,
         src_repo: &'a ImageRef,
         dst_repo: &'a ImageRef,
         digest: &'a str,
+        depth: usize,
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
+            if depth > MAX_ATTACHMENT_DEPTH {
+                return Err(Error::Malformed {
+                    what: format!("{}@{digest}", src_repo.repo_name()),
+                    reason: format!(
+                        "attachments nested more than {MAX_ATTACHMENT_DEPTH} deep (a source \
+                         that invents them?)"
+                    ),
+                });
+            }
             if !self
                 .attachments_seen
                 .lock()
@@ -409,7 +435,7 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
                 self.options
                     .attachments
                     .iter()
-                    .map(|kind| self.copy_attachment(src_repo, dst_repo, digest, *kind)),
+                    .map(|kind| self.copy_attachment(src_repo, dst_repo, digest, *kind, depth)),
             );
             let referrers = async {
                 if !self.options.referrers {
@@ -420,7 +446,7 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
                     found
                         .into_iter()
                         .filter(|r| r != digest)
-                        .map(|r| self.copy_referrer(src_repo, dst_repo, r)),
+                        .map(|r| self.copy_referrer(src_repo, dst_repo, r, depth)),
                 )
                 .await
                 .map(|_| ())
@@ -440,13 +466,14 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
         dst_repo: &'a ImageRef,
         digest: &'a str,
         kind: Attachment,
+        depth: usize,
     ) -> Result<()> {
         let tag = attachment_tag(digest, kind);
         let Some(found) = self.source.head_manifest(&src_repo.with_tag(&tag)).await? else {
             return Ok(());
         };
         let dst_tag = dst_repo.with_tag(&tag);
-        if self.sink.has_manifest(dst_repo, &found).await?
+        if self.sink.holds_complete(dst_repo, &found, true).await?
             && self.sink.tag_existing(&dst_tag, &found).await?
         {
             self.stats.skipped.fetch_add(1, Ordering::Relaxed);
@@ -463,7 +490,8 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
             self.sink.put_manifest(&dst_tag, &manifest).await?;
         }
         if follows_attachments_of(kind) {
-            self.copy_attachments(src_repo, dst_repo, &found).await?;
+            self.copy_attachments(src_repo, dst_repo, &found, depth + 1)
+                .await?;
         }
         Ok(())
     }
@@ -474,6 +502,7 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
         src_repo: &'a ImageRef,
         dst_repo: &'a ImageRef,
         referrer: String,
+        depth: usize,
     ) -> Result<()> {
         let Some(manifest) = self
             .source
@@ -488,7 +517,7 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
         try_join_all(
             digests
                 .iter()
-                .map(|d| self.copy_attachments(src_repo, dst_repo, d)),
+                .map(|d| self.copy_attachments(src_repo, dst_repo, d, depth + 1)),
         )
         .await?;
         Ok(())

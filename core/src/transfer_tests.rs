@@ -73,15 +73,39 @@ impl MemorySource {
     }
 }
 
-impl Source for MemorySource {
-    async fn get_manifest(&self, image: &ImageRef) -> Result<Option<Manifest>> {
+impl MemorySource {
+    /// A cosign-style attachment of `subject`: a manifest with one payload layer, tagged
+    /// `sha256-<hex>.<suffix>`.
+    fn attach(&mut self, subject: &str, suffix: &str, payload: &str) -> String {
+        let config = self.add_blob(b"{}");
+        let layer = self.add_blob(payload.as_bytes());
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": media_types::OCI_MANIFEST,
+            "config": config,
+            "layers": [layer],
+        });
+        let (digest, _) = self.add_manifest(&manifest, media_types::OCI_MANIFEST);
+        self.tags.insert(
+            format!("{}.{suffix}", subject.replace(':', "-")),
+            digest.clone(),
+        );
+        digest
+    }
+
+    fn lookup(&self, image: &ImageRef) -> Option<Manifest> {
         let key = image
             .digest()
             .map(str::to_owned)
-            .or_else(|| image.tag().and_then(|t| self.tags.get(t).cloned()))
-            .unwrap_or_default();
-        shuffle(&key).await;
-        Ok(self.manifests.get(&key).cloned())
+            .or_else(|| image.tag().and_then(|t| self.tags.get(t).cloned()))?;
+        self.manifests.get(&key).cloned()
+    }
+}
+
+impl Source for MemorySource {
+    async fn get_manifest(&self, image: &ImageRef) -> Result<Option<Manifest>> {
+        shuffle(&image.to_string()).await;
+        Ok(self.lookup(image))
     }
 
     async fn get_blob(&self, _repo: &ImageRef, digest: &str, _max: u64) -> Result<Vec<u8>> {
@@ -196,4 +220,123 @@ async fn concurrent_walks_over_shared_content_never_write_a_manifest_early() {
     assert_eq!(sink.manifests_written.load(Ordering::Relaxed), 5);
     assert!(sink.holds(&index_digest));
     assert_eq!(transfer.summary().images, refs.len() as u64);
+}
+
+#[tokio::test]
+async fn attachments_are_tagged_after_their_content_and_cycles_end() {
+    let mut source = MemorySource::default();
+    let (image, _) = source.add_image("signed");
+    source.tags.insert("v1".into(), image.clone());
+    let sig = source.attach(&image, "sig", "signature payload");
+    let att = source.attach(&image, "att", "attestation payload");
+    let sbom = source.attach(&image, "sbom", "sbom payload");
+    let sbom_sig = source.attach(&sbom, "sig", "signature of the sbom");
+    // The SBOM's own `.sbom` tag points back at itself: a cycle through tags.
+    source
+        .tags
+        .insert(format!("{}.sbom", sbom.replace(':', "-")), sbom.clone());
+    // cosign never attaches to its signature images: this one is not followed.
+    let ignored = source.attach(&sig, "sig", "signature of a signature");
+
+    let repo = ImageRef::parse("127.0.0.1:5000/team/app:v1").expect("reference");
+    let sink = CheckingSink::default();
+    let transfer = Transfer::new(&source, &sink, TransferOptions::default(), &NoProgress);
+    let refs = [repo.clone(), repo.with_digest(&image), repo.clone()];
+    for result in join_all(refs.iter().map(|r| transfer.copy_image(r, r))).await {
+        result.expect("every walk succeeds");
+    }
+    for digest in [&image, &sig, &att, &sbom, &sbom_sig] {
+        assert!(sink.holds(digest), "{digest} was not copied");
+    }
+    assert!(
+        !sink.holds(&ignored),
+        "a signature's signature was followed"
+    );
+    assert_eq!(sink.manifests_written.load(Ordering::Relaxed), 5);
+}
+
+#[tokio::test]
+async fn a_failing_walk_fails_its_image_and_writes_nothing_above_the_failure() {
+    let mut source = MemorySource::default();
+    let (image, _) = source.add_image("broken");
+    let (healthy, _) = source.add_image("healthy");
+    // The broken image's layer is gone from the source.
+    let layer = digest(b"layer broken");
+    source.blobs.remove(&layer);
+    let repo = ImageRef::parse("127.0.0.1:5000/team/app:v1").expect("reference");
+    let sink = CheckingSink::default();
+    let transfer = Transfer::new(&source, &sink, TransferOptions::default(), &NoProgress);
+    let broken = repo.with_digest(&image);
+    let fine = repo.with_digest(&healthy);
+    let (bad, good) = futures_util::join!(
+        transfer.copy_image(&broken, &broken),
+        transfer.copy_image(&fine, &fine)
+    );
+    assert!(bad.is_err(), "a missing layer must fail the image");
+    good.expect("the other image is unaffected");
+    assert!(
+        !sink.holds(&image),
+        "a manifest was written without its layer"
+    );
+    assert!(sink.holds(&healthy));
+}
+
+/// A source that answers every `.sbom` probe with a new manifest: an endless chain of
+/// attachments that never repeats a digest.
+struct InventingSource(MemorySource, Mutex<HashMap<String, Manifest>>);
+
+impl Source for InventingSource {
+    async fn get_manifest(&self, image: &ImageRef) -> Result<Option<Manifest>> {
+        if let Some(found) = self.0.lookup(image) {
+            return Ok(Some(found));
+        }
+        if let Some(d) = image.digest() {
+            return Ok(self.1.lock().ok().and_then(|m| m.get(d).cloned()));
+        }
+        let Some(tag) = image.tag().filter(|t| t.ends_with(".sbom")) else {
+            return Ok(None);
+        };
+        let value = json!({
+            "schemaVersion": 2,
+            "mediaType": media_types::OCI_MANIFEST,
+            "config": {"mediaType": "application/octet-stream", "digest": digest(b"{}"), "size": 2},
+            "layers": [],
+            "annotations": {"invented-for": tag},
+        });
+        let bytes = serde_json::to_vec(&value).unwrap_or_default();
+        let manifest = Manifest {
+            digest: digest(&bytes),
+            bytes: Bytes::from(bytes),
+            media_type: media_types::OCI_MANIFEST.into(),
+        };
+        if let Ok(mut invented) = self.1.lock() {
+            invented.insert(manifest.digest.clone(), manifest.clone());
+        }
+        Ok(Some(manifest))
+    }
+
+    async fn get_blob(&self, repo: &ImageRef, digest: &str, max: u64) -> Result<Vec<u8>> {
+        self.0.get_blob(repo, digest, max).await
+    }
+
+    async fn open_blob(&self, repo: &ImageRef, digest: &str) -> Result<BlobStream> {
+        self.0.open_blob(repo, digest).await
+    }
+}
+
+#[tokio::test]
+async fn a_source_that_invents_attachments_is_stopped() {
+    let mut inner = MemorySource::default();
+    let (image, _) = inner.add_image("endless");
+    inner.add_blob(b"{}");
+    let source = InventingSource(inner, Mutex::default());
+    let repo = ImageRef::parse("127.0.0.1:5000/team/app").expect("reference");
+    let target = repo.with_digest(&image);
+    let sink = CheckingSink::default();
+    let transfer = Transfer::new(&source, &sink, TransferOptions::default(), &NoProgress);
+    let error = transfer
+        .copy_image(&target, &target)
+        .await
+        .expect_err("an endless chain must end in an error");
+    assert!(error.to_string().contains("nested"), "{error}");
 }

@@ -97,6 +97,49 @@ impl Store {
         })
     }
 
+    /// Whether manifest `digest` and everything its content names (an index's children, each
+    /// manifest's config and `blobs`, and its layers when `layers`) are in the store, intact.
+    /// Attachments are not part of it. A transfer asks this before walking a manifest again.
+    pub fn content_complete(&self, digest: &str, layers: bool) -> Result<bool> {
+        let mut queue = vec![digest.to_owned()];
+        let mut seen = HashSet::new();
+        while let Some(digest) = queue.pop() {
+            if !seen.insert(digest.clone()) {
+                continue;
+            }
+            if parse_digest(&digest).is_err() || !self.has_blob(&digest) {
+                return Ok(false);
+            }
+            let bytes = match self.read_blob(&digest, MAX_WALKED_MANIFEST) {
+                Ok(bytes) => bytes,
+                Err(Error::Corrupt { .. } | Error::TooLarge { .. } | Error::NotFound { .. }) => {
+                    return Ok(false);
+                }
+                Err(e) => return Err(e),
+            };
+            let Ok(json) = serde_json::from_slice::<Value>(&bytes) else {
+                return Ok(false);
+            };
+            let listed = |key: &str| {
+                json.get(key)
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|d| digest_at(d, "/digest"))
+            };
+            queue.extend(listed("manifests").map(str::to_owned));
+            let mut blobs: Vec<&str> = listed("blobs").collect();
+            blobs.extend(digest_at(&json, "/config/digest"));
+            if layers {
+                blobs.extend(listed("layers"));
+            }
+            if !blobs.into_iter().all(|d| self.has_blob(d)) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     /// One walk from many roots, each manifest visited once (cycles and self-references end
     /// there). A manifest reached through an attachment has its layers counted as payloads.
     pub(crate) fn walk(&self, roots: impl IntoIterator<Item = String>) -> Result<Closure> {

@@ -170,6 +170,16 @@ impl Source for Store {
 }
 
 impl Sink for Store {
+    fn holds_complete(
+        &self,
+        _repo: &ImageRef,
+        digest: &str,
+        layers: bool,
+    ) -> impl Future<Output = CoreResult<bool>> + Send {
+        let digest = digest.to_owned();
+        async move { Ok(self.content_complete(&digest, layers)?) }
+    }
+
     fn tag_existing(
         &self,
         target: &ImageRef,

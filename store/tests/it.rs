@@ -770,3 +770,32 @@ fn repeated_writes_are_skipped_and_real_changes_land() {
     assert_eq!(sigs, [newer]);
     assert_ne!(first_sig, sigs[0]);
 }
+
+/// What a transfer asks before walking a stored manifest again: its content, not its
+/// attachments, with or without layers.
+#[test]
+fn content_complete_follows_children_configs_and_layers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (full, _, _) = image(&store, "r.example/team/app", "full", true);
+    let (thin, _, _) = image(&store, "r.example/team/app", "thin", false);
+    assert!(store.content_complete(&full, true).unwrap());
+    assert!(store.content_complete(&thin, false).unwrap());
+    assert!(
+        !store.content_complete(&thin, true).unwrap(),
+        "a manifest without its layer is not complete when layers are wanted"
+    );
+    let idx = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": [descriptor(OCI_MANIFEST, &full, 0), descriptor(OCI_MANIFEST, &thin, 0)],
+    });
+    let idx = put_manifest(&store, "r.example/team/app", &idx);
+    assert!(store.content_complete(&idx, false).unwrap());
+    assert!(
+        !store.content_complete(&idx, true).unwrap(),
+        "a child lacks its layer"
+    );
+    let absent = sha(b"never stored");
+    assert!(!store.content_complete(&absent, false).unwrap());
+}

@@ -95,31 +95,53 @@ impl Pull {
         store.set_provenance_to_repository();
         let result = super::registry::block_on_parallel(async {
             let transfer = Transfer::new(&registry, &sink, options, &bars);
+            for image in &images {
+                if let Some(existing) = store.image(&image.to_string())? {
+                    let source = image.repo_name();
+                    record(
+                        &store,
+                        image,
+                        &existing.digest,
+                        false,
+                        self.no_layers,
+                        &source,
+                    )?;
+                }
+            }
             // Several images at once: the engine makes a walk that needs a manifest or blob
             // another walk is copying wait for it, so nothing is written before its content.
+            // Attachments shared by two images are copied by one walk only, so an image is
+            // recorded complete once every walk has succeeded, not when its own ends.
+            let pulled = std::sync::Mutex::new(Vec::new());
             futures_util::stream::iter(images.iter().map(Ok))
                 .try_for_each_concurrent(images_at_once, |image| {
-                    let (store, transfer) = (&store, &transfer);
+                    let (transfer, pulled) = (&transfer, &pulled);
                     async move {
-                        let source = image.repo_name();
-                        if let Some(existing) = store.image(&image.to_string())? {
-                            record(
-                                store,
-                                image,
-                                &existing.digest,
-                                false,
-                                self.no_layers,
-                                &source,
-                            )?;
-                        }
                         let digest = transfer
                             .copy_image(image, image)
                             .await
                             .with_context(|| format!("pulling {image}"))?;
-                        record(store, image, &digest, true, self.no_layers, &source)
+                        pulled
+                            .lock()
+                            .map_err(|_| anyhow::anyhow!("pull results poisoned"))?
+                            .push((image, digest));
+                        anyhow::Ok(())
                     }
                 })
                 .await?;
+            let pulled = pulled
+                .into_inner()
+                .map_err(|_| anyhow::anyhow!("pull results poisoned"))?;
+            for (image, digest) in pulled {
+                record(
+                    &store,
+                    image,
+                    &digest,
+                    true,
+                    self.no_layers,
+                    &image.repo_name(),
+                )?;
+            }
             Ok(transfer.summary())
         });
         bars.finish();

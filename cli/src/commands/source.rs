@@ -132,6 +132,15 @@ impl sigmirror_core::source::Sink for BlockingStore {
         sigmirror_core::source::Sink::trusts_existing(&*self.0, layers)
     }
 
+    async fn holds_complete(
+        &self,
+        repo: &ImageRef,
+        digest: &str,
+        layers: bool,
+    ) -> sigmirror_core::Result<bool> {
+        sigmirror_core::source::Sink::holds_complete(&*self.0, repo, digest, layers).await
+    }
+
     async fn tag_existing(&self, target: &ImageRef, digest: &str) -> sigmirror_core::Result<bool> {
         let (target, digest) = (target.clone(), digest.to_owned());
         off_thread(&self.0, move |s| {
