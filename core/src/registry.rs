@@ -7,7 +7,7 @@
 //! Credentials: `--registry-username/--registry-password` if given, else `~/.docker/config.json`
 //! (`auths` and credential helpers), else anonymous; bearer-token challenges are handled by
 //! `oci-client`. Reads from open plain-HTTP registries skip `oci-client` (see
-//! [`crate::open_registry`] for why).
+//! `open_registry.rs` for why).
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
