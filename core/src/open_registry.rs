@@ -247,21 +247,34 @@ impl OpenRegistry {
         })
     }
 
+    /// Sends a request that expects success: `None` for 404, an error for any other failure.
+    async fn fetch(
+        &self,
+        method: Method,
+        url: &str,
+        accept: Option<&str>,
+        what: &str,
+    ) -> Result<Option<Response>> {
+        let response = self.send(method, url, accept, what).await?;
+        match response.status() {
+            StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => Ok(Some(response)),
+            _ => Err(status_error(what, response).await),
+        }
+    }
+
     /// A manifest by tag or digest: its exact bytes and their digest; `None` if absent.
     /// Refused if it exceeds 4 MiB, or if its bytes do not match the reference's digest or
     /// the digest the registry announces.
     pub(crate) async fn get_manifest(&self, image: &ImageRef) -> Result<Option<(Bytes, String)>> {
         let what = image.to_string();
         let accept = media_types::ALL_MANIFESTS.join(", ");
-        let response = self
-            .send(Method::GET, &manifest_url(image), Some(&accept), &what)
-            .await?;
-        if response.status() == StatusCode::NOT_FOUND {
+        let Some(response) = self
+            .fetch(Method::GET, &manifest_url(image), Some(&accept), &what)
+            .await?
+        else {
             return Ok(None);
-        }
-        if !response.status().is_success() {
-            return Err(status_error(&what, response).await);
-        }
+        };
         let announced = digest_header(&response);
         let body = read_limited(response, MAX_MANIFEST_SIZE, &what)
             .await?
@@ -295,15 +308,12 @@ impl OpenRegistry {
     pub(crate) async fn head_manifest(&self, image: &ImageRef) -> Result<Option<String>> {
         let what = image.to_string();
         let accept = media_types::ALL_MANIFESTS.join(", ");
-        let response = self
-            .send(Method::HEAD, &manifest_url(image), Some(&accept), &what)
-            .await?;
-        if response.status() == StatusCode::NOT_FOUND {
+        let Some(response) = self
+            .fetch(Method::HEAD, &manifest_url(image), Some(&accept), &what)
+            .await?
+        else {
             return Ok(None);
-        }
-        if !response.status().is_success() {
-            return Err(status_error(&what, response).await);
-        }
+        };
         // An announced digest is used only in the one spelling every digest here must have.
         match digest_header(&response).filter(|d| crate::digest::is_sha256_digest(d)) {
             Some(announced) => match image.digest() {
@@ -320,14 +330,10 @@ impl OpenRegistry {
     /// Whether the repository has the blob (a HEAD request).
     pub(crate) async fn has_blob(&self, repo: &ImageRef, digest: &str) -> Result<bool> {
         let what = format!("{}@{digest}", repo.repo_name());
-        let response = self
-            .send(Method::HEAD, &blob_url(repo, digest), None, &what)
-            .await?;
-        match response.status() {
-            StatusCode::NOT_FOUND => Ok(false),
-            s if s.is_success() => Ok(true),
-            _ => Err(status_error(&what, response).await),
-        }
+        Ok(self
+            .fetch(Method::HEAD, &blob_url(repo, digest), None, &what)
+            .await?
+            .is_some())
     }
 
     /// A blob as its announced length and a stream of chunks; the consumer checks the digest.
@@ -338,11 +344,11 @@ impl OpenRegistry {
     ) -> Result<(Option<u64>, BlobStream)> {
         let what = format!("{}@{digest}", repo.repo_name());
         let response = self
-            .send(Method::GET, &blob_url(repo, digest), None, &what)
-            .await?;
-        if !response.status().is_success() {
-            return Err(status_error(&what, response).await);
-        }
+            .fetch(Method::GET, &blob_url(repo, digest), None, &what)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                reference: what.clone(),
+            })?;
         let length = response.content_length();
         let stream = response.bytes_stream().map(move |chunk| {
             chunk.map_err(|e| Error::Registry {

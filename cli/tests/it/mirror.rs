@@ -375,13 +375,25 @@ fn kill_9_at_random_moments_leaves_a_clean_store_and_reruns_complete() {
         images.push(image);
     }
     let store = dir.join("store");
+    // Kill times are drawn within the time a whole pull takes on this machine, measured
+    // first (into a scratch store), so that most kills land mid-pull however fast it is.
+    let started = std::time::Instant::now();
+    run(
+        sigmirror(&dir)
+            .args(["pull", "--concurrency", "4"])
+            .args(&images)
+            .env("SIGMIRROR_STORE", dir.join("scratch")),
+        None,
+    )
+    .ok();
+    let full_pull = started.elapsed().as_millis().max(20) as u64;
     let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut interrupted = 0;
     for round in 0..30 {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        let delay = Duration::from_millis(5 + seed % 200);
+        let delay = Duration::from_millis(2 + seed % (full_pull / 2));
         let mut child = sigmirror(&dir)
             .args(["pull", "--concurrency", "4"])
             .args(&images)
@@ -409,11 +421,13 @@ fn kill_9_at_random_moments_leaves_a_clean_store_and_reruns_complete() {
             fsck.stderr,
             fsck.stdout_text()
         );
-        // Start over now and then, so kills also land early in a pull.
-        if round % 6 == 5 {
+        // Start over now and then, so kills also land early in a pull (a re-run into a
+        // fuller store has less left to do).
+        if round % 3 == 2 {
             std::fs::remove_dir_all(&store).unwrap();
         }
     }
+    eprintln!("{interrupted} of 30 pulls killed mid-way (a whole pull took {full_pull} ms)");
     assert!(
         interrupted >= 20,
         "only {interrupted} pulls were interrupted; the test did not kill often enough"
@@ -614,25 +628,16 @@ fn concurrent_pulls_of_shared_content_leave_a_complete_store() {
         for image in &images {
             m.sm(&["store", "info", "--store", store, image]).ok();
         }
-        m.sm(&[
-            "verify",
-            "--offline",
-            "--store",
-            store,
-            "--key",
-            "cosign.pub",
-            &m.child(0),
-        ])
-        .ok();
-        m.sm(&[
-            "verify",
-            "--offline",
-            "--store",
-            store,
-            "--key",
-            "cosign.pub",
-            &m.image,
-        ])
-        .ok();
+        for signed in [m.child(0), m.image.clone()] {
+            let args = [
+                "verify",
+                "--offline",
+                "--store",
+                store,
+                "--key",
+                "cosign.pub",
+            ];
+            m.sm(&[&args[..], &[signed.as_str()]].concat()).ok();
+        }
     }
 }
