@@ -203,15 +203,26 @@ impl Push {
         let registry = self.registry.registry();
         let options = self.transfer.options(true, Attachment::ALL.to_vec());
         let bars = Bars::new("push");
+        let targets = images
+            .iter()
+            .map(|image| Ok((image, under_prefix(&self.to, image)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let images_at_once = options.concurrency;
         let result = block_on(async {
             let transfer = Transfer::new(&store, &registry, options, &bars);
-            for image in &images {
-                let target = under_prefix(&self.to, image)?;
-                transfer
-                    .copy_image(image, &target)
-                    .await
-                    .with_context(|| format!("pushing {image} to {target}"))?;
-            }
+            // Several images at once, as for `pull` (the engine keeps the order of writes).
+            futures_util::stream::iter(targets.iter().map(Ok))
+                .try_for_each_concurrent(images_at_once, |(image, target)| {
+                    let transfer = &transfer;
+                    async move {
+                        transfer
+                            .copy_image(image, target)
+                            .await
+                            .with_context(|| format!("pushing {image} to {target}"))?;
+                        anyhow::Ok(())
+                    }
+                })
+                .await?;
             Ok(transfer.summary())
         });
         bars.finish();

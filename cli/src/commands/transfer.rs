@@ -13,7 +13,7 @@ use crate::progress::{Bars, print_summary};
 /// Flags every transfer command shares.
 #[derive(Debug, Args, Clone)]
 pub struct TransferArgs {
-    /// Blob transfers in flight at once, and images walked at once by `pull`.
+    /// Blob transfers in flight at once, and images walked at once by `pull` and `push`.
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub concurrency: usize,
     /// Only this platform of a multi-platform image (os/arch[/variant]).

@@ -640,4 +640,32 @@ fn concurrent_pulls_of_shared_content_leave_a_complete_store() {
             m.sm(&[&args[..], &[signed.as_str()]].concat()).ok();
         }
     }
+    // Pushing all of them at once (every image record of the store) to another repository
+    // prefix: the registry accepts each manifest only once its content is there, and cosign
+    // verifies the results.
+    let report = summary(
+        &m.sm(&[
+            "push",
+            "--json",
+            "--store",
+            m.dir.join("store-0").to_str().unwrap(),
+            "--to",
+            &m.reg.image("pushed"),
+        ])
+        .ok(),
+    );
+    assert_eq!(report["manifests"], 6, "{report}");
+    let pushed = format!("{}/team/shared", m.reg.image("pushed"));
+    let child = m.children[0].clone();
+    for image in [format!("{pushed}:v1"), format!("{pushed}@{child}")] {
+        m.cosign(&[
+            "verify",
+            "--key",
+            "cosign.pub",
+            "--insecure-ignore-tlog",
+            "--allow-http-registry",
+            &image,
+        ])
+        .ok();
+    }
 }
