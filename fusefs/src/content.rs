@@ -111,6 +111,14 @@ impl Blobs {
     }
 }
 
+/// The digest a descriptor names (empty if it names none, which no blob entry matches).
+fn descriptor_digest(descriptor: &Value) -> &str {
+    descriptor
+        .get("digest")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
 /// The layer descriptors of an attached image; none if its manifest is missing or corrupt (the
 /// view then shows no entries for it).
 fn image_layers(blobs: &Blobs, image: &str) -> Vec<Value> {
@@ -263,11 +271,7 @@ pub fn digest_dir(blobs: &Blobs, snap: &Snapshot, digest: &str) -> Result<Vec<(S
     for sig_image in &attached.signatures {
         for layer in image_layers(blobs, sig_image) {
             let n = signatures.len() + 1;
-            let layer_digest = layer
-                .get("digest")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
+            let layer_digest = descriptor_digest(&layer).to_owned();
             let mut files = vec![];
             if let Some(entry) = blob_entry(blobs, &layer_digest) {
                 files.push(("payload.json".to_owned(), entry));
@@ -313,11 +317,7 @@ pub fn digest_dir(blobs: &Blobs, snap: &Snapshot, digest: &str) -> Result<Vec<(S
     for att_image in &attached.attestations {
         for layer in image_layers(blobs, att_image) {
             let n = attestations.len() + 1;
-            let layer_digest = layer
-                .get("digest")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
+            let layer_digest = descriptor_digest(&layer).to_owned();
             let mut files = vec![];
             let envelope = blobs.read(&layer_digest).ok();
             if let Some(entry) = blob_entry(blobs, &layer_digest) {
@@ -359,10 +359,7 @@ pub fn digest_dir(blobs: &Blobs, snap: &Snapshot, digest: &str) -> Result<Vec<(S
     let mut sboms = vec![];
     for sbom_image in &attached.sboms {
         for layer in image_layers(blobs, sbom_image) {
-            let layer_digest = layer
-                .get("digest")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
+            let layer_digest = descriptor_digest(&layer);
             let mut files = vec![];
             if let Some(entry) = blob_entry(blobs, layer_digest) {
                 files.push(("sbom".to_owned(), entry));

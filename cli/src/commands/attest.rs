@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use clap::{ArgAction, Args, ValueEnum};
+use clap::{Args, ValueEnum};
 use futures_util::StreamExt;
 use sigmirror_core::attest::statement::{predicate, predicate_type_uri};
 use sigmirror_core::attest::{
@@ -45,13 +45,8 @@ pub struct Attest {
     /// Replace existing attestations of the same predicate type.
     #[arg(long)]
     replace: bool,
-    /// Accepted for cosign compatibility; only `false` is supported (no Rekor upload).
-    #[arg(long, default_value_t = false, action = ArgAction::Set, num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", value_name = "BOOL")]
-    tlog_upload: bool,
-    /// Accepted for cosign compatibility.
-    #[arg(short = 'y', long)]
-    yes: bool,
+    #[command(flatten)]
+    tlog: super::blob::TlogArgs,
     #[command(flatten)]
     registry: RegistryArgs,
     /// Images to attest (tags are resolved once; the digest is the subject).
@@ -62,8 +57,7 @@ pub struct Attest {
 impl Attest {
     /// Runs the command.
     pub fn run(self) -> Result<()> {
-        super::blob::check_no_tlog(self.tlog_upload)?;
-        let _ = self.yes;
+        self.tlog.check()?;
         let images: Vec<ImageRef> = self
             .images
             .iter()
@@ -119,10 +113,8 @@ pub struct VerifyAttestation {
     /// What to print for each verified attestation.
     #[arg(short = 'o', long, value_enum, default_value = "envelope")]
     output: AttestationOutput,
-    /// Accepted for cosign compatibility (no transparency log is used).
-    #[arg(long, default_value_t = false, action = ArgAction::Set, num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", value_name = "BOOL")]
-    insecure_ignore_tlog: bool,
+    #[command(flatten)]
+    tlog: super::blob::IgnoreTlogArgs,
     #[command(flatten)]
     registry: RegistryArgs,
     #[command(flatten)]
@@ -135,7 +127,6 @@ pub struct VerifyAttestation {
 impl VerifyAttestation {
     /// Runs the command: exits 0 only if every image has a valid attestation.
     pub fn run(self) -> Result<()> {
-        let _ = self.insecure_ignore_tlog;
         let images: Vec<ImageRef> = self
             .images
             .iter()
@@ -191,13 +182,8 @@ pub struct AttestBlob {
     /// Also write cosign's key-based bundle (base64 of the envelope) to FILE.
     #[arg(long, value_name = "FILE")]
     bundle: Option<PathBuf>,
-    /// Accepted for cosign compatibility; only `false` is supported.
-    #[arg(long, default_value_t = false, action = ArgAction::Set, num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", value_name = "BOOL")]
-    tlog_upload: bool,
-    /// Accepted for cosign compatibility.
-    #[arg(short = 'y', long)]
-    yes: bool,
+    #[command(flatten)]
+    tlog: super::blob::TlogArgs,
     /// The file the statement is about.
     #[arg(value_name = "BLOB")]
     blob: PathBuf,
@@ -206,8 +192,7 @@ pub struct AttestBlob {
 impl AttestBlob {
     /// Runs the command.
     pub fn run(self) -> Result<()> {
-        super::blob::check_no_tlog(self.tlog_upload)?;
-        let _ = self.yes;
+        self.tlog.check()?;
         let (predicate_type, predicate) = read_predicate(&self.predicate, &self.kind)?;
         let signer = super::open_signer(&self.key, false)?;
         let file = std::fs::File::open(&self.blob)
@@ -266,10 +251,8 @@ pub struct VerifyBlobAttestation {
     /// Only accept this predicate type (shortname or URI).
     #[arg(long = "type", value_name = "TYPE")]
     kind: Option<String>,
-    /// Accepted for cosign compatibility.
-    #[arg(long, default_value_t = false, action = ArgAction::Set, num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", value_name = "BOOL")]
-    insecure_ignore_tlog: bool,
+    #[command(flatten)]
+    tlog: super::blob::IgnoreTlogArgs,
     /// The file the statement is about.
     #[arg(value_name = "BLOB")]
     blob: PathBuf,
@@ -278,7 +261,6 @@ pub struct VerifyBlobAttestation {
 impl VerifyBlobAttestation {
     /// Runs the command: `Verified OK` on stderr and exit 0 only if every check passes.
     pub fn run(self) -> Result<()> {
-        let _ = self.insecure_ignore_tlog;
         let key = super::load_public_key(&self.key)?;
         let predicate_type = self.kind.as_deref().map(predicate_type_uri).transpose()?;
         let envelope = match (&self.signature, &self.bundle) {

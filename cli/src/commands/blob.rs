@@ -24,15 +24,43 @@ fn open_blob(blob: &str) -> Result<Box<dyn Read>> {
     Ok(Box::new(file))
 }
 
-/// Refuses `--tlog-upload=true`: sigmirror signs with keys only and never talks to Rekor.
-pub fn check_no_tlog(tlog_upload: bool) -> Result<()> {
-    if tlog_upload {
-        bail!(
-            "sigmirror does not upload to a transparency log; sign without --tlog-upload \
-             (key-only signatures, like cosign --tlog-upload=false)"
-        );
+/// cosign's transparency-log flags, accepted so that cosign command lines work unchanged:
+/// sigmirror signs with keys only and never talks to Rekor.
+#[derive(Debug, Args)]
+pub struct TlogArgs {
+    /// Accepted for cosign compatibility; only `false` is supported (no Rekor upload).
+    #[arg(long, default_value_t = false, action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    tlog_upload: bool,
+    /// Accepted for cosign compatibility (there is nothing to confirm without Rekor).
+    #[arg(short = 'y', long)]
+    yes: bool,
+}
+
+impl TlogArgs {
+    /// Refuses `--tlog-upload=true`.
+    pub fn check(&self) -> Result<()> {
+        if self.tlog_upload {
+            bail!(
+                "sigmirror does not upload to a transparency log; sign without --tlog-upload \
+                 (key-only signatures, like cosign --tlog-upload=false)"
+            );
+        }
+        let _ = self.yes;
+        Ok(())
     }
-    Ok(())
+}
+
+/// cosign's `--insecure-ignore-tlog` for verifying commands, accepted so that cosign command
+/// lines work unchanged: sigmirror verifies with keys only and never consults a transparency
+/// log, so there is nothing to ignore.
+#[derive(Debug, Args)]
+pub struct IgnoreTlogArgs {
+    /// Accepted for cosign compatibility: sigmirror verifies with keys only, never with a
+    /// transparency log.
+    #[arg(long, default_value_t = false, action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    insecure_ignore_tlog: bool,
 }
 
 /// Arguments of `sign-blob`.
@@ -51,13 +79,8 @@ pub struct SignBlob {
     #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1,
           require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     b64: bool,
-    /// Accepted for cosign compatibility; only `false` is supported (no Rekor upload).
-    #[arg(long, default_value_t = false, action = ArgAction::Set, num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", value_name = "BOOL")]
-    tlog_upload: bool,
-    /// Accepted for cosign compatibility (there is nothing to confirm without Rekor).
-    #[arg(short = 'y', long)]
-    yes: bool,
+    #[command(flatten)]
+    tlog: TlogArgs,
     /// The file to sign; `-` reads stdin. Streamed: any size signs in constant memory.
     #[arg(value_name = "BLOB")]
     blob: String,
@@ -66,8 +89,7 @@ pub struct SignBlob {
 impl SignBlob {
     /// Runs the command.
     pub fn run(self) -> Result<()> {
-        check_no_tlog(self.tlog_upload)?;
-        let _ = self.yes;
+        self.tlog.check()?;
         let signer = super::open_signer(&self.key, self.blob == "-")?;
         eprintln!("Using payload from: {}", self.blob);
         let signed = sign_blob(&signer, open_blob(&self.blob)?)
@@ -128,11 +150,8 @@ pub struct VerifyBlob {
     /// cosign's key-based bundle file written by `sign-blob --bundle`.
     #[arg(long, value_name = "FILE")]
     bundle: Option<PathBuf>,
-    /// Accepted for cosign compatibility: sigmirror verifies with keys only and never consults
-    /// a transparency log.
-    #[arg(long, default_value_t = false, action = ArgAction::Set, num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", value_name = "BOOL")]
-    insecure_ignore_tlog: bool,
+    #[command(flatten)]
+    tlog: IgnoreTlogArgs,
     /// The file to verify; `-` reads stdin.
     #[arg(value_name = "BLOB")]
     blob: String,
@@ -141,7 +160,6 @@ pub struct VerifyBlob {
 impl VerifyBlob {
     /// Runs the command: exits 0 with `Verified OK` on stderr only if the signature verifies.
     pub fn run(self) -> Result<()> {
-        let _ = self.insecure_ignore_tlog;
         let key = super::load_public_key(&self.key)?;
         let signature = match (&self.signature, &self.bundle) {
             (Some(sig), _) => read_signature_arg(sig)?,

@@ -13,10 +13,9 @@ use sigmirror_core::cosign::inspect::attached_payloads;
 use sigmirror_core::cosign::{
     Attachment, BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, SIGNATURE_ANNOTATION,
 };
-use sigmirror_core::reference::ImageRef;
 use sigmirror_core::{Error, b64, gojson};
 
-use super::registry::{RegistryArgs, block_on};
+use super::registry::block_on;
 
 /// What `download` fetches.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -39,12 +38,7 @@ pub struct Download {
     #[arg(long, value_name = "URI")]
     predicate_type: Option<String>,
     #[command(flatten)]
-    registry: RegistryArgs,
-    #[command(flatten)]
-    offline: super::source::OfflineArgs,
-    /// The image.
-    #[arg(value_name = "IMAGE")]
-    image: String,
+    target: super::source::ReadImageArgs,
 }
 
 /// At most this many attachments are downloaded, as in cosign.
@@ -53,13 +47,12 @@ const MAX_DOWNLOAD: usize = 100;
 impl Download {
     /// Runs the command.
     pub fn run(self) -> Result<()> {
-        let image = ImageRef::parse(&self.image)?;
+        let (image, registry) = self.target.open()?;
         let kind = match self.kind {
             DownloadKind::Signature => Attachment::Signature,
             DownloadKind::Attestation => Attachment::Attestation,
             DownloadKind::Sbom => Attachment::Sbom,
         };
-        let registry = super::source::AnySource::new(&self.offline, &self.registry)?;
         let layers = block_on(async {
             Ok(attached_payloads(&registry, &image, kind, MAX_DOWNLOAD).await?)
         })?;

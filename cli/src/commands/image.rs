@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use clap::{ArgAction, Args, ValueEnum};
+use clap::{Args, ValueEnum};
 use futures_util::StreamExt;
 use serde_json::Value;
 use sigmirror_core::cosign::inspect::{attachments, resolve_digest};
@@ -44,13 +44,8 @@ pub struct Sign {
     /// Put this identity in the payload's docker-reference instead of the image's repository.
     #[arg(long, value_name = "IDENTITY")]
     sign_container_identity: Option<String>,
-    /// Accepted for cosign compatibility; only `false` is supported (no Rekor upload).
-    #[arg(long, default_value_t = false, action = ArgAction::Set, num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", value_name = "BOOL")]
-    tlog_upload: bool,
-    /// Accepted for cosign compatibility (nothing to confirm without Rekor).
-    #[arg(short = 'y', long)]
-    yes: bool,
+    #[command(flatten)]
+    tlog: super::blob::TlogArgs,
     #[command(flatten)]
     registry: RegistryArgs,
     /// Images to sign (tags are resolved to digests once; the digest is signed).
@@ -61,8 +56,7 @@ pub struct Sign {
 impl Sign {
     /// Runs the command: signs every image concurrently.
     pub fn run(self) -> Result<()> {
-        super::blob::check_no_tlog(self.tlog_upload)?;
-        let _ = self.yes;
+        self.tlog.check()?;
         let images = parse_images(&self.images)?;
         let annotations = parse_annotations(&self.annotations)?;
         let signer: Arc<dyn Signer> = Arc::new(super::open_signer(&self.key, false)?);
@@ -125,11 +119,8 @@ pub struct Verify {
     /// Output format for verified payloads.
     #[arg(short = 'o', long, value_enum, default_value = "json")]
     output: VerifyOutput,
-    /// Accepted for cosign compatibility: sigmirror verifies with keys only, never with a
-    /// transparency log.
-    #[arg(long, default_value_t = false, action = ArgAction::Set, num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", value_name = "BOOL")]
-    insecure_ignore_tlog: bool,
+    #[command(flatten)]
+    tlog: super::blob::IgnoreTlogArgs,
     #[command(flatten)]
     registry: RegistryArgs,
     #[command(flatten)]
@@ -142,7 +133,6 @@ pub struct Verify {
 impl Verify {
     /// Runs the command: exits 0 only if every image has at least one valid signature.
     pub fn run(self) -> Result<()> {
-        let _ = self.insecure_ignore_tlog;
         let images = parse_images(&self.images)?;
         let required = parse_annotations(&self.annotations)?;
         let key = super::load_public_key(&self.key)?;
@@ -215,20 +205,14 @@ pub struct Generate {
     )]
     annotations: Vec<String>,
     #[command(flatten)]
-    registry: RegistryArgs,
-    #[command(flatten)]
-    offline: super::source::OfflineArgs,
-    /// The image whose payload to print.
-    #[arg(value_name = "IMAGE")]
-    image: String,
+    target: super::source::ReadImageArgs,
 }
 
 impl Generate {
     /// Prints the simple-signing payload that `sign` would sign (no trailing newline).
     pub fn run(self) -> Result<()> {
-        let image = ImageRef::parse(&self.image)?;
+        let (image, registry) = self.target.open()?;
         let annotations = parse_annotations(&self.annotations)?;
-        let registry = super::source::AnySource::new(&self.offline, &self.registry)?;
         let digest = block_on(async { Ok(resolve_digest(&registry, &image).await?) })?;
         let payload = simple_signing(&image.repo_name(), &digest, &annotations);
         use std::io::Write;
@@ -257,19 +241,13 @@ pub struct Triangulate {
     #[arg(long = "type", value_enum, default_value = "signature")]
     kind: TriangulateType,
     #[command(flatten)]
-    registry: RegistryArgs,
-    #[command(flatten)]
-    offline: super::source::OfflineArgs,
-    /// The image.
-    #[arg(value_name = "IMAGE")]
-    image: String,
+    target: super::source::ReadImageArgs,
 }
 
 impl Triangulate {
     /// Prints where the attachment of the image lives.
     pub fn run(self) -> Result<()> {
-        let image = ImageRef::parse(&self.image)?;
-        let registry = super::source::AnySource::new(&self.offline, &self.registry)?;
+        let (image, registry) = self.target.open()?;
         let digest = block_on(async { Ok(resolve_digest(&registry, &image).await?) })?;
         let kind = match self.kind {
             TriangulateType::Digest => {
@@ -289,19 +267,13 @@ impl Triangulate {
 #[derive(Debug, Args)]
 pub struct Tree {
     #[command(flatten)]
-    registry: RegistryArgs,
-    #[command(flatten)]
-    offline: super::source::OfflineArgs,
-    /// The image.
-    #[arg(value_name = "IMAGE")]
-    image: String,
+    target: super::source::ReadImageArgs,
 }
 
 impl Tree {
     /// Prints the signatures, attestations and SBOMs attached to the image, as cosign does.
     pub fn run(self) -> Result<()> {
-        let image = ImageRef::parse(&self.image)?;
-        let registry = super::source::AnySource::new(&self.offline, &self.registry)?;
+        let (image, registry) = self.target.open()?;
         let found = block_on(async { Ok(attachments(&registry, &image).await?) })?;
         if found.is_empty() {
             println!(
@@ -312,7 +284,7 @@ impl Tree {
         }
         println!(
             "📦 Supply Chain Security Related artifacts for an image: {}",
-            self.image
+            self.target.image
         );
         for attached in found {
             let title = match attached.kind {

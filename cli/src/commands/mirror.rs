@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use sigmirror_core::cosign::Attachment;
 use sigmirror_core::layout::{KIND, KIND_IMAGE, KIND_INDEX, Layout};
 use sigmirror_core::reference::ImageRef;
@@ -40,6 +40,34 @@ fn record(
     rec.pulled_at = now_rfc3339();
     store.record_image(&name.to_string(), rec)?;
     Ok(())
+}
+
+/// Copies each `(from, to)` pair, `at_once` images at a time, and returns each source with
+/// the digest it was copied at; stops at the first failure, described by `what`. The engine
+/// makes a walk that needs a manifest or blob another walk is copying wait for it, so nothing
+/// is written before its content.
+async fn copy_images<'i, S, K>(
+    transfer: &Transfer<'_, S, K>,
+    pairs: &'i [(&'i ImageRef, impl std::borrow::Borrow<ImageRef>)],
+    at_once: usize,
+    what: impl Fn(&ImageRef, &ImageRef) -> String,
+) -> Result<Vec<(&'i ImageRef, String)>>
+where
+    S: sigmirror_core::source::Source,
+    K: sigmirror_core::source::Sink,
+{
+    futures_util::stream::iter(pairs)
+        .map(|(from, to)| {
+            let to = to.borrow();
+            let what = what(from, to);
+            async move {
+                let digest = transfer.copy_image(from, to).await.context(what)?;
+                anyhow::Ok((*from, digest))
+            }
+        })
+        .buffer_unordered(at_once.max(1))
+        .try_collect()
+        .await
 }
 
 /// Arguments of `pull`.
@@ -108,30 +136,13 @@ impl Pull {
                     )?;
                 }
             }
-            // Several images at once: the engine makes a walk that needs a manifest or blob
-            // another walk is copying wait for it, so nothing is written before its content.
             // Attachments shared by two images are copied by one walk only, so an image is
             // recorded complete once every walk has succeeded, not when its own ends.
-            let pulled = std::sync::Mutex::new(Vec::new());
-            futures_util::stream::iter(images.iter().map(Ok))
-                .try_for_each_concurrent(images_at_once, |image| {
-                    let (transfer, pulled) = (&transfer, &pulled);
-                    async move {
-                        let digest = transfer
-                            .copy_image(image, image)
-                            .await
-                            .with_context(|| format!("pulling {image}"))?;
-                        pulled
-                            .lock()
-                            .map_err(|_| anyhow::anyhow!("pull results poisoned"))?
-                            .push((image, digest));
-                        anyhow::Ok(())
-                    }
-                })
-                .await?;
-            let pulled = pulled
-                .into_inner()
-                .map_err(|_| anyhow::anyhow!("pull results poisoned"))?;
+            let pairs: Vec<_> = images.iter().map(|image| (image, image)).collect();
+            let pulled = copy_images(&transfer, &pairs, images_at_once, |image, _| {
+                format!("pulling {image}")
+            })
+            .await?;
             for (image, digest) in pulled {
                 record(
                     &store,
@@ -210,19 +221,10 @@ impl Push {
         let images_at_once = options.concurrency;
         let result = block_on(async {
             let transfer = Transfer::new(&store, &registry, options, &bars);
-            // Several images at once, as for `pull` (the engine keeps the order of writes).
-            futures_util::stream::iter(targets.iter().map(Ok))
-                .try_for_each_concurrent(images_at_once, |(image, target)| {
-                    let transfer = &transfer;
-                    async move {
-                        transfer
-                            .copy_image(image, target)
-                            .await
-                            .with_context(|| format!("pushing {image} to {target}"))?;
-                        anyhow::Ok(())
-                    }
-                })
-                .await?;
+            copy_images(&transfer, &targets, images_at_once, |image, target| {
+                format!("pushing {image} to {target}")
+            })
+            .await?;
             Ok(transfer.summary())
         });
         bars.finish();

@@ -51,6 +51,28 @@ pub struct OfflineArgs {
     pub store: StoreArgs,
 }
 
+/// The one image a read-only command looks at, and where it is read from.
+#[derive(Debug, Args)]
+pub struct ReadImageArgs {
+    #[command(flatten)]
+    registry: RegistryArgs,
+    #[command(flatten)]
+    offline: OfflineArgs,
+    /// The image.
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+}
+
+impl ReadImageArgs {
+    /// The image reference and the source `--offline` selects.
+    pub fn open(&self) -> Result<(ImageRef, AnySource)> {
+        Ok((
+            ImageRef::parse(&self.image)?,
+            AnySource::new(&self.offline, &self.registry)?,
+        ))
+    }
+}
+
 /// A registry or the store, chosen at run time.
 pub enum AnySource {
     /// Read from registries.

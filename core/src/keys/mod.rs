@@ -24,6 +24,30 @@ pub const COSIGN_PRIVATE_KEY_LABEL: &str = "ENCRYPTED COSIGN PRIVATE KEY";
 /// PEM label of PKIX public keys.
 pub const PUBLIC_KEY_LABEL: &str = "PUBLIC KEY";
 
+/// Refuses, naming what it is instead, any key algorithm but ECDSA on P-256 (the only one
+/// cosign key files hold); `no_curve` is the error for an EC key without a named curve.
+fn require_p256(
+    algorithm: &spki::AlgorithmIdentifierRef<'_>,
+    no_curve: impl FnOnce() -> Error,
+) -> Result<()> {
+    let alg = algorithm.oid.to_string();
+    if alg != oid::EC_PUBLIC_KEY {
+        return Err(Error::UnsupportedKeyType {
+            found: oid::algorithm_name(&alg),
+        });
+    }
+    let curve = algorithm
+        .parameters_oid()
+        .map_err(|_| no_curve())?
+        .to_string();
+    if curve != oid::P256 {
+        return Err(Error::UnsupportedKeyType {
+            found: oid::curve_name(&curve),
+        });
+    }
+    Ok(())
+}
+
 mod oid {
     pub const EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
     pub const RSA: &str = "1.2.840.113549.1.1.1";
@@ -75,24 +99,9 @@ impl PrivateKey {
             pkcs8::PrivateKeyInfoRef::from_der(der).map_err(|e| Error::InvalidPrivateKey {
                 reason: format!("not a PKCS#8 private key: {e}"),
             })?;
-        let alg = info.algorithm.oid.to_string();
-        if alg != oid::EC_PUBLIC_KEY {
-            return Err(Error::UnsupportedKeyType {
-                found: oid::algorithm_name(&alg),
-            });
-        }
-        let curve = info
-            .algorithm
-            .parameters_oid()
-            .map_err(|_| Error::InvalidPrivateKey {
-                reason: "EC key without a named curve".into(),
-            })?
-            .to_string();
-        if curve != oid::P256 {
-            return Err(Error::UnsupportedKeyType {
-                found: oid::curve_name(&curve),
-            });
-        }
+        require_p256(&info.algorithm, || Error::InvalidPrivateKey {
+            reason: "EC key without a named curve".into(),
+        })?;
         SigningKey::from_pkcs8_der(der)
             .map(PrivateKey)
             .map_err(|e| Error::InvalidPrivateKey {
@@ -250,24 +259,9 @@ impl PublicKey {
             spki::SubjectPublicKeyInfoRef::from_der(der).map_err(|e| Error::InvalidPublicKey {
                 reason: format!("not a PKIX public key: {e}"),
             })?;
-        let alg = info.algorithm.oid.to_string();
-        if alg != oid::EC_PUBLIC_KEY {
-            return Err(Error::UnsupportedKeyType {
-                found: oid::algorithm_name(&alg),
-            });
-        }
-        let curve = info
-            .algorithm
-            .parameters_oid()
-            .map_err(|_| Error::InvalidPublicKey {
-                reason: "EC key without a named curve".into(),
-            })?
-            .to_string();
-        if curve != oid::P256 {
-            return Err(Error::UnsupportedKeyType {
-                found: oid::curve_name(&curve),
-            });
-        }
+        require_p256(&info.algorithm, || Error::InvalidPublicKey {
+            reason: "EC key without a named curve".into(),
+        })?;
         VerifyingKey::from_public_key_der(der)
             .map(PublicKey)
             .map_err(|e| Error::InvalidPublicKey {

@@ -128,6 +128,35 @@ pub struct SignParams {
     pub hash_algorithm: String,
 }
 
+impl SignParams {
+    /// The digest to sign, checked: the hash must be `sha256` (the only one in protocol v1)
+    /// and the base64 must decode to exactly 32 bytes.
+    pub fn sha256_digest(&self) -> Result<[u8; 32], String> {
+        if self.hash_algorithm != "sha256" {
+            return Err(format!(
+                "unsupported hash algorithm {:?}",
+                self.hash_algorithm
+            ));
+        }
+        let text: Vec<u8> = self
+            .digest
+            .bytes()
+            .filter(|b| !b.is_ascii_whitespace())
+            .collect();
+        let bytes = B64
+            .decode(text)
+            .map_err(|e| format!("digest is not base64: {e}"))?;
+        bytes
+            .try_into()
+            .map_err(|b: Vec<u8>| format!("a SHA-256 digest is 32 bytes, got {}", b.len()))
+    }
+}
+
+/// A method's result as the JSON value a plugin's `handle` returns.
+pub fn to_value<T: Serialize>(result: T) -> Result<serde_json::Value, String> {
+    serde_json::to_value(result).map_err(|e| e.to_string())
+}
+
 /// Result of `defaultAlgorithm`.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct AlgorithmResult {
@@ -186,5 +215,23 @@ mod tests {
             b"pw\n\xff"
         );
         assert!(!format!("{cfg:?}").contains(cfg.password.as_ref().unwrap().as_str()));
+    }
+
+    #[test]
+    fn sign_params_give_exactly_a_sha256_digest() {
+        let params = |digest: &str, hash: &str| SignParams {
+            digest: digest.into(),
+            hash_algorithm: hash.into(),
+        };
+        let digest = [7u8; 32];
+        let encoded = B64.encode(digest);
+        assert_eq!(params(&encoded, "sha256").sha256_digest().unwrap(), digest);
+        let err = params(&encoded, "sha512").sha256_digest().unwrap_err();
+        assert!(err.contains("unsupported hash algorithm"), "{err}");
+        let err = params("not base64!", "sha256").sha256_digest().unwrap_err();
+        assert!(err.contains("not base64"), "{err}");
+        let short = B64.encode([7u8; 31]);
+        let err = params(&short, "sha256").sha256_digest().unwrap_err();
+        assert!(err.contains("32 bytes, got 31"), "{err}");
     }
 }

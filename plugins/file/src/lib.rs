@@ -12,7 +12,7 @@ use sigmirror_plugin_abi::export::{Logger, SignerPlugin};
 use sigmirror_plugin_abi::ffi::FLAG_NEEDS_PASSWORD;
 use sigmirror_plugin_abi::wire::{
     ALGORITHM_ECDSA_P256_SHA256, AlgorithmResult, AlgorithmsResult, InstanceConfig, Method,
-    PublicKeyResult, SignParams, SignResult,
+    PublicKeyResult, SignParams, SignResult, to_value,
 };
 
 /// One opened key file.
@@ -20,23 +20,9 @@ struct FileKey {
     key: PrivateKey,
 }
 
-fn to_value<T: serde::Serialize>(v: T) -> Result<serde_json::Value, String> {
-    serde_json::to_value(v).map_err(|e| e.to_string())
-}
-
 impl FileKey {
     fn sign(&self, params: SignParams) -> Result<serde_json::Value, String> {
-        if params.hash_algorithm != "sha256" {
-            return Err(format!(
-                "unsupported hash algorithm {:?}",
-                params.hash_algorithm
-            ));
-        }
-        let bytes = b64::decode_lenient(params.digest.as_bytes())
-            .map_err(|e| format!("digest is not base64: {e}"))?;
-        let digest: [u8; 32] = bytes
-            .try_into()
-            .map_err(|b: Vec<u8>| format!("a SHA-256 digest is 32 bytes, got {}", b.len()))?;
+        let digest = params.sha256_digest()?;
         let signature = self
             .key
             .sign_digest(&Sha256Digest::from_bytes(digest))

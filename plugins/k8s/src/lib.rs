@@ -22,7 +22,7 @@ use sigmirror_core::keys::{PrivateKey, PublicKey};
 use sigmirror_plugin_abi::export::{Logger, SignerPlugin};
 use sigmirror_plugin_abi::wire::{
     ALGORITHM_ECDSA_P256_SHA256, AlgorithmResult, AlgorithmsResult, InstanceConfig, Method,
-    PublicKeyResult, SignParams, SignResult,
+    PublicKeyResult, SignResult, to_value,
 };
 use zeroize::Zeroizing;
 
@@ -74,25 +74,6 @@ fn parse_ref(raw: &str) -> Result<(String, String), String> {
         ));
     }
     Ok((namespace.to_owned(), name.to_owned()))
-}
-
-fn to_value<T: serde::Serialize>(v: T) -> Result<serde_json::Value, String> {
-    serde_json::to_value(v).map_err(|e| e.to_string())
-}
-
-/// The 32-byte digest of a `signMessage` request.
-fn digest_of(params: &SignParams) -> Result<[u8; 32], String> {
-    if params.hash_algorithm != "sha256" {
-        return Err(format!(
-            "unsupported hash algorithm {:?}",
-            params.hash_algorithm
-        ));
-    }
-    let bytes = b64::decode_lenient(params.digest.as_bytes())
-        .map_err(|e| format!("digest is not base64: {e}"))?;
-    bytes
-        .try_into()
-        .map_err(|b: Vec<u8>| format!("a SHA-256 digest is 32 bytes, got {}", b.len()))
 }
 
 /// A random password: 32 characters of base64 from 24 OS-random bytes. Printable, so the
@@ -260,7 +241,7 @@ impl SignerPlugin for K8sKey {
                 public_key_pem: self.public_key()?.to_pem(),
             }),
             Method::SignMessage(params) => {
-                let digest = Sha256Digest::from_bytes(digest_of(&params)?);
+                let digest = Sha256Digest::from_bytes(params.sha256_digest()?);
                 let signature = self
                     .private_key()?
                     .sign_digest(&digest)

@@ -18,7 +18,7 @@ use sigmirror_core::b64;
 use sigmirror_plugin_abi::export::{Logger, SignerPlugin};
 use sigmirror_plugin_abi::wire::{
     ALGORITHM_ECDSA_P256_SHA256, AlgorithmResult, AlgorithmsResult, CreateKeyParams,
-    InstanceConfig, Method, PublicKeyResult, SignParams, SignResult,
+    InstanceConfig, Method, PublicKeyResult, SignResult, to_value,
 };
 
 /// What every KMS backend does for one key.
@@ -35,25 +35,6 @@ trait Backend: Send + Sync {
 /// One opened key reference.
 struct Kms {
     backend: Box<dyn Backend>,
-}
-
-fn to_value<T: serde::Serialize>(v: T) -> Result<serde_json::Value, String> {
-    serde_json::to_value(v).map_err(|e| e.to_string())
-}
-
-/// The 32-byte digest of a `signMessage` request.
-fn digest_of(params: &SignParams) -> Result<[u8; 32], String> {
-    if params.hash_algorithm != "sha256" {
-        return Err(format!(
-            "unsupported hash algorithm {:?}",
-            params.hash_algorithm
-        ));
-    }
-    let bytes = b64::decode_lenient(params.digest.as_bytes())
-        .map_err(|e| format!("digest is not base64: {e}"))?;
-    bytes
-        .try_into()
-        .map_err(|b: Vec<u8>| format!("a SHA-256 digest is 32 bytes, got {}", b.len()))
 }
 
 fn check_algorithm(params: &CreateKeyParams) -> Result<(), String> {
@@ -110,7 +91,7 @@ impl SignerPlugin for Kms {
                 public_key_pem: self.backend.public_key_pem()?,
             }),
             Method::SignMessage(params) => {
-                let digest = digest_of(&params)?;
+                let digest = params.sha256_digest()?;
                 let signature = self.backend.sign_digest(&digest)?;
                 to_value(SignResult {
                     signature: b64::encode(&signature),
