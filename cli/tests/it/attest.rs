@@ -5,50 +5,21 @@ use serde_json::Value;
 use sigmirror_core::attest::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE};
 use sigmirror_core::attest::statement;
 use sigmirror_core::keys::PrivateKey;
-use sigmirror_tests::oci::push_image;
-use sigmirror_tests::registry::TestRegistry;
-use sigmirror_tests::{TestDir, cosign, run};
+use sigmirror_tests::run;
 
-use crate::{generate_key_pair, sigmirror};
+use crate::{Setup, sigmirror};
 
-struct Setup {
-    _reg: TestRegistry,
-    dir: TestDir,
-    image: String,
-    digest: String,
-}
-
+/// The shared [`Setup`] with a provenance predicate in its folder.
 fn setup(repo: &str) -> Setup {
-    let reg = TestRegistry::start();
-    let dir = TestDir::new();
-    generate_key_pair(&dir, "pw");
-    let image = format!("{}:v1", reg.image(repo));
-    let digest = push_image(&image, repo);
-    dir.write(
+    let s = crate::setup(repo);
+    s.dir.write(
         "provenance.json",
         r#"{"builder":{"id":"https://ci.example/builder"},"buildType":"https://example/build@v1"}"#,
     );
-    Setup {
-        _reg: reg,
-        dir,
-        image,
-        digest,
-    }
+    s
 }
 
 impl Setup {
-    fn sm(&self, args: &[&str]) -> sigmirror_tests::Run {
-        run(
-            sigmirror(&self.dir).args(args).env("COSIGN_PASSWORD", "pw"),
-            None,
-        )
-    }
-    fn cosign(&self, args: &[&str]) -> sigmirror_tests::Run {
-        run(
-            cosign(&self.dir).args(args).env("COSIGN_PASSWORD", "pw"),
-            None,
-        )
-    }
     fn key(&self) -> PrivateKey {
         PrivateKey::from_encrypted_pem(&self.dir.read("cosign.key"), b"pw").unwrap()
     }

@@ -8,43 +8,9 @@ use sigmirror_tests::peers::HttpsFiles;
 use sigmirror_tests::registry::{PASSWORD, TestRegistry, USER};
 use sigmirror_tests::{TestDir, cosign, http_get, http_put, run};
 
-use crate::{generate_key_pair, sigmirror};
-
-/// A registry with one pushed image, a key pair in `dir`, and helpers.
-struct Setup {
-    reg: TestRegistry,
-    dir: TestDir,
-    image: String,
-    digest: String,
-}
-
-fn setup(repo: &str) -> Setup {
-    let reg = TestRegistry::start();
-    let dir = TestDir::new();
-    generate_key_pair(&dir, "pw");
-    let image = format!("{}:v1", reg.image(repo));
-    let digest = push_image(&image, repo);
-    Setup {
-        reg,
-        dir,
-        image,
-        digest,
-    }
-}
+use crate::{Setup, generate_key_pair, setup, sigmirror};
 
 impl Setup {
-    fn sm(&self, args: &[&str]) -> sigmirror_tests::Run {
-        run(
-            sigmirror(&self.dir).args(args).env("COSIGN_PASSWORD", "pw"),
-            None,
-        )
-    }
-    fn cosign(&self, args: &[&str]) -> sigmirror_tests::Run {
-        run(
-            cosign(&self.dir).args(args).env("COSIGN_PASSWORD", "pw"),
-            None,
-        )
-    }
     fn cosign_verify(&self, key: &str, image: &str) -> sigmirror_tests::Run {
         self.cosign(&[
             "verify",

@@ -17,6 +17,8 @@ mod plugins;
 use std::process::Command;
 
 use sigmirror_tests::TestDir;
+use sigmirror_tests::oci::push_image;
+use sigmirror_tests::registry::TestRegistry;
 
 /// `sigmirror` built by this `cargo test`, isolated in `dir`.
 pub fn sigmirror(dir: &TestDir) -> Command {
@@ -32,4 +34,51 @@ pub fn generate_key_pair(dir: &TestDir, password: &str) {
         None,
     )
     .ok();
+}
+
+/// A registry with one pushed image, and a key pair (password `pw`) in a scratch folder.
+pub struct Setup {
+    /// The registry (stopped when dropped).
+    pub reg: TestRegistry,
+    /// The scratch folder, with `cosign.key` and `cosign.pub`.
+    pub dir: TestDir,
+    /// `127.0.0.1:PORT/<repo>:v1`.
+    pub image: String,
+    /// Its manifest digest.
+    pub digest: String,
+}
+
+/// A [`Setup`] with the image pushed to `repo`.
+pub fn setup(repo: &str) -> Setup {
+    let reg = TestRegistry::start();
+    let dir = TestDir::new();
+    generate_key_pair(&dir, "pw");
+    let image = format!("{}:v1", reg.image(repo));
+    let digest = push_image(&image, repo);
+    Setup {
+        reg,
+        dir,
+        image,
+        digest,
+    }
+}
+
+impl Setup {
+    /// Runs sigmirror in the setup's folder with the key password.
+    pub fn sm(&self, args: &[&str]) -> sigmirror_tests::Run {
+        sigmirror_tests::run(
+            sigmirror(&self.dir).args(args).env("COSIGN_PASSWORD", "pw"),
+            None,
+        )
+    }
+
+    /// Runs the real cosign in the setup's folder with the key password.
+    pub fn cosign(&self, args: &[&str]) -> sigmirror_tests::Run {
+        sigmirror_tests::run(
+            sigmirror_tests::cosign(&self.dir)
+                .args(args)
+                .env("COSIGN_PASSWORD", "pw"),
+            None,
+        )
+    }
 }
