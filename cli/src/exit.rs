@@ -2,8 +2,6 @@
 //! exist, 12 when signatures exist but none verifies, 1 for any other error, 2 for usage errors
 //! (clap).
 
-use sigmirror_core::Error;
-
 /// An error whose details were already printed; `main` only exits with `code`.
 #[derive(Debug)]
 pub struct AlreadyReported {
@@ -19,25 +17,51 @@ impl std::fmt::Display for AlreadyReported {
 
 impl std::error::Error for AlreadyReported {}
 
-/// The exit code for an error, from the first sigmirror error in its chain.
+/// The exit code for an error, from the first sigmirror error in its chain that has one.
 pub fn code_for(error: &anyhow::Error) -> u8 {
     if let Some(reported) = error.downcast_ref::<AlreadyReported>() {
         return reported.code;
     }
-    error
-        .chain()
-        .find_map(|cause| cause.downcast_ref::<Error>())
-        .map_or(1, core_error_code)
+    error.chain().find_map(specific_code).unwrap_or(1)
 }
 
-/// The exit code for a core error.
-pub fn core_error_code(error: &Error) -> u8 {
-    match error {
-        Error::NoSignatures { .. } | Error::NoAttestations { .. } => 10,
-        Error::NotFound { .. } => 11,
-        Error::NoValidSignatures { .. } | Error::NoValidAttestations { .. } => 12,
-        _ => 1,
+/// The exit code one error means, if it means one. Errors that wrap another transparently
+/// (a registry error carrying cosign's, a source error carrying a backend's) hide the inner
+/// one from the source chain, so they are looked into here.
+fn specific_code(error: &(dyn std::error::Error + 'static)) -> Option<u8> {
+    if let Some(e) = error.downcast_ref::<sigmirror_cosign::Error>() {
+        return match e {
+            sigmirror_cosign::Error::NoSignatures { .. }
+            | sigmirror_cosign::Error::NoAttestations { .. } => Some(10),
+            sigmirror_cosign::Error::NoValidSignatures { .. }
+            | sigmirror_cosign::Error::NoValidAttestations { .. } => Some(12),
+            _ => None,
+        };
     }
+    if let Some(e) = error.downcast_ref::<sigmirror_oci::Error>() {
+        return match e {
+            sigmirror_oci::Error::NotFound { .. } => Some(11),
+            sigmirror_oci::Error::Backend(inner) => specific_code(inner.as_ref()),
+            _ => None,
+        };
+    }
+    if let Some(e) = error.downcast_ref::<sigmirror_registry::Error>() {
+        return match e {
+            sigmirror_registry::Error::NotFound { .. } => Some(11),
+            sigmirror_registry::Error::Oci(inner) => specific_code(inner),
+            sigmirror_registry::Error::Cosign(inner) => specific_code(inner),
+            _ => None,
+        };
+    }
+    if let Some(e) = error.downcast_ref::<sigmirror_mirror::Error>() {
+        return match e {
+            sigmirror_mirror::Error::Registry(inner) => specific_code(inner),
+            sigmirror_mirror::Error::Oci(inner) => specific_code(inner),
+            sigmirror_mirror::Error::Store(sigmirror_store::Error::NotFound { .. }) => Some(11),
+            _ => None,
+        };
+    }
+    None
 }
 
 /// Reports the outcome for each of several images: `on_ok` for a success, one `Error:` line for

@@ -4,7 +4,8 @@
 use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use sigmirror_core::transfer::{Progress, Summary};
+use sigmirror_oci::Digest;
+use sigmirror_registry::{Progress, Summary};
 
 /// Draws a byte counter and the number of manifests done while a transfer runs.
 pub struct Bars {
@@ -28,15 +29,17 @@ impl Bars {
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
         Bars { bar }
     }
+}
 
-    /// Removes the bar.
-    pub fn finish(&self) {
+/// The bar disappears when the transfer ends, whether it succeeded or not.
+impl Drop for Bars {
+    fn drop(&mut self) {
         self.bar.finish_and_clear();
     }
 }
 
 impl Progress for Bars {
-    fn blob_finished(&self, _digest: &str, size: u64) {
+    fn blob_finished(&self, _digest: &Digest, size: u64) {
         self.bar.inc(size);
     }
     fn manifest_done(&self, reference: &str) {

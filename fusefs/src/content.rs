@@ -7,15 +7,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use sigmirror_core::attest::dsse::Envelope;
-use sigmirror_core::attest::statement;
-use sigmirror_core::cosign::payload;
-use sigmirror_core::cosign::{
+use sigmirror_cosign::attest::{PREDICATE_TYPE_ANNOTATION, check_attestation};
+use sigmirror_cosign::conventions::{
     BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, SIGNATURE_ANNOTATION,
 };
-use sigmirror_core::digest::Sha256Digest;
-use sigmirror_core::keys::PublicKey;
-use sigmirror_core::{b64, media_types};
+use sigmirror_cosign::dsse::Envelope;
+use sigmirror_cosign::keys::PublicKey;
+use sigmirror_cosign::statement;
+use sigmirror_cosign::verify::check_signature;
+use sigmirror_oci::Digest;
+use sigmirror_oci::digest::Algorithm;
+use sigmirror_oci::manifest::{Descriptor, ManifestView};
 
 use crate::error::{Error, Result};
 use crate::is_safe_component;
@@ -29,7 +31,7 @@ pub enum FileData {
     /// A blob of the store, read from disk (verified before it is served).
     Blob {
         /// Its digest.
-        digest: String,
+        digest: Digest,
         /// Its size.
         size: u64,
     },
@@ -81,15 +83,15 @@ impl Blobs {
     }
 
     /// The file of `digest` (validated: no path can be smuggled in).
-    pub fn path(&self, digest: &str) -> Result<PathBuf> {
-        match digest.strip_prefix("sha256:") {
-            Some(hex) if sigmirror_core::digest::is_sha256_hex(hex) => Ok(self.dir.join(hex)),
+    pub fn path(&self, digest: &Digest) -> Result<PathBuf> {
+        match digest.algorithm() {
+            Algorithm::Sha256 => Ok(self.dir.join(digest.hex())),
             _ => Err(Error::NotFound),
         }
     }
 
     /// The size of a present blob.
-    pub fn size(&self, digest: &str) -> Option<u64> {
+    pub fn size(&self, digest: &Digest) -> Option<u64> {
         std::fs::metadata(self.path(digest).ok()?)
             .ok()
             .map(|m| m.len())
@@ -101,84 +103,34 @@ impl Blobs {
     }
 
     /// A whole blob, refused unless its bytes hash to its digest.
-    pub fn read(&self, digest: &str) -> Result<Vec<u8>> {
+    pub fn read(&self, digest: &Digest) -> Result<Vec<u8>> {
         let path = self.path(digest)?;
         let bytes = std::fs::read(&path).map_err(|_| Error::NotFound)?;
-        if Sha256Digest::of(&bytes).to_string() != digest {
-            return Err(Error::Corrupt(digest.to_owned()));
+        if !digest.matches(&bytes) {
+            return Err(Error::Corrupt(digest.clone()));
         }
         Ok(bytes)
     }
 }
 
-/// The digest a descriptor names (empty if it names none, which no blob entry matches).
-fn descriptor_digest(descriptor: &Value) -> &str {
-    descriptor
-        .get("digest")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-}
-
-/// The layer descriptors of an attached image; none if its manifest is missing or corrupt (the
-/// view then shows no entries for it).
-fn image_layers(blobs: &Blobs, image: &str) -> Vec<Value> {
+/// The layers of an attached image; none if its manifest is missing, corrupt or not a
+/// manifest (the view then shows no entries for it).
+fn image_layers(blobs: &Blobs, image: &Digest) -> Vec<Descriptor> {
     blobs
         .read(image)
         .ok()
-        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
-        .and_then(|m| m.get("layers").and_then(Value::as_array).cloned())
+        .and_then(|bytes| ManifestView::parse(&bytes, None, image.as_str()).ok())
+        .map(|view| view.layers)
         .unwrap_or_default()
 }
 
-fn annotation(layer: &Value, key: &str) -> Option<String> {
-    layer
-        .get("annotations")?
-        .get(key)?
-        .as_str()
-        .map(str::to_owned)
-}
-
-fn blob_entry(blobs: &Blobs, digest: &str) -> Option<Entry> {
+fn blob_entry(blobs: &Blobs, digest: &Digest) -> Option<Entry> {
     blobs.size(digest).map(|size| {
         Entry::File(FileData::Blob {
-            digest: digest.to_owned(),
+            digest: digest.clone(),
             size,
         })
     })
-}
-
-/// One signature: whether it verifies with `key` for `digest`, and why not.
-fn check_signature(
-    key: &PublicKey,
-    payload_bytes: &[u8],
-    sig_b64: &str,
-    digest: &str,
-) -> std::result::Result<(), String> {
-    if sig_b64.is_empty() {
-        return Err("no signature annotation".into());
-    }
-    let sig = b64::decode_lenient(sig_b64.as_bytes())
-        .map_err(|e| format!("signature is not base64: {e}"))?;
-    key.verify_digest(&Sha256Digest::of(payload_bytes), &sig)
-        .map_err(|e| e.to_string())?;
-    payload::parse(payload_bytes)
-        .map_err(|e| e.to_string())?
-        .check_claims(digest, &BTreeMap::new())
-}
-
-/// One attestation envelope: whether it verifies with `key` and names `digest`.
-fn check_attestation(
-    key: &PublicKey,
-    envelope: &[u8],
-    digest: &str,
-) -> std::result::Result<String, String> {
-    let env = Envelope::from_json(envelope).map_err(|e| e.to_string())?;
-    env.verify(key).map_err(|e| e.to_string())?;
-    let st = statement::parse(&env.payload).map_err(|e| e.to_string())?;
-    if !st.covers(digest.trim_start_matches("sha256:")) {
-        return Err(format!("statement is not about {digest}"));
-    }
-    Ok(st.predicate_type)
 }
 
 fn results(
@@ -203,63 +155,130 @@ fn results(
     (Value::Object(map), ok)
 }
 
+/// The folders for each platform of an index: `os-arch[-variant]` links to the platform's
+/// digest folder, with names made safe and unique.
+fn platform_links(blobs: &Blobs, view: &ManifestView) -> Vec<(String, Entry)> {
+    let mut platforms: Vec<(String, Entry)> = vec![];
+    for child in &view.manifests {
+        let p = child.platform.clone().unwrap_or_default();
+        let field = |v: &str| if v.is_empty() { "unknown" } else { v }.to_owned();
+        let mut name = format!("{}-{}", field(&p.os), field(&p.architecture));
+        if let Some(v) = &p.variant {
+            name = format!("{name}-{v}");
+        }
+        if !is_safe_component(&name) || name.starts_with('.') {
+            name = "platform".into();
+        }
+        let base = name.clone();
+        let mut n = 2;
+        while platforms.iter().any(|(existing, _)| *existing == name) {
+            name = format!("{base}-{n}");
+            n += 1;
+        }
+        if blobs.path(&child.digest).is_ok() {
+            platforms.push((name, Entry::Link(format!("../../{}", child.digest))));
+        }
+    }
+    platforms
+}
+
+/// One signature layer's folder, and its verification by each trusted key.
+fn signature_folder(
+    blobs: &Blobs,
+    snap: &Snapshot,
+    layer: &Descriptor,
+    digest: &Digest,
+) -> (Vec<(String, Entry)>, Value, Vec<String>) {
+    let mut files = vec![];
+    if let Some(entry) = blob_entry(blobs, &layer.digest) {
+        files.push(("payload.json".to_owned(), entry));
+    }
+    let sig_b64 = layer.annotation(SIGNATURE_ANNOTATION).unwrap_or_default();
+    files.push(("signature".into(), Entry::File(FileData::text(sig_b64))));
+    for (key, name) in [
+        (CERTIFICATE_ANNOTATION, "certificate.pem"),
+        (CHAIN_ANNOTATION, "chain.pem"),
+        (BUNDLE_ANNOTATION, "bundle.json"),
+    ] {
+        if let Some(v) = layer.annotation(key).filter(|v| !v.is_empty()) {
+            files.push((name.into(), Entry::File(FileData::text(v))));
+        }
+    }
+    let annotations = serde_json::to_value(layer.annotations.clone().unwrap_or_default())
+        .unwrap_or_else(|_| json!({}));
+    files.push((
+        "annotations.json".into(),
+        Entry::File(FileData::json(&annotations)),
+    ));
+    let payload = blobs.read(&layer.digest).ok();
+    let none = BTreeMap::new();
+    let (report, ok) = results(&snap.keys, |key| match &payload {
+        Some(p) => check_signature(key, layer, p, digest, &none)
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        None => Err("payload missing or corrupt in the store".into()),
+    });
+    (files, report, ok)
+}
+
+/// One attestation layer's folder, and its verification by each trusted key.
+fn attestation_folder(
+    blobs: &Blobs,
+    snap: &Snapshot,
+    layer: &Descriptor,
+    digest: &Digest,
+) -> (Vec<(String, Entry)>, Value) {
+    let mut files = vec![];
+    let envelope = blobs.read(&layer.digest).ok();
+    if let Some(entry) = blob_entry(blobs, &layer.digest) {
+        files.push(("envelope.json".to_owned(), entry));
+    }
+    let decoded = envelope
+        .as_deref()
+        .and_then(|e| Envelope::from_json(e).ok());
+    if let Some(env) = &decoded {
+        files.push((
+            "statement.json".into(),
+            Entry::File(FileData::Bytes(Arc::new(env.payload.clone()))),
+        ));
+        if let Ok(st) = statement::parse(&env.payload) {
+            if let Some(pred) = st.json.get("predicate") {
+                files.push(("predicate.json".into(), Entry::File(FileData::json(pred))));
+            }
+            files.push((
+                "predicate-type".into(),
+                Entry::File(FileData::text(format!("{}\n", st.predicate_type))),
+            ));
+        }
+    }
+    let (report, _) = results(&snap.keys, |key| match &envelope {
+        Some(e) => check_attestation(key, e, digest, None)
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        None => Err("envelope missing or corrupt in the store".into()),
+    });
+    (files, report)
+}
+
 /// The entries of the folder of `digest`.
-pub fn digest_dir(blobs: &Blobs, snap: &Snapshot, digest: &str) -> Result<Vec<(String, Entry)>> {
+pub fn digest_dir(blobs: &Blobs, snap: &Snapshot, digest: &Digest) -> Result<Vec<(String, Entry)>> {
     let manifest_bytes = blobs.read(digest)?;
-    let manifest: Value =
-        serde_json::from_slice(&manifest_bytes).map_err(|_| Error::Corrupt(digest.to_owned()))?;
+    let manifest = ManifestView::parse(&manifest_bytes, None, digest.as_str())
+        .map_err(|_| Error::Corrupt(digest.clone()))?;
     let mut out: Vec<(String, Entry)> = vec![(
         "manifest.json".into(),
         Entry::File(FileData::Blob {
-            digest: digest.to_owned(),
+            digest: digest.clone(),
             size: manifest_bytes.len() as u64,
         }),
     )];
-    let media_type = manifest
-        .get("mediaType")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    if media_types::is_index(media_type) || manifest.get("manifests").is_some() {
-        let mut platforms = vec![];
-        for child in manifest
-            .get("manifests")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let Some(d) = child.get("digest").and_then(Value::as_str) else {
-                continue;
-            };
-            let p = child.get("platform");
-            let field = |k: &str| {
-                p.and_then(|p| p.get(k))
-                    .and_then(Value::as_str)
-                    .unwrap_or("unknown")
-                    .to_owned()
-            };
-            let mut name = format!("{}-{}", field("os"), field("architecture"));
-            if let Some(v) = p.and_then(|p| p.get("variant")).and_then(Value::as_str) {
-                name = format!("{name}-{v}");
-            }
-            if !is_safe_component(&name) || name.starts_with('.') {
-                name = "platform".into();
-            }
-            let base = name.clone();
-            let mut n = 2;
-            while platforms.iter().any(|(existing, _)| *existing == name) {
-                name = format!("{base}-{n}");
-                n += 1;
-            }
-            if blobs.path(d).is_ok() {
-                platforms.push((name, Entry::Link(format!("../../{d}"))));
-            }
-        }
-        out.push(("platforms".into(), Entry::Dir(platforms)));
-    } else if let Some(config) = manifest
-        .get("config")
-        .and_then(|c| c.get("digest"))
-        .and_then(Value::as_str)
-        && let Some(entry) = blob_entry(blobs, config)
+    if manifest.is_index() {
+        out.push((
+            "platforms".into(),
+            Entry::Dir(platform_links(blobs, &manifest)),
+        ));
+    } else if let Some(config) = &manifest.config
+        && let Some(entry) = blob_entry(blobs, &config.digest)
     {
         out.push(("config.json".into(), entry));
     }
@@ -268,112 +287,53 @@ pub fn digest_dir(blobs: &Blobs, snap: &Snapshot, digest: &str) -> Result<Vec<(S
     let mut verified_by: Vec<String> = vec![];
     let mut sig_report = vec![];
     let mut signatures = vec![];
-    for sig_image in &attached.signatures {
-        for layer in image_layers(blobs, sig_image) {
-            let n = signatures.len() + 1;
-            let layer_digest = descriptor_digest(&layer).to_owned();
-            let mut files = vec![];
-            if let Some(entry) = blob_entry(blobs, &layer_digest) {
-                files.push(("payload.json".to_owned(), entry));
+    for layer in attached
+        .signatures
+        .iter()
+        .flat_map(|i| image_layers(blobs, i))
+    {
+        let n = signatures.len() + 1;
+        let (files, report, ok) = signature_folder(blobs, snap, &layer, digest);
+        for k in ok {
+            if !verified_by.contains(&k) {
+                verified_by.push(k);
             }
-            let sig_b64 = annotation(&layer, SIGNATURE_ANNOTATION).unwrap_or_default();
-            files.push((
-                "signature".into(),
-                Entry::File(FileData::text(sig_b64.clone())),
-            ));
-            for (key, name) in [
-                (CERTIFICATE_ANNOTATION, "certificate.pem"),
-                (CHAIN_ANNOTATION, "chain.pem"),
-                (BUNDLE_ANNOTATION, "bundle.json"),
-            ] {
-                if let Some(v) = annotation(&layer, key).filter(|v| !v.is_empty()) {
-                    files.push((name.into(), Entry::File(FileData::text(v))));
-                }
-            }
-            files.push((
-                "annotations.json".into(),
-                Entry::File(FileData::json(
-                    layer.get("annotations").unwrap_or(&json!({})),
-                )),
-            ));
-            let payload_bytes = blobs.read(&layer_digest).ok();
-            let (res, ok) = results(&snap.keys, |key| match &payload_bytes {
-                Some(p) => check_signature(key, p, &sig_b64, digest),
-                None => Err("payload missing or corrupt in the store".into()),
-            });
-            for k in ok {
-                if !verified_by.contains(&k) {
-                    verified_by.push(k);
-                }
-            }
-            sig_report.push(json!({"index": n, "layer": layer_digest, "keys": res}));
-            signatures.push((n.to_string(), Entry::Dir(files)));
         }
+        sig_report.push(json!({"index": n, "layer": layer.digest, "keys": report}));
+        signatures.push((n.to_string(), Entry::Dir(files)));
     }
     out.push(("signatures".into(), Entry::Dir(signatures)));
 
     let mut att_report = vec![];
     let mut attestations = vec![];
-    for att_image in &attached.attestations {
-        for layer in image_layers(blobs, att_image) {
-            let n = attestations.len() + 1;
-            let layer_digest = descriptor_digest(&layer).to_owned();
-            let mut files = vec![];
-            let envelope = blobs.read(&layer_digest).ok();
-            if let Some(entry) = blob_entry(blobs, &layer_digest) {
-                files.push(("envelope.json".to_owned(), entry));
-            }
-            let decoded = envelope
-                .as_deref()
-                .and_then(|e| Envelope::from_json(e).ok());
-            if let Some(env) = &decoded {
-                files.push((
-                    "statement.json".into(),
-                    Entry::File(FileData::Bytes(Arc::new(env.payload.clone()))),
-                ));
-                if let Ok(st) = statement::parse(&env.payload) {
-                    if let Some(pred) = st.json.get("predicate") {
-                        files.push(("predicate.json".into(), Entry::File(FileData::json(pred))));
-                    }
-                    files.push((
-                        "predicate-type".into(),
-                        Entry::File(FileData::text(format!("{}\n", st.predicate_type))),
-                    ));
-                }
-            }
-            let (res, _) = results(&snap.keys, |key| match &envelope {
-                Some(e) => check_attestation(key, e, digest).map(|_| ()),
-                None => Err("envelope missing or corrupt in the store".into()),
-            });
-            att_report.push(json!({
-                "index": n,
-                "layer": layer_digest,
-                "predicateType": annotation(&layer, "predicateType"),
-                "keys": res,
-            }));
-            attestations.push((n.to_string(), Entry::Dir(files)));
-        }
+    for layer in attached
+        .attestations
+        .iter()
+        .flat_map(|i| image_layers(blobs, i))
+    {
+        let n = attestations.len() + 1;
+        let (files, report) = attestation_folder(blobs, snap, &layer, digest);
+        att_report.push(json!({
+            "index": n,
+            "layer": layer.digest,
+            "predicateType": layer.annotation(PREDICATE_TYPE_ANNOTATION),
+            "keys": report,
+        }));
+        attestations.push((n.to_string(), Entry::Dir(files)));
     }
     out.push(("attestations".into(), Entry::Dir(attestations)));
 
     let mut sboms = vec![];
-    for sbom_image in &attached.sboms {
-        for layer in image_layers(blobs, sbom_image) {
-            let layer_digest = descriptor_digest(&layer);
-            let mut files = vec![];
-            if let Some(entry) = blob_entry(blobs, layer_digest) {
-                files.push(("sbom".to_owned(), entry));
-            }
-            let mt = layer
-                .get("mediaType")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            files.push((
-                "media-type".into(),
-                Entry::File(FileData::text(format!("{mt}\n"))),
-            ));
-            sboms.push(((sboms.len() + 1).to_string(), Entry::Dir(files)));
+    for layer in attached.sboms.iter().flat_map(|i| image_layers(blobs, i)) {
+        let mut files = vec![];
+        if let Some(entry) = blob_entry(blobs, &layer.digest) {
+            files.push(("sbom".to_owned(), entry));
         }
+        files.push((
+            "media-type".into(),
+            Entry::File(FileData::text(format!("{}\n", layer.media_type))),
+        ));
+        sboms.push(((sboms.len() + 1).to_string(), Entry::Dir(files)));
     }
     out.push(("sboms".into(), Entry::Dir(sboms)));
 

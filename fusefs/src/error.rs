@@ -18,13 +18,13 @@ pub enum Error {
     Invalid,
     /// A blob on disk does not match its digest: it is never served.
     #[error("blob {0} is corrupt in the store (run `sigmirror store fsck`)")]
-    Corrupt(String),
+    Corrupt(sigmirror_oci::Digest),
     /// Reading a store file failed.
-    #[error("I/O error")]
-    Io,
-    /// The store could not be opened.
-    #[error("{0}")]
-    Store(String),
+    #[error("reading the store: {0}")]
+    Io(#[source] std::io::Error),
+    /// The store could not be opened or read.
+    #[error(transparent)]
+    Store(#[from] sigmirror_store::Error),
 }
 
 /// Result with [`Error`].

@@ -93,7 +93,7 @@ fn errno(e: &Error) -> Errno {
             tracing::error!("refusing to serve corrupt blob {digest}");
             Errno::EIO
         }
-        Error::Io | Error::Store(_) => Errno::EIO,
+        Error::Io(_) | Error::Store(_) => Errno::EIO,
     }
 }
 

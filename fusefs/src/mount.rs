@@ -28,11 +28,14 @@ pub enum MountError {
     #[error("{0}: {1}")]
     BadMountPoint(PathBuf, String),
     /// The store could not be read.
-    #[error("{0}")]
-    Store(String),
+    #[error("cannot read the store {0}")]
+    Store(PathBuf, #[source] crate::Error),
+    /// The store folder cannot be examined.
+    #[error("{0}: {1}")]
+    StoreFolder(PathBuf, #[source] std::io::Error),
     /// The kernel refused the mount.
     #[error("mounting at {0} failed: {1} (is /dev/fuse available?)")]
-    Mount(PathBuf, std::io::Error),
+    Mount(PathBuf, #[source] std::io::Error),
 }
 
 /// Whether `path` is a mount point, from `/proc/self/mountinfo` (which escapes spaces as `\040`).
@@ -72,9 +75,11 @@ pub fn check_mount_point(path: &Path) -> Result<(), MountError> {
 pub fn mount(store: &Path, mount_point: &Path) -> Result<BackgroundSession, MountError> {
     check_mount_point(mount_point)?;
     let vfs = Arc::new(
-        Vfs::new(store, Duration::from_secs(1)).map_err(|e| MountError::Store(e.to_string()))?,
+        Vfs::new(store, Duration::from_secs(1))
+            .map_err(|e| MountError::Store(store.to_path_buf(), e))?,
     );
-    let owner = std::fs::metadata(store).map_err(|e| MountError::Store(e.to_string()))?;
+    let owner =
+        std::fs::metadata(store).map_err(|e| MountError::StoreFolder(store.to_path_buf(), e))?;
     let mut config = Config::default();
     config.mount_options = vec![
         MountOption::RO,

@@ -6,34 +6,33 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use sigmirror_core::keys::PublicKey;
-use sigmirror_store::{AttachmentKind, Store};
+use sigmirror_cosign::keys::PublicKey;
+use sigmirror_oci::Digest;
+use sigmirror_oci::attachment::AttachmentKind;
+use sigmirror_store::{Store, TRUST_DIR, read_trusted_keys};
 
-use crate::error::{Error, Result};
-
-/// Folder (inside the store) of the keys the view verifies against: `<name>.pub` files.
-pub const TRUST_DIR: &str = "trusted-keys";
+use crate::error::Result;
 
 /// What is attached to a digest.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Attached {
     /// `.sig` images.
-    pub signatures: Vec<String>,
+    pub signatures: Vec<Digest>,
     /// `.att` images.
-    pub attestations: Vec<String>,
+    pub attestations: Vec<Digest>,
     /// `.sbom` images.
-    pub sboms: Vec<String>,
+    pub sboms: Vec<Digest>,
     /// OCI 1.1 referrers.
-    pub referrers: Vec<String>,
+    pub referrers: Vec<Digest>,
 }
 
 /// One repository.
 #[derive(Debug, Clone, Default)]
 pub struct Repo {
     /// Tags (attachment tags left out) → digest.
-    pub tags: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, Digest>,
     /// Digests of the images and indexes (not attachments) stored under it.
-    pub digests: BTreeSet<String>,
+    pub digests: BTreeSet<Digest>,
 }
 
 /// The picture.
@@ -42,7 +41,7 @@ pub struct Snapshot {
     /// `registry/repo` → repository.
     pub repos: BTreeMap<String, Repo>,
     /// Digest → what is attached to it.
-    pub attached: HashMap<String, Attached>,
+    pub attached: HashMap<Digest, Attached>,
     /// Trusted keys by name.
     pub keys: Vec<(String, PublicKey)>,
 }
@@ -65,56 +64,36 @@ pub fn marker(root: &Path) -> Vec<(PathBuf, Option<(SystemTime, u64)>)> {
         .collect()
 }
 
-fn is_attachment_tag(tag: &str) -> bool {
-    tag.starts_with("sha256-")
-        && (tag.ends_with(".sig") || tag.ends_with(".att") || tag.ends_with(".sbom"))
-}
-
-/// Reads the trusted keys; files that are not P-256 public keys are skipped with a warning.
+/// The store's trusted keys that are P-256 public keys; others are skipped with a warning.
 pub fn read_keys(root: &Path) -> Vec<(String, PublicKey)> {
-    let mut keys = vec![];
-    let Ok(entries) = std::fs::read_dir(root.join(TRUST_DIR)) else {
-        return keys;
-    };
-    for entry in entries.filter_map(|e| e.ok()) {
-        let path = entry.path();
-        let Some(name) = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_suffix(".pub"))
-        else {
-            continue;
-        };
-        if !crate::is_safe_component(name) {
-            continue;
-        }
-        match std::fs::read(&path)
-            .map_err(|e| e.to_string())
-            .and_then(|pem| PublicKey::from_pem(&pem).map_err(|e| e.to_string()))
-        {
-            Ok(key) => keys.push((name.to_owned(), key)),
-            Err(e) => tracing::warn!("ignoring trusted key {}: {e}", path.display()),
-        }
-    }
-    keys.sort_by(|a, b| a.0.cmp(&b.0));
-    keys
+    read_trusted_keys(root)
+        .into_iter()
+        .filter(|(name, _)| crate::is_safe_component(name))
+        .filter_map(|(name, pem)| match PublicKey::from_pem(&pem) {
+            Ok(key) => Some((name, key)),
+            Err(e) => {
+                tracing::warn!("ignoring trusted key {name}: {e}");
+                None
+            }
+        })
+        .collect()
 }
 
 impl Snapshot {
     /// Takes a snapshot, waiting at most `wait` for another process to release the store.
     pub fn take(root: &Path, wait: Duration) -> Result<Snapshot> {
-        let store = Store::open_with_wait(root, wait).map_err(|e| Error::Store(e.to_string()))?;
+        let store = Store::open_with_wait(root, wait)?;
         let mut snap = Snapshot {
             keys: read_keys(root),
             ..Snapshot::default()
         };
-        let tags = store.tags().map_err(|e| Error::Store(e.to_string()))?;
-        let mut roots: Vec<(String, String)> = vec![];
-        for (repo, tag, digest) in tags {
-            if is_attachment_tag(&tag) || !repo.split('/').all(crate::is_safe_component) {
-                continue;
-            }
-            if !crate::is_safe_component(&tag) {
+        let mut roots: Vec<(String, Digest)> = vec![];
+        for (repo, tag, digest) in store.tags()? {
+            let attachment = AttachmentKind::parse_tag(&tag).is_some();
+            if attachment
+                || !repo.split('/').all(crate::is_safe_component)
+                || !crate::is_safe_component(&tag)
+            {
                 continue;
             }
             snap.repos
@@ -124,7 +103,7 @@ impl Snapshot {
                 .insert(tag, digest.clone());
             roots.push((repo, digest));
         }
-        for (name, record) in store.images().map_err(|e| Error::Store(e.to_string()))? {
+        for (name, record) in store.images()? {
             if let Some((repo, _)) = name.split_once('@').or_else(|| name.rsplit_once(':'))
                 && repo.split('/').all(crate::is_safe_component)
             {
@@ -139,11 +118,8 @@ impl Snapshot {
             let Ok(closure) = store.closure(&digest) else {
                 continue;
             };
-            let attachment_digests: BTreeSet<String> = closure
-                .attachments
-                .iter()
-                .map(|a| a.digest.clone())
-                .collect();
+            let attachment_digests: BTreeSet<&Digest> =
+                closure.attachments.iter().map(|a| &a.digest).collect();
             let entry = snap.repos.entry(repo.clone()).or_default();
             for manifest in &closure.manifests {
                 if !attachment_digests.contains(manifest) {
@@ -155,13 +131,10 @@ impl Snapshot {
                     continue;
                 }
                 let mut attached = Attached::default();
-                for a in store
-                    .attachments_of(manifest)
-                    .map_err(|e| Error::Store(e.to_string()))?
-                {
+                for a in store.attachments_of(manifest)? {
                     let list = match a.kind {
-                        AttachmentKind::Sig => &mut attached.signatures,
-                        AttachmentKind::Att => &mut attached.attestations,
+                        AttachmentKind::Signature => &mut attached.signatures,
+                        AttachmentKind::Attestation => &mut attached.attestations,
                         AttachmentKind::Sbom => &mut attached.sboms,
                         AttachmentKind::Referrer => &mut attached.referrers,
                     };

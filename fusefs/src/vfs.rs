@@ -15,9 +15,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
+use sigmirror_oci::Digest;
+use sigmirror_store::TRUST_DIR;
+
 use crate::content::{Blobs, Entry, FileData, digest_dir};
 use crate::error::{Error, Result};
-use crate::snapshot::{Snapshot, TRUST_DIR, marker};
+use crate::snapshot::{Snapshot, marker};
 
 /// The root's inode number.
 pub const ROOT: u64 = 1;
@@ -52,7 +55,7 @@ pub struct Attr {
 
 #[derive(Debug, Clone)]
 enum Lazy {
-    Digest(String),
+    Digest(Digest),
     Blobs,
 }
 
@@ -279,10 +282,10 @@ impl Vfs {
             for digest in &view.digests {
                 let ino = ensure_dir(
                     &mut nodes,
-                    &join(&digests_path, digest),
+                    &join(&digests_path, digest.as_str()),
                     Some(Lazy::Digest(digest.clone())),
                 );
-                attach(&mut nodes, digests, digest, ino);
+                attach(&mut nodes, digests, digest.as_str(), ino);
             }
         }
         let old = {
@@ -366,15 +369,8 @@ impl Vfs {
                         .filter_map(|e| {
                             let name = e.file_name().to_str()?.to_owned();
                             let size = e.metadata().ok()?.len();
-                            (name.len() == 64).then(|| {
-                                (
-                                    name.clone(),
-                                    Entry::File(FileData::Blob {
-                                        digest: format!("sha256:{name}"),
-                                        size,
-                                    }),
-                                )
-                            })
+                            let digest = Digest::parse(&format!("sha256:{name}")).ok()?;
+                            Some((name, Entry::File(FileData::Blob { digest, size })))
                         })
                         .collect()
                 })
@@ -542,21 +538,21 @@ impl Vfs {
         }
     }
 
-    fn read_blob(&self, digest: &str, offset: u64, size: u32) -> Result<Vec<u8>> {
+    fn read_blob(&self, digest: &Digest, offset: u64, size: u32) -> Result<Vec<u8>> {
         self.verify_once(digest)?;
         use std::io::{Read, Seek, SeekFrom};
         let mut file =
             std::fs::File::open(self.blobs.path(digest)?).map_err(|_| Error::NotFound)?;
-        file.seek(SeekFrom::Start(offset)).map_err(|_| Error::Io)?;
+        file.seek(SeekFrom::Start(offset)).map_err(Error::Io)?;
         let mut buf = Vec::with_capacity(size as usize);
         file.take(u64::from(size))
             .read_to_end(&mut buf)
-            .map_err(|_| Error::Io)?;
+            .map_err(Error::Io)?;
         Ok(buf)
     }
 
     /// Hashes a blob file the first time it is read in this mount; a mismatch is never served.
-    fn verify_once(&self, digest: &str) -> Result<()> {
+    fn verify_once(&self, digest: &Digest) -> Result<()> {
         static VERIFIED: std::sync::OnceLock<Mutex<std::collections::HashSet<String>>> =
             std::sync::OnceLock::new();
         let verified = VERIFIED.get_or_init(Default::default);
@@ -570,9 +566,9 @@ impl Vfs {
         }
         let file = std::fs::File::open(self.blobs.path(digest)?).map_err(|_| Error::NotFound)?;
         let (actual, _) =
-            sigmirror_core::digest::Sha256Digest::of_reader(file).map_err(|_| Error::Io)?;
-        if actual.to_string() != digest {
-            return Err(Error::Corrupt(digest.to_owned()));
+            sigmirror_oci::digest::Sha256Digest::of_reader(file).map_err(Error::Io)?;
+        if Digest::from(actual) != *digest {
+            return Err(Error::Corrupt(digest.clone()));
         }
         verified.lock().expect("verified set poisoned").insert(key);
         Ok(())

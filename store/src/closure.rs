@@ -5,11 +5,12 @@
 
 use std::collections::{BTreeSet, HashSet, VecDeque};
 
-use serde_json::Value;
+use sigmirror_oci::Digest;
+use sigmirror_oci::manifest::ManifestView;
 
 use crate::error::{Error, Result};
-use crate::index::{Attachment, ImageRecord, image_key};
-use crate::{Store, parse_digest};
+use crate::index::{AttachmentRecord, ImageRecord, image_key};
+use crate::{Store, sha256_hex};
 
 /// Manifests larger than this are not walked (the registry client refuses manifests over
 /// 4 MiB; a digest listed as a manifest but pointing at a big layer must not be loaded).
@@ -19,19 +20,19 @@ const MAX_WALKED_MANIFEST: u64 = 16 << 20;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Closure {
     /// The manifests present, the starting ones included.
-    pub manifests: BTreeSet<String>,
+    pub manifests: BTreeSet<Digest>,
     /// The configs, layers and attachment payloads present.
-    pub blobs: BTreeSet<String>,
+    pub blobs: BTreeSet<Digest>,
     /// Every attachment found on a manifest of the closure.
-    pub attachments: BTreeSet<Attachment>,
+    pub attachments: BTreeSet<AttachmentRecord>,
     /// Manifests named but absent.
-    pub missing_manifests: BTreeSet<String>,
+    pub missing_manifests: BTreeSet<Digest>,
     /// Configs and attachment payloads named but absent: verification needs them.
-    pub missing_blobs: BTreeSet<String>,
+    pub missing_blobs: BTreeSet<Digest>,
     /// Image layers named but absent (expected after a `--no-layers` pull).
-    pub missing_layers: BTreeSet<String>,
+    pub missing_layers: BTreeSet<Digest>,
     /// Manifests present but unreadable: corrupt on disk, or not JSON.
-    pub damaged: BTreeSet<String>,
+    pub damaged: BTreeSet<Digest>,
     /// Total size of the manifests and blobs present.
     pub bytes: u64,
 }
@@ -47,7 +48,7 @@ impl Closure {
 
     /// Every present digest of the closure (what `gc` keeps), damaged manifests included: `gc`
     /// removes what is unreachable, not what is broken.
-    pub fn present(&self) -> impl Iterator<Item = &String> {
+    pub fn present(&self) -> impl Iterator<Item = &Digest> {
         self.manifests
             .iter()
             .chain(&self.blobs)
@@ -69,16 +70,11 @@ pub struct ImageInfo {
     pub complete: bool,
 }
 
-/// A digest listed in a manifest, when it is one.
-fn digest_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
-    v.pointer(pointer).and_then(Value::as_str)
-}
-
 impl Store {
     /// The closure of manifest `digest`.
-    pub fn closure(&self, digest: &str) -> Result<Closure> {
-        parse_digest(digest)?;
-        self.walk([digest.to_owned()])
+    pub fn closure(&self, digest: &Digest) -> Result<Closure> {
+        sha256_hex(digest)?;
+        self.walk([digest.clone()])
     }
 
     /// What is known about the image `name` and whether all of it is here.
@@ -97,43 +93,38 @@ impl Store {
         })
     }
 
+    /// The stored manifest `digest` as a walkable view: `Ok(None)` if it is absent, damaged
+    /// (its bytes no longer match), too large to be a manifest, or not a manifest at all.
+    fn stored_view(&self, digest: &Digest) -> Result<Option<ManifestView>> {
+        if sha256_hex(digest).is_err() || !self.has_blob(digest) {
+            return Ok(None);
+        }
+        let bytes = match self.read_blob(digest, MAX_WALKED_MANIFEST) {
+            Ok(bytes) => bytes,
+            Err(Error::Corrupt { .. } | Error::TooLarge { .. } | Error::NotFound { .. }) => {
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let media_type = self.manifest_info(digest)?.map(|i| i.media_type);
+        Ok(ManifestView::parse(&bytes, media_type.as_deref(), digest.as_str()).ok())
+    }
+
     /// Whether manifest `digest` and everything its content names (an index's children, each
     /// manifest's config and `blobs`, and its layers when `layers`) are in the store, intact.
     /// Attachments are not part of it. A transfer asks this before walking a manifest again.
-    pub fn content_complete(&self, digest: &str, layers: bool) -> Result<bool> {
-        let mut queue = vec![digest.to_owned()];
+    pub fn content_complete(&self, digest: &Digest, layers: bool) -> Result<bool> {
+        let mut queue = vec![digest.clone()];
         let mut seen = HashSet::new();
         while let Some(digest) = queue.pop() {
             if !seen.insert(digest.clone()) {
                 continue;
             }
-            if parse_digest(&digest).is_err() || !self.has_blob(&digest) {
-                return Ok(false);
-            }
-            let bytes = match self.read_blob(&digest, MAX_WALKED_MANIFEST) {
-                Ok(bytes) => bytes,
-                Err(Error::Corrupt { .. } | Error::TooLarge { .. } | Error::NotFound { .. }) => {
-                    return Ok(false);
-                }
-                Err(e) => return Err(e),
-            };
-            let Ok(json) = serde_json::from_slice::<Value>(&bytes) else {
+            let Some(view) = self.stored_view(&digest)? else {
                 return Ok(false);
             };
-            let listed = |key: &str| {
-                json.get(key)
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|d| digest_at(d, "/digest"))
-            };
-            queue.extend(listed("manifests").map(str::to_owned));
-            let mut blobs: Vec<&str> = listed("blobs").collect();
-            blobs.extend(digest_at(&json, "/config/digest"));
-            if layers {
-                blobs.extend(listed("layers"));
-            }
-            if !blobs.into_iter().all(|d| self.has_blob(d)) {
+            queue.extend(view.children().cloned());
+            if !view.content_blobs(layers).all(|d| self.has_blob(&d.digest)) {
                 return Ok(false);
             }
         }
@@ -142,16 +133,16 @@ impl Store {
 
     /// One walk from many roots, each manifest visited once (cycles and self-references end
     /// there). A manifest reached through an attachment has its layers counted as payloads.
-    pub(crate) fn walk(&self, roots: impl IntoIterator<Item = String>) -> Result<Closure> {
+    pub(crate) fn walk(&self, roots: impl IntoIterator<Item = Digest>) -> Result<Closure> {
         let mut out = Closure::default();
-        let mut visited: HashSet<String> = HashSet::new();
-        let mut blobs_seen: HashSet<String> = HashSet::new();
-        let mut queue: VecDeque<(String, bool)> = roots.into_iter().map(|d| (d, false)).collect();
+        let mut visited: HashSet<Digest> = HashSet::new();
+        let mut blobs_seen: HashSet<Digest> = HashSet::new();
+        let mut queue: VecDeque<(Digest, bool)> = roots.into_iter().map(|d| (d, false)).collect();
         while let Some((digest, attached)) = queue.pop_front() {
             if !visited.insert(digest.clone()) {
                 continue;
             }
-            if parse_digest(&digest).is_err() || !self.has_blob(&digest) {
+            if sha256_hex(&digest).is_err() || !self.has_blob(&digest) {
                 out.missing_manifests.insert(digest);
                 continue;
             }
@@ -167,57 +158,34 @@ impl Store {
                 }
                 Err(e) => return Err(e),
             };
-            let Ok(json) = serde_json::from_slice::<Value>(&bytes) else {
+            let Ok(view) = ManifestView::parse(&bytes, None, digest.as_str()) else {
                 out.damaged.insert(digest);
                 continue;
             };
             out.bytes += bytes.len() as u64;
-            let mut blob = |d: &str, required: bool, out: &mut Closure| {
-                if !blobs_seen.insert(d.to_owned()) {
+            let mut blob = |d: &Digest, required: bool, out: &mut Closure| {
+                if !blobs_seen.insert(d.clone()) {
                     return;
                 }
                 if self.has_blob(d) {
-                    out.blobs.insert(d.to_owned());
+                    out.blobs.insert(d.clone());
                     out.bytes += self.index.size(d).ok().flatten().unwrap_or(0);
                 } else if required {
-                    out.missing_blobs.insert(d.to_owned());
+                    out.missing_blobs.insert(d.clone());
                 } else {
-                    out.missing_layers.insert(d.to_owned());
+                    out.missing_layers.insert(d.clone());
                 }
             };
-            for child in json
-                .get("manifests")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(d) = digest_at(child, "/digest") {
-                    queue.push_back((d.to_owned(), attached));
-                }
+            for child in view.children() {
+                queue.push_back((child.clone(), attached));
             }
-            if let Some(d) = digest_at(&json, "/config/digest") {
-                blob(d, true, &mut out);
+            // Configs and OCI artifact `blobs` (image-spec 1.1-rc) are always needed; layers
+            // are payloads when the manifest is attached, image layers otherwise.
+            for d in view.content_blobs(false) {
+                blob(&d.digest, true, &mut out);
             }
-            for layer in json
-                .get("layers")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(d) = digest_at(layer, "/digest") {
-                    blob(d, attached, &mut out);
-                }
-            }
-            // OCI artifact manifests (image-spec 1.1-rc) list `blobs`: their payloads.
-            for b in json
-                .get("blobs")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(d) = digest_at(b, "/digest") {
-                    blob(d, true, &mut out);
-                }
+            for layer in &view.layers {
+                blob(&layer.digest, attached, &mut out);
             }
             for att in self.attachments_of(&digest)? {
                 queue.push_back((att.digest.clone(), true));

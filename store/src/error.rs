@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use sigmirror_oci::Digest;
+
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -43,8 +45,8 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// Not a `sha256:<64 lowercase hex>` digest. Refused before it can become a path.
-    #[error("invalid digest {digest:?}: expected sha256:<64 lowercase hex digits>")]
+    /// A digest the store cannot hold: it keeps SHA-256 blobs only.
+    #[error("unsupported digest {digest}: the store holds sha256 blobs only")]
     InvalidDigest {
         /// The digest as given.
         digest: String,
@@ -61,7 +63,7 @@ pub enum Error {
     #[error("blob {digest} is corrupt ({reason}) at {}; run `sigmirror store fsck`", path.display())]
     Corrupt {
         /// The digest the blob should have.
-        digest: String,
+        digest: Digest,
         /// Its file.
         path: PathBuf,
         /// What was found instead.
@@ -71,7 +73,7 @@ pub enum Error {
     #[error("refused content for {digest}: {reason}")]
     Mismatch {
         /// The digest the content was announced as.
-        digest: String,
+        digest: Digest,
         /// What was received instead.
         reason: String,
     },
@@ -79,7 +81,7 @@ pub enum Error {
     #[error("blob {digest} is {size} bytes, more than the {max} allowed here")]
     TooLarge {
         /// The blob.
-        digest: String,
+        digest: Digest,
         /// Its size.
         size: u64,
         /// The limit.
@@ -98,13 +100,13 @@ pub enum Error {
     )]
     GcRefused {
         /// The damaged manifest.
-        digest: String,
+        digest: Digest,
     },
     /// A stored manifest is not the JSON it should be.
     #[error("manifest {digest}: {reason}")]
     MalformedManifest {
         /// The manifest.
-        digest: String,
+        digest: Digest,
         /// What is wrong with it.
         reason: String,
     },
@@ -123,17 +125,14 @@ impl Error {
 /// Result with [`Error`] as the default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// The transfer engine and every read-only flow speak `sigmirror_core::Error`; store errors keep
-/// their message (a corrupt blob says "corrupt") and I/O errors keep their path.
-impl From<Error> for sigmirror_core::Error {
+/// Sources and sinks speak `sigmirror_oci::Error`: absent content stays
+/// [`NotFound`](sigmirror_oci::Error::NotFound), which callers act on, and everything else
+/// travels whole as a backend error, message and source chain included.
+impl From<Error> for sigmirror_oci::Error {
     fn from(e: Error) -> Self {
         match e {
-            Error::Io { path, source } => sigmirror_core::Error::Io { path, source },
-            Error::NotFound { what } => sigmirror_core::Error::NotFound { reference: what },
-            other => sigmirror_core::Error::Malformed {
-                what: "local store".to_owned(),
-                reason: other.to_string(),
-            },
+            Error::NotFound { what } => sigmirror_oci::Error::NotFound { what },
+            other => sigmirror_oci::Error::backend(other),
         }
     }
 }

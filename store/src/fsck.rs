@@ -6,11 +6,12 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 
-use sigmirror_core::digest::Sha256Digest;
+use sigmirror_oci::digest::{Sha256Digest, is_sha256_hex};
+use sigmirror_oci::manifest::ManifestView;
 
 use crate::error::{Error, Result};
 use crate::index::{ImageRecord, ManifestInfo, decode, decode_size, split_attachment_key};
-use crate::{Store, is_hex64, parse_digest};
+use crate::{Store, stored_digest};
 
 /// What [`Store::fsck`] found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -74,7 +75,7 @@ impl Store {
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
             let is_file = entry.file_type().map(|t| t.is_file()).unwrap_or(false);
-            if !is_hex64(&name) || !is_file {
+            if !is_sha256_hex(&name) || !is_file {
                 let reason = if is_file {
                     "stray file: its name is not a sha256 hex digest"
                 } else {
@@ -109,7 +110,7 @@ impl Store {
         let mut damage = |what: String, reason: String| report.damaged.push((what, reason));
         let mut checked = 0u64;
         // A digest an entry names: valid, and its blob present (a corrupt one is reported once).
-        let missing = |d: &str| parse_digest(d).is_err() || !files.present(d);
+        let missing = |d: &str| stored_digest(d).is_none() || !files.present(d);
 
         for entry in ix.sizes.iter() {
             let (k, v) = entry.map_err(|e| ix.err(e))?;
@@ -163,12 +164,6 @@ impl Store {
                 damage(digest, "manifest entry names a missing blob".to_owned());
                 continue;
             }
-            if let Some(subject) = rec.subject.as_deref().filter(|s| parse_digest(s).is_err()) {
-                damage(
-                    digest.clone(),
-                    format!("invalid subject digest {subject:?}"),
-                );
-            }
             let Some(&actual) = files.good.get(&digest) else {
                 continue; // corrupt, already reported
             };
@@ -179,12 +174,13 @@ impl Store {
                 );
                 continue;
             }
-            let path = self.blob_path(&digest)?;
+            let Some(parsed) = stored_digest(&digest) else {
+                continue; // reported as missing above
+            };
+            let path = self.blob_path(&parsed)?;
             let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-            match serde_json::from_slice::<serde_json::Value>(&bytes) {
-                Ok(v) if v.is_object() => {}
-                Ok(_) => damage(digest, "manifest is not a JSON object".to_owned()),
-                Err(e) => damage(digest, format!("manifest is not JSON: {e}")),
+            if let Err(e) = ManifestView::parse(&bytes, Some(&rec.media_type), &digest) {
+                damage(digest, format!("not a manifest: {e}"));
             }
         }
 
@@ -193,9 +189,9 @@ impl Store {
             checked += 1;
             let name = String::from_utf8_lossy(&k).into_owned();
             match decode::<ImageRecord>("images", &k, &v) {
-                Ok(rec) if missing(&rec.digest) => {
+                Ok(rec) if missing(rec.digest.as_str()) => {
                     damage(
-                        rec.digest,
+                        rec.digest.to_string(),
                         format!("image record {name} names a missing blob"),
                     );
                 }

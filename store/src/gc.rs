@@ -7,8 +7,10 @@ use std::collections::HashSet;
 
 use crate::blobs::clear_dir;
 use crate::error::{Error, Result};
-use crate::index::{attachment_tag, split_attachment_key};
-use crate::{Store, is_hex64};
+use crate::index::split_attachment_key;
+use crate::{Store, stored_digest};
+use sigmirror_oci::Digest;
+use sigmirror_oci::attachment::AttachmentKind;
 
 /// What [`Store::gc`] removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -45,7 +47,7 @@ impl Store {
     pub fn gc(&mut self) -> Result<GcReport> {
         let mut roots = vec![];
         for (_, tag, digest) in self.tags()? {
-            if attachment_tag(&tag).is_none() {
+            if AttachmentKind::parse_tag(&tag).is_none() {
                 roots.push(digest);
             }
         }
@@ -56,7 +58,7 @@ impl Store {
                 digest: digest.clone(),
             });
         }
-        let keep: HashSet<&String> = closure.present().collect();
+        let keep: HashSet<&str> = closure.present().map(Digest::as_str).collect();
         let mut report = GcReport::default();
 
         let ix = &self.index;
@@ -67,23 +69,23 @@ impl Store {
             let key = utf8(&k);
             let is_attachment = key
                 .rsplit_once(':')
-                .is_some_and(|(_, tag)| attachment_tag(tag).is_some());
-            if is_attachment && !keep.contains(&utf8(&v)) {
+                .is_some_and(|(_, tag)| AttachmentKind::parse_tag(tag).is_some());
+            if is_attachment && !keep.contains(utf8(&v).as_str()) {
                 doomed.push((&ix.tags, k));
             }
         }
         for entry in ix.attachments.iter() {
             let (k, v) = entry.map_err(|e| ix.err(e))?;
-            let subject_kept = split_attachment_key(&utf8(&k))
-                .is_some_and(|(subject, ..)| keep.contains(&subject.to_owned()));
-            if !subject_kept || !keep.contains(&utf8(&v)) {
+            let subject_kept =
+                split_attachment_key(&utf8(&k)).is_some_and(|(subject, ..)| keep.contains(subject));
+            if !subject_kept || !keep.contains(utf8(&v).as_str()) {
                 doomed.push((&ix.attachments, k));
             }
         }
         for tree in [&ix.manifests, &ix.sizes] {
             for entry in tree.iter() {
                 let (k, _) = entry.map_err(|e| ix.err(e))?;
-                if !keep.contains(&utf8(&k)) {
+                if !keep.contains(utf8(&k).as_str()) {
                     doomed.push((tree, k));
                 }
             }
@@ -98,7 +100,9 @@ impl Store {
         for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
             let entry = entry.map_err(|e| Error::io(dir, e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if is_hex64(&name) && keep.contains(&format!("sha256:{name}")) {
+            let kept =
+                stored_digest(&format!("sha256:{name}")).is_some_and(|d| keep.contains(d.as_str()));
+            if kept {
                 continue;
             }
             let path = entry.path();

@@ -7,13 +7,14 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use sigmirror_core::digest::Sha256Digest;
-use sigmirror_core::reference::ImageRef;
+use sigmirror_oci::attachment::AttachmentKind;
+use sigmirror_oci::manifest::ManifestView;
+use sigmirror_oci::{Digest, ImageRef};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use crate::error::{Error, Result};
-use crate::{Store, is_hex64, parse_digest};
+use crate::{Store, sha256_hex, stored_digest};
 
 /// Separates the parts of an `attachments` key; it cannot occur in a digest, repository or tag.
 const SEP: char = '\0';
@@ -30,7 +31,7 @@ pub struct ManifestInfo {
     pub repos: Vec<String>,
     /// The digest in its `subject` field: it is an OCI 1.1 referrer of that manifest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject: Option<String>,
+    pub subject: Option<Digest>,
     /// Where it was first stored from.
     pub source: String,
     /// When it was first stored (RFC 3339, UTC).
@@ -42,7 +43,7 @@ pub struct ManifestInfo {
 #[serde(rename_all = "camelCase")]
 pub struct ImageRecord {
     /// The digest the name resolved to.
-    pub digest: String,
+    pub digest: Digest,
     /// Whether everything pulled with it was stored (the transfer finished).
     pub complete: bool,
     /// Pulled without image layers (enough to verify, not to run).
@@ -55,61 +56,20 @@ pub struct ImageRecord {
 
 impl ImageRecord {
     /// A record stamped now.
-    pub fn new(digest: &str, complete: bool, no_layers: bool, source: &str) -> ImageRecord {
+    pub fn new(digest: &Digest, complete: bool, no_layers: bool, source: &str) -> ImageRecord {
         ImageRecord {
-            digest: digest.to_owned(),
+            digest: digest.clone(),
             complete,
             no_layers,
             source: source.to_owned(),
-            pulled_at: sigmirror_core::timefmt::now_rfc3339(),
+            pulled_at: sigmirror_oci::timefmt::now_rfc3339(),
         }
     }
 }
 
-/// How something is attached to a subject digest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum AttachmentKind {
-    /// A cosign signature tag, `sha256-<hex>.sig`.
-    Sig,
-    /// A cosign attestation tag, `sha256-<hex>.att`.
-    Att,
-    /// A cosign SBOM tag, `sha256-<hex>.sbom`.
-    Sbom,
-    /// An OCI 1.1 referrer: a manifest whose `subject` is the digest.
-    Referrer,
-}
-
-impl AttachmentKind {
-    /// `sig`, `att`, `sbom` or `referrer`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AttachmentKind::Sig => "sig",
-            AttachmentKind::Att => "att",
-            AttachmentKind::Sbom => "sbom",
-            AttachmentKind::Referrer => "referrer",
-        }
-    }
-
-    fn parse(s: &str) -> Option<AttachmentKind> {
-        Some(match s {
-            "sig" => AttachmentKind::Sig,
-            "att" => AttachmentKind::Att,
-            "sbom" => AttachmentKind::Sbom,
-            "referrer" => AttachmentKind::Referrer,
-            _ => return None,
-        })
-    }
-}
-
-impl std::fmt::Display for AttachmentKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Something attached to a subject digest.
+/// What the index records about something attached to a subject digest.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Attachment {
+pub struct AttachmentRecord {
     /// How it is attached.
     pub kind: AttachmentKind,
     /// The `registry/repo` it is stored under.
@@ -117,14 +77,7 @@ pub struct Attachment {
     /// Its tag (`sha256-<hex>.sig` …); `None` for referrers.
     pub tag: Option<String>,
     /// The attached manifest's digest.
-    pub digest: String,
-}
-
-/// The subject and kind of a cosign attachment tag `sha256-<hex>.<sig|att|sbom>`.
-pub(crate) fn attachment_tag(tag: &str) -> Option<(String, AttachmentKind)> {
-    let (subject, suffix) = tag.strip_prefix("sha256-")?.split_once('.')?;
-    let kind = AttachmentKind::parse(suffix).filter(|k| *k != AttachmentKind::Referrer)?;
-    is_hex64(subject).then(|| (format!("sha256:{subject}"), kind))
+    pub digest: Digest,
 }
 
 /// `registry/repo` must be a plain name: it is part of index keys.
@@ -181,7 +134,7 @@ pub(crate) fn image_key(name: &str) -> Result<String> {
     Ok(r.to_string())
 }
 
-fn attachment_key(subject: &str, kind: AttachmentKind, repo: &str, name: &str) -> String {
+fn attachment_key(subject: &Digest, kind: AttachmentKind, repo: &str, name: &str) -> String {
     format!("{subject}{SEP}{kind}{SEP}{repo}{SEP}{name}")
 }
 
@@ -189,13 +142,25 @@ fn attachment_key(subject: &str, kind: AttachmentKind, repo: &str, name: &str) -
 pub(crate) fn split_attachment_key(key: &str) -> Option<(&str, AttachmentKind, &str, &str)> {
     let mut parts = key.split(SEP);
     let subject = parts.next()?;
-    let kind = AttachmentKind::parse(parts.next()?)?;
+    let kind = AttachmentKind::from_name(parts.next()?)?;
     let repo = parts.next()?;
     let name = parts.next()?;
     parts
         .next()
         .is_none()
         .then_some((subject, kind, repo, name))
+}
+
+/// A digest stored as an index value: a valid SHA-256 digest, else a [`Error::BadEntry`].
+fn digest_value(tree: &'static str, key: &str, value: &[u8]) -> Result<Digest> {
+    std::str::from_utf8(value)
+        .ok()
+        .and_then(stored_digest)
+        .ok_or_else(|| Error::BadEntry {
+            tree,
+            key: key.to_owned(),
+            reason: format!("not a digest: {:?}", String::from_utf8_lossy(value)),
+        })
 }
 
 fn utf8(tree: &'static str, bytes: &[u8]) -> Result<String> {
@@ -312,9 +277,9 @@ impl Index {
     }
 
     /// The recorded size of blob `digest`.
-    pub(crate) fn size(&self, digest: &str) -> Result<Option<u64>> {
-        match self.sizes.get(digest).map_err(|e| self.err(e))? {
-            Some(v) => decode_size(digest.as_bytes(), &v).map(Some),
+    pub(crate) fn size(&self, digest: &Digest) -> Result<Option<u64>> {
+        match self.sizes.get(digest.as_str()).map_err(|e| self.err(e))? {
+            Some(v) => decode_size(digest.as_str().as_bytes(), &v).map(Some),
             None => Ok(None),
         }
     }
@@ -322,9 +287,9 @@ impl Index {
     /// Records the size of blob `digest`, whose file is in place. Not flushed: a lost size
     /// entry is rebuilt by [`Store::has_blob`], and sled persists entries in order, so any later
     /// entry that survives a crash implies this one did.
-    pub(crate) fn record_size(&self, digest: &str, size: u64) -> Result<()> {
+    pub(crate) fn record_size(&self, digest: &Digest, size: u64) -> Result<()> {
         self.sizes
-            .insert(digest, &size.to_be_bytes())
+            .insert(digest.as_str(), &size.to_be_bytes())
             .map(|_| ())
             .map_err(|e| self.err(e))
     }
@@ -333,8 +298,8 @@ impl Index {
 impl Store {
     /// Whether the blob file of `digest` is in place with its recorded size; what every index
     /// entry that names `digest` requires first.
-    fn require_blob(&self, digest: &str) -> Result<()> {
-        parse_digest(digest)?;
+    fn require_blob(&self, digest: &Digest) -> Result<()> {
+        sha256_hex(digest)?;
         if self.has_blob(digest) {
             Ok(())
         } else {
@@ -350,37 +315,31 @@ impl Store {
     pub fn put_manifest(
         &self,
         repo: &str,
-        digest: &str,
+        digest: &Digest,
         media_type: &str,
         bytes: &[u8],
         source: &str,
     ) -> Result<()> {
         validate_repo(repo)?;
-        parse_digest(digest)?;
-        let actual = Sha256Digest::of(bytes).to_string();
-        if actual != digest {
+        sha256_hex(digest)?;
+        let actual = Digest::sha256_of(bytes);
+        if actual != *digest {
             return Err(Error::Mismatch {
-                digest: digest.to_owned(),
+                digest: digest.clone(),
                 reason: format!("content has digest {actual}"),
             });
         }
-        let json: serde_json::Value =
-            serde_json::from_slice(bytes).map_err(|e| Error::MalformedManifest {
-                digest: digest.to_owned(),
-                reason: format!("not JSON: {e}"),
-            })?;
-        if !json.is_object() {
-            return Err(Error::MalformedManifest {
-                digest: digest.to_owned(),
-                reason: "not a JSON object".to_owned(),
-            });
-        }
-        let subject = json
-            .pointer("/subject/digest")
-            .and_then(|d| d.as_str())
-            .filter(|d| parse_digest(d).is_ok() && *d != digest)
-            .map(str::to_owned);
-        if self.manifest_recorded(repo, digest, subject.as_deref())? {
+        let view = ManifestView::parse(bytes, Some(media_type), digest.as_str()).map_err(|e| {
+            Error::MalformedManifest {
+                digest: digest.clone(),
+                reason: e.to_string(),
+            }
+        })?;
+        let subject = view
+            .subject
+            .map(|s| s.digest)
+            .filter(|d| sha256_hex(d).is_ok() && d != digest);
+        if self.manifest_recorded(repo, digest, subject.as_ref())? {
             // A re-pull meets mostly content it already holds: nothing to write or sync.
             return Ok(());
         }
@@ -391,16 +350,15 @@ impl Store {
             repos: vec![],
             subject,
             source: source.to_owned(),
-            pulled_at: sigmirror_core::timefmt::now_rfc3339(),
+            pulled_at: sigmirror_oci::timefmt::now_rfc3339(),
         };
         let ix = &self.index;
         (&ix.manifests, &ix.attachments)
             .transaction(|(m, a)| {
                 let abort = ConflictableTransactionError::Abort;
-                let mut rec = match m.get(digest)? {
-                    Some(v) => {
-                        decode::<ManifestInfo>("manifests", digest.as_bytes(), &v).map_err(abort)?
-                    }
+                let mut rec = match m.get(digest.as_str())? {
+                    Some(v) => decode::<ManifestInfo>("manifests", digest.as_str().as_bytes(), &v)
+                        .map_err(abort)?,
                     None => fresh.clone(),
                 };
                 if !rec.repos.iter().any(|r| r == repo) {
@@ -413,10 +371,12 @@ impl Store {
                 if rec.subject.is_none() {
                     rec.subject = fresh.subject.clone();
                 }
-                m.insert(digest, encode("manifests", digest, &rec).map_err(abort)?)?;
+                let value = encode("manifests", digest.as_str(), &rec).map_err(abort)?;
+                m.insert(digest.as_str(), value)?;
                 if let Some(subject) = &rec.subject {
-                    let key = attachment_key(subject, AttachmentKind::Referrer, repo, digest);
-                    a.insert(key.as_str(), digest)?;
+                    let key =
+                        attachment_key(subject, AttachmentKind::Referrer, repo, digest.as_str());
+                    a.insert(key.as_str(), digest.as_str())?;
                 }
                 Ok(())
             })
@@ -427,16 +387,15 @@ impl Store {
     /// Whether `digest` is already recorded in full under `repo` (blob in place, entry naming
     /// the repository, and its referrer entry if it has a subject), so that storing it again
     /// would change nothing.
-    fn manifest_recorded(&self, repo: &str, digest: &str, subject: Option<&str>) -> Result<bool> {
-        let Some(value) = self
-            .index
-            .manifests
-            .get(digest)
-            .map_err(|e| self.index.err(e))?
-        else {
+    fn manifest_recorded(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        subject: Option<&Digest>,
+    ) -> Result<bool> {
+        let Some(rec) = self.manifest_info(digest)? else {
             return Ok(false);
         };
-        let rec = decode::<ManifestInfo>("manifests", digest.as_bytes(), &value)?;
         if !self.has_blob(digest)
             || rec.media_type.is_empty()
             || !rec.repos.iter().any(|r| r == repo)
@@ -446,7 +405,7 @@ impl Store {
         }
         match &rec.subject {
             Some(subject) => {
-                let key = attachment_key(subject, AttachmentKind::Referrer, repo, digest);
+                let key = attachment_key(subject, AttachmentKind::Referrer, repo, digest.as_str());
                 self.index
                     .attachments
                     .contains_key(key.as_str())
@@ -458,12 +417,13 @@ impl Store {
 
     /// Points `repo:tag` at `digest`, whose blob must be in the store. A cosign attachment tag
     /// is also indexed under its subject.
-    pub fn set_tag(&self, repo: &str, tag: &str, digest: &str) -> Result<()> {
+    pub fn set_tag(&self, repo: &str, tag: &str, digest: &Digest) -> Result<()> {
         validate_repo(repo)?;
         validate_tag(tag)?;
         self.require_blob(digest)?;
         let key = format!("{repo}:{tag}");
-        let attached = attachment_tag(tag).map(|(s, k)| attachment_key(&s, k, repo, tag));
+        let attached =
+            AttachmentKind::parse_tag(tag).map(|(s, k)| attachment_key(&s, k, repo, tag));
         if self.tag_recorded(&key, attached.as_deref(), digest)? {
             // Unchanged (a re-pull): nothing to write or sync.
             return Ok(());
@@ -471,9 +431,9 @@ impl Store {
         let ix = &self.index;
         (&ix.tags, &ix.attachments)
             .transaction(|(t, a)| {
-                t.insert(key.as_str(), digest)?;
+                t.insert(key.as_str(), digest.as_str())?;
                 if let Some(akey) = &attached {
-                    a.insert(akey.as_str(), digest)?;
+                    a.insert(akey.as_str(), digest.as_str())?;
                 }
                 Ok(())
             })
@@ -482,28 +442,28 @@ impl Store {
     }
 
     /// Whether the tag `key` and its attachment entry (if any) already point at `digest`.
-    fn tag_recorded(&self, key: &str, attached: Option<&str>, digest: &str) -> Result<bool> {
+    fn tag_recorded(&self, key: &str, attached: Option<&str>, digest: &Digest) -> Result<bool> {
         let ix = &self.index;
         let points = |tree: &sled::Tree, key: &str| -> Result<bool> {
             Ok(tree
                 .get(key)
                 .map_err(|e| ix.err(e))?
-                .is_some_and(|v| v.as_ref() == digest.as_bytes()))
+                .is_some_and(|v| v.as_ref() == digest.as_str().as_bytes()))
         };
         Ok(points(&ix.tags, key)? && attached.map_or(Ok(true), |a| points(&ix.attachments, a))?)
     }
 
     /// The digest `repo:tag` points at.
-    pub fn resolve_tag(&self, repo: &str, tag: &str) -> Result<Option<String>> {
+    pub fn resolve_tag(&self, repo: &str, tag: &str) -> Result<Option<Digest>> {
         let key = format!("{repo}:{tag}");
         match self.index.tags.get(&key).map_err(|e| self.index.err(e))? {
-            Some(v) => utf8("tags", &v).map(Some),
+            Some(v) => digest_value("tags", &key, &v).map(Some),
             None => Ok(None),
         }
     }
 
     /// Every tag as `(registry/repo, tag, digest)`, sorted.
-    pub fn tags(&self) -> Result<Vec<(String, String, String)>> {
+    pub fn tags(&self) -> Result<Vec<(String, String, Digest)>> {
         let mut out = vec![];
         for entry in self.index.tags.iter() {
             let (k, v) = entry.map_err(|e| self.index.err(e))?;
@@ -515,7 +475,8 @@ impl Store {
                     reason: "no ':' before the tag".to_owned(),
                 });
             };
-            out.push((repo.to_owned(), tag.to_owned(), utf8("tags", &v)?));
+            let digest = digest_value("tags", &key, &v)?;
+            out.push((repo.to_owned(), tag.to_owned(), digest));
         }
         Ok(out)
     }
@@ -532,14 +493,14 @@ impl Store {
     }
 
     /// What the index records about manifest `digest`.
-    pub fn manifest_info(&self, digest: &str) -> Result<Option<ManifestInfo>> {
+    pub fn manifest_info(&self, digest: &Digest) -> Result<Option<ManifestInfo>> {
         match self
             .index
             .manifests
-            .get(digest)
+            .get(digest.as_str())
             .map_err(|e| self.index.err(e))?
         {
-            Some(v) => decode("manifests", digest.as_bytes(), &v).map(Some),
+            Some(v) => decode("manifests", digest.as_str().as_bytes(), &v).map(Some),
             None => Ok(None),
         }
     }
@@ -578,8 +539,8 @@ impl Store {
 
     /// The signatures, attestations, SBOMs (by cosign tag) and OCI 1.1 referrers (by
     /// `subject`) of `subject`, in any repository, sorted.
-    pub fn attachments_of(&self, subject: &str) -> Result<Vec<Attachment>> {
-        parse_digest(subject)?;
+    pub fn attachments_of(&self, subject: &Digest) -> Result<Vec<AttachmentRecord>> {
+        sha256_hex(subject)?;
         let prefix = format!("{subject}{SEP}");
         let mut out = vec![];
         for entry in self.index.attachments.scan_prefix(&prefix) {
@@ -592,11 +553,11 @@ impl Store {
                     reason: "malformed key".to_owned(),
                 });
             };
-            out.push(Attachment {
+            out.push(AttachmentRecord {
                 kind,
                 repo: repo.to_owned(),
                 tag: (kind != AttachmentKind::Referrer).then(|| name.to_owned()),
-                digest: utf8("attachments", &v)?,
+                digest: digest_value("attachments", &key, &v)?,
             });
         }
         out.sort();
@@ -609,15 +570,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn attachment_tags_and_names() {
-        let hex = "a".repeat(64);
-        assert_eq!(
-            attachment_tag(&format!("sha256-{hex}.sig")),
-            Some((format!("sha256:{hex}"), AttachmentKind::Sig))
-        );
-        assert_eq!(attachment_tag(&format!("sha256-{hex}.referrer")), None);
-        assert_eq!(attachment_tag("sha256-abc.sig"), None);
-        assert_eq!(attachment_tag("v1"), None);
+    fn names_and_attachment_keys() {
         assert!(validate_repo("localhost:5000/a/b").is_ok());
         assert!(validate_repo("localhost:5000/a:v1").is_err());
         assert!(validate_repo("noslash").is_err());
@@ -627,10 +580,11 @@ mod tests {
             image_key("ubuntu").unwrap(),
             "index.docker.io/library/ubuntu:latest"
         );
-        let key = attachment_key("sha256:x", AttachmentKind::Att, "r/e", "t");
+        let subject = Digest::sha256_of(b"x");
+        let key = attachment_key(&subject, AttachmentKind::Attestation, "r/e", "t");
         assert_eq!(
             split_attachment_key(&key),
-            Some(("sha256:x", AttachmentKind::Att, "r/e", "t"))
+            Some((subject.as_str(), AttachmentKind::Attestation, "r/e", "t"))
         );
     }
 }

@@ -6,6 +6,7 @@
 //! ROOT/index/               sled: tags, manifests, sizes, images, attachments (never blob bytes)
 //! ROOT/tmp/                 in-flight writes, emptied on open
 //! ROOT/lock                 the process lock (pid and command line of the holder)
+//! ROOT/trusted-keys/        public keys the mounted view verifies against (`<name>.pub`)
 //! ```
 //!
 //! Crash safety rests on two rules: a blob is renamed into place only once complete, fsynced
@@ -13,8 +14,24 @@
 //! kill -9 at any instant therefore leaves only tmp files (removed on the next open) and
 //! perhaps unreferenced blobs (removed by [`Store::gc`]); [`Store::fsck`] finds it clean.
 //!
-//! The store is synchronous and knows nothing of registries or FUSE; the transfer engine in
-//! `sigmirror-core` reads and writes it through the `Source` and `Sink` traits.
+//! The store is synchronous and knows nothing of registries, signatures or FUSE: it depends on
+//! `sigmirror-oci` only, and the transfer engine reads and writes it through that crate's
+//! `Source` and `Sink` traits (see `sigmirror-mirror` for how a pull drives it).
+//!
+//! ```
+//! use sigmirror_oci::Digest;
+//! use sigmirror_store::Store;
+//!
+//! let dir = tempfile::tempdir()?;
+//! let store = Store::open(dir.path())?;
+//! let manifest = br#"{"schemaVersion":2,"manifests":[]}"#;
+//! let digest = Digest::sha256_of(manifest);
+//! store.put_manifest("localhost:5000/app", &digest, "", manifest, "example")?;
+//! store.set_tag("localhost:5000/app", "v1", &digest)?;
+//! assert_eq!(store.resolve_tag("localhost:5000/app", "v1")?, Some(digest.clone()));
+//! assert!(store.fsck()?.is_clean());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod blobs;
 mod closure;
@@ -24,17 +41,22 @@ mod gc;
 mod index;
 mod lock;
 mod source;
+mod trust;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use sigmirror_oci::Digest;
+use sigmirror_oci::digest::Algorithm;
 
 pub use blobs::{BlobReader, BlobWriter};
 pub use closure::{Closure, ImageInfo};
 pub use error::{Error, Result};
 pub use fsck::FsckReport;
 pub use gc::{GcReport, Usage};
-pub use index::{Attachment, AttachmentKind, ImageRecord, ManifestInfo};
+pub use index::{AttachmentRecord, ImageRecord, ManifestInfo};
+pub use trust::{TRUST_DIR, read_trusted_keys};
 
 use index::Index;
 use lock::StoreLock;
@@ -47,7 +69,7 @@ pub fn default_store_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("SIGMIRROR_STORE") {
         return Some(dir.into());
     }
-    sigmirror_core::paths::data_dir().map(|d| d.join("store"))
+    sigmirror_oci::paths::data_dir().map(|d| d.join("store"))
 }
 
 /// An open store. It holds the process lock until dropped; share it behind an `Arc` (it is
@@ -142,18 +164,21 @@ impl Drop for Store {
     }
 }
 
-/// The hex part of a `sha256:<64 lowercase hex>` digest. Everything else is refused, so a
-/// digest can never become a path outside `blobs/sha256/`.
-pub fn parse_digest(digest: &str) -> Result<&str> {
-    digest
-        .strip_prefix("sha256:")
-        .filter(|hex| is_hex64(hex))
-        .ok_or_else(|| Error::InvalidDigest {
-            digest: digest.to_owned(),
-        })
+/// The hex of a SHA-256 digest: the store keeps `blobs/sha256/<hex>` only, so a digest of
+/// any other algorithm is refused before it can become a path.
+pub(crate) fn sha256_hex(digest: &Digest) -> Result<&str> {
+    match digest.algorithm() {
+        Algorithm::Sha256 => Ok(digest.hex()),
+        _ => Err(Error::InvalidDigest {
+            digest: digest.to_string(),
+        }),
+    }
 }
 
-/// Whether `s` is 64 lowercase hex digits.
-pub(crate) fn is_hex64(s: &str) -> bool {
-    sigmirror_core::digest::is_sha256_hex(s)
+/// A digest read back from the index or a file name: `None` unless it is a valid SHA-256
+/// digest (the index may have been damaged; nothing unchecked becomes a path).
+pub(crate) fn stored_digest(text: &str) -> Option<Digest> {
+    Digest::parse(text)
+        .ok()
+        .filter(|d| d.algorithm() == Algorithm::Sha256)
 }

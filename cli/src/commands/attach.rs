@@ -6,11 +6,11 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use sigmirror_core::cosign::Attachment;
-use sigmirror_core::cosign::upload::{
+use sigmirror_oci::ImageRef;
+use sigmirror_oci::attachment::AttachmentKind;
+use sigmirror_registry::upload::{
     UploadFile, attach_signature, clean, detect_content_type, upload_blob, upload_wasm,
 };
-use sigmirror_core::reference::ImageRef;
 
 use super::registry::{RegistryArgs, block_on};
 
@@ -68,7 +68,10 @@ impl AttachAttestation {
         }
         let registry = self.registry.registry();
         let target = block_on(async {
-            Ok(sigmirror_core::attest::attach_attestations(&registry, &image, &envelopes).await?)
+            Ok(
+                sigmirror_registry::attest::attach_attestations(&registry, &image, &envelopes)
+                    .await?,
+            )
         })?;
         eprintln!("Attached {} attestation(s) to {target}", envelopes.len());
         Ok(())
@@ -141,10 +144,13 @@ impl AttachSbom {
             SbomType::Cyclonedx => "cyclonedx",
             SbomType::Syft => "syft",
         };
-        let media_type = sigmirror_core::attest::sbom_media_type(kind, json)?;
+        let media_type = sigmirror_cosign::attest::sbom_media_type(kind, json)?;
         let registry = self.registry.registry();
         let target = block_on(async {
-            Ok(sigmirror_core::attest::attach_sbom(&registry, &image, bytes, media_type).await?)
+            Ok(
+                sigmirror_registry::attest::attach_sbom(&registry, &image, bytes, media_type)
+                    .await?,
+            )
         })?;
         eprintln!("Uploading SBOM file for [{image}] to [{target}] with mediaType [{media_type}].");
         Ok(())
@@ -366,11 +372,11 @@ impl Clean {
     /// Deletes the attachment images; asks first unless `--force`.
     pub fn run(self) -> Result<()> {
         let image = ImageRef::parse(&self.image)?;
-        let kinds: Vec<Attachment> = match self.kind {
-            CleanType::All => Attachment::ALL.to_vec(),
-            CleanType::Signature => vec![Attachment::Signature],
-            CleanType::Attestation => vec![Attachment::Attestation],
-            CleanType::Sbom => vec![Attachment::Sbom],
+        let kinds: Vec<AttachmentKind> = match self.kind {
+            CleanType::All => AttachmentKind::TAGGED.to_vec(),
+            CleanType::Signature => vec![AttachmentKind::Signature],
+            CleanType::Attestation => vec![AttachmentKind::Attestation],
+            CleanType::Sbom => vec![AttachmentKind::Sbom],
         };
         if !self.force {
             eprint!(

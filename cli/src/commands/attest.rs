@@ -7,14 +7,14 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use futures_util::StreamExt;
-use sigmirror_core::attest::statement::{predicate, predicate_type_uri};
-use sigmirror_core::attest::{
-    AttestRequest, attest_blob, attest_image, verify_blob_attestation, verify_image_attestations,
-};
-use sigmirror_core::bundle::LocalBundle;
-use sigmirror_core::reference::ImageRef;
-use sigmirror_core::signer::Signer;
-use sigmirror_core::timefmt::now_rfc3339;
+use sigmirror_cosign::attest::{attest_blob, verify_blob_attestation};
+use sigmirror_cosign::bundle::LocalBundle;
+use sigmirror_cosign::signer::Signer;
+use sigmirror_cosign::statement::{predicate, predicate_type_uri};
+use sigmirror_oci::ImageRef;
+use sigmirror_oci::timefmt::now_rfc3339;
+use sigmirror_registry::attest::{AttestRequest, attest_image};
+use sigmirror_registry::verify::verify_image_attestations;
 
 use super::registry::{RegistryArgs, block_on};
 use crate::output::{write_file, write_files};
@@ -134,7 +134,7 @@ impl VerifyAttestation {
             .collect::<Result<_, _>>()?;
         let predicate_type = self.kind.as_deref().map(predicate_type_uri).transpose()?;
         let key = super::load_public_key(&self.key)?;
-        let registry = super::source::AnySource::new(&self.offline, &self.registry)?;
+        let registry = super::source::any_source(&self.offline, &self.registry)?;
         block_on(async {
             let results: Vec<_> = futures_util::stream::iter(images.iter().map(|image| {
                 verify_image_attestations(&registry, &key, image, predicate_type.as_deref())
@@ -153,7 +153,7 @@ impl VerifyAttestation {
                     match self.output {
                         AttestationOutput::Envelope => out.write_all(&a.envelope_json)?,
                         AttestationOutput::Statement => {
-                            out.write_all(&sigmirror_core::gojson::to_vec(&a.statement.json))?
+                            out.write_all(&sigmirror_oci::gojson::to_vec(&a.statement.json))?
                         }
                     }
                     out.write_all(b"\n")?;

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{ArgAction, Args};
-use sigmirror_core::b64;
-use sigmirror_core::blob::{read_signature_arg, sign_blob, verify_blob};
-use sigmirror_core::bundle::LocalBundle;
+use sigmirror_cosign::b64;
+use sigmirror_cosign::blob::{read_signature_arg, sign_blob, verify_blob};
+use sigmirror_cosign::bundle::LocalBundle;
 
 use crate::output::{write_file, write_files};
 

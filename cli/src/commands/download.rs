@@ -7,13 +7,15 @@ use std::io::Write;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use serde_json::Value;
-use sigmirror_core::attest::dsse::Envelope;
-use sigmirror_core::attest::statement::{self, predicate_type_uri};
-use sigmirror_core::cosign::inspect::attached_payloads;
-use sigmirror_core::cosign::{
-    Attachment, BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, SIGNATURE_ANNOTATION,
+use sigmirror_cosign::conventions::{
+    BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, SIGNATURE_ANNOTATION,
 };
-use sigmirror_core::{Error, b64, gojson};
+use sigmirror_cosign::dsse::Envelope;
+use sigmirror_cosign::statement::{self, predicate_type_uri};
+use sigmirror_cosign::{Error, b64};
+use sigmirror_oci::attachment::AttachmentKind;
+use sigmirror_oci::gojson;
+use sigmirror_registry::inspect::attached_payloads;
 
 use super::registry::block_on;
 
@@ -49,9 +51,9 @@ impl Download {
     pub fn run(self) -> Result<()> {
         let (image, registry) = self.target.open()?;
         let kind = match self.kind {
-            DownloadKind::Signature => Attachment::Signature,
-            DownloadKind::Attestation => Attachment::Attestation,
-            DownloadKind::Sbom => Attachment::Sbom,
+            DownloadKind::Signature => AttachmentKind::Signature,
+            DownloadKind::Attestation => AttachmentKind::Attestation,
+            DownloadKind::Sbom => AttachmentKind::Sbom,
         };
         let layers = block_on(async {
             Ok(attached_payloads(&registry, &image, kind, MAX_DOWNLOAD).await?)

@@ -6,14 +6,15 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use futures_util::StreamExt;
 use serde_json::Value;
-use sigmirror_core::cosign::inspect::{attachments, resolve_digest};
-use sigmirror_core::cosign::payload::{parse_annotations, simple_signing};
-use sigmirror_core::cosign::sign::{SignRequest, sign_image};
-use sigmirror_core::cosign::verify::verify_image;
-use sigmirror_core::cosign::{Attachment, attachment_ref};
-use sigmirror_core::gojson;
-use sigmirror_core::reference::ImageRef;
-use sigmirror_core::signer::Signer;
+use sigmirror_cosign::conventions::attachment_ref;
+use sigmirror_cosign::payload::{parse_annotations, simple_signing};
+use sigmirror_cosign::signer::Signer;
+use sigmirror_oci::ImageRef;
+use sigmirror_oci::attachment::AttachmentKind;
+use sigmirror_oci::gojson;
+use sigmirror_registry::inspect::{attachments, resolve_digest};
+use sigmirror_registry::sign::{SignRequest, sign_image};
+use sigmirror_registry::verify::verify_image;
 
 use super::registry::{RegistryArgs, block_on};
 
@@ -136,7 +137,7 @@ impl Verify {
         let images = parse_images(&self.images)?;
         let required = parse_annotations(&self.annotations)?;
         let key = super::load_public_key(&self.key)?;
-        let registry = super::source::AnySource::new(&self.offline, &self.registry)?;
+        let registry = super::source::any_source(&self.offline, &self.registry)?;
         block_on(async {
             let results: Vec<_> = futures_util::stream::iter(
                 images
@@ -171,7 +172,7 @@ pub fn print_checks(image: &ImageRef, with_annotations: bool) {
 
 fn print_verification(
     image: &ImageRef,
-    verification: &sigmirror_core::cosign::verify::Verification,
+    verification: &sigmirror_cosign::verify::Verification,
     output: VerifyOutput,
     with_annotations: bool,
 ) {
@@ -254,9 +255,9 @@ impl Triangulate {
                 println!("{}", image.with_digest(&digest));
                 return Ok(());
             }
-            TriangulateType::Signature => Attachment::Signature,
-            TriangulateType::Attestation => Attachment::Attestation,
-            TriangulateType::Sbom => Attachment::Sbom,
+            TriangulateType::Signature => AttachmentKind::Signature,
+            TriangulateType::Attestation => AttachmentKind::Attestation,
+            TriangulateType::Sbom => AttachmentKind::Sbom,
         };
         println!("{}", attachment_ref(&image, &digest, kind)?);
         Ok(())
@@ -288,9 +289,10 @@ impl Tree {
         );
         for attached in found {
             let title = match attached.kind {
-                Attachment::Signature => "🔐 Signatures for an image tag",
-                Attachment::Attestation => "💾 Attestations for an image tag",
-                Attachment::Sbom => "📦 SBOMs for an image tag",
+                AttachmentKind::Signature => "🔐 Signatures for an image tag",
+                AttachmentKind::Attestation => "💾 Attestations for an image tag",
+                AttachmentKind::Sbom => "📦 SBOMs for an image tag",
+                AttachmentKind::Referrer => "🔗 Artifacts via OCI referrer",
             };
             println!("└── {title}: {}", attached.reference);
             let n = attached.layers.len();

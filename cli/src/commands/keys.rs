@@ -4,8 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use sigmirror_core::keys::PrivateKey;
-use sigmirror_core::signer::Signer as _;
+use sigmirror_cosign::keys::PrivateKey;
 
 use crate::output::{confirm_overwrite, write_file, write_files};
 use crate::password::read_password;
@@ -60,7 +59,10 @@ impl GenerateKeyPair {
             confirm_overwrite(&[&pub_path], self.yes)?;
             let signer = super::open_signer(key_ref, false)?;
             let public = signer.create_key().with_context(|| {
-                format!("cannot create {}", sigmirror_core::keyref::redact(key_ref))
+                format!(
+                    "cannot create {}",
+                    sigmirror_cosign::keyref::redact(key_ref)
+                )
             })?;
             write_file(&pub_path, public.to_pem().as_bytes(), 0o600)?;
             eprintln!("Public key written to {}", pub_path.display());

@@ -16,10 +16,9 @@ pub mod source;
 pub mod transfer;
 
 use anyhow::{Context, Result};
-use sigmirror_core::keyref::KeyRef;
-use sigmirror_core::keys::PublicKey;
-use sigmirror_core::plugins::Discovery;
-use sigmirror_core::signer::{PluginSigner, Signer as _};
+use sigmirror_cosign::keyref::KeyRef;
+use sigmirror_cosign::keys::PublicKey;
+use sigmirror_signer::{Discovery, PluginSigner};
 
 use crate::password;
 
@@ -28,32 +27,31 @@ use crate::password;
 /// come from there.
 pub fn open_signer(key: &str, stdin_busy: bool) -> Result<PluginSigner> {
     let key = KeyRef::parse(key)?;
-    let discovery = Discovery::from_env();
-    let plugin = discovery.for_key(&key)?;
-    let password = if plugin.needs_password() {
-        if stdin_busy && password::would_read_stdin() {
-            anyhow::bail!(
-                "the blob is read from stdin, so the password cannot be: set {}",
-                password::PASSWORD_ENV
-            );
-        }
-        Some(password::read_password(false)?)
-    } else {
-        None
-    };
-    PluginSigner::open(plugin, &key, password.as_deref().map(|p| p.as_slice()))
+    let mut ask = || password_for(stdin_busy);
+    sigmirror_signer::open_signer(&Discovery::from_env(), &key, &mut ask)
         .with_context(|| format!("cannot open key {key}"))
 }
 
 /// The public key for verification: a PEM file or `env://` variable is read directly (no
 /// plugin, no password); any other reference asks its plugin for the public half.
 pub fn load_public_key(key: &str) -> Result<PublicKey> {
-    let key_ref = KeyRef::parse(key)?;
-    match key_ref.scheme() {
-        "file" | "env" => {
-            let pem = sigmirror_core::keyref::read_key_material(&key_ref)?;
-            PublicKey::from_pem(&pem).with_context(|| format!("cannot read public key {key_ref}"))
-        }
-        _ => Ok(open_signer(key, false)?.public_key()?),
+    let key = KeyRef::parse(key)?;
+    let mut ask = || password_for(false);
+    sigmirror_signer::load_public_key(Discovery::from_env, &key, &mut ask)
+        .with_context(|| format!("cannot read public key {key}"))
+}
+
+/// The key password as cosign reads it, refused when it would have to come from a stdin that
+/// carries the blob.
+fn password_for(
+    stdin_busy: bool,
+) -> std::result::Result<zeroize::Zeroizing<Vec<u8>>, Box<dyn std::error::Error + Send + Sync>> {
+    if stdin_busy && password::would_read_stdin() {
+        return Err(format!(
+            "the blob is read from stdin, so the password cannot be: set {}",
+            password::PASSWORD_ENV
+        )
+        .into());
     }
+    Ok(password::read_password(false)?)
 }

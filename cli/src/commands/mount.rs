@@ -10,12 +10,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use sigmirror_core::keys::PublicKey;
+use sigmirror_cosign::keys::PublicKey;
 use sigmirror_fusefs::mount::{check_mount_point, is_mounted, mount};
-use sigmirror_fusefs::snapshot::TRUST_DIR;
+use sigmirror_oci::digest::Sha256Digest;
 
 use super::source::StoreArgs;
-use crate::output::write_file;
 
 /// Arguments of `mount`.
 #[derive(Debug, Args)]
@@ -164,19 +163,6 @@ pub struct TrustRm {
     name: String,
 }
 
-fn valid_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        && !name.starts_with('.');
-    if !ok {
-        bail!("invalid key name {name:?}: use letters, digits, '-', '_' and '.'");
-    }
-    Ok(())
-}
-
 impl Trust {
     /// Runs the subcommand.
     pub fn run(self) -> Result<()> {
@@ -194,32 +180,26 @@ impl Trust {
                         .map(|s| s.to_string_lossy().into_owned())
                         .unwrap_or_default(),
                 };
-                valid_name(&name)?;
                 let store = a.store.open()?;
-                let dir = store.root().join(TRUST_DIR);
-                std::fs::create_dir_all(&dir)?;
-                write_file(
-                    &dir.join(format!("{name}.pub")),
-                    key.to_pem().as_bytes(),
-                    0o644,
-                )?;
+                store
+                    .add_trusted_key(&name, key.to_pem().as_bytes())
+                    .context("cannot add the key")?;
                 eprintln!("trusting {} as {name}", a.key.display());
                 Ok(())
             }
             Trust::Ls(a) => {
                 let store = a.store.open()?;
                 for (name, key) in sigmirror_fusefs::snapshot::read_keys(store.root()) {
-                    let fingerprint = sigmirror_core::digest::Sha256Digest::of(&key.to_spki_der());
+                    let fingerprint = Sha256Digest::of(&key.to_spki_der());
                     println!("{name}\t{fingerprint}");
                 }
                 Ok(())
             }
             Trust::Rm(a) => {
-                valid_name(&a.name)?;
                 let store = a.store.open()?;
-                let path = store.root().join(TRUST_DIR).join(format!("{}.pub", a.name));
-                std::fs::remove_file(&path)
-                    .with_context(|| format!("no trusted key named {}", a.name))?;
+                store
+                    .remove_trusted_key(&a.name)
+                    .with_context(|| format!("cannot stop trusting {}", a.name))?;
                 Ok(())
             }
         }

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use clap::Args;
-use sigmirror_core::plugins::Discovery;
+use sigmirror_signer::Discovery;
 
 /// Arguments of `plugins`.
 #[derive(Debug, Args)]

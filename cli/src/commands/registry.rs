@@ -5,7 +5,7 @@ use std::future::Future;
 
 use anyhow::Result;
 use clap::{ArgAction, Args};
-use sigmirror_core::registry::{Registry, RegistryOptions};
+use sigmirror_registry::{Registry, RegistryOptions};
 use zeroize::Zeroizing;
 
 /// cosign's registry flags.

@@ -1,11 +1,12 @@
-//! `copy` (registry → registry); `pull`, `push`, `save`, `load` join it as the store and
-//! layouts arrive. All are the transfer engine with a different source and sink.
+//! `copy` (registry → registry) and `save` (registry or store → layout): the mirror crate's
+//! operations with a source and sink chosen by flags.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::Args;
-use sigmirror_core::cosign::Attachment;
-use sigmirror_core::reference::ImageRef;
-use sigmirror_core::transfer::{Transfer, TransferOptions};
+use sigmirror_mirror::CopyOptions;
+use sigmirror_oci::ImageRef;
+use sigmirror_oci::attachment::AttachmentKind;
+use sigmirror_registry::TransferOptions;
 
 use super::registry::{RegistryArgs, block_on};
 use crate::progress::{Bars, print_summary};
@@ -26,25 +27,65 @@ pub struct TransferArgs {
 
 impl TransferArgs {
     /// The engine options for these flags.
-    pub fn options(&self, layers: bool, attachments: Vec<Attachment>) -> TransferOptions {
+    pub fn options(&self, layers: bool) -> TransferOptions {
         TransferOptions {
             concurrency: self.concurrency.max(1),
             layers,
             platform: self.platform.clone(),
-            attachments,
+            attachments: AttachmentKind::TAGGED.to_vec(),
             referrers: true,
         }
+    }
+
+    /// Runs a transfer with progress bars (removed when it ends, also on failure), then prints
+    /// its summary. One thread serves network transfers; `pull` asks for two, so that store
+    /// writes on the blocking pool overlap with downloads.
+    pub fn run<F>(
+        &self,
+        action: &str,
+        threads: Threads,
+        transfer: impl FnOnce(Bars) -> F,
+    ) -> Result<()>
+    where
+        F: std::future::Future<Output = Result<(sigmirror_registry::Summary, Bars)>>,
+    {
+        let work = transfer(Bars::new(action));
+        let (summary, bars) = match threads {
+            Threads::One => block_on(work)?,
+            Threads::Two => super::registry::block_on_parallel(work)?,
+        };
+        drop(bars);
+        print_summary(action_past(action), &summary, self.json);
+        Ok(())
+    }
+}
+
+/// How many runtime threads a transfer runs on.
+#[derive(Debug, Clone, Copy)]
+pub enum Threads {
+    /// One: network I/O multiplexed, writes where the engine makes them.
+    One,
+    /// Two workers: for writes to the store through the blocking pool.
+    Two,
+}
+
+/// `pulled`, `pushed`, … for the summary line.
+pub fn action_past(action: &str) -> &'static str {
+    match action {
+        "pull" => "pulled",
+        "push" => "pushed",
+        "load" => "loaded",
+        "save" => "saved",
+        _ => "copied",
     }
 }
 
 /// Parses cosign's `--only sig,att,sbom`.
-fn parse_only(only: &[String]) -> Result<Vec<Attachment>> {
+fn parse_only(only: &[String]) -> Result<Vec<AttachmentKind>> {
     only.iter()
-        .map(|s| match s.trim() {
-            "sig" => Ok(Attachment::Signature),
-            "att" => Ok(Attachment::Attestation),
-            "sbom" => Ok(Attachment::Sbom),
-            other => bail!("--only: unknown item {other:?} (expected sig, att, sbom)"),
+        .map(|s| match AttachmentKind::from_name(s.trim()) {
+            Some(kind) if kind.tag_suffix().is_some() => Ok(kind),
+            _ => bail!("--only: unknown item {s:?} (expected sig, att, sbom)"),
         })
         .collect()
 }
@@ -75,48 +116,22 @@ impl Copy {
     /// Copies the image with everything attached, digests unchanged.
     pub fn run(self) -> Result<()> {
         let from = ImageRef::parse(&self.source)?;
-        let mut to = ImageRef::parse(&self.destination)?;
-        if to.tag().is_none() && to.digest().is_none() {
-            to = to.with_tag(from.tag().unwrap_or("latest"));
-        }
-        let attachments = if self.only.is_empty() {
-            Attachment::ALL.to_vec()
-        } else {
-            parse_only(&self.only)?
+        let to = ImageRef::parse(&self.destination)?;
+        let copy = CopyOptions {
+            force: self.force,
+            only: if self.only.is_empty() {
+                None
+            } else {
+                Some(parse_only(&self.only)?)
+            },
         };
         let registry = self.registry.registry();
-        let options = self.transfer.options(true, attachments);
-        let bars = Bars::new("copy");
-        let result = block_on(async {
-            let source_digest = registry
-                .get_manifest(&from)
-                .await?
-                .ok_or_else(|| sigmirror_core::Error::NotFound {
-                    reference: from.to_string(),
-                })?
-                .digest;
-            let existing = match (to.tag(), self.force) {
-                (Some(_), false) => registry.get_manifest(&to).await?,
-                _ => None,
-            };
-            if existing.is_some_and(|e| e.digest != source_digest) {
-                bail!("image \"{to}\" already exists with another digest; use -f to overwrite");
-            }
-            let transfer = Transfer::new(&registry, &registry, options, &bars);
-            let target = if self.only.is_empty() {
-                to.clone()
-            } else {
-                to.with_digest(&source_digest)
-            };
-            transfer
-                .copy_image(&from, &target)
-                .await
-                .with_context(|| format!("copying {from} to {to}"))?;
-            Ok(transfer.summary())
-        });
-        bars.finish();
-        print_summary("copied", &result?, self.transfer.json);
-        Ok(())
+        let options = self.transfer.options(true);
+        self.transfer.run("copy", Threads::One, |bars| async {
+            let summary =
+                sigmirror_mirror::copy(&registry, &from, &to, &copy, options, &bars).await?;
+            Ok((summary, bars))
+        })
     }
 }
 
@@ -148,31 +163,12 @@ impl Save {
             .iter()
             .map(|i| ImageRef::parse(i))
             .collect::<Result<_, _>>()?;
-        let layout = sigmirror_core::layout::Layout::create(&self.dir)
-            .with_context(|| format!("cannot write a layout in {}", self.dir.display()))?;
-        let registry = super::source::AnySource::new(&self.offline, &self.registry)?;
-        let options = self
-            .transfer
-            .options(!self.no_layers, Attachment::ALL.to_vec());
-        let bars = Bars::new("save");
-        let result = block_on(async {
-            let transfer = Transfer::new(&registry, &layout, options, &bars);
-            for image in &images {
-                let name = if image.tag().is_none() && image.digest().is_none() {
-                    image.with_tag("latest")
-                } else {
-                    image.clone()
-                };
-                let digest = transfer
-                    .copy_image(image, &name)
-                    .await
-                    .with_context(|| format!("saving {image}"))?;
-                layout.finish(&name, &digest)?;
-            }
-            Ok(transfer.summary())
-        });
-        bars.finish();
-        print_summary("saved", &result?, self.transfer.json);
-        Ok(())
+        let source = super::source::any_source(&self.offline, &self.registry)?;
+        let options = self.transfer.options(!self.no_layers);
+        self.transfer.run("save", Threads::One, |bars| async {
+            let summary =
+                sigmirror_mirror::save(&source, &self.dir, &images, options, &bars).await?;
+            Ok((summary, bars))
+        })
     }
 }

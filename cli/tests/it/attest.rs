@@ -2,9 +2,9 @@
 //! (securesystemslib) checks the DSSE envelope, and every broken envelope is refused.
 
 use serde_json::Value;
-use sigmirror_core::attest::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE};
-use sigmirror_core::attest::statement;
-use sigmirror_core::keys::PrivateKey;
+use sigmirror_cosign::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE};
+use sigmirror_cosign::keys::PrivateKey;
+use sigmirror_cosign::statement;
 use sigmirror_tests::run;
 
 use crate::{Setup, sigmirror};
@@ -385,15 +385,16 @@ fn attach_envelope(s: &Setup, name: &str, envelope: &[u8]) {
 fn broken_attestations_fail_verification() {
     let s = setup("team/badatt");
     let key = s.key();
-    let hex = s.digest.trim_start_matches("sha256:").to_owned();
+    let digest = sigmirror_oci::Digest::parse(&s.digest).unwrap();
     let pred = serde_json::json!({"k": "v"});
-    let good = statement::statement("x", &hex, "https://example.com/t/v1", &pred);
+    let good = statement::statement("x", &digest, "https://example.com/t/v1", &pred);
 
     // No attestations at all.
     let out = s.sm(&["verify-attestation", "--key", "cosign.pub", &s.image]);
     assert_eq!(out.code, 10, "{}", out.stderr);
     // Statement about another digest.
-    let other = statement::statement("x", &"0".repeat(64), "https://example.com/t/v1", &pred);
+    let zero = sigmirror_oci::Digest::parse(&format!("sha256:{}", "0".repeat(64))).unwrap();
+    let other = statement::statement("x", &zero, "https://example.com/t/v1", &pred);
     attach_envelope(
         &s,
         "other.json",

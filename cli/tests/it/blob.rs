@@ -1,6 +1,6 @@
 //! sign-blob / verify-blob round trips and the ways verification must fail.
 
-use sigmirror_core::b64;
+use sigmirror_cosign::b64;
 use sigmirror_tests::{TestDir, run, tool};
 
 use crate::{generate_key_pair, sigmirror};

@@ -205,7 +205,7 @@ fn the_view_shows_exact_content_and_verification() {
         serde_json::from_slice(&std::fs::read(tag.join("attestations/1/envelope.json")).unwrap())
             .unwrap();
     let decoded =
-        sigmirror_core::b64::decode_lenient(envelope["payload"].as_str().unwrap().as_bytes())
+        sigmirror_cosign::b64::decode_lenient(envelope["payload"].as_str().unwrap().as_bytes())
             .unwrap();
     assert_eq!(
         std::fs::read(tag.join("attestations/1/statement.json")).unwrap(),
@@ -305,10 +305,10 @@ fn tampered_signatures_do_not_count_and_hostile_names_stay_inside() {
         .sm(&["sign-blob", "--key", "cosign.key", "p.json"])
         .ok()
         .stdout_text();
-    let mut raw = sigmirror_core::b64::decode_lenient(sig.trim().as_bytes()).unwrap();
+    let mut raw = sigmirror_cosign::b64::decode_lenient(sig.trim().as_bytes()).unwrap();
     let last = raw.len() - 1;
     raw[last] ^= 1;
-    s.dir.write("bad.sig", sigmirror_core::b64::encode(&raw));
+    s.dir.write("bad.sig", sigmirror_cosign::b64::encode(&raw));
     s.sm(&[
         "attach",
         "signature",

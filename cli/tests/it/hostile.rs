@@ -47,7 +47,7 @@ fn every_lie_is_refused_and_nothing_unverified_is_written() {
         for name in blob_files(&dir.join("layout")) {
             let bytes = std::fs::read(dir.join("layout/blobs/sha256").join(&name)).unwrap();
             assert_eq!(
-                sigmirror_core::digest::Sha256Digest::of(&bytes).hex(),
+                sigmirror_oci::digest::Sha256Digest::of(&bytes).hex(),
                 name,
                 "{lie:?}: corrupt blob written"
             );

@@ -263,10 +263,10 @@ fn every_kind_of_bad_signature_fails_verification() {
     tampered.insert(pos, b' ');
     attach(&s, &tampered, &good_sig);
     // One byte of the signature changed.
-    let mut sig = sigmirror_core::b64::decode_lenient(good_sig.as_bytes()).unwrap();
+    let mut sig = sigmirror_cosign::b64::decode_lenient(good_sig.as_bytes()).unwrap();
     let last = sig.len() - 1;
     sig[last] ^= 1;
-    attach(&s, &generated, &sigmirror_core::b64::encode(&sig));
+    attach(&s, &generated, &sigmirror_cosign::b64::encode(&sig));
     // A signature annotation that is not base64.
     attach(&s, &generated, "not base64 at all!");
 
@@ -421,7 +421,7 @@ fn unsigned_unknown_unauthorized_and_unreachable() {
     ])
     .ok();
     // Credentials from ~/.docker/config.json (HOME is the test folder).
-    let auth = sigmirror_core::b64::encode(format!("{USER}:{PASSWORD}").as_bytes());
+    let auth = sigmirror_cosign::b64::encode(format!("{USER}:{PASSWORD}").as_bytes());
     std::fs::create_dir_all(s.dir.join(".docker")).unwrap();
     s.dir.write(
         ".docker/config.json",

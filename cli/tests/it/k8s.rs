@@ -5,7 +5,7 @@
 use std::process::Command;
 
 use serde_json::Value;
-use sigmirror_core::b64;
+use sigmirror_cosign::b64;
 use sigmirror_tests::oci::push_image;
 use sigmirror_tests::peers::{FakeKube, sign_and_verify_everywhere, with_env};
 use sigmirror_tests::registry::TestRegistry;
@@ -59,7 +59,7 @@ fn secret_created_by_sigmirror_signs_and_cosign_uses_it() {
     assert_eq!(keys, ["cosign.key", "cosign.password", "cosign.pub"]);
     let field = |k: &str| b64::decode_lenient(data[k].as_str().unwrap().as_bytes()).unwrap();
     assert_eq!(field("cosign.pub"), dir.read("cosign.pub"));
-    let key = sigmirror_core::keys::PrivateKey::from_encrypted_pem(
+    let key = sigmirror_cosign::keys::PrivateKey::from_encrypted_pem(
         &field("cosign.key"),
         &field("cosign.password"),
     )

@@ -3,7 +3,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
-use sigmirror_core::keys::{COSIGN_PRIVATE_KEY_LABEL, PrivateKey, ScryptParams};
+use sigmirror_cosign::keys::{COSIGN_PRIVATE_KEY_LABEL, PrivateKey, ScryptParams};
 use sigmirror_tests::{TestDir, run, tool};
 
 use crate::{generate_key_pair, sigmirror};
@@ -256,10 +256,11 @@ fn bad_private_keys_fail_cleanly() {
     dir.write("blob", "data");
     let good = String::from_utf8(dir.read("cosign.key")).unwrap();
     let body: String = good.lines().filter(|l| !l.starts_with("-----")).collect();
-    let json = sigmirror_core::b64::decode_lenient(body.as_bytes()).unwrap();
+    let json = sigmirror_cosign::b64::decode_lenient(body.as_bytes()).unwrap();
     let json = String::from_utf8(json).unwrap();
-    let repack =
-        |json: &str| sigmirror_core::pem::encode("ENCRYPTED SIGSTORE PRIVATE KEY", json.as_bytes());
+    let repack = |json: &str| {
+        sigmirror_cosign::pem::encode("ENCRYPTED SIGSTORE PRIVATE KEY", json.as_bytes())
+    };
     let mut tampered: serde_json::Value = serde_json::from_str(&json).unwrap();
     let ct = tampered["ciphertext"].as_str().unwrap().to_owned();
     let flipped = match ct.strip_prefix('A') {

@@ -309,7 +309,7 @@ fn save_load_interoperate_with_cosign_and_skopeo() {
     assert_eq!(
         format!(
             "sha256:{}",
-            sigmirror_core::digest::Sha256Digest::of(&out.stdout).hex()
+            sigmirror_oci::digest::Sha256Digest::of(&out.stdout).hex()
         ),
         m.index
     );
@@ -553,7 +553,7 @@ fn second_writer_gets_the_lock_message_and_gc_keeps_what_tags_reach() {
     drop(held);
     // An orphan blob (valid, unreferenced) goes; everything reachable stays.
     let orphan = b"nobody references me";
-    let hex = sigmirror_core::digest::Sha256Digest::of(orphan).hex();
+    let hex = sigmirror_oci::digest::Sha256Digest::of(orphan).hex();
     std::fs::write(m.dir.join("store/blobs/sha256").join(&hex), orphan).unwrap();
     m.sm(&["store", "gc"]).ok();
     assert!(!m.dir.join("store/blobs/sha256").join(&hex).exists());

@@ -4,10 +4,10 @@
 //! cosign accepts). The host passes the password (it sets `FLAG_NEEDS_PASSWORD`); the key is
 //! decrypted once per instance and its scalar is zeroized when the instance is dropped.
 
-use sigmirror_core::b64;
-use sigmirror_core::digest::Sha256Digest;
-use sigmirror_core::keyref::{KeyRef, read_key_material};
-use sigmirror_core::keys::PrivateKey;
+use sigmirror_cosign::b64;
+use sigmirror_cosign::keyref::{KeyRef, read_key_material};
+use sigmirror_cosign::keys::PrivateKey;
+use sigmirror_cosign::keys::Sha256Digest;
 use sigmirror_plugin_abi::export::{Logger, SignerPlugin};
 use sigmirror_plugin_abi::ffi::FLAG_NEEDS_PASSWORD;
 use sigmirror_plugin_abi::wire::{

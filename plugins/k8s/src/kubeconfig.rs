@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use sigmirror_core::b64;
+use sigmirror_cosign::b64;
 use zeroize::Zeroizing;
 
 use crate::yaml;

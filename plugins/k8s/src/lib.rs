@@ -16,9 +16,9 @@ mod yaml;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
-use sigmirror_core::b64;
-use sigmirror_core::digest::Sha256Digest;
-use sigmirror_core::keys::{PrivateKey, PublicKey};
+use sigmirror_cosign::b64;
+use sigmirror_cosign::keys::Sha256Digest;
+use sigmirror_cosign::keys::{PrivateKey, PublicKey};
 use sigmirror_plugin_abi::export::{Logger, SignerPlugin};
 use sigmirror_plugin_abi::wire::{
     ALGORITHM_ECDSA_P256_SHA256, AlgorithmResult, AlgorithmsResult, InstanceConfig, Method,

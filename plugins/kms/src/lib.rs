@@ -14,7 +14,7 @@ mod aws;
 mod http;
 mod vault;
 
-use sigmirror_core::b64;
+use sigmirror_cosign::b64;
 use sigmirror_plugin_abi::export::{Logger, SignerPlugin};
 use sigmirror_plugin_abi::wire::{
     ALGORITHM_ECDSA_P256_SHA256, AlgorithmResult, AlgorithmsResult, CreateKeyParams,

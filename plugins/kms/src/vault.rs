@@ -10,8 +10,8 @@
 use reqwest::Method;
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
-use sigmirror_core::b64;
-use sigmirror_core::keys::PublicKey;
+use sigmirror_cosign::b64;
+use sigmirror_cosign::keys::PublicKey;
 use sigmirror_plugin_abi::export::Logger;
 use zeroize::Zeroizing;
 

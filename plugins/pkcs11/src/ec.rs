@@ -2,7 +2,7 @@
 //! (the curve OID in DER), `CKA_EC_POINT` (the uncompressed point, normally wrapped in a DER
 //! OCTET STRING) to a PKIX public key, and `CKM_ECDSA`'s raw `r‖s` to an ASN.1 DER signature.
 
-use sigmirror_core::keys::PublicKey;
+use sigmirror_cosign::keys::PublicKey;
 
 /// `CKA_EC_PARAMS` of P-256: the DER OID 1.2.840.10045.3.1.7 (prime256v1).
 pub const P256_PARAMS: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
@@ -47,8 +47,8 @@ pub fn der_signature(raw: &[u8]) -> Result<Vec<u8>, String> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use sigmirror_core::digest::Sha256Digest;
-    use sigmirror_core::keys::PrivateKey;
+    use sigmirror_cosign::keys::PrivateKey;
+    use sigmirror_cosign::keys::Sha256Digest;
 
     #[test]
     fn ec_point_both_encodings_and_signature_conversion() {

@@ -9,17 +9,16 @@
 
 mod ec;
 mod token;
-mod uri;
 
-use sigmirror_core::b64;
+use sigmirror_cosign::b64;
 use sigmirror_plugin_abi::export::{Logger, SignerPlugin};
 use sigmirror_plugin_abi::wire::{
     ALGORITHM_ECDSA_P256_SHA256, AlgorithmResult, AlgorithmsResult, InstanceConfig, Method,
     PublicKeyResult, SignResult, to_value,
 };
 
+use sigmirror_pkcs11::Pkcs11Uri;
 use token::Token;
-use uri::Pkcs11Uri;
 
 /// One opened `pkcs11:` key reference.
 struct Pkcs11Key {
@@ -33,7 +32,7 @@ impl SignerPlugin for Pkcs11Key {
         let uri = Pkcs11Uri::parse(&config.key_ref)?;
         let module = uri.module()?;
         log.debug(&format!("pkcs11: module {module}, {}", uri.key_name()));
-        let ctx = token::load_module(&module)?;
+        let ctx = sigmirror_pkcs11::module::load_module(&module)?;
         let token = Token::open(&ctx, &uri)?;
         Ok(Pkcs11Key { uri, token, log })
     }

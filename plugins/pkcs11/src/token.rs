@@ -1,54 +1,21 @@
-//! Talking to the token through `cryptoki`: loading a module once per process, finding the
-//! slot the URI names, logging in, finding, creating and using the key.
+//! Talking to the token through `cryptoki`: finding the slot the URI names, logging in,
+//! finding, creating and using the key (the module is loaded by `sigmirror_pkcs11`).
 
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
-use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::context::Pkcs11;
 use cryptoki::error::{Error, RvError};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
-use sigmirror_core::keys::PublicKey;
+use sigmirror_cosign::keys::PublicKey;
 
 use crate::ec;
-use crate::uri::{Pkcs11Uri, percent_encode};
-
-/// Modules loaded so far. `C_Initialize` may run only once per module and process, and the
-/// plugin never unloads anything, so contexts are shared by every instance and never finalized.
-fn modules() -> &'static Mutex<Vec<(String, Pkcs11)>> {
-    static MODULES: OnceLock<Mutex<Vec<(String, Pkcs11)>>> = OnceLock::new();
-    MODULES.get_or_init(|| Mutex::new(Vec::new()))
-}
-
-/// The initialized context of the module at `path`.
-pub fn load_module(path: &str) -> Result<Pkcs11, String> {
-    let mut loaded = modules()
-        .lock()
-        .map_err(|_| "internal lock poisoned".to_owned())?;
-    if let Some((_, ctx)) = loaded.iter().find(|(p, _)| p == path) {
-        return Ok(ctx.clone());
-    }
-    if !std::path::Path::new(path).is_file() {
-        return Err(format!("PKCS#11 module {path} does not exist"));
-    }
-    let ctx = Pkcs11::new(path).map_err(|e| format!("cannot load PKCS#11 module {path}: {e}"))?;
-    match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
-        Ok(()) | Err(Error::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
-        Err(e) => return Err(format!("cannot initialize PKCS#11 module {path}: {e}")),
-    }
-    loaded.push((path.to_owned(), ctx.clone()));
-    Ok(ctx)
-}
-
-/// A short description of a cryptoki error: the CKR_ name the user can look up first.
-pub fn describe(e: &Error) -> String {
-    match e {
-        Error::Pkcs11(rv, function) => format!("{function} failed: {rv:?}"),
-        other => other.to_string(),
-    }
-}
+use sigmirror_pkcs11::Pkcs11Uri;
+use sigmirror_pkcs11::module::describe;
+use sigmirror_pkcs11::uri::percent_encode;
 
 /// One logged-in (if a PIN was given) session on the token the URI names.
 pub struct Token {

@@ -1,0 +1,243 @@
+//! Attestations (FORMATS.md §4): in-toto statements about an image or blob, signed as DSSE
+//! envelopes. This module makes them and checks them over bytes the caller has fetched (by
+//! envelope signature, payload type, subject digest and, optionally, predicate type); storing
+//! them at an image's `.att` tag is the registry crate's job.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use serde_json::Value;
+use sigmirror_oci::digest::Sha256Digest;
+use sigmirror_oci::manifest::Descriptor;
+use sigmirror_oci::{Digest, ImageRef, media_types};
+
+use crate::conventions::SIGNATURE_ANNOTATION;
+use crate::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE};
+use crate::error::{Error, Result};
+use crate::keys::PublicKey;
+use crate::signature_image::Layer;
+use crate::signer::Signer;
+use crate::statement::{self, ParsedStatement};
+
+/// Layer annotation naming the predicate type of an attestation.
+pub const PREDICATE_TYPE_ANNOTATION: &str = "predicateType";
+
+/// The `.att` layer for a signed envelope: the envelope JSON, an empty signature annotation
+/// (cosign's), and the predicate type.
+pub fn attestation_layer(envelope: &Envelope, predicate_type: &str) -> Layer {
+    let mut annotations = BTreeMap::new();
+    annotations.insert(SIGNATURE_ANNOTATION.to_owned(), String::new());
+    annotations.insert(
+        PREDICATE_TYPE_ANNOTATION.to_owned(),
+        predicate_type.to_owned(),
+    );
+    Layer::new(media_types::DSSE_ENVELOPE, envelope.to_json(), annotations)
+}
+
+/// Checks an envelope made elsewhere before it is attached (`attach attestation`): in-toto, with
+/// at least one signature. Returns its predicate type. The signatures are not verified: any key
+/// may have made them.
+pub fn check_attachable(envelope: &Envelope) -> Result<String> {
+    if envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
+        return Err(Error::Envelope {
+            reason: format!("payload type {:?} is not in-toto", envelope.payload_type),
+        });
+    }
+    if envelope.signatures.is_empty() {
+        return Err(Error::Envelope {
+            reason: "the envelope has no signatures".into(),
+        });
+    }
+    Ok(statement::parse(&envelope.payload)?.predicate_type)
+}
+
+/// One layer of an attestation image, with its envelope as fetched.
+#[derive(Debug, Clone)]
+pub struct AttestationCandidate {
+    /// The layer's descriptor.
+    pub layer: Descriptor,
+    /// The envelope bytes, or why they could not be fetched.
+    pub envelope: std::result::Result<Vec<u8>, String>,
+}
+
+/// An attestation that passed every check.
+#[derive(Debug, Clone)]
+pub struct VerifiedAttestation {
+    /// The envelope JSON exactly as stored.
+    pub envelope_json: Vec<u8>,
+    /// The decoded statement.
+    pub statement: ParsedStatement,
+}
+
+/// Checks one envelope: signature, payload type, subject digest, predicate type.
+pub fn check_attestation(
+    key: &PublicKey,
+    envelope_json: &[u8],
+    digest: &Digest,
+    predicate_type: Option<&str>,
+) -> Result<ParsedStatement> {
+    let envelope = Envelope::from_json(envelope_json)?;
+    envelope.verify(key)?;
+    let statement = statement::parse(&envelope.payload)?;
+    if !statement.covers(digest) {
+        return Err(Error::SubjectMismatch {
+            digest: digest.to_string(),
+        });
+    }
+    if let Some(wanted) = predicate_type
+        && statement.predicate_type != wanted
+    {
+        return Err(Error::PredicateTypeMismatch {
+            found: statement.predicate_type,
+            wanted: wanted.to_owned(),
+        });
+    }
+    Ok(statement)
+}
+
+/// Verifies the attestations of `image` (pinned to the digest their subject must name),
+/// keeping those of `predicate_type` if given: at least one must pass, otherwise every
+/// candidate's reason is listed.
+pub fn verify_attestations(
+    key: &PublicKey,
+    image: &ImageRef,
+    candidates: Vec<AttestationCandidate>,
+    predicate_type: Option<&str>,
+) -> Result<Vec<VerifiedAttestation>> {
+    let digest = image
+        .digest()
+        .expect("verify_attestations is given a reference pinned to a digest");
+    if candidates.is_empty() {
+        return Err(Error::NoAttestations {
+            reference: image.to_string(),
+        });
+    }
+    let (mut verified, mut reasons) = (vec![], vec![]);
+    for (index, candidate) in candidates.into_iter().enumerate() {
+        let outcome = match candidate.envelope {
+            Ok(bytes) => check_attestation(key, &bytes, digest, predicate_type)
+                .map(|statement| VerifiedAttestation {
+                    envelope_json: bytes,
+                    statement,
+                })
+                .map_err(|e| e.to_string()),
+            Err(why) => Err(format!("cannot fetch envelope: {why}")),
+        };
+        match outcome {
+            Ok(v) => verified.push(v),
+            Err(reason) => reasons.push(format!("attestation {}: {reason}", index + 1)),
+        }
+    }
+    if verified.is_empty() {
+        return Err(Error::NoValidAttestations {
+            reference: image.to_string(),
+            reasons,
+        });
+    }
+    Ok(verified)
+}
+
+/// `attest-blob`: a statement about the blob (subject: `name`, the blob's SHA-256), signed.
+pub fn attest_blob(
+    signer: &dyn Signer,
+    blob: impl Read,
+    name: &str,
+    predicate_type: &str,
+    predicate: &Value,
+) -> Result<Envelope> {
+    let (digest, _) = Sha256Digest::of_reader(blob).map_err(|e| Error::io(name, e))?;
+    let statement = statement::statement(name, &digest.into(), predicate_type, predicate);
+    Envelope::sign(signer, IN_TOTO_PAYLOAD_TYPE, statement)
+}
+
+/// `verify-blob-attestation`: the envelope verifies with `key`, its statement names the blob's
+/// SHA-256, and (if given) has `predicate_type`.
+pub fn verify_blob_attestation(
+    key: &PublicKey,
+    envelope_json: &[u8],
+    blob: impl Read,
+    predicate_type: Option<&str>,
+) -> Result<ParsedStatement> {
+    let (digest, _) = Sha256Digest::of_reader(blob).map_err(|e| Error::io("<blob>", e))?;
+    check_attestation(key, envelope_json, &digest.into(), predicate_type).map_err(|reason| {
+        Error::NoValidAttestations {
+            reference: "the blob".into(),
+            reasons: vec![reason.to_string()],
+        }
+    })
+}
+
+/// The SBOM layer media type for `attach sbom --type` (`spdx`, `cyclonedx`, `syft`) and whether
+/// the input is JSON.
+pub fn sbom_media_type(kind: &str, json: bool) -> Result<&'static str> {
+    Ok(match (kind, json) {
+        ("spdx", false) => "text/spdx",
+        ("spdx", true) => "text/spdx+json",
+        ("cyclonedx", false) => "application/vnd.cyclonedx+xml",
+        ("cyclonedx", true) => "application/vnd.cyclonedx+json",
+        ("syft", _) => "application/vnd.syft+json",
+        (other, _) => {
+            return Err(Error::SbomType {
+                given: other.to_owned(),
+            });
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::PrivateKey;
+
+    fn candidate(envelope: &Envelope) -> AttestationCandidate {
+        let layer = attestation_layer(envelope, "https://example.com/p");
+        AttestationCandidate {
+            envelope: Ok(layer.bytes.clone().unwrap()),
+            layer: layer.descriptor,
+        }
+    }
+
+    #[test]
+    fn attestations_check_key_subject_and_predicate_type() {
+        let key = PrivateKey::generate();
+        let digest = Digest::sha256_of(b"image");
+        let image = ImageRef::parse("localhost:5000/app")
+            .unwrap()
+            .with_digest(&digest);
+        let statement = statement::statement("app", &digest, "https://example.com/p", &Value::Null);
+        let envelope = Envelope::sign(&key, IN_TOTO_PAYLOAD_TYPE, statement).unwrap();
+        let public = key.public_key();
+        let ok = verify_attestations(&public, &image, vec![candidate(&envelope)], None).unwrap();
+        assert_eq!(ok[0].statement.predicate_type, "https://example.com/p");
+        let other_type = verify_attestations(
+            &public,
+            &image,
+            vec![candidate(&envelope)],
+            Some("https://slsa.dev/provenance/v1"),
+        );
+        assert!(
+            other_type
+                .unwrap_err()
+                .to_string()
+                .contains("predicate type is")
+        );
+        let other_image = image.with_digest(&Digest::sha256_of(b"other"));
+        let err = verify_attestations(&public, &other_image, vec![candidate(&envelope)], None);
+        assert!(
+            err.unwrap_err()
+                .to_string()
+                .contains("no subject with digest")
+        );
+        let other_key = PrivateKey::generate().public_key();
+        let err = verify_attestations(&other_key, &image, vec![candidate(&envelope)], None);
+        assert!(err.unwrap_err().to_string().contains("invalid signature"));
+        assert!(matches!(
+            verify_attestations(&public, &image, vec![], None),
+            Err(Error::NoAttestations { .. })
+        ));
+        assert_eq!(
+            check_attachable(&envelope).unwrap(),
+            "https://example.com/p"
+        );
+    }
+}

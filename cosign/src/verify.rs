@@ -1,0 +1,206 @@
+//! Checking image signatures (FORMATS.md §2.6, §3.2) over bytes the caller has fetched: each
+//! layer's signature over its payload bytes with the key, then the payload's claims. Fetching
+//! is someone else's job (the registry crate for registries and the store, the FUSE view for
+//! its snapshot), so every caller shares these checks.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use sigmirror_oci::digest::Sha256Digest;
+use sigmirror_oci::manifest::Descriptor;
+use sigmirror_oci::{Digest, ImageRef};
+
+use crate::b64;
+use crate::conventions::SIGNATURE_ANNOTATION;
+use crate::error::{Error, Result};
+use crate::keys::PublicKey;
+use crate::payload::{self, ParsedPayload};
+
+/// One layer of a signature image, with its payload as fetched.
+#[derive(Debug, Clone)]
+pub struct SignatureCandidate {
+    /// The layer's descriptor (its annotations carry the signature).
+    pub layer: Descriptor,
+    /// The payload bytes, or why they could not be fetched.
+    pub payload: std::result::Result<Vec<u8>, String>,
+}
+
+/// A signature that passed every check.
+#[derive(Debug, Clone)]
+pub struct VerifiedSignature {
+    /// The payload bytes exactly as signed.
+    pub payload: Vec<u8>,
+    /// The parsed payload.
+    pub parsed: ParsedPayload,
+    /// Digest of the signature layer.
+    pub layer_digest: Digest,
+}
+
+/// The outcome of verifying one image.
+#[derive(Debug, Clone)]
+pub struct Verification {
+    /// `repo@digest` that was verified.
+    pub image: ImageRef,
+    /// Every signature that verified (at least one).
+    pub signatures: Vec<VerifiedSignature>,
+}
+
+/// Checks one signature layer: its signature annotation verifies over `payload` with `key`,
+/// and the payload names `digest` and carries every `required` annotation.
+pub fn check_signature(
+    key: &PublicKey,
+    layer: &Descriptor,
+    payload: &[u8],
+    digest: &Digest,
+    required: &BTreeMap<String, Value>,
+) -> Result<ParsedPayload> {
+    let sig_b64 = layer
+        .annotation(SIGNATURE_ANNOTATION)
+        .filter(|s| !s.is_empty())
+        .ok_or(Error::NoSignatureAnnotation)?;
+    let signature =
+        b64::decode_lenient(sig_b64.as_bytes()).map_err(|e| Error::SignatureAnnotation {
+            reason: e.to_string(),
+        })?;
+    key.verify_digest(&Sha256Digest::of(payload), &signature)?;
+    let parsed = payload::parse(payload)?;
+    parsed.check_claims(digest, required)?;
+    Ok(parsed)
+}
+
+/// Verifies the signatures of `image` (pinned to the digest they must name): succeeds if at
+/// least one candidate passes every check, and otherwise lists why each one failed.
+pub fn verify_signatures(
+    key: &PublicKey,
+    image: &ImageRef,
+    candidates: Vec<SignatureCandidate>,
+    required: &BTreeMap<String, Value>,
+) -> Result<Verification> {
+    let digest = image
+        .digest()
+        .expect("verify_signatures is given a reference pinned to a digest");
+    if candidates.is_empty() {
+        return Err(Error::NoSignatures {
+            reference: image.to_string(),
+        });
+    }
+    let mut verified = vec![];
+    let mut reasons = vec![];
+    for (index, candidate) in candidates.into_iter().enumerate() {
+        let outcome = match candidate.payload {
+            Ok(payload) => check_signature(key, &candidate.layer, &payload, digest, required)
+                .map(|parsed| VerifiedSignature {
+                    payload,
+                    parsed,
+                    layer_digest: candidate.layer.digest.clone(),
+                })
+                .map_err(|e| e.to_string()),
+            Err(why) => Err(format!("cannot fetch payload: {why}")),
+        };
+        match outcome {
+            Ok(v) => verified.push(v),
+            Err(reason) => reasons.push(format!("signature {}: {reason}", index + 1)),
+        }
+    }
+    if verified.is_empty() {
+        return Err(Error::NoValidSignatures {
+            reference: image.to_string(),
+            reasons,
+        });
+    }
+    Ok(Verification {
+        image: image.clone(),
+        signatures: verified,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::PrivateKey;
+    use crate::payload::simple_signing;
+    use sigmirror_oci::media_types;
+
+    fn signed_layer(key: &PrivateKey, payload: &[u8]) -> Descriptor {
+        let sig = key.sign_digest(&Sha256Digest::of(payload)).unwrap();
+        let mut layer = Descriptor::for_bytes(media_types::SIMPLE_SIGNING, payload);
+        layer.set_annotation(SIGNATURE_ANNOTATION, &b64::encode(&sig));
+        layer
+    }
+
+    #[test]
+    fn one_good_signature_is_enough_and_every_bad_one_is_explained() {
+        let key = PrivateKey::generate();
+        let image = ImageRef::parse("localhost:5000/app").unwrap();
+        let digest = Digest::sha256_of(b"image");
+        let pinned = image.with_digest(&digest);
+        let payload = simple_signing(&image.repo_name(), &digest, &BTreeMap::new());
+        let good = SignatureCandidate {
+            layer: signed_layer(&key, &payload),
+            payload: Ok(payload.clone()),
+        };
+        let other_key = SignatureCandidate {
+            layer: signed_layer(&PrivateKey::generate(), &payload),
+            payload: Ok(payload.clone()),
+        };
+        let other_digest_payload = simple_signing(
+            &image.repo_name(),
+            &Digest::sha256_of(b"x"),
+            &BTreeMap::new(),
+        );
+        let other_digest = SignatureCandidate {
+            layer: signed_layer(&key, &other_digest_payload),
+            payload: Ok(other_digest_payload),
+        };
+        let unfetched = SignatureCandidate {
+            layer: signed_layer(&key, &payload),
+            payload: Err("gone".into()),
+        };
+        let public = key.public_key();
+        let none = BTreeMap::new();
+        let v = verify_signatures(&public, &pinned, vec![other_key.clone(), good], &none).unwrap();
+        assert_eq!(v.signatures.len(), 1);
+        let err = verify_signatures(
+            &public,
+            &pinned,
+            vec![other_key, other_digest, unfetched],
+            &none,
+        )
+        .unwrap_err();
+        let Error::NoValidSignatures { reasons, .. } = &err else {
+            panic!("{err}");
+        };
+        assert!(reasons[0].contains("invalid signature"), "{reasons:?}");
+        assert!(reasons[1].contains("payload is for digest"), "{reasons:?}");
+        assert!(
+            reasons[2].contains("cannot fetch payload: gone"),
+            "{reasons:?}"
+        );
+        assert!(matches!(
+            verify_signatures(&public, &pinned, vec![], &none),
+            Err(Error::NoSignatures { .. })
+        ));
+    }
+
+    #[test]
+    fn a_changed_payload_byte_or_a_missing_annotation_fails() {
+        let key = PrivateKey::generate();
+        let digest = Digest::sha256_of(b"image");
+        let payload = simple_signing("r/x", &digest, &BTreeMap::new());
+        let layer = signed_layer(&key, &payload);
+        let mut changed = payload.clone();
+        changed[5] ^= 1;
+        let none = BTreeMap::new();
+        assert!(check_signature(&key.public_key(), &layer, &payload, &digest, &none).is_ok());
+        assert!(matches!(
+            check_signature(&key.public_key(), &layer, &changed, &digest, &none),
+            Err(Error::InvalidSignature)
+        ));
+        let mut bare = layer.clone();
+        bare.annotations = None;
+        assert!(matches!(
+            check_signature(&key.public_key(), &bare, &payload, &digest, &none),
+            Err(Error::NoSignatureAnnotation)
+        ));
+    }
+}

@@ -1,0 +1,61 @@
+//! The one error type of `sigmirror-mirror`.
+
+use std::path::PathBuf;
+
+/// What can go wrong moving images between registries, the store and layout folders.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An image failed; says which and what was being done (`pulling IMAGE`, `pushing IMAGE
+    /// to TARGET`, …).
+    #[error("{context}")]
+    Image {
+        /// What was being done to which image.
+        context: String,
+        /// Why it failed.
+        #[source]
+        source: Box<Error>,
+    },
+    /// Nothing was named to transfer.
+    #[error("nothing to {0}: name images{1}")]
+    NothingToDo(&'static str, &'static str),
+    /// A layout folder carries no image names and none was given.
+    #[error("{} names no images (a cosign layout?): give the IMAGE to load it as", .0.display())]
+    UnnamedLayout(PathBuf),
+    /// A cosign layout has no entry marked as its image.
+    #[error("{} has no image marked with `kind` to name {image}", dir.display())]
+    NoImageInLayout {
+        /// The layout folder.
+        dir: PathBuf,
+        /// The name it was to be loaded as.
+        image: String,
+    },
+    /// `copy` without `--force` would move an existing tag.
+    #[error("image \"{0}\" already exists with another digest; use -f to overwrite")]
+    DestinationExists(String),
+    /// A registry failed.
+    #[error(transparent)]
+    Registry(#[from] sigmirror_registry::Error),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] sigmirror_store::Error),
+    /// A source or sink failed (content, format, or a backend's own error).
+    #[error(transparent)]
+    Oci(#[from] sigmirror_oci::Error),
+    /// A store write moved to the blocking pool panicked or was cancelled.
+    #[error("a store write did not finish: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+impl Error {
+    /// Wraps `self` with what was being done to which image.
+    pub(crate) fn for_image(self, context: String) -> Error {
+        Error::Image {
+            context,
+            source: Box::new(self),
+        }
+    }
+}
+
+/// Result with [`Error`] as the default error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

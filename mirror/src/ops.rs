@@ -1,0 +1,299 @@
+//! `pull`, `push`, `load`, `save` and `copy` as library functions: names in, a transfer
+//! [`Summary`] back, progress reported through the [`Progress`] the caller passes. Each is the
+//! transfer engine with a different source and sink; what differs is which images are roots,
+//! what they are called at the destination, and what is recorded about them.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use futures_util::{StreamExt, TryStreamExt};
+use sigmirror_oci::attachment::AttachmentKind;
+use sigmirror_oci::source::{Sink, Source, resolve};
+use sigmirror_oci::{Digest, ImageRef};
+use sigmirror_registry::layout::{KIND_IMAGE, KIND_INDEX};
+use sigmirror_registry::{Layout, Progress, Registry, Summary, Transfer, TransferOptions};
+use sigmirror_store::{ImageRecord, Store};
+
+use crate::error::{Error, Result};
+use crate::store_sink::BlockingStore;
+
+/// The tag a reference without tag or digest means.
+pub fn with_default_tag(image: ImageRef) -> ImageRef {
+    if image.tag().is_none() && image.digest().is_none() {
+        image.with_tag("latest")
+    } else {
+        image
+    }
+}
+
+/// `PREFIX/<repository>` with the image's tag or digest: where `push --to PREFIX` puts it.
+pub fn under_prefix(prefix: &str, image: &ImageRef) -> Result<ImageRef> {
+    let mut name = format!("{}/{}", prefix.trim_end_matches('/'), image.repository());
+    if let Some(tag) = image.tag() {
+        name.push(':');
+        name.push_str(tag);
+    } else if let Some(digest) = image.digest() {
+        name.push('@');
+        name.push_str(digest.as_str());
+    }
+    Ok(ImageRef::parse(&name)?)
+}
+
+/// Copies each `(from, to)` pair, `at_once` images at a time, and returns each source with
+/// the digest it was copied at; stops at the first failure, which names its image. The engine
+/// makes a walk that needs a manifest or blob another walk is copying wait for it, so nothing
+/// is written before its content.
+async fn copy_images<'i, S: Source, K: Sink>(
+    transfer: &Transfer<'_, S, K>,
+    pairs: &'i [(ImageRef, ImageRef)],
+    at_once: usize,
+    context: impl Fn(&ImageRef, &ImageRef) -> String,
+) -> Result<Vec<(&'i ImageRef, Digest)>> {
+    futures_util::stream::iter(pairs)
+        .map(|(from, to)| {
+            let context = context(from, to);
+            async move {
+                match transfer.copy_image(from, to).await {
+                    Ok(digest) => Ok((from, digest)),
+                    Err(e) => Err(Error::from(e).for_image(context)),
+                }
+            }
+        })
+        .buffer_unordered(at_once.max(1))
+        .try_collect()
+        .await
+}
+
+/// Records `name` in the store: incomplete before a transfer, complete after.
+fn record(
+    store: &Store,
+    name: &ImageRef,
+    digest: &Digest,
+    complete: bool,
+    no_layers: bool,
+    source: &str,
+) -> Result<()> {
+    let record = ImageRecord::new(digest, complete, no_layers, source);
+    Ok(store.record_image(&name.to_string(), record)?)
+}
+
+/// Pulls each image's closure from its registry into the store, `options.concurrency` images
+/// at a time. An image already in the store is marked incomplete first, and every image is
+/// marked complete only once the whole pull succeeded (attachments shared by two images are
+/// copied by one walk only). Each manifest records the repository it was pulled from.
+pub async fn pull(
+    registry: &Registry,
+    store: Arc<Store>,
+    images: &[ImageRef],
+    options: TransferOptions,
+    progress: &dyn Progress,
+) -> Result<Summary> {
+    let no_layers = !options.layers;
+    let images: Vec<ImageRef> = images.iter().cloned().map(with_default_tag).collect();
+    if images.is_empty() {
+        return Err(Error::NothingToDo("pull", " or give --from-file"));
+    }
+    let at_once = options.concurrency;
+    let sink = BlockingStore(store.clone());
+    store.set_provenance_to_repository();
+    let transfer = Transfer::new(registry, &sink, options, progress);
+    for image in &images {
+        if let Some(existing) = store.image(&image.to_string())? {
+            record(
+                &store,
+                image,
+                &existing.digest,
+                false,
+                no_layers,
+                &image.repo_name(),
+            )?;
+        }
+    }
+    let pairs: Vec<(ImageRef, ImageRef)> = images.iter().map(|i| (i.clone(), i.clone())).collect();
+    let pulled = copy_images(&transfer, &pairs, at_once, |image, _| {
+        format!("pulling {image}")
+    })
+    .await?;
+    for (image, digest) in pulled {
+        record(&store, image, &digest, true, no_layers, &image.repo_name())?;
+    }
+    Ok(transfer.summary())
+}
+
+/// Pushes images with everything attached from the store to `prefix`, each keeping its
+/// repository path under it; every image of the store when `images` is empty.
+pub async fn push(
+    store: &Store,
+    registry: &Registry,
+    prefix: &str,
+    images: &[ImageRef],
+    options: TransferOptions,
+    progress: &dyn Progress,
+) -> Result<Summary> {
+    let images: Vec<ImageRef> = if images.is_empty() {
+        store
+            .images()?
+            .into_iter()
+            .map(|(name, _)| ImageRef::parse(&name))
+            .collect::<std::result::Result<_, _>>()?
+    } else {
+        images.iter().cloned().map(with_default_tag).collect()
+    };
+    if images.is_empty() {
+        return Err(Error::NothingToDo("push", ": the store holds no images"));
+    }
+    let pairs = images
+        .into_iter()
+        .map(|image| {
+            let target = under_prefix(prefix, &image)?;
+            Ok((image, target))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let at_once = options.concurrency;
+    let transfer = Transfer::new(store, registry, options, progress);
+    copy_images(&transfer, &pairs, at_once, |image, to| {
+        format!("pushing {image} to {to}")
+    })
+    .await?;
+    Ok(transfer.summary())
+}
+
+/// The images a layout holds, as `(where in the layout, name to give it)`: every named entry
+/// that is not an attachment, or, for a layout without names (`cosign save`), the entry marked
+/// as its image, called `name`.
+pub fn layout_roots(
+    layout: &Layout,
+    dir: &Path,
+    name: Option<&ImageRef>,
+) -> Result<Vec<(ImageRef, ImageRef)>> {
+    let named: Vec<(String, Digest)> = layout
+        .names()
+        .into_iter()
+        .filter(|(n, _)| n.contains('/') && !is_attachment_name(n))
+        .collect();
+    match (name, named.as_slice()) {
+        (Some(image), _) => {
+            let target = with_default_tag(image.clone());
+            let root = layout
+                .kinds()
+                .into_iter()
+                .find(|(k, _)| k == KIND_IMAGE || k == KIND_INDEX)
+                .map(|(_, d)| d)
+                .or_else(|| match named.as_slice() {
+                    [(_, only)] => Some(only.clone()),
+                    _ => None,
+                })
+                .ok_or_else(|| Error::NoImageInLayout {
+                    dir: dir.to_path_buf(),
+                    image: target.to_string(),
+                })?;
+            Ok(vec![(target.with_digest(&root), target)])
+        }
+        (None, []) => Err(Error::UnnamedLayout(dir.to_path_buf())),
+        (None, named) => named
+            .iter()
+            .map(|(n, _)| {
+                let image = ImageRef::parse(n)?;
+                Ok((image.clone(), image))
+            })
+            .collect(),
+    }
+}
+
+/// Whether a layout entry name is an attachment tag rather than an image.
+fn is_attachment_name(name: &str) -> bool {
+    let tag = name.rsplit_once(':').map_or(name, |(_, t)| t);
+    AttachmentKind::parse_tag(tag).is_some()
+}
+
+/// Loads a layout's images (see [`layout_roots`]) with everything attached into the store,
+/// recording each as complete and as coming from the layout.
+pub async fn load(
+    dir: &Path,
+    store: &Store,
+    name: Option<&ImageRef>,
+    options: TransferOptions,
+    progress: &dyn Progress,
+) -> Result<Summary> {
+    let layout = Layout::open(dir)?;
+    let roots = layout_roots(&layout, dir, name)?;
+    let source = format!("layout:{}", dir.display());
+    store.set_provenance(&source);
+    let transfer = Transfer::new(&layout, store, options, progress);
+    for (from, to) in &roots {
+        let digest = transfer
+            .copy_image(from, to)
+            .await
+            .map_err(|e| Error::from(e).for_image(format!("loading {to}")))?;
+        record(store, to, &digest, true, false, &source)?;
+    }
+    Ok(transfer.summary())
+}
+
+/// Saves images with everything attached from `source` into the layout at `dir` (created if
+/// missing), cosign-compatible: each image is named, and the last one carries cosign's `kind`
+/// annotations.
+pub async fn save<S: Source>(
+    source: &S,
+    dir: &Path,
+    images: &[ImageRef],
+    options: TransferOptions,
+    progress: &dyn Progress,
+) -> Result<Summary> {
+    let layout = Layout::create(dir)?;
+    let transfer = Transfer::new(source, &layout, options, progress);
+    for image in images {
+        let name = with_default_tag(image.clone());
+        let digest = transfer
+            .copy_image(image, &name)
+            .await
+            .map_err(|e| Error::from(e).for_image(format!("saving {image}")))?;
+        layout.finish(&name, &digest)?;
+    }
+    Ok(transfer.summary())
+}
+
+/// What `copy` does besides copying.
+#[derive(Debug, Clone, Default)]
+pub struct CopyOptions {
+    /// Overwrite a destination tag that points at another digest.
+    pub force: bool,
+    /// Copy only these attachments and leave the destination tag alone (cosign's `--only`).
+    pub only: Option<Vec<AttachmentKind>>,
+}
+
+/// Copies an image with everything attached from one registry to another, digests unchanged.
+/// A destination without tag or digest takes the source's tag.
+pub async fn copy(
+    registry: &Registry,
+    from: &ImageRef,
+    to: &ImageRef,
+    copy: &CopyOptions,
+    mut options: TransferOptions,
+    progress: &dyn Progress,
+) -> Result<Summary> {
+    let mut to = to.clone();
+    if to.tag().is_none() && to.digest().is_none() {
+        to = to.with_tag(from.tag().unwrap_or("latest"));
+    }
+    if let Some(only) = &copy.only {
+        options.attachments = only.clone();
+    }
+    let source_digest = resolve(registry, from).await?.digest;
+    if to.tag().is_some() && !copy.force {
+        let existing = registry.get_manifest(&to).await?;
+        if existing.is_some_and(|e| e.digest != source_digest) {
+            return Err(Error::DestinationExists(to.to_string()));
+        }
+    }
+    let target = match copy.only {
+        None => to.clone(),
+        Some(_) => to.with_digest(&source_digest),
+    };
+    let transfer = Transfer::new(registry, registry, options, progress);
+    transfer
+        .copy_image(from, &target)
+        .await
+        .map_err(|e| Error::from(e).for_image(format!("copying {from} to {to}")))?;
+    Ok(transfer.summary())
+}

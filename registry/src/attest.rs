@@ -1,0 +1,118 @@
+//! Writing attestations and SBOMs to an image's `.att` and `.sbom` tags (FORMATS.md §4, §6.6).
+//! The envelopes and their checks are `sigmirror_cosign::attest`; verification fetches through
+//! [`crate::verify`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+use sigmirror_cosign::attest::{PREDICATE_TYPE_ANNOTATION, attestation_layer, check_attachable};
+use sigmirror_cosign::conventions::{attachment_ref, docker_media_types};
+use sigmirror_cosign::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE};
+use sigmirror_cosign::signature_image::{Layer, SignatureImage};
+use sigmirror_cosign::signer::Signer;
+use sigmirror_cosign::statement;
+use sigmirror_oci::ImageRef;
+use sigmirror_oci::attachment::AttachmentKind;
+use sigmirror_oci::manifest::ImageManifest;
+
+use crate::client::Registry;
+use crate::error::Result;
+use crate::sign::{append_layer, run_blocking, write_image};
+
+/// What to attest.
+#[derive(Debug, Clone)]
+pub struct AttestRequest {
+    /// The image (a tag is resolved once; the digest is the subject).
+    pub image: ImageRef,
+    /// The predicate type URI.
+    pub predicate_type: String,
+    /// The predicate.
+    pub predicate: Value,
+    /// Replace existing attestations of the same predicate type (the new one goes first).
+    pub replace: bool,
+}
+
+/// Attests the digest `request.image` resolves to; returns the `.att` reference written.
+pub async fn attest_image(
+    registry: &Registry,
+    signer: Arc<dyn Signer>,
+    request: &AttestRequest,
+) -> Result<ImageRef> {
+    let digest = registry.resolve(&request.image).await?.digest;
+    let statement = statement::statement(
+        &request.image.repo_name(),
+        &digest,
+        &request.predicate_type,
+        &request.predicate,
+    );
+    let envelope =
+        run_blocking(move || Envelope::sign(signer.as_ref(), IN_TOTO_PAYLOAD_TYPE, statement))
+            .await?;
+    let layer = attestation_layer(&envelope, &request.predicate_type);
+    let target = attachment_ref(&request.image, &digest, AttachmentKind::Attestation)?;
+    if request.replace {
+        replace_layer(registry, &target, layer, &request.predicate_type).await?;
+    } else {
+        append_layer(registry, &target, layer, &|_| false).await?;
+    }
+    Ok(target)
+}
+
+/// cosign's `--replace`: drop layers of the same predicate type, put the new one first, and
+/// rebuild the image from the empty image.
+async fn replace_layer(
+    registry: &Registry,
+    target: &ImageRef,
+    layer: Layer,
+    predicate_type: &str,
+) -> Result<()> {
+    let mut image = SignatureImage::empty(docker_media_types());
+    image.append(layer);
+    if let Some(existing) = registry.get_manifest(target).await? {
+        let manifest = ImageManifest::parse(&existing.bytes, &target.to_string())?;
+        for old in manifest.layers {
+            if old.annotation(PREDICATE_TYPE_ANNOTATION) != Some(predicate_type) {
+                image.append(Layer {
+                    descriptor: old,
+                    bytes: None,
+                });
+            }
+        }
+    }
+    write_image(registry, target, &image).await
+}
+
+/// `attach attestation`: appends envelopes made elsewhere to the image's `.att`. Each must be an
+/// in-toto DSSE envelope with at least one signature (they are not verified: any key may have
+/// made them). Returns the `.att` reference.
+pub async fn attach_attestations(
+    registry: &Registry,
+    image: &ImageRef,
+    envelopes: &[Vec<u8>],
+) -> Result<ImageRef> {
+    let digest = registry.resolve(image).await?.digest;
+    let target = attachment_ref(image, &digest, AttachmentKind::Attestation)?;
+    for bytes in envelopes {
+        let envelope = Envelope::from_json(bytes)?;
+        let predicate_type = check_attachable(&envelope)?;
+        let layer = attestation_layer(&envelope, &predicate_type);
+        append_layer(registry, &target, layer, &|_| false).await?;
+    }
+    Ok(target)
+}
+
+/// Attaches an SBOM at the image's `.sbom` tag (a single-layer image; replaces any previous).
+pub async fn attach_sbom(
+    registry: &Registry,
+    image: &ImageRef,
+    sbom: Vec<u8>,
+    media_type: &str,
+) -> Result<ImageRef> {
+    let digest = registry.resolve(image).await?.digest;
+    let target = attachment_ref(image, &digest, AttachmentKind::Sbom)?;
+    let mut sbom_image = SignatureImage::empty(docker_media_types());
+    sbom_image.append(Layer::new(media_type, sbom, BTreeMap::new()));
+    write_image(registry, &target, &sbom_image).await?;
+    Ok(target)
+}

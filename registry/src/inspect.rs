@@ -1,0 +1,67 @@
+//! Reading what is attached to an image: for `tree`, `download signature` and `triangulate`.
+
+use sigmirror_cosign::conventions::{attachment_ref, max_attachment_size};
+use sigmirror_oci::attachment::AttachmentKind;
+use sigmirror_oci::manifest::{Descriptor, ImageManifest};
+use sigmirror_oci::source::{Source, resolve};
+use sigmirror_oci::{Digest, ImageRef};
+
+use crate::error::Result;
+
+/// One attachment image that exists (a `.sig`, `.att` or `.sbom` tag).
+#[derive(Debug, Clone)]
+pub struct AttachedImage {
+    /// Which kind.
+    pub kind: AttachmentKind,
+    /// Its tag reference.
+    pub reference: ImageRef,
+    /// Its layers.
+    pub layers: Vec<Descriptor>,
+}
+
+/// The digest `image` resolves to.
+pub async fn resolve_digest<S: Source>(source: &S, image: &ImageRef) -> Result<Digest> {
+    Ok(resolve(source, image).await?.digest)
+}
+
+/// Every attachment image of the digest `image` resolves to, in the order signatures,
+/// attestations, SBOMs; kinds with no tag are left out.
+pub async fn attachments<S: Source>(source: &S, image: &ImageRef) -> Result<Vec<AttachedImage>> {
+    let digest = resolve_digest(source, image).await?;
+    let mut found = vec![];
+    for kind in AttachmentKind::TAGGED {
+        let reference = attachment_ref(image, &digest, kind)?;
+        if let Some(manifest) = source.get_manifest(&reference).await? {
+            let parsed = ImageManifest::parse(&manifest.bytes, &reference.to_string())?;
+            found.push(AttachedImage {
+                kind,
+                reference,
+                layers: parsed.layers,
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// The layers of one kind of attachment with their payload bytes (at most `limit` layers).
+pub async fn attached_payloads<S: Source>(
+    source: &S,
+    image: &ImageRef,
+    kind: AttachmentKind,
+    limit: usize,
+) -> Result<Vec<(Descriptor, Vec<u8>)>> {
+    let digest = resolve_digest(source, image).await?;
+    let reference = attachment_ref(image, &digest, kind)?;
+    let Some(manifest) = source.get_manifest(&reference).await? else {
+        return Ok(vec![]);
+    };
+    let parsed = ImageManifest::parse(&manifest.bytes, &reference.to_string())?;
+    let mut out = vec![];
+    for layer in parsed.layers.into_iter().take(limit) {
+        let bytes = source
+            .get_blob(&reference, &layer.digest, max_attachment_size())
+            .await?;
+        out.push((layer, bytes));
+    }
+    Ok(out)
+}

@@ -1,0 +1,443 @@
+//! OCI image-layout folders as a [`Source`] and a [`Sink`], compatible with `cosign save`,
+//! `cosign load`, `skopeo` and `umoci`.
+//!
+//! Writing: blobs go to `blobs/sha256/<hex>` (written to a temporary name, then renamed); every
+//! tagged manifest gets an `index.json` entry whose `org.opencontainers.image.ref.name` is the
+//! full reference (`registry/repo:tag`), so `sigmirror load` restores names without help, and
+//! [`Layout::finish`] adds cosign's `kind` annotations (`dev.cosignproject.cosign/image`,
+//! `…/imageIndex`, `…/sigs`, `…/atts`) to each saved image and its signature and attestation
+//! images, listed first and in cosign's order, so a one-image layout is exactly what `cosign load`
+//! reads. Reading: entries are found by full name, by tag, or, in a layout written by `cosign
+//! save` (which carries no names), by the `kind` annotations.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use sigmirror_oci::attachment::AttachmentKind;
+use sigmirror_oci::digest::Algorithm;
+use sigmirror_oci::manifest::{
+    Descriptor, MAX_MANIFEST_SIZE, Manifest, ManifestView, media_type_of,
+};
+use sigmirror_oci::source::{BlobStream, Sink, Source};
+use sigmirror_oci::{Digest, Error, ImageRef, Result, media_types};
+
+/// The annotation naming an index entry.
+pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+/// cosign's annotation key for the role of an entry.
+pub const KIND: &str = "kind";
+/// `kind` of a saved image.
+pub const KIND_IMAGE: &str = "dev.cosignproject.cosign/image";
+/// `kind` of a saved image index.
+pub const KIND_INDEX: &str = "dev.cosignproject.cosign/imageIndex";
+/// `kind` of a saved signature image.
+pub const KIND_SIGS: &str = "dev.cosignproject.cosign/sigs";
+/// `kind` of a saved attestation image.
+pub const KIND_ATTS: &str = "dev.cosignproject.cosign/atts";
+
+const LAYOUT_FILE: &str = "{\n    \"imageLayoutVersion\": \"1.0.0\"\n}";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Index {
+    #[serde(rename = "schemaVersion")]
+    schema_version: u32,
+    #[serde(
+        rename = "mediaType",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    media_type: String,
+    manifests: Vec<Descriptor>,
+}
+
+/// An OCI image layout folder.
+pub struct Layout {
+    root: PathBuf,
+    index: Mutex<Index>,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |e| Error::io(path, e)
+}
+
+/// The hex of a SHA-256 digest: layouts written here keep `blobs/sha256/` only.
+fn hex_of(digest: &Digest) -> Result<&str> {
+    match digest.algorithm() {
+        Algorithm::Sha256 => Ok(digest.hex()),
+        _ => Err(Error::InvalidDigest {
+            digest: digest.to_string(),
+            reason: "layouts hold sha256 blobs only",
+        }),
+    }
+}
+
+impl Layout {
+    /// Opens a layout folder, creating it (and its `oci-layout` and `index.json`) if needed.
+    pub fn create(root: &Path) -> Result<Layout> {
+        std::fs::create_dir_all(root.join("blobs/sha256")).map_err(io(root))?;
+        let layout_file = root.join("oci-layout");
+        if !layout_file.exists() {
+            write_atomic(&layout_file, LAYOUT_FILE.as_bytes())?;
+        }
+        let layout = if root.join("index.json").exists() {
+            Self::open(root)?
+        } else {
+            Layout {
+                root: root.to_path_buf(),
+                index: Mutex::new(Index {
+                    schema_version: 2,
+                    media_type: media_types::OCI_INDEX.into(),
+                    manifests: vec![],
+                }),
+            }
+        };
+        layout.write_index()?;
+        Ok(layout)
+    }
+
+    /// Opens an existing layout folder.
+    pub fn open(root: &Path) -> Result<Layout> {
+        let layout_file = root.join("oci-layout");
+        let text = std::fs::read(&layout_file).map_err(|e| Error::Malformed {
+            what: root.display().to_string(),
+            reason: format!("not an OCI image layout (no readable oci-layout file: {e})"),
+        })?;
+        let version: Value = serde_json::from_slice(&text).unwrap_or(Value::Null);
+        if version.get("imageLayoutVersion").and_then(Value::as_str) != Some("1.0.0") {
+            return Err(Error::Malformed {
+                what: layout_file.display().to_string(),
+                reason: "unsupported imageLayoutVersion".into(),
+            });
+        }
+        let index_path = root.join("index.json");
+        let bytes = std::fs::read(&index_path).map_err(io(&index_path))?;
+        let index: Index = serde_json::from_slice(&bytes).map_err(|e| Error::Malformed {
+            what: index_path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(Layout {
+            root: root.to_path_buf(),
+            index: Mutex::new(index),
+        })
+    }
+
+    fn blob_path(&self, digest: &Digest) -> Result<PathBuf> {
+        Ok(self.root.join("blobs/sha256").join(hex_of(digest)?))
+    }
+
+    /// Writes `index.json` as go-containerregistry does (`MarshalIndent`, three spaces).
+    fn write_index(&self) -> Result<()> {
+        let index = self.index.lock().expect("layout index poisoned").clone();
+        let mut out = Vec::new();
+        let formatter = serde_json::ser::PrettyFormatter::with_indent(b"   ");
+        let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
+        index.serialize(&mut ser).map_err(|e| Error::Malformed {
+            what: "index.json".into(),
+            reason: e.to_string(),
+        })?;
+        write_atomic(&self.root.join("index.json"), &out)
+    }
+
+    /// Every named entry: `(name, digest)`.
+    pub fn names(&self) -> Vec<(String, Digest)> {
+        let index = self.index.lock().expect("layout index poisoned");
+        index
+            .manifests
+            .iter()
+            .filter_map(|d| Some((d.annotation(REF_NAME)?.to_owned(), d.digest.clone())))
+            .collect()
+    }
+
+    /// Entries with a cosign `kind`: `(kind, digest)`, in index order.
+    pub fn kinds(&self) -> Vec<(String, Digest)> {
+        let index = self.index.lock().expect("layout index poisoned");
+        index
+            .manifests
+            .iter()
+            .filter_map(|d| Some((d.annotation(KIND)?.to_owned(), d.digest.clone())))
+            .collect()
+    }
+
+    /// The digest an entry name (full reference or bare tag) or cosign role points at.
+    fn lookup(&self, image: &ImageRef) -> Option<Digest> {
+        let full = image.to_string();
+        let tag = image.tag()?;
+        let index = self.index.lock().expect("layout index poisoned");
+        let by_name = index.manifests.iter().find(|d| {
+            d.annotation(REF_NAME)
+                .is_some_and(|n| n == full || n == tag)
+        });
+        if let Some(d) = by_name {
+            return Some(d.digest.clone());
+        }
+        // A cosign layout: `sha256-<hex>.sig` of the saved image is its `sigs` entry.
+        let (subject, kind) = match AttachmentKind::parse_tag(tag)? {
+            (subject, AttachmentKind::Signature) => (subject, KIND_SIGS),
+            (subject, AttachmentKind::Attestation) => (subject, KIND_ATTS),
+            _ => return None,
+        };
+        let has_subject = index.manifests.iter().any(|d| {
+            d.digest == subject && matches!(d.annotation(KIND), Some(KIND_IMAGE | KIND_INDEX))
+        });
+        if !has_subject {
+            return None;
+        }
+        index
+            .manifests
+            .iter()
+            .find(|d| d.annotation(KIND) == Some(kind))
+            .map(|d| d.digest.clone())
+    }
+
+    fn read_verified(&self, digest: &Digest, max: u64) -> Result<Option<Vec<u8>>> {
+        let path = self.blob_path(digest)?;
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        if bytes.len() as u64 > max {
+            return Err(Error::TooLarge {
+                what: path.display().to_string(),
+                limit: max,
+            });
+        }
+        if !digest.matches(&bytes) {
+            return Err(Error::Mismatch {
+                what: path.display().to_string(),
+                reason: "corrupt: content does not match its digest".into(),
+            });
+        }
+        Ok(Some(bytes))
+    }
+
+    fn add_entry(&self, mut descriptor: Descriptor) -> Result<()> {
+        {
+            let mut index = self.index.lock().expect("layout index poisoned");
+            let name = descriptor.annotation(REF_NAME).map(str::to_owned);
+            index.manifests.retain(|d| match &name {
+                Some(n) => d.annotation(REF_NAME) != Some(n.as_str()),
+                None => d.digest != descriptor.digest || d.annotation(REF_NAME).is_some(),
+            });
+            if descriptor
+                .annotations
+                .as_ref()
+                .is_some_and(BTreeMap::is_empty)
+            {
+                descriptor.annotations = None;
+            }
+            index.manifests.push(descriptor);
+        }
+        self.write_index()
+    }
+
+    /// Marks `root` (a saved image, named `name`) and its signature and attestation images with
+    /// cosign's `kind` annotations and moves them to the front, image first, as `cosign save`
+    /// lists them. Call once per saved image, last image last.
+    pub fn finish(&self, name: &ImageRef, root: &Digest) -> Result<()> {
+        // An image saved by digest has no tagged entry yet: name it by its reference.
+        let named = self.names().iter().any(|(n, _)| *n == name.to_string());
+        if !named {
+            let bytes = self
+                .read_verified(root, MAX_MANIFEST_SIZE)?
+                .ok_or_else(|| Error::NotFound {
+                    what: format!("{}@{root}", self.root.display()),
+                })?;
+            let mut descriptor = Descriptor::for_bytes(&media_type_of(&bytes), &bytes);
+            let mut a = BTreeMap::new();
+            a.insert(REF_NAME.to_owned(), name.to_string());
+            descriptor.annotations = Some(a);
+            self.add_entry(descriptor)?;
+        }
+        let tag = |kind: AttachmentKind| {
+            let tag = kind
+                .tag_for(root)
+                .expect("signatures and attestations have tags");
+            name.with_tag(&tag).to_string()
+        };
+        let names = [
+            name.to_string(),
+            tag(AttachmentKind::Signature),
+            tag(AttachmentKind::Attestation),
+        ];
+        {
+            let mut index = self.index.lock().expect("layout index poisoned");
+            let mut front = vec![];
+            for (i, wanted) in names.iter().enumerate() {
+                let Some(pos) = index
+                    .manifests
+                    .iter()
+                    .position(|d| d.annotation(REF_NAME) == Some(wanted.as_str()))
+                else {
+                    continue;
+                };
+                let mut entry = index.manifests.remove(pos);
+                let kind = match i {
+                    0 if media_types::is_index(&entry.media_type) => KIND_INDEX,
+                    0 => KIND_IMAGE,
+                    1 => KIND_SIGS,
+                    _ => KIND_ATTS,
+                };
+                entry
+                    .annotations
+                    .get_or_insert_with(BTreeMap::new)
+                    .insert(KIND.into(), kind.into());
+                front.push(entry);
+            }
+            // Kinds name one image per layout for cosign; an earlier image loses them.
+            for entry in index.manifests.iter_mut() {
+                if let Some(a) = entry.annotations.as_mut() {
+                    a.remove(KIND);
+                }
+            }
+            front.append(&mut index.manifests);
+            index.manifests = front;
+        }
+        self.write_index()
+    }
+}
+
+/// A temporary file that is deleted when dropped (a no-op once it has been renamed away).
+struct TempPath(PathBuf);
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, synced.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io(path))
+}
+
+impl Source for Layout {
+    async fn get_manifest(&self, image: &ImageRef) -> Result<Option<Manifest>> {
+        let digest = match image.digest() {
+            Some(d) => d.clone(),
+            None => match self.lookup(image) {
+                Some(d) => d,
+                None => return Ok(None),
+            },
+        };
+        let Some(bytes) = self.read_verified(&digest, MAX_MANIFEST_SIZE)? else {
+            return Ok(None);
+        };
+        let media_type = media_type_of(&bytes);
+        Ok(Some(Manifest {
+            bytes: Bytes::from(bytes),
+            digest,
+            media_type,
+        }))
+    }
+
+    async fn get_blob(&self, _repo: &ImageRef, digest: &Digest, max_size: u64) -> Result<Vec<u8>> {
+        self.read_verified(digest, max_size)?
+            .ok_or_else(|| Error::NotFound {
+                what: format!("{}@{digest}", self.root.display()),
+            })
+    }
+
+    async fn open_blob(&self, _repo: &ImageRef, digest: &Digest) -> Result<BlobStream> {
+        let path = self.blob_path(digest)?;
+        let file = std::fs::File::open(&path).map_err(io(&path))?;
+        Ok(sigmirror_oci::stream::read_stream(file, path))
+    }
+
+    async fn referrers(&self, image: &ImageRef) -> Result<Vec<Digest>> {
+        let Some(subject) = image.digest() else {
+            return Ok(vec![]);
+        };
+        let entries: Vec<Digest> = self
+            .index
+            .lock()
+            .expect("layout index poisoned")
+            .manifests
+            .iter()
+            .map(|d| d.digest.clone())
+            .collect();
+        let mut found = vec![];
+        for digest in entries {
+            if let Some(bytes) = self.read_verified(&digest, MAX_MANIFEST_SIZE)? {
+                let view = ManifestView::parse(&bytes, None, digest.as_str()).unwrap_or_default();
+                if view.subject.is_some_and(|s| s.digest == *subject) {
+                    found.push(digest);
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+impl Sink for Layout {
+    async fn has_blob(&self, _repo: &ImageRef, digest: &Digest) -> Result<bool> {
+        Ok(self.blob_path(digest)?.is_file())
+    }
+
+    async fn put_blob(
+        &self,
+        _repo: &ImageRef,
+        digest: &Digest,
+        _size: u64,
+        mut stream: BlobStream,
+    ) -> Result<()> {
+        let path = self.blob_path(digest)?;
+        // Removed on drop unless renamed into place: also when this future is dropped half-way
+        // because another transfer of the same command failed.
+        let tmp = TempPath(path.with_extension(format!("tmp-{}", std::process::id())));
+        let mut file = std::fs::File::create(&tmp.0).map_err(io(&tmp.0))?;
+        while let Some(chunk) = stream.next().await {
+            file.write_all(&chunk?).map_err(io(&tmp.0))?;
+        }
+        file.sync_all().map_err(io(&tmp.0))?;
+        std::fs::rename(&tmp.0, &path).map_err(io(&path))
+    }
+
+    async fn put_manifest(&self, target: &ImageRef, manifest: &Manifest) -> Result<()> {
+        let path = self.blob_path(&manifest.digest)?;
+        if !manifest.digest.matches(&manifest.bytes) {
+            return Err(Error::Mismatch {
+                what: target.to_string(),
+                reason: "manifest does not match its digest".into(),
+            });
+        }
+        if !path.is_file() {
+            write_atomic(&path, &manifest.bytes)?;
+        }
+        let media_type = if manifest.media_type.is_empty() {
+            media_type_of(&manifest.bytes)
+        } else {
+            manifest.media_type.clone()
+        };
+        let mut descriptor = Descriptor::for_bytes(&media_type, &manifest.bytes);
+        if target.tag().is_some() {
+            let mut a = BTreeMap::new();
+            a.insert(REF_NAME.to_owned(), target.to_string());
+            descriptor.annotations = Some(a);
+            return self.add_entry(descriptor);
+        }
+        // Untagged manifests are reachable from their parents, except OCI 1.1 referrers,
+        // which are listed so that a later load can find them by subject.
+        let view = ManifestView::parse(&manifest.bytes, None, "manifest").unwrap_or_default();
+        if view.subject.is_some() {
+            return self.add_entry(descriptor);
+        }
+        Ok(())
+    }
+}

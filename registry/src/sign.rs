@@ -1,0 +1,185 @@
+//! Signing images: the simple-signing payload for each digest, signed through any [`Signer`],
+//! appended to the `.sig` image with cosign's de-duplication rule.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde_json::Value;
+use sigmirror_cosign::b64;
+use sigmirror_cosign::conventions::{SIGNATURE_ANNOTATION, attachment_ref, docker_media_types};
+use sigmirror_cosign::keys::PublicKey;
+use sigmirror_cosign::payload;
+use sigmirror_cosign::signature_image::{Layer, MAX_CONFIG_SIZE, MAX_LAYERS, SignatureImage};
+use sigmirror_cosign::signer::Signer;
+use sigmirror_oci::attachment::AttachmentKind;
+use sigmirror_oci::digest::Sha256Digest;
+use sigmirror_oci::manifest::ImageManifest;
+use sigmirror_oci::{ImageRef, media_types};
+
+use crate::client::Registry;
+use crate::error::{Error, Result};
+
+/// What to sign.
+#[derive(Debug, Clone)]
+pub struct SignRequest {
+    /// The image, by tag or digest; a tag is resolved once and the digest is signed.
+    pub image: ImageRef,
+    /// `-a key=value` annotations for the payload's optional map.
+    pub annotations: BTreeMap<String, Value>,
+    /// Also sign every platform manifest of an index.
+    pub recursive: bool,
+    /// `--sign-container-identity`: put this in `docker-reference` instead of the repository.
+    pub identity: Option<String>,
+}
+
+/// One signed digest.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    /// `repo@digest` that was signed.
+    pub image: ImageRef,
+    /// Where the signature was stored (the `.sig` tag).
+    pub signature_ref: ImageRef,
+    /// The signature was already there (cosign's de-duplication), nothing was pushed.
+    pub already_present: bool,
+}
+
+/// Signs the digest `request.image` resolves to (and, with `recursive`, each platform manifest
+/// of an index). Signing happens on a blocking thread: plugin calls may block.
+pub async fn sign_image(
+    registry: &Registry,
+    signer: Arc<dyn Signer>,
+    request: &SignRequest,
+) -> Result<Vec<Signed>> {
+    let manifest = registry.resolve(&request.image).await?;
+    let mut digests = vec![manifest.digest.clone()];
+    if request.recursive && manifest.is_index() {
+        let view = manifest.view(&request.image.to_string())?;
+        digests.extend(view.children().cloned());
+    }
+    let public = {
+        let signer = signer.clone();
+        run_blocking(move || signer.public_key()).await?
+    };
+    let mut signed = vec![];
+    for digest in digests {
+        let image = request.image.with_digest(&digest);
+        let identity = request
+            .identity
+            .clone()
+            .unwrap_or_else(|| image.repo_name());
+        let payload = payload::simple_signing(&identity, &digest, &request.annotations);
+        let signature = {
+            let signer = signer.clone();
+            let hash = Sha256Digest::of(&payload);
+            run_blocking(move || signer.sign_digest(&hash)).await?
+        };
+        let mut annotations = BTreeMap::new();
+        annotations.insert(SIGNATURE_ANNOTATION.to_owned(), b64::encode(&signature));
+        let layer = Layer::new(media_types::SIMPLE_SIGNING, payload.clone(), annotations);
+        let signature_ref = attachment_ref(&image, &digest, AttachmentKind::Signature)?;
+        let is_duplicate = |old: &Layer| is_duplicate_signature(old, &layer, &payload, &public);
+        let appended = append_layer(registry, &signature_ref, layer.clone(), &is_duplicate).await?;
+        signed.push(Signed {
+            image,
+            signature_ref,
+            already_present: !appended,
+        });
+    }
+    Ok(signed)
+}
+
+/// cosign's rule (`dedupeAndReplace`): an existing layer duplicates the new one if it has the
+/// same digest and media type, carries every non-signature annotation of the new layer with
+/// the same value, and its signature verifies over the new payload with the signer's key.
+fn is_duplicate_signature(old: &Layer, new: &Layer, payload: &[u8], key: &PublicKey) -> bool {
+    let (o, n) = (&old.descriptor, &new.descriptor);
+    if o.digest != n.digest || o.media_type != n.media_type {
+        return false;
+    }
+    let same_annotations = n
+        .annotations
+        .iter()
+        .flatten()
+        .filter(|(k, _)| k.as_str() != SIGNATURE_ANNOTATION)
+        .all(|(k, v)| o.annotation(k) == Some(v.as_str()));
+    let old_sig = match o.annotation(SIGNATURE_ANNOTATION) {
+        Some(s) if !s.is_empty() => s,
+        _ => return false,
+    };
+    same_annotations
+        && b64::decode_lenient(old_sig.as_bytes())
+            .is_ok_and(|sig| key.verify_digest(&Sha256Digest::of(payload), &sig).is_ok())
+}
+
+/// Read → de-duplicate → append → write the image at `target` (a `.sig` or `.att` tag).
+/// Returns false if an existing layer was a duplicate (nothing written). New blobs are uploaded
+/// before the manifest, so a failure leaves the previous manifest as it was.
+pub async fn append_layer(
+    registry: &Registry,
+    target: &ImageRef,
+    layer: Layer,
+    is_duplicate: &(dyn Fn(&Layer) -> bool + Sync),
+) -> Result<bool> {
+    let mut image = match registry.get_manifest(target).await? {
+        Some(existing) => {
+            let manifest = ImageManifest::parse(&existing.bytes, &target.to_string())?;
+            let config = registry
+                .get_blob(target, &manifest.config.digest, MAX_CONFIG_SIZE)
+                .await?;
+            SignatureImage::from_existing(&manifest, &config)?
+        }
+        None => SignatureImage::empty(docker_media_types()),
+    };
+    if image.layers.iter().any(is_duplicate) {
+        return Ok(false);
+    }
+    if image.layers.len() >= MAX_LAYERS {
+        return Err(Error::TooManyLayers {
+            reference: target.to_string(),
+            layers: image.layers.len(),
+        });
+    }
+    image.append(layer);
+    write_image(registry, target, &image).await?;
+    Ok(true)
+}
+
+/// Uploads an image's new layer blobs and config, then its manifest at `target`.
+pub async fn write_image(
+    registry: &Registry,
+    target: &ImageRef,
+    image: &SignatureImage,
+) -> Result<()> {
+    let rendered = image.render();
+    for layer in &image.layers {
+        if let Some(bytes) = &layer.bytes {
+            registry
+                .put_blob(target, Bytes::from(bytes.clone()))
+                .await?;
+        }
+    }
+    registry
+        .put_blob(target, Bytes::from(rendered.config))
+        .await?;
+    registry
+        .put_manifest(
+            target,
+            Bytes::from(rendered.manifest),
+            &rendered.manifest_media_type,
+        )
+        .await
+}
+
+/// Runs blocking work (plugin calls) off the async worker threads.
+pub async fn run_blocking<T: Send + 'static, E: Into<Error> + Send + 'static>(
+    f: impl FnOnce() -> std::result::Result<T, E> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|source| Error::Task {
+            what: "signing",
+            source,
+        })?
+        .map_err(Into::into)
+}

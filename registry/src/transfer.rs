@@ -1,0 +1,488 @@
+//! The transfer engine: copies the closure of an image from any [`Source`] to any [`Sink`].
+//!
+//! The closure of a reference is: an index and its platform manifests, each manifest's config
+//! and layers (layers optional), the `.sig`/`.att`/`.sbom` attachments of every digest in it
+//! (found by probing their tags, never by listing tags), OCI 1.1 referrers where the source
+//! has them, and the attachments of SBOMs and referrers, recursively. Digests are preserved
+//! byte for byte. Children are written before their parents, blobs before the manifests that
+//! name them, and an attachment before its tag, so a sink never holds a manifest whose content
+//! is missing; everything already in the sink is skipped, which makes an interrupted transfer
+//! safe to re-run. Several images can be copied at once through one [`Transfer`]: a manifest
+//! or blob that another image's walk is copying is waited for, never assumed. Blob transfers
+//! run concurrently up to a bound and are digest-checked on the way; the attachment probes of a
+//! digest are sent together.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use futures_util::future::try_join_all;
+use sigmirror_oci::attachment::AttachmentKind;
+use sigmirror_oci::manifest::Manifest;
+use sigmirror_oci::source::{Sink, Source, resolve};
+use sigmirror_oci::stream::check_stream;
+use sigmirror_oci::{Digest, Error, ImageRef, Result};
+use tokio::sync::{OnceCell, Semaphore};
+
+/// What to copy.
+#[derive(Debug, Clone)]
+pub struct TransferOptions {
+    /// Blob transfers in flight at once.
+    pub concurrency: usize,
+    /// Copy image layers; without them only what verification needs is copied (manifests,
+    /// configs, and the payloads of signatures, attestations and SBOMs).
+    pub layers: bool,
+    /// Only this platform of an index (`os/arch[/variant]`).
+    pub platform: Option<String>,
+    /// Which attachment tags to follow (of [`AttachmentKind::TAGGED`]).
+    pub attachments: Vec<AttachmentKind>,
+    /// Follow OCI 1.1 referrers.
+    pub referrers: bool,
+}
+
+impl Default for TransferOptions {
+    fn default() -> Self {
+        TransferOptions {
+            concurrency: 8,
+            layers: true,
+            platform: None,
+            attachments: AttachmentKind::TAGGED.to_vec(),
+            referrers: true,
+        }
+    }
+}
+
+/// Receives progress events (the CLI draws bars; libraries never print).
+pub trait Progress: Send + Sync {
+    /// A blob transfer starts.
+    fn blob_started(&self, _digest: &Digest, _size: u64) {}
+    /// A blob transfer finished.
+    fn blob_finished(&self, _digest: &Digest, _size: u64) {}
+    /// A manifest was written (or was already there).
+    fn manifest_done(&self, _reference: &str) {}
+}
+
+/// Progress that shows nothing.
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// Counters of one transfer.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Root images copied.
+    pub images: AtomicU64,
+    /// Manifests written.
+    pub manifests: AtomicU64,
+    /// Blobs written.
+    pub blobs: AtomicU64,
+    /// Bytes of blobs written.
+    pub bytes: AtomicU64,
+    /// Blobs and manifests the sink already had.
+    pub skipped: AtomicU64,
+}
+
+/// A snapshot of [`Stats`] with the elapsed time, for the summary line and `--json`.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Summary {
+    /// Root images copied.
+    pub images: u64,
+    /// Manifests written.
+    pub manifests: u64,
+    /// Blobs written.
+    pub blobs: u64,
+    /// Bytes of blobs written.
+    pub bytes: u64,
+    /// Blobs and manifests the sink already had.
+    pub skipped: u64,
+    /// Wall time in seconds.
+    pub seconds: f64,
+}
+
+/// One transfer between a source and a sink. Cheap to create; use one per command so the
+/// counters and the de-duplication set cover the whole command.
+pub struct Transfer<'a, S: Source, K: Sink> {
+    source: &'a S,
+    sink: &'a K,
+    options: TransferOptions,
+    progress: &'a dyn Progress,
+    stats: Stats,
+    /// One cell per manifest: see [`Transfer::copy_content`].
+    manifests_done: Mutex<HashMap<String, Arc<OnceCell<ManifestDigests>>>>,
+    /// Digests whose attachments this transfer has looked for (or is looking for).
+    attachments_seen: Mutex<HashSet<String>>,
+    /// One cell per blob: a second walk that needs a blob already in flight waits for it, so a
+    /// manifest is never written before every blob it names is complete.
+    blobs_done: Mutex<HashMap<String, Arc<OnceCell<()>>>>,
+    blob_slots: Semaphore,
+    started: Instant,
+}
+
+/// The digests of the manifests in a manifest's content: itself and an index's children.
+type ManifestDigests = Arc<Vec<Digest>>;
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+fn malformed(what: &str, reason: impl Into<String>) -> Error {
+    Error::Malformed {
+        what: what.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+/// How many attachments deep a transfer follows attachments of attachments. Real chains are
+/// short (an image's SBOM, the SBOM's signature); the bound stops a source that invents a new
+/// attachment at every level.
+const MAX_ATTACHMENT_DEPTH: usize = 8;
+
+/// Whether the attachments of an attachment of `kind` are followed. No cosign workflow signs,
+/// attests or attaches an SBOM to a signature or attestation image, so their tags are not
+/// probed (four requests more per image, for nothing). SBOMs are signed and attested
+/// (`cosign sign --attachment sbom`), and so are OCI referrers: theirs are followed,
+/// recursively.
+fn follows_attachments_of(kind: AttachmentKind) -> bool {
+    matches!(kind, AttachmentKind::Sbom)
+}
+
+impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
+    /// A transfer from `source` to `sink`.
+    pub fn new(
+        source: &'a S,
+        sink: &'a K,
+        options: TransferOptions,
+        progress: &'a dyn Progress,
+    ) -> Self {
+        let slots = options.concurrency.max(1);
+        Transfer {
+            source,
+            sink,
+            options,
+            progress,
+            stats: Stats::default(),
+            manifests_done: Mutex::new(HashMap::new()),
+            attachments_seen: Mutex::new(HashSet::new()),
+            blobs_done: Mutex::new(HashMap::new()),
+            blob_slots: Semaphore::new(slots),
+            started: Instant::now(),
+        }
+    }
+
+    /// The counters so far.
+    pub fn summary(&self) -> Summary {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Summary {
+            images: get(&self.stats.images),
+            manifests: get(&self.stats.manifests),
+            blobs: get(&self.stats.blobs),
+            bytes: get(&self.stats.bytes),
+            skipped: get(&self.stats.skipped),
+            seconds: self.started.elapsed().as_secs_f64(),
+        }
+    }
+
+    /// Copies the closure of `from` (tag or digest) to `to`'s repository, and tags it there
+    /// with `to`'s tag if it has one. Returns the manifest digest.
+    pub async fn copy_image(&self, from: &ImageRef, to: &ImageRef) -> Result<Digest> {
+        let mut manifest = resolve(self.source, from).await?;
+        // With a platform, an index is replaced by its matching image: a partial index would
+        // name manifests the destination does not have.
+        if let Some(platform) = &self.options.platform {
+            let view = manifest.view(&from.to_string())?;
+            if view.is_index() {
+                let entry = view
+                    .platform_entry(platform)
+                    .ok_or_else(|| Error::NotFound {
+                        what: format!("{from} for platform {platform}"),
+                    })?;
+                manifest = resolve(self.source, &from.with_digest(&entry.digest)).await?;
+            }
+        }
+        let digest = manifest.digest.clone();
+        let (src_repo, dst_repo) = (from.clone(), to.clone());
+        let digests = self
+            .copy_content(&src_repo, manifest.clone(), &dst_repo, false)
+            .await?;
+        try_join_all(
+            digests
+                .iter()
+                .map(|d| self.copy_attachments(&src_repo, &dst_repo, d, 0)),
+        )
+        .await?;
+        if to.tag().is_some() {
+            self.sink.put_manifest(to, &manifest).await?;
+        }
+        self.stats.images.fetch_add(1, Ordering::Relaxed);
+        Ok(digest)
+    }
+
+    /// Makes `manifest` and everything it names complete in the sink, at most once per
+    /// transfer: a second walk that reaches a manifest in flight waits for it, so nothing is
+    /// ever written before the content it names. Returns the digests of the manifests in its
+    /// content (itself, and an index's children), whose attachments are looked for next.
+    /// Content is addressed by digest and every fetched manifest is digest-checked, so this
+    /// graph has no cycles to wait on; attachments, found by mutable tags, are not part of it.
+    fn copy_content(
+        &'a self,
+        src_repo: &'a ImageRef,
+        manifest: Manifest,
+        dst_repo: &'a ImageRef,
+        attachment: bool,
+    ) -> BoxFuture<'a, Result<ManifestDigests>> {
+        Box::pin(async move {
+            // Walked as an attachment, a manifest needs its layers (the payloads) even without
+            // `--no-layers`: that is a different walk.
+            let layers = self.options.layers || attachment;
+            let cell = self
+                .manifests_done
+                .lock()
+                .expect("manifest cells poisoned")
+                .entry(format!(
+                    "{}@{}#{layers}",
+                    dst_repo.repo_name(),
+                    manifest.digest
+                ))
+                .or_default()
+                .clone();
+            let digests = cell
+                .get_or_try_init(|| self.walk_content(src_repo, manifest, dst_repo, attachment))
+                .await?;
+            Ok(digests.clone())
+        })
+    }
+
+    /// The walk behind [`Self::copy_content`].
+    async fn walk_content(
+        &'a self,
+        src_repo: &'a ImageRef,
+        manifest: Manifest,
+        dst_repo: &'a ImageRef,
+        attachment: bool,
+    ) -> Result<ManifestDigests> {
+        let digest = manifest.digest.clone();
+        let what = format!("{}@{digest}", src_repo.repo_name());
+        let view = manifest.view(&what)?;
+        let target = dst_repo.with_digest(&digest);
+        let children: Vec<Digest> = view.children().cloned().collect();
+        if children.contains(&digest) {
+            return Err(malformed(&what, "the index lists itself"));
+        }
+        let layers = self.options.layers || attachment;
+        let mut digests = vec![digest.clone()];
+        // A manifest the sink already has with all its content needs no walk; its children
+        // are still listed, for their attachments may have changed upstream.
+        if self.sink.holds_complete(dst_repo, &digest, layers).await? {
+            self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+            self.progress.manifest_done(&target.to_string());
+            digests.extend(children);
+            return Ok(Arc::new(digests));
+        }
+        if view.is_index() {
+            let nested = try_join_all(children.into_iter().map(|child| async move {
+                let child_ref = src_repo.with_digest(&child);
+                let m = resolve(self.source, &child_ref).await?;
+                self.copy_content(src_repo, m, dst_repo, attachment).await
+            }))
+            .await?;
+            digests.extend(nested.iter().flat_map(|n| n.iter().cloned()));
+        } else {
+            let blobs: Vec<(Digest, u64)> = view
+                .content_blobs(layers)
+                .map(|d| (d.digest.clone(), d.size))
+                .collect();
+            if blobs.iter().any(|(d, _)| *d == digest) {
+                return Err(malformed(&what, "the manifest names itself"));
+            }
+            try_join_all(
+                blobs
+                    .into_iter()
+                    .map(|(d, size)| self.copy_blob(src_repo, dst_repo, d, size)),
+            )
+            .await?;
+        }
+        if self.sink.has_manifest(dst_repo, &digest).await? {
+            self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.sink.put_manifest(&target, &manifest).await?;
+            self.stats.manifests.fetch_add(1, Ordering::Relaxed);
+        }
+        self.progress.manifest_done(&target.to_string());
+        Ok(Arc::new(digests))
+    }
+
+    /// Copies the `.sig/.att/.sbom` images and referrers of `digest`, all probed at once;
+    /// each digest's attachments are looked for once per transfer. `depth` counts the
+    /// attachments between `digest` and the image: a source that makes up a new attachment
+    /// at every level is stopped at [`MAX_ATTACHMENT_DEPTH`].
+    fn copy_attachments(
+        &'a self,
+        src_repo: &'a ImageRef,
+        dst_repo: &'a ImageRef,
+        digest: &'a Digest,
+        depth: usize,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            if depth > MAX_ATTACHMENT_DEPTH {
+                return Err(malformed(
+                    &format!("{}@{digest}", src_repo.repo_name()),
+                    format!(
+                        "attachments nested more than {MAX_ATTACHMENT_DEPTH} deep (a source \
+                         that invents them?)"
+                    ),
+                ));
+            }
+            if !self
+                .attachments_seen
+                .lock()
+                .expect("attachment set poisoned")
+                .insert(format!("{}@{digest}", dst_repo.repo_name()))
+            {
+                return Ok(());
+            }
+            let tags = try_join_all(
+                self.options
+                    .attachments
+                    .iter()
+                    .map(|kind| self.copy_attachment(src_repo, dst_repo, digest, *kind, depth)),
+            );
+            let referrers = async {
+                if !self.options.referrers {
+                    return Ok(());
+                }
+                let found = self.source.referrers(&src_repo.with_digest(digest)).await?;
+                try_join_all(
+                    found
+                        .into_iter()
+                        .filter(|r| r != digest)
+                        .map(|r| self.copy_referrer(src_repo, dst_repo, r, depth)),
+                )
+                .await
+                .map(|_| ())
+            };
+            futures_util::future::try_join(tags, referrers).await?;
+            Ok(())
+        })
+    }
+
+    /// Copies the attachment of `kind` of `digest`, if its tag exists: content first, then the
+    /// tag. The tag is probed with a HEAD: most probes find nothing, and registries that limit
+    /// pulls (Docker Hub) count manifest GETs, not HEADs. An attachment the sink already holds
+    /// (its payloads are always written before it) is only re-tagged, never fetched again.
+    async fn copy_attachment(
+        &'a self,
+        src_repo: &'a ImageRef,
+        dst_repo: &'a ImageRef,
+        digest: &'a Digest,
+        kind: AttachmentKind,
+        depth: usize,
+    ) -> Result<()> {
+        let Some(tag) = kind.tag_for(digest) else {
+            return Ok(());
+        };
+        let Some(found) = self.source.head_manifest(&src_repo.with_tag(&tag)).await? else {
+            return Ok(());
+        };
+        let dst_tag = dst_repo.with_tag(&tag);
+        if self.sink.holds_complete(dst_repo, &found, true).await?
+            && self.sink.tag_existing(&dst_tag, &found).await?
+        {
+            self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+        } else {
+            let Some(manifest) = self
+                .source
+                .get_manifest(&src_repo.with_digest(&found))
+                .await?
+            else {
+                return Ok(());
+            };
+            self.copy_content(src_repo, manifest.clone(), dst_repo, true)
+                .await?;
+            self.sink.put_manifest(&dst_tag, &manifest).await?;
+        }
+        if follows_attachments_of(kind) {
+            self.copy_attachments(src_repo, dst_repo, &found, depth + 1)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Copies one referrer and what is attached to it.
+    async fn copy_referrer(
+        &'a self,
+        src_repo: &'a ImageRef,
+        dst_repo: &'a ImageRef,
+        referrer: Digest,
+        depth: usize,
+    ) -> Result<()> {
+        let Some(manifest) = self
+            .source
+            .get_manifest(&src_repo.with_digest(&referrer))
+            .await?
+        else {
+            return Ok(());
+        };
+        let digests = self
+            .copy_content(src_repo, manifest, dst_repo, true)
+            .await?;
+        try_join_all(
+            digests
+                .iter()
+                .map(|d| self.copy_attachments(src_repo, dst_repo, d, depth + 1)),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Copies one blob unless the sink has it, streaming and checking its digest and size.
+    async fn copy_blob(
+        &self,
+        src_repo: &ImageRef,
+        dst_repo: &ImageRef,
+        digest: Digest,
+        size: u64,
+    ) -> Result<()> {
+        let cell = self
+            .blobs_done
+            .lock()
+            .expect("blob cells poisoned")
+            .entry(format!("{}@{digest}", dst_repo.repo_name()))
+            .or_default()
+            .clone();
+        cell.get_or_try_init(|| self.transfer_blob(src_repo, dst_repo, digest, size))
+            .await?;
+        Ok(())
+    }
+
+    /// Copies one blob unless the sink has it (at most once per transfer, see `blobs_done`).
+    async fn transfer_blob(
+        &self,
+        src_repo: &ImageRef,
+        dst_repo: &ImageRef,
+        digest: Digest,
+        size: u64,
+    ) -> Result<()> {
+        if self.sink.has_blob(dst_repo, &digest).await? {
+            self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+        let _slot = self
+            .blob_slots
+            .acquire()
+            .await
+            .expect("the transfer never closes its semaphore");
+        self.progress.blob_started(&digest, size);
+        let stream = self.source.open_blob(src_repo, &digest).await?;
+        let what = format!("{}@{digest}", src_repo.repo_name());
+        let checked = check_stream(stream, &digest, size, what);
+        self.sink.put_blob(dst_repo, &digest, size, checked).await?;
+        self.stats.blobs.fetch_add(1, Ordering::Relaxed);
+        self.stats.bytes.fetch_add(size, Ordering::Relaxed);
+        self.progress.blob_finished(&digest, size);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "transfer_tests.rs"]
+mod tests;

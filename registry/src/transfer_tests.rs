@@ -1,0 +1,339 @@
+//! The engine against an in-memory source whose answers come back in a shuffled order, and a
+//! sink that refuses any manifest whose content it does not hold yet: concurrent walks over
+//! shared content must never write a manifest early.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bytes::Bytes;
+use futures_util::future::join_all;
+use serde_json::{Value, json};
+
+use sigmirror_oci::manifest::Manifest;
+use sigmirror_oci::source::{BlobStream, Sink, Source};
+use sigmirror_oci::{Digest, Error, ImageRef, Result, media_types};
+
+use super::{NoProgress, Transfer, TransferOptions};
+
+fn digest(bytes: &[u8]) -> Digest {
+    Digest::sha256_of(bytes)
+}
+
+/// Lets other tasks run a number of times that depends on `key`, so walks interleave
+/// differently for every piece of content.
+async fn shuffle(key: &str) {
+    let turns = key.bytes().last().map_or(1, |b| usize::from(b % 7) + 1);
+    for _ in 0..turns {
+        tokio::task::yield_now().await;
+    }
+}
+
+#[derive(Default)]
+struct MemorySource {
+    manifests: HashMap<Digest, Manifest>,
+    tags: HashMap<String, Digest>,
+    blobs: HashMap<Digest, Bytes>,
+}
+
+impl MemorySource {
+    fn add_blob(&mut self, bytes: &[u8]) -> Value {
+        let d = digest(bytes);
+        self.blobs.insert(d.clone(), Bytes::copy_from_slice(bytes));
+        json!({"mediaType": "application/octet-stream", "digest": d, "size": bytes.len()})
+    }
+
+    fn add_manifest(&mut self, value: &Value, media_type: &str) -> (Digest, usize) {
+        let bytes = serde_json::to_vec(value).unwrap_or_default();
+        let d = digest(&bytes);
+        let size = bytes.len();
+        self.manifests.insert(
+            d.clone(),
+            Manifest {
+                bytes: Bytes::from(bytes),
+                digest: d.clone(),
+                media_type: media_type.to_owned(),
+            },
+        );
+        (d, size)
+    }
+
+    fn add_image(&mut self, seed: &str) -> (Digest, usize) {
+        let config = self.add_blob(format!("config {seed}").as_bytes());
+        let layer = self.add_blob(format!("layer {seed}").as_bytes());
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": media_types::OCI_MANIFEST,
+            "config": config,
+            "layers": [layer],
+        });
+        self.add_manifest(&manifest, media_types::OCI_MANIFEST)
+    }
+}
+
+impl MemorySource {
+    /// A cosign-style attachment of `subject`: a manifest with one payload layer, tagged
+    /// `sha256-<hex>.<suffix>`.
+    fn attach(&mut self, subject: &Digest, suffix: &str, payload: &str) -> Digest {
+        let config = self.add_blob(b"{}");
+        let layer = self.add_blob(payload.as_bytes());
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": media_types::OCI_MANIFEST,
+            "config": config,
+            "layers": [layer],
+        });
+        let (digest, _) = self.add_manifest(&manifest, media_types::OCI_MANIFEST);
+        self.tags
+            .insert(format!("{}.{suffix}", subject.tag_form()), digest.clone());
+        digest
+    }
+
+    fn lookup(&self, image: &ImageRef) -> Option<Manifest> {
+        let key = image
+            .digest()
+            .cloned()
+            .or_else(|| image.tag().and_then(|t| self.tags.get(t).cloned()))?;
+        self.manifests.get(&key).cloned()
+    }
+}
+
+impl Source for MemorySource {
+    async fn get_manifest(&self, image: &ImageRef) -> Result<Option<Manifest>> {
+        shuffle(&image.to_string()).await;
+        Ok(self.lookup(image))
+    }
+
+    async fn get_blob(&self, _repo: &ImageRef, digest: &Digest, _max: u64) -> Result<Vec<u8>> {
+        Ok(self
+            .blobs
+            .get(digest)
+            .map(|b| b.to_vec())
+            .unwrap_or_default())
+    }
+
+    async fn open_blob(&self, _repo: &ImageRef, digest: &Digest) -> Result<BlobStream> {
+        shuffle(digest.as_str()).await;
+        let bytes = self.blobs.get(digest).cloned().unwrap_or_default();
+        let key = digest.to_string();
+        Ok(Box::pin(futures_util::stream::once(async move {
+            shuffle(&key).await;
+            Ok(bytes)
+        })))
+    }
+}
+
+/// Holds what was written; refuses a manifest that names anything it does not hold.
+#[derive(Default)]
+struct CheckingSink {
+    held: Mutex<HashSet<String>>,
+    manifests_written: AtomicUsize,
+}
+
+impl CheckingSink {
+    fn holds(&self, digest: &str) -> bool {
+        self.held
+            .lock()
+            .map(|h| h.contains(digest))
+            .unwrap_or(false)
+    }
+}
+
+impl Sink for CheckingSink {
+    async fn has_blob(&self, _repo: &ImageRef, digest: &Digest) -> Result<bool> {
+        Ok(self.holds(digest.as_str()))
+    }
+
+    async fn put_blob(
+        &self,
+        _repo: &ImageRef,
+        digest: &Digest,
+        _size: u64,
+        mut stream: BlobStream,
+    ) -> Result<()> {
+        use futures_util::StreamExt;
+        while let Some(chunk) = stream.next().await {
+            chunk?;
+        }
+        shuffle(digest.as_str()).await;
+        if let Ok(mut held) = self.held.lock() {
+            held.insert(digest.to_string());
+        }
+        Ok(())
+    }
+
+    async fn put_manifest(&self, target: &ImageRef, manifest: &Manifest) -> Result<()> {
+        let value: Value = serde_json::from_slice(&manifest.bytes).unwrap_or_default();
+        let named = value
+            .get("config")
+            .into_iter()
+            .chain(value["layers"].as_array().into_iter().flatten())
+            .chain(value["manifests"].as_array().into_iter().flatten());
+        for descriptor in named {
+            let d = descriptor["digest"].as_str().unwrap_or_default();
+            if !self.holds(d) {
+                return Err(Error::Malformed {
+                    what: target.to_string(),
+                    reason: format!("written before its content {d}"),
+                });
+            }
+        }
+        shuffle(manifest.digest.as_str()).await;
+        if let Ok(mut held) = self.held.lock()
+            && held.insert(manifest.digest.to_string())
+        {
+            self.manifests_written.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn concurrent_walks_over_shared_content_never_write_a_manifest_early() {
+    let mut source = MemorySource::default();
+    let children: Vec<(Digest, usize)> = (0..4).map(|i| source.add_image(&i.to_string())).collect();
+    let entries: Vec<Value> = children
+        .iter()
+        .map(|(d, size)| json!({"mediaType": media_types::OCI_MANIFEST, "digest": d, "size": size}))
+        .collect();
+    let index =
+        json!({"schemaVersion": 2, "mediaType": media_types::OCI_INDEX, "manifests": entries});
+    let (index_digest, _) = source.add_manifest(&index, media_types::OCI_INDEX);
+    source.tags.insert("v1".into(), index_digest.clone());
+
+    let repo = ImageRef::parse("127.0.0.1:5000/team/app:v1").expect("reference");
+    let mut refs = vec![repo.clone(), repo.clone()];
+    refs.extend(children.iter().map(|(d, _)| repo.with_digest(d)));
+    refs.push(repo.clone());
+
+    let sink = CheckingSink::default();
+    let transfer = Transfer::new(&source, &sink, TransferOptions::default(), &NoProgress);
+    let results = join_all(refs.iter().map(|r| transfer.copy_image(r, r))).await;
+    for result in results {
+        result.expect("every walk succeeds, none writes a manifest before its content");
+    }
+    // The index and its four children, each written once.
+    assert_eq!(sink.manifests_written.load(Ordering::Relaxed), 5);
+    assert!(sink.holds(index_digest.as_str()));
+    assert_eq!(transfer.summary().images, refs.len() as u64);
+}
+
+#[tokio::test]
+async fn attachments_are_tagged_after_their_content_and_cycles_end() {
+    let mut source = MemorySource::default();
+    let (image, _) = source.add_image("signed");
+    source.tags.insert("v1".into(), image.clone());
+    let sig = source.attach(&image, "sig", "signature payload");
+    let att = source.attach(&image, "att", "attestation payload");
+    let sbom = source.attach(&image, "sbom", "sbom payload");
+    let sbom_sig = source.attach(&sbom, "sig", "signature of the sbom");
+    // The SBOM's own `.sbom` tag points back at itself: a cycle through tags.
+    source
+        .tags
+        .insert(format!("{}.sbom", sbom.tag_form()), sbom.clone());
+    // cosign never attaches to its signature images: this one is not followed.
+    let ignored = source.attach(&sig, "sig", "signature of a signature");
+
+    let repo = ImageRef::parse("127.0.0.1:5000/team/app:v1").expect("reference");
+    let sink = CheckingSink::default();
+    let transfer = Transfer::new(&source, &sink, TransferOptions::default(), &NoProgress);
+    let refs = [repo.clone(), repo.with_digest(&image), repo.clone()];
+    for result in join_all(refs.iter().map(|r| transfer.copy_image(r, r))).await {
+        result.expect("every walk succeeds");
+    }
+    for digest in [&image, &sig, &att, &sbom, &sbom_sig] {
+        assert!(sink.holds(digest.as_str()), "{digest} was not copied");
+    }
+    assert!(
+        !sink.holds(ignored.as_str()),
+        "a signature's signature was followed"
+    );
+    assert_eq!(sink.manifests_written.load(Ordering::Relaxed), 5);
+}
+
+#[tokio::test]
+async fn a_failing_walk_fails_its_image_and_writes_nothing_above_the_failure() {
+    let mut source = MemorySource::default();
+    let (image, _) = source.add_image("broken");
+    let (healthy, _) = source.add_image("healthy");
+    // The broken image's layer is gone from the source.
+    let layer = digest(b"layer broken");
+    source.blobs.remove(&layer);
+    let repo = ImageRef::parse("127.0.0.1:5000/team/app:v1").expect("reference");
+    let sink = CheckingSink::default();
+    let transfer = Transfer::new(&source, &sink, TransferOptions::default(), &NoProgress);
+    let broken = repo.with_digest(&image);
+    let fine = repo.with_digest(&healthy);
+    let (bad, good) = futures_util::future::join(
+        transfer.copy_image(&broken, &broken),
+        transfer.copy_image(&fine, &fine),
+    )
+    .await;
+    assert!(bad.is_err(), "a missing layer must fail the image");
+    good.expect("the other image is unaffected");
+    assert!(
+        !sink.holds(image.as_str()),
+        "a manifest was written without its layer"
+    );
+    assert!(sink.holds(healthy.as_str()));
+}
+
+/// A source that answers every `.sbom` probe with a new manifest: an endless chain of
+/// attachments that never repeats a digest.
+struct InventingSource(MemorySource, Mutex<HashMap<Digest, Manifest>>);
+
+impl Source for InventingSource {
+    async fn get_manifest(&self, image: &ImageRef) -> Result<Option<Manifest>> {
+        if let Some(found) = self.0.lookup(image) {
+            return Ok(Some(found));
+        }
+        if let Some(d) = image.digest() {
+            return Ok(self.1.lock().ok().and_then(|m| m.get(d).cloned()));
+        }
+        let Some(tag) = image.tag().filter(|t| t.ends_with(".sbom")) else {
+            return Ok(None);
+        };
+        let value = json!({
+            "schemaVersion": 2,
+            "mediaType": media_types::OCI_MANIFEST,
+            "config": {"mediaType": "application/octet-stream", "digest": digest(b"{}"), "size": 2},
+            "layers": [],
+            "annotations": {"invented-for": tag},
+        });
+        let bytes = serde_json::to_vec(&value).unwrap_or_default();
+        let manifest = Manifest {
+            digest: digest(&bytes),
+            bytes: Bytes::from(bytes),
+            media_type: media_types::OCI_MANIFEST.into(),
+        };
+        if let Ok(mut invented) = self.1.lock() {
+            invented.insert(manifest.digest.clone(), manifest.clone());
+        }
+        Ok(Some(manifest))
+    }
+
+    async fn get_blob(&self, repo: &ImageRef, digest: &Digest, max: u64) -> Result<Vec<u8>> {
+        self.0.get_blob(repo, digest, max).await
+    }
+
+    async fn open_blob(&self, repo: &ImageRef, digest: &Digest) -> Result<BlobStream> {
+        self.0.open_blob(repo, digest).await
+    }
+}
+
+#[tokio::test]
+async fn a_source_that_invents_attachments_is_stopped() {
+    let mut inner = MemorySource::default();
+    let (image, _) = inner.add_image("endless");
+    inner.add_blob(b"{}");
+    let source = InventingSource(inner, Mutex::default());
+    let repo = ImageRef::parse("127.0.0.1:5000/team/app").expect("reference");
+    let target = repo.with_digest(&image);
+    let sink = CheckingSink::default();
+    let transfer = Transfer::new(&source, &sink, TransferOptions::default(), &NoProgress);
+    let error = transfer
+        .copy_image(&target, &target)
+        .await
+        .expect_err("an endless chain must end in an error");
+    assert!(error.to_string().contains("nested"), "{error}");
+}

@@ -1,0 +1,86 @@
+//! Fetching for verification: resolve the image once, read its `.sig` or `.att` image and each
+//! layer's payload from any [`Source`] (a registry, or the store with `--offline`), and hand the
+//! bytes to `sigmirror-cosign`'s checks. Nothing is checked here.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use sigmirror_cosign::attest::{AttestationCandidate, VerifiedAttestation, verify_attestations};
+use sigmirror_cosign::conventions::{attachment_ref, max_attachment_size};
+use sigmirror_cosign::keys::PublicKey;
+use sigmirror_cosign::verify::{SignatureCandidate, Verification, verify_signatures};
+use sigmirror_oci::ImageRef;
+use sigmirror_oci::attachment::AttachmentKind;
+use sigmirror_oci::manifest::{Descriptor, ImageManifest};
+use sigmirror_oci::source::{Source, resolve};
+
+use crate::error::Result;
+
+/// The layers of the `kind` image attached to the digest `image` resolves to, each with its
+/// payload (or why it could not be fetched), and `image` pinned to that digest. No attachment
+/// image means no layers.
+pub async fn fetch_attached<S: Source>(
+    source: &S,
+    image: &ImageRef,
+    kind: AttachmentKind,
+) -> Result<(
+    ImageRef,
+    Vec<(Descriptor, std::result::Result<Vec<u8>, String>)>,
+)> {
+    let digest = resolve(source, image).await?.digest;
+    let pinned = image.with_digest(&digest);
+    let reference = attachment_ref(image, &digest, kind)?;
+    let Some(manifest) = source.get_manifest(&reference).await? else {
+        return Ok((pinned, vec![]));
+    };
+    let manifest = ImageManifest::parse(&manifest.bytes, &reference.to_string())?;
+    let limit = max_attachment_size();
+    let mut layers = vec![];
+    for layer in manifest.layers {
+        let payload = if layer.size > limit {
+            Err(format!(
+                "payload of {} bytes exceeds the attachment limit",
+                layer.size
+            ))
+        } else {
+            source
+                .get_blob(&reference, &layer.digest, limit)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        layers.push((layer, payload));
+    }
+    Ok((pinned, layers))
+}
+
+/// Verifies the signatures of `image` (a tag is resolved once) with `key`; `annotations` must
+/// all appear in a payload's optional map for it to count.
+pub async fn verify_image<S: Source>(
+    source: &S,
+    key: &PublicKey,
+    image: &ImageRef,
+    annotations: &BTreeMap<String, Value>,
+) -> Result<Verification> {
+    let (pinned, layers) = fetch_attached(source, image, AttachmentKind::Signature).await?;
+    let candidates = layers
+        .into_iter()
+        .map(|(layer, payload)| SignatureCandidate { layer, payload })
+        .collect();
+    Ok(verify_signatures(key, &pinned, candidates, annotations)?)
+}
+
+/// Verifies the attestations of `image` with `key`, keeping those of `predicate_type` if given.
+pub async fn verify_image_attestations<S: Source>(
+    source: &S,
+    key: &PublicKey,
+    image: &ImageRef,
+    predicate_type: Option<&str>,
+) -> Result<(ImageRef, Vec<VerifiedAttestation>)> {
+    let (pinned, layers) = fetch_attached(source, image, AttachmentKind::Attestation).await?;
+    let candidates = layers
+        .into_iter()
+        .map(|(layer, envelope)| AttestationCandidate { layer, envelope })
+        .collect();
+    let verified = verify_attestations(key, &pinned, candidates, predicate_type)?;
+    Ok((pinned, verified))
+}

@@ -1,0 +1,147 @@
+//! The process lock, across threads and processes, and crash safety under kill -9.
+
+use crate::fixture::*;
+
+#[test]
+fn second_open_in_the_same_process_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let started = Instant::now();
+    let err = Store::open_with_wait(dir.path(), Duration::from_millis(300)).unwrap_err();
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    let msg = err.to_string();
+    assert!(
+        msg.contains("is in use by another sigmirror process"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(&format!("pid {}", std::process::id())),
+        "{msg}"
+    );
+    drop(store);
+    Store::open_with_wait(dir.path(), Duration::ZERO).unwrap();
+}
+
+/// Starts this test binary as a helper process in `mode` on the store at `root`.
+fn spawn_child(mode: &str, root: &Path) -> std::process::Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "lock::child_process",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, format!("{mode}:{}", root.display()))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Reads the child's stdout until `line` comes.
+fn wait_for(child: &mut std::process::Child, line: &str) -> BufReader<std::process::ChildStdout> {
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut buf = String::new();
+    loop {
+        buf.clear();
+        assert!(
+            out.read_line(&mut buf).unwrap() > 0,
+            "child exited before {line}"
+        );
+        // The harness prints "test child_process ... " before the child's own output.
+        if buf.trim_end().ends_with(line) {
+            return out;
+        }
+    }
+}
+
+#[test]
+fn second_process_gets_the_lock_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = spawn_child("hold", dir.path());
+    let _out = wait_for(&mut child, "LOCKED");
+    let err = Store::open_with_wait(dir.path(), Duration::from_millis(200)).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::Locked { .. }));
+    assert!(msg.contains(&format!("pid {}", child.id())), "{msg}");
+    assert!(msg.contains("child_process"), "{msg}"); // its command line
+    assert!(msg.contains("wait for it to finish"), "{msg}");
+    // The holder exits while we wait: the open succeeds.
+    drop(child.stdin.take());
+    let store = Store::open_with_wait(dir.path(), Duration::from_secs(20)).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(store.fsck().unwrap().is_clean());
+}
+
+#[test]
+fn kill_9_at_any_moment_leaves_a_clean_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut seed = u64::from(std::process::id()) ^ 0x9e37_79b9_7f4a_7c15;
+    for round in 0..20 {
+        let mut child = spawn_child("churn", dir.path());
+        let _out = wait_for(&mut child, "READY");
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        std::thread::sleep(Duration::from_millis(seed >> 58)); // 0..63 ms
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let store = Store::open_with_wait(dir.path(), Duration::from_secs(20)).unwrap();
+        let report = store.fsck().unwrap();
+        assert!(report.is_clean(), "round {round}: {:?}", report.damaged);
+        for (name, rec) in store.images().unwrap() {
+            assert!(store.has_blob(&rec.digest), "round {round}: {name}");
+        }
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert!(store.du().unwrap().manifests > 0);
+}
+
+/// Not a test on its own: the helper process of the multi-process tests (see [`spawn_child`]).
+#[test]
+fn child_process() {
+    let Ok(spec) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let (mode, root) = spec.split_once(':').unwrap();
+    let mut store = Store::open(root).unwrap();
+    let mut stdout = std::io::stdout();
+    match mode {
+        "hold" => {
+            writeln!(stdout, "LOCKED").unwrap();
+            stdout.flush().unwrap();
+            std::io::stdin().read_to_end(&mut vec![]).unwrap();
+        }
+        "churn" => {
+            let nonce = format!("{}-{:?}", std::process::id(), Instant::now());
+            // Never outlive a parent that failed to kill us.
+            let deadline = Instant::now() + Duration::from_secs(60);
+            for i in 0u64.. {
+                if Instant::now() > deadline {
+                    std::process::exit(3);
+                }
+                let seed = format!("{nonce}-{i}");
+                let (img, _, _) = image(&store, REPO, &seed, true);
+                let big: Vec<u8> = seed
+                    .bytes()
+                    .cycle()
+                    .take(300_000 + (i as usize % 7) * 100_000)
+                    .collect();
+                put_blob(&store, &big);
+                store.set_tag(REPO, &format!("t{}", i % 4), &img).unwrap();
+                sign(&store, REPO, &img);
+                let rec = ImageRecord::new(&img, true, false, "churn");
+                store
+                    .record_image(&format!("{REPO}:t{}", i % 4), rec)
+                    .unwrap();
+                if i % 5 == 4 {
+                    store.gc().unwrap();
+                }
+                if i == 0 {
+                    writeln!(stdout, "READY").unwrap();
+                    stdout.flush().unwrap();
+                }
+            }
+        }
+        other => panic!("unknown child mode {other}"),
+    }
+}
