@@ -5,23 +5,15 @@
 # verify offline, and let the real cosign verify what sigmirror signed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-sh scripts/setup-test-deps.sh
+sh scripts/ci/setup-test-deps.sh
+. scripts/lib/registry.sh
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/sigmirror-target}
 cargo build --release -p sigmirror -p sigmirror-plugin-file
 BIN="$CARGO_TARGET_DIR/release/sigmirror"
 WORK=$(mktemp -d /tmp/sigmirror-demo.XXXXXX)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-REG=127.0.0.1:$PORT
-cat > "$WORK/registry.yml" <<YML
-version: 0.1
-log: {level: error, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $WORK/registry}}
-http: {addr: $REG}
-YML
-docker-registry serve "$WORK/registry.yml" >/dev/null 2>&1 &
-REG_PID=$!
-trap 'kill $REG_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
-for _ in $(seq 100); do curl -fs "http://$REG/v2/" >/dev/null && break; sleep 0.05; done
+trap 'stop_registries; rm -rf "$WORK"' EXIT
+start_registry "$WORK/registry"
+REG_PID=${REG_PIDS[0]}
 cd "$WORK"
 export COSIGN_PASSWORD=demo-password
 export SIGMIRROR_STORE="$WORK/store"   # the embedded store; the default is ~/.local/share/sigmirror/store

@@ -17,6 +17,15 @@ impl std::fmt::Display for AlreadyReported {
 
 impl std::error::Error for AlreadyReported {}
 
+/// Whether the error is a write to a closed pipe.
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 /// The exit code for an error, from the first sigmirror error in its chain that has one.
 pub fn code_for(error: &anyhow::Error) -> u8 {
     if let Some(reported) = error.downcast_ref::<AlreadyReported>() {

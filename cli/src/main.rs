@@ -4,6 +4,23 @@
 //! This binary only parses arguments, asks for passwords, prints, and maps errors to exit
 //! codes; the work is done by the `sigmirror-*` libraries.
 
+/// `println!` that hands back the write error instead of panicking, so that a closed pipe
+/// (`sigmirror store ls | head`) ends the command quietly (see `main`).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+/// `print!` that hands back the write error (see [`outln`]).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
 mod commands;
 mod exit;
 mod output;
@@ -132,6 +149,8 @@ fn main() -> std::process::ExitCode {
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // The reader of our output went away (`| head`): like ripgrep, end quietly.
+        Err(error) if exit::is_broken_pipe(&error) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             if error.downcast_ref::<exit::AlreadyReported>().is_none() {
                 eprintln!("Error: {error:#}");

@@ -64,13 +64,12 @@ pub fn human_bytes(bytes: u64) -> String {
 }
 
 /// Prints the summary: one line on stderr, or the JSON report on stdout with `json`.
-pub fn print_summary(action: &str, summary: &Summary, json: bool) {
+pub fn print_summary(action: &str, summary: &Summary, json: bool) -> std::io::Result<()> {
     if json {
-        println!(
+        return outln!(
             "{}",
             serde_json::to_string(summary).expect("summary serializes")
         );
-        return;
     }
     eprintln!(
         "{action} {} image(s): {} manifest(s), {} blob(s), {} written, {} already present, in {:.2} s",
@@ -81,4 +80,5 @@ pub fn print_summary(action: &str, summary: &Summary, json: bool) {
         summary.skipped,
         summary.seconds
     );
+    Ok(())
 }

@@ -14,7 +14,7 @@
 //! a `blob` benchmark runs and deleted when the benchmarks end. Its warm-up reads the file into
 //! the page cache, so the figures are hashing throughput, not disk throughput; compare
 //! `blob/sha256_only` with `openssl dgst -sha256` on a file of the same size
-//! (`scripts/bench-blob.sh` does this for the CLI).
+//! (`scripts/bench/blob.sh` does this for the CLI).
 
 use std::cell::OnceCell;
 use std::fs::File;

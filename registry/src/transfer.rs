@@ -484,5 +484,4 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
 }
 
 #[cfg(test)]
-#[path = "transfer_tests.rs"]
 mod tests;

@@ -2,7 +2,7 @@
 //! by `cargo test`, and runners for `sigmirror` and the real third-party tools (cosign, openssl)
 //! that prove interoperability.
 //!
-//! Tests that need a tool fail loudly when it is missing: `scripts/setup-test-deps.sh` installs
+//! Tests that need a tool fail loudly when it is missing: `scripts/ci/setup-test-deps.sh` installs
 //! every one of them. Nothing here skips silently.
 
 pub mod fake_registry;
@@ -174,7 +174,7 @@ pub fn tool(name: &str) -> PathBuf {
         .map(|dir| dir.join(name))
         .find(|p| p.is_file())
         .unwrap_or_else(|| {
-            panic!("{name} is not installed: run `sudo scripts/setup-test-deps.sh` first")
+            panic!("{name} is not installed: run `sudo scripts/ci/setup-test-deps.sh` first")
         })
 }
 
@@ -237,7 +237,7 @@ pub fn venv_python() -> PathBuf {
     let python = Path::new("/opt/sigmirror-test-venv/bin/python");
     assert!(
         python.is_file(),
-        "the test venv is missing: run `sudo scripts/setup-test-deps.sh` first"
+        "the test venv is missing: run `sudo scripts/ci/setup-test-deps.sh` first"
     );
     python.to_path_buf()
 }

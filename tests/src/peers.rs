@@ -1,7 +1,7 @@
 //! Real servers for the signer-plugin tests, each on a free loopback port and killed when
-//! dropped: moto (the AWS KMS API, through `scripts/moto_server_digestfix.py`), an OpenBao dev
+//! dropped: moto (the AWS KMS API, through `tests/peers/moto_server_digestfix.py`), an OpenBao dev
 //! server (Vault transit), a SoftHSM2 token in a scratch folder, and the Kubernetes Secrets
-//! stand-in `scripts/fake_kube_secrets.py` (no real API server can run on these machines).
+//! stand-in `tests/peers/fake_kube_secrets.py` (no real API server can run on these machines).
 //!
 //! A missing tool fails the test loudly with the setup hint; nothing is skipped.
 
@@ -17,10 +17,10 @@ const VENV_BIN: &str = "/opt/sigmirror-test-venv/bin";
 /// The SoftHSM2 PKCS#11 module (Debian `softhsm2`).
 pub const SOFTHSM_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 
-/// `scripts/NAME` of this repository.
+/// `tests/peers/NAME`: the stand-in servers beside the helpers that start them.
 pub fn script(name: &str) -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../scripts")
+        .join("peers")
         .join(name);
     assert!(path.is_file(), "{} is missing", path.display());
     path
@@ -30,7 +30,7 @@ fn venv_tool(name: &str) -> PathBuf {
     let path = Path::new(VENV_BIN).join(name);
     assert!(
         path.is_file(),
-        "{} is not installed: run `sudo scripts/setup-test-deps.sh` first",
+        "{} is not installed: run `sudo scripts/ci/setup-test-deps.sh` first",
         path.display()
     );
     path
@@ -134,7 +134,7 @@ pub struct Moto {
 }
 
 impl Moto {
-    /// Starts `scripts/moto_server_digestfix.py` on a free port.
+    /// Starts `tests/peers/moto_server_digestfix.py` on a free port.
     pub fn start() -> Moto {
         let python = venv_tool("python");
         let script = script("moto_server_digestfix.py");
@@ -307,7 +307,7 @@ impl SoftHsm {
     pub fn new() -> SoftHsm {
         assert!(
             Path::new(SOFTHSM_MODULE).is_file(),
-            "{SOFTHSM_MODULE} is missing: run `sudo scripts/setup-test-deps.sh` first"
+            "{SOFTHSM_MODULE} is missing: run `sudo scripts/ci/setup-test-deps.sh` first"
         );
         let dir = TestDir::new();
         std::fs::create_dir(dir.join("tokens")).expect("token folder");
@@ -373,7 +373,7 @@ impl Default for SoftHsm {
     }
 }
 
-/// The Kubernetes Secrets stand-in (`scripts/fake_kube_secrets.py`).
+/// The Kubernetes Secrets stand-in (`tests/peers/fake_kube_secrets.py`).
 pub struct FakeKube {
     /// The server process.
     pub server: Server,

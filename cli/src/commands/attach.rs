@@ -302,7 +302,7 @@ impl UploadBlob {
         let digest =
             block_on(async { Ok(upload_blob(&registry, &image, &files, &annotations).await?) })?;
         eprintln!("Uploaded image to:");
-        println!("{}", image.with_digest(&digest));
+        outln!("{}", image.with_digest(&digest))?;
         Ok(())
     }
 }
@@ -334,7 +334,7 @@ impl UploadWasm {
         let registry = self.registry.registry();
         let digest = block_on(async { Ok(upload_wasm(&registry, &image, module).await?) })?;
         eprintln!("Uploaded image to:");
-        println!("{}", image.with_digest(&digest));
+        outln!("{}", image.with_digest(&digest))?;
         Ok(())
     }
 }

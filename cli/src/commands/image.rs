@@ -152,7 +152,7 @@ impl Verify {
                 .zip(results)
                 .map(|(image, r)| r.map(|v| (image, v)));
             crate::exit::report_each(results, |(image, verification)| {
-                print_verification(image, &verification, self.output, !required.is_empty());
+                print_verification(image, &verification, self.output, !required.is_empty())?;
                 Ok(())
             })
         })
@@ -175,7 +175,7 @@ fn print_verification(
     verification: &sigmirror_cosign::verify::Verification,
     output: VerifyOutput,
     with_annotations: bool,
-) {
+) -> std::io::Result<()> {
     print_checks(image, with_annotations);
     match output {
         VerifyOutput::Json => {
@@ -184,14 +184,15 @@ fn print_verification(
                 .iter()
                 .map(|s| &s.parsed.json)
                 .collect();
-            println!("\n{}", String::from_utf8_lossy(&gojson::to_vec(&payloads)));
+            outln!("\n{}", String::from_utf8_lossy(&gojson::to_vec(&payloads)))?;
         }
         VerifyOutput::Text => {
             for s in &verification.signatures {
-                println!("{}", String::from_utf8_lossy(&s.payload));
+                outln!("{}", String::from_utf8_lossy(&s.payload))?;
             }
         }
     }
+    Ok(())
 }
 
 /// Arguments of `generate`.
@@ -252,14 +253,14 @@ impl Triangulate {
         let digest = block_on(async { Ok(resolve_digest(&registry, &image).await?) })?;
         let kind = match self.kind {
             TriangulateType::Digest => {
-                println!("{}", image.with_digest(&digest));
+                outln!("{}", image.with_digest(&digest))?;
                 return Ok(());
             }
             TriangulateType::Signature => AttachmentKind::Signature,
             TriangulateType::Attestation => AttachmentKind::Attestation,
             TriangulateType::Sbom => AttachmentKind::Sbom,
         };
-        println!("{}", attachment_ref(&image, &digest, kind)?);
+        outln!("{}", attachment_ref(&image, &digest, kind)?)?;
         Ok(())
     }
 }
@@ -277,16 +278,16 @@ impl Tree {
         let (image, registry) = self.target.open()?;
         let found = block_on(async { Ok(attachments(&registry, &image).await?) })?;
         if found.is_empty() {
-            println!(
+            outln!(
                 "No Supply Chain Security Related Artifacts artifacts found for image {image},\n \
                  start creating one with simply running$ sigmirror sign <img>"
-            );
+            )?;
             return Ok(());
         }
-        println!(
+        outln!(
             "📦 Supply Chain Security Related artifacts for an image: {}",
             self.target.image
-        );
+        )?;
         for attached in found {
             let title = match attached.kind {
                 AttachmentKind::Signature => "🔐 Signatures for an image tag",
@@ -294,11 +295,11 @@ impl Tree {
                 AttachmentKind::Sbom => "📦 SBOMs for an image tag",
                 AttachmentKind::Referrer => "🔗 Artifacts via OCI referrer",
             };
-            println!("└── {title}: {}", attached.reference);
+            outln!("└── {title}: {}", attached.reference)?;
             let n = attached.layers.len();
             for (i, layer) in attached.layers.iter().enumerate() {
                 let branch = if i + 1 == n { "└──" } else { "├──" };
-                println!("   {branch} 🍒 {}", layer.digest);
+                outln!("   {branch} 🍒 {}", layer.digest)?;
             }
         }
         Ok(())

@@ -126,7 +126,7 @@ impl PublicKeyCmd {
                 write_file(&path, public.as_bytes(), 0o644)?;
                 eprintln!("Public key written to {}", path.display());
             }
-            None => print!("{public}"),
+            None => out!("{public}")?,
         }
         Ok(())
     }

@@ -180,7 +180,7 @@ impl StoreCmd {
                         "incomplete"
                     };
                     let layers = if rec.no_layers { " no-layers" } else { "" };
-                    println!("{name}\t{}\t{state}{layers}\t{}", rec.digest, rec.pulled_at);
+                    outln!("{name}\t{}\t{state}{layers}\t{}", rec.digest, rec.pulled_at)?;
                 }
                 Ok(())
             }
@@ -205,7 +205,7 @@ impl StoreCmd {
                     "missingLayers": c.missing_layers,
                     "damaged": c.damaged,
                 });
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                outln!("{}", serde_json::to_string_pretty(&report)?)?;
                 if !info.complete {
                     bail!("{name} is not complete in the store");
                 }
@@ -213,20 +213,20 @@ impl StoreCmd {
             }
             StoreCmd::Du(a) => {
                 let usage = a.store.open()?.du()?;
-                println!(
+                outln!(
                     "{} blobs, {}, {} manifests, {} tags, {} images",
                     usage.blobs,
                     human_bytes(usage.bytes),
                     usage.manifests,
                     usage.tags,
                     usage.images
-                );
+                )?;
                 Ok(())
             }
             StoreCmd::Fsck(a) => {
                 let report = a.store.open()?.fsck()?;
                 for (digest, reason) in &report.damaged {
-                    println!("damaged\t{digest}\t{reason}");
+                    outln!("damaged\t{digest}\t{reason}")?;
                 }
                 eprintln!(
                     "checked {} blobs ({}): {} damaged",

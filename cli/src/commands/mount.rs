@@ -191,7 +191,7 @@ impl Trust {
                 let store = a.store.open()?;
                 for (name, key) in sigmirror_fusefs::snapshot::read_keys(store.root()) {
                     let fingerprint = Sha256Digest::of(&key.to_spki_der());
-                    println!("{name}\t{fingerprint}");
+                    outln!("{name}\t{fingerprint}")?;
                 }
                 Ok(())
             }

@@ -19,27 +19,27 @@ impl PluginsCmd {
         let found = Discovery::from_env();
         if self.verbose {
             for dir in &found.searched {
-                println!("search {}", dir.display());
+                outln!("search {}", dir.display())?;
             }
         }
         if found.plugins.is_empty() && found.failures.is_empty() {
-            println!("no signer plugins found (run with -v to see where sigmirror looked)");
+            outln!("no signer plugins found (run with -v to see where sigmirror looked)")?;
         }
         for plugin in &found.plugins {
-            println!(
+            outln!(
                 "{}\tversion {}\tabi {}\tschemes {}\t{}",
                 plugin.name(),
                 plugin.version(),
                 plugin.abi_version(),
                 plugin.schemes().join(","),
                 plugin.path().display()
-            );
+            )?;
         }
         for (path, name) in &found.shadowed {
-            println!("shadowed\t{name}\t{}", path.display());
+            outln!("shadowed\t{name}\t{}", path.display())?;
         }
         for failure in &found.failures {
-            println!("failed\t{failure}");
+            outln!("failed\t{failure}")?;
         }
         Ok(())
     }

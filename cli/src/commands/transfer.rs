@@ -55,7 +55,7 @@ impl TransferArgs {
             Threads::Two => super::registry::block_on_parallel(work)?,
         };
         drop(bars);
-        print_summary(action_past(action), &summary, self.json);
+        print_summary(action_past(action), &summary, self.json)?;
         Ok(())
     }
 }

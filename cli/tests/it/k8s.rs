@@ -1,4 +1,4 @@
-//! The k8s plugin against `scripts/fake_kube_secrets.py`, a stand-in that speaks the
+//! The k8s plugin against `tests/peers/fake_kube_secrets.py`, a stand-in that speaks the
 //! Kubernetes Secrets REST API (no real API server can run on these machines; kubectl and the
 //! real cosign accept it). Secrets made by sigmirror are used by cosign and the reverse.
 

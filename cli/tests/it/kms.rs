@@ -1,5 +1,5 @@
 //! The kms plugin against real servers: AWS KMS as served by moto (with the MessageType=DIGEST
-//! fix of `scripts/moto_server_digestfix.py`) and Vault transit as served by an OpenBao dev
+//! fix of `tests/peers/moto_server_digestfix.py`) and Vault transit as served by an OpenBao dev
 //! server. Signatures are checked by the real cosign.
 
 use std::process::Command;

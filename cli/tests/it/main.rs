@@ -11,6 +11,7 @@ mod k8s;
 mod keys;
 mod kms;
 mod mirror;
+mod output;
 mod pkcs11;
 mod plugins;
 

@@ -8,23 +8,31 @@
 //! side that allocated them; libraries are never unloaded. `docs/plugin-abi.md` is the normative
 //! reference.
 //!
-//! A plugin implements [`export::SignerPlugin`] and exports it:
+//! A backend implements [`p256_key::P256Key`] (open a key reference, give its public key, sign
+//! a digest) and exports it; the request dispatch comes with the trait:
 //!
 //! ```
-//! use sigmirror_plugin_abi::export::{Logger, SignerPlugin};
-//! use sigmirror_plugin_abi::wire::{InstanceConfig, Method};
+//! use sigmirror_plugin_abi::export::Logger;
+//! use sigmirror_plugin_abi::p256_key::P256Key;
+//! use sigmirror_plugin_abi::wire::InstanceConfig;
 //!
-//! struct Echo;
-//! impl SignerPlugin for Echo {
-//!     fn new(_config: InstanceConfig, _log: Logger) -> Result<Self, String> {
-//!         Ok(Echo)
+//! struct Remote;
+//! impl P256Key for Remote {
+//!     fn open(_config: InstanceConfig, _log: Logger) -> Result<Self, String> {
+//!         Ok(Remote)
 //!     }
-//!     fn handle(&self, method: Method) -> Result<serde_json::Value, String> {
-//!         Err(format!("{} is not supported", method.name()))
+//!     fn public_key_pem(&self) -> Result<String, String> {
+//!         Err("offline".into())
+//!     }
+//!     fn sign_digest(&self, _digest: &[u8; 32]) -> Result<Vec<u8>, String> {
+//!         Err("offline".into())
 //!     }
 //! }
-//! sigmirror_plugin_abi::export_signer! { plugin: Echo, name: "echo", schemes: "echo", flags: 0 }
+//! sigmirror_plugin_abi::export_signer! { plugin: Remote, name: "remote", schemes: "remote", flags: 0 }
 //! ```
+//!
+//! A plugin that must answer requests its own way implements [`export::SignerPlugin`] instead
+//! (the misbehaving test plugin does).
 //!
 //! The host (feature `host`) loads it with `host::Plugin::load` and calls
 //! `host::Instance::call`.
@@ -33,6 +41,7 @@ pub mod export;
 pub mod ffi;
 #[cfg(feature = "host")]
 pub mod host;
+pub mod p256_key;
 pub mod wire;
 
 pub use ffi::ABI_VERSION;

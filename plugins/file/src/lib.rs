@@ -4,37 +4,20 @@
 //! cosign accepts). The host passes the password (it sets `FLAG_NEEDS_PASSWORD`); the key is
 //! decrypted once per instance and its scalar is zeroized when the instance is dropped.
 
-use sigmirror_cosign::b64;
 use sigmirror_cosign::keyref::{KeyRef, read_key_material};
-use sigmirror_cosign::keys::PrivateKey;
-use sigmirror_cosign::keys::Sha256Digest;
-use sigmirror_plugin_abi::export::{Logger, SignerPlugin};
+use sigmirror_cosign::keys::{PrivateKey, Sha256Digest};
+use sigmirror_plugin_abi::export::Logger;
 use sigmirror_plugin_abi::ffi::FLAG_NEEDS_PASSWORD;
-use sigmirror_plugin_abi::wire::{
-    ALGORITHM_ECDSA_P256_SHA256, AlgorithmResult, AlgorithmsResult, InstanceConfig, Method,
-    PublicKeyResult, SignParams, SignResult, to_value,
-};
+use sigmirror_plugin_abi::p256_key::P256Key;
+use sigmirror_plugin_abi::wire::InstanceConfig;
 
 /// One opened key file.
 struct FileKey {
     key: PrivateKey,
 }
 
-impl FileKey {
-    fn sign(&self, params: SignParams) -> Result<serde_json::Value, String> {
-        let digest = params.sha256_digest()?;
-        let signature = self
-            .key
-            .sign_digest(&Sha256Digest::from_bytes(digest))
-            .map_err(|e| e.to_string())?;
-        to_value(SignResult {
-            signature: b64::encode(&signature),
-        })
-    }
-}
-
-impl SignerPlugin for FileKey {
-    fn new(config: InstanceConfig, log: Logger) -> Result<Self, String> {
+impl P256Key for FileKey {
+    fn open(config: InstanceConfig, log: Logger) -> Result<Self, String> {
         let key_ref = KeyRef::parse(&config.key_ref).map_err(|e| e.to_string())?;
         let pem = read_key_material(&key_ref).map_err(|e| e.to_string())?;
         let password = config.password_bytes()?.unwrap_or_default();
@@ -44,22 +27,22 @@ impl SignerPlugin for FileKey {
         Ok(FileKey { key })
     }
 
-    fn handle(&self, method: Method) -> Result<serde_json::Value, String> {
-        match method {
-            Method::DefaultAlgorithm => to_value(AlgorithmResult {
-                algorithm: ALGORITHM_ECDSA_P256_SHA256.into(),
-            }),
-            Method::SupportedAlgorithms => to_value(AlgorithmsResult {
-                algorithms: vec![ALGORITHM_ECDSA_P256_SHA256.into()],
-            }),
-            Method::PublicKey => to_value(PublicKeyResult {
-                public_key_pem: self.key.public_key().to_pem(),
-            }),
-            Method::SignMessage(params) => self.sign(params),
-            Method::CreateKey(_) => Err("key files are created by `sigmirror generate-key-pair` \
-                                         (without --kms), not through the file plugin"
-                .into()),
-        }
+    fn public_key_pem(&self) -> Result<String, String> {
+        Ok(self.key.public_key().to_pem())
+    }
+
+    fn sign_digest(&self, digest: &[u8; 32]) -> Result<Vec<u8>, String> {
+        self.key
+            .sign_digest(&Sha256Digest::from_bytes(*digest))
+            .map_err(|e| e.to_string())
+    }
+
+    fn create_key(&self) -> Result<String, String> {
+        Err(
+            "key files are created by `sigmirror generate-key-pair` (without --kms), not \
+             through the file plugin"
+                .into(),
+        )
     }
 }
 

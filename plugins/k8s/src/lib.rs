@@ -19,11 +19,9 @@ use serde_json::{Value, json};
 use sigmirror_cosign::b64;
 use sigmirror_cosign::keys::Sha256Digest;
 use sigmirror_cosign::keys::{PrivateKey, PublicKey};
-use sigmirror_plugin_abi::export::{Logger, SignerPlugin};
-use sigmirror_plugin_abi::wire::{
-    ALGORITHM_ECDSA_P256_SHA256, AlgorithmResult, AlgorithmsResult, InstanceConfig, Method,
-    PublicKeyResult, SignResult, to_value,
-};
+use sigmirror_plugin_abi::export::Logger;
+use sigmirror_plugin_abi::p256_key::P256Key;
+use sigmirror_plugin_abi::wire::InstanceConfig;
 use zeroize::Zeroizing;
 
 use api::{Api, ApiError};
@@ -203,8 +201,8 @@ impl K8sKey {
     }
 }
 
-impl SignerPlugin for K8sKey {
-    fn new(config: InstanceConfig, log: Logger) -> Result<Self, String> {
+impl P256Key for K8sKey {
+    fn open(config: InstanceConfig, log: Logger) -> Result<Self, String> {
         let (namespace, name) = parse_ref(&config.key_ref)?;
         let cluster = kubeconfig::load()?;
         log.debug(&format!(
@@ -221,36 +219,18 @@ impl SignerPlugin for K8sKey {
         })
     }
 
-    fn handle(&self, method: Method) -> Result<serde_json::Value, String> {
-        match method {
-            Method::DefaultAlgorithm => to_value(AlgorithmResult {
-                algorithm: ALGORITHM_ECDSA_P256_SHA256.into(),
-            }),
-            Method::SupportedAlgorithms => to_value(AlgorithmsResult {
-                algorithms: vec![ALGORITHM_ECDSA_P256_SHA256.into()],
-            }),
-            Method::CreateKey(params) => {
-                if params.algorithm != ALGORITHM_ECDSA_P256_SHA256 {
-                    return Err(format!("unsupported algorithm {:?}", params.algorithm));
-                }
-                to_value(PublicKeyResult {
-                    public_key_pem: self.create()?.to_pem(),
-                })
-            }
-            Method::PublicKey => to_value(PublicKeyResult {
-                public_key_pem: self.public_key()?.to_pem(),
-            }),
-            Method::SignMessage(params) => {
-                let digest = Sha256Digest::from_bytes(params.sha256_digest()?);
-                let signature = self
-                    .private_key()?
-                    .sign_digest(&digest)
-                    .map_err(|e| e.to_string())?;
-                to_value(SignResult {
-                    signature: b64::encode(&signature),
-                })
-            }
-        }
+    fn public_key_pem(&self) -> Result<String, String> {
+        Ok(self.public_key()?.to_pem())
+    }
+
+    fn sign_digest(&self, digest: &[u8; 32]) -> Result<Vec<u8>, String> {
+        self.private_key()?
+            .sign_digest(&Sha256Digest::from_bytes(*digest))
+            .map_err(|e| e.to_string())
+    }
+
+    fn create_key(&self) -> Result<String, String> {
+        Ok(self.create()?.to_pem())
     }
 }
 

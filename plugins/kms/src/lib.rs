@@ -14,12 +14,9 @@ mod aws;
 mod http;
 mod vault;
 
-use sigmirror_cosign::b64;
-use sigmirror_plugin_abi::export::{Logger, SignerPlugin};
-use sigmirror_plugin_abi::wire::{
-    ALGORITHM_ECDSA_P256_SHA256, AlgorithmResult, AlgorithmsResult, CreateKeyParams,
-    InstanceConfig, Method, PublicKeyResult, SignResult, to_value,
-};
+use sigmirror_plugin_abi::export::Logger;
+use sigmirror_plugin_abi::p256_key::P256Key;
+use sigmirror_plugin_abi::wire::InstanceConfig;
 
 /// What every KMS backend does for one key.
 trait Backend: Send + Sync {
@@ -37,19 +34,8 @@ struct Kms {
     backend: Box<dyn Backend>,
 }
 
-fn check_algorithm(params: &CreateKeyParams) -> Result<(), String> {
-    if params.algorithm == ALGORITHM_ECDSA_P256_SHA256 {
-        Ok(())
-    } else {
-        Err(format!(
-            "unsupported algorithm {:?}: only {ALGORITHM_ECDSA_P256_SHA256} keys are made",
-            params.algorithm
-        ))
-    }
-}
-
-impl SignerPlugin for Kms {
-    fn new(config: InstanceConfig, log: Logger) -> Result<Self, String> {
+impl P256Key for Kms {
+    fn open(config: InstanceConfig, log: Logger) -> Result<Self, String> {
         let key_ref = config.key_ref.as_str();
         let scheme = key_ref
             .split_once("://")
@@ -73,31 +59,16 @@ impl SignerPlugin for Kms {
         Ok(Kms { backend })
     }
 
-    fn handle(&self, method: Method) -> Result<serde_json::Value, String> {
-        match method {
-            Method::DefaultAlgorithm => to_value(AlgorithmResult {
-                algorithm: ALGORITHM_ECDSA_P256_SHA256.into(),
-            }),
-            Method::SupportedAlgorithms => to_value(AlgorithmsResult {
-                algorithms: vec![ALGORITHM_ECDSA_P256_SHA256.into()],
-            }),
-            Method::CreateKey(params) => {
-                check_algorithm(&params)?;
-                to_value(PublicKeyResult {
-                    public_key_pem: self.backend.create_key()?,
-                })
-            }
-            Method::PublicKey => to_value(PublicKeyResult {
-                public_key_pem: self.backend.public_key_pem()?,
-            }),
-            Method::SignMessage(params) => {
-                let digest = params.sha256_digest()?;
-                let signature = self.backend.sign_digest(&digest)?;
-                to_value(SignResult {
-                    signature: b64::encode(&signature),
-                })
-            }
-        }
+    fn public_key_pem(&self) -> Result<String, String> {
+        self.backend.public_key_pem()
+    }
+
+    fn sign_digest(&self, digest: &[u8; 32]) -> Result<Vec<u8>, String> {
+        self.backend.sign_digest(digest)
+    }
+
+    fn create_key(&self) -> Result<String, String> {
+        self.backend.create_key()
     }
 }
 

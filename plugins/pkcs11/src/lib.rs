@@ -10,12 +10,9 @@
 mod ec;
 mod token;
 
-use sigmirror_cosign::b64;
-use sigmirror_plugin_abi::export::{Logger, SignerPlugin};
-use sigmirror_plugin_abi::wire::{
-    ALGORITHM_ECDSA_P256_SHA256, AlgorithmResult, AlgorithmsResult, InstanceConfig, Method,
-    PublicKeyResult, SignResult, to_value,
-};
+use sigmirror_plugin_abi::export::Logger;
+use sigmirror_plugin_abi::p256_key::P256Key;
+use sigmirror_plugin_abi::wire::InstanceConfig;
 
 use sigmirror_pkcs11::Pkcs11Uri;
 use token::Token;
@@ -27,8 +24,8 @@ struct Pkcs11Key {
     log: Logger,
 }
 
-impl SignerPlugin for Pkcs11Key {
-    fn new(config: InstanceConfig, log: Logger) -> Result<Self, String> {
+impl P256Key for Pkcs11Key {
+    fn open(config: InstanceConfig, log: Logger) -> Result<Self, String> {
         let uri = Pkcs11Uri::parse(&config.key_ref)?;
         let module = uri.module()?;
         log.debug(&format!("pkcs11: module {module}, {}", uri.key_name()));
@@ -37,38 +34,22 @@ impl SignerPlugin for Pkcs11Key {
         Ok(Pkcs11Key { uri, token, log })
     }
 
-    fn handle(&self, method: Method) -> Result<serde_json::Value, String> {
-        match method {
-            Method::DefaultAlgorithm => to_value(AlgorithmResult {
-                algorithm: ALGORITHM_ECDSA_P256_SHA256.into(),
-            }),
-            Method::SupportedAlgorithms => to_value(AlgorithmsResult {
-                algorithms: vec![ALGORITHM_ECDSA_P256_SHA256.into()],
-            }),
-            Method::CreateKey(params) => {
-                if params.algorithm != ALGORITHM_ECDSA_P256_SHA256 {
-                    return Err(format!("unsupported algorithm {:?}", params.algorithm));
-                }
-                let public = self.token.generate(&self.uri)?;
-                self.log.info(&format!(
-                    "generated a P-256 key pair with {} on {}",
-                    self.uri.key_name(),
-                    self.token.label
-                ));
-                to_value(PublicKeyResult {
-                    public_key_pem: public.to_pem(),
-                })
-            }
-            Method::PublicKey => to_value(PublicKeyResult {
-                public_key_pem: self.token.public_key(&self.uri)?.to_pem(),
-            }),
-            Method::SignMessage(params) => {
-                let digest = params.sha256_digest()?;
-                to_value(SignResult {
-                    signature: b64::encode(&self.token.sign(&self.uri, &digest)?),
-                })
-            }
-        }
+    fn public_key_pem(&self) -> Result<String, String> {
+        Ok(self.token.public_key(&self.uri)?.to_pem())
+    }
+
+    fn sign_digest(&self, digest: &[u8; 32]) -> Result<Vec<u8>, String> {
+        self.token.sign(&self.uri, digest)
+    }
+
+    fn create_key(&self) -> Result<String, String> {
+        let public = self.token.generate(&self.uri)?;
+        self.log.info(&format!(
+            "generated a P-256 key pair with {} on {}",
+            self.uri.key_name(),
+            self.token.label
+        ));
+        Ok(public.to_pem())
     }
 }
 

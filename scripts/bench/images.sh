@@ -4,27 +4,18 @@
 #   - sign N images: a cosign loop, a sigmirror loop (one process per image), one sigmirror call
 #   - verify the same: cosign loop, sigmirror loop, one sigmirror call
 #   - one verify process: median wall time and peak RSS, sigmirror and cosign
-# Usage: scripts/bench-images.sh [N]   (default 200; release build; needs cosign, hyperfine, time)
+# Usage: scripts/bench/images.sh [N]   (default 200; release build; needs cosign, hyperfine, time)
 set -euo pipefail
 N=${1:-200}
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
+. scripts/lib/registry.sh
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/sigmirror-target}
 command -v hyperfine >/dev/null || apt-get install -y -qq hyperfine >/dev/null
 cargo build --release -q -p sigmirror -p sigmirror-plugin-file
 SM="$CARGO_TARGET_DIR/release/sigmirror"
 WORK=$(mktemp -d /tmp/sigmirror-bench-images.XXXXXX)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-REG=127.0.0.1:$PORT
-cat > "$WORK/registry.yml" <<YML
-version: 0.1
-log: {level: error, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $WORK/data}}
-http: {addr: $REG}
-YML
-docker-registry serve "$WORK/registry.yml" >/dev/null 2>&1 &
-REG_PID=$!
-trap 'kill $REG_PID 2>/dev/null; rm -rf "$WORK"' EXIT
-for _ in $(seq 100); do curl -fs "http://$REG/v2/" >/dev/null && break; sleep 0.05; done
+trap 'stop_registries; rm -rf "$WORK"' EXIT
+start_registry "$WORK/registry"
 cd "$WORK"
 export COSIGN_PASSWORD=bench
 "$SM" generate-key-pair >/dev/null 2>&1

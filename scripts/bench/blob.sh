@@ -2,7 +2,7 @@
 # Times the release CLI's sign-blob and verify-blob on a large file against
 # `openssl dgst -sha256` of the same file, and reports the peak RSS of sign-blob.
 #
-# Usage: scripts/bench-blob.sh [SIZE_MIB]     (default 1024, i.e. a 1 GiB file)
+# Usage: scripts/bench/blob.sh [SIZE_MIB]     (default 1024, i.e. a 1 GiB file)
 #
 # Environment:
 #   CARGO_TARGET_DIR  where cargo builds (default: ./target of the workspace)

@@ -8,7 +8,7 @@
 #   - cold: fresh mount after `echo 3 > /proc/sys/vm/drop_caches` (the copy: caches dropped);
 #     warm: the same again right after, same mount (the copy: page and dentry caches hot)
 #   - medians of R runs (default 5); ratios mount/disk (goals: warm <= 1.5x, cold <= 3x)
-# Usage: scripts/bench-fuse.sh [N] [R]   (default 2000 5; root: drop_caches; needs /dev/fuse)
+# Usage: scripts/bench/fuse.sh [N] [R]   (default 2000 5; root: drop_caches; needs /dev/fuse)
 set -euo pipefail
 N=${1:-2000}
 R=${2:-5}
@@ -22,23 +22,13 @@ WORK=$(mktemp -d /var/tmp/sigmirror-bench-fuse.XXXXXX)
 MNT="$WORK/mnt"
 DISK="$WORK/disk"
 export SIGMIRROR_STORE="$WORK/store"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-REG=127.0.0.1:$PORT
-cat > "$WORK/registry.yml" <<YML
-version: 0.1
-log: {level: error, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $WORK/data}}
-http: {addr: $REG}
-YML
-docker-registry serve "$WORK/registry.yml" >/dev/null 2>&1 &
-REG_PID=$!
 cleanup() {
     if mountpoint -q "$MNT" 2>/dev/null; then umount "$MNT" 2>/dev/null || umount -l "$MNT"; fi
-    kill "$REG_PID" 2>/dev/null || true
+    stop_registries
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-for _ in $(seq 100); do curl -fs "http://$REG/v2/" >/dev/null && break; sleep 0.05; done
+start_registry "$WORK/registry"
 cd "$WORK"
 mkdir -p "$MNT"
 export COSIGN_PASSWORD=bench

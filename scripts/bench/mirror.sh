@@ -12,7 +12,7 @@
 #   (d) `sigmirror verify --offline` of all N in one call vs a loop of
 #       `cosign verify --insecure-ignore-tlog` against SRC
 #   (e) peak RSS of `sigmirror pull` of an image with one 1 GiB layer (goal: < 100 MiB)
-# Usage: scripts/bench-mirror.sh [N]   (default 200; release build; needs cosign,
+# Usage: scripts/bench/mirror.sh [N]   (default 200; release build; needs cosign,
 # docker-registry, /usr/bin/time, bc, python3, curl; about 2 GiB free in $TMPDIR for (e))
 # BENCH_NO_BUILD=1 times the binary already in $CARGO_TARGET_DIR/release without building.
 # The binary and the file-key plugin are copied into the work folder first, so that a
@@ -20,7 +20,8 @@
 # Wall times on a shared machine are noisy: rerun when a figure looks off.
 set -euo pipefail
 N=${1:-200}
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
+. scripts/lib/registry.sh
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/sigmirror-target}
 if [[ "${BENCH_NO_BUILD:-0}" != 1 ]]; then
     cargo build --release -q -p sigmirror -p sigmirror-plugin-file
@@ -28,29 +29,12 @@ fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sigmirror-bench-mirror.XXXXXX")
 SM="$WORK/sigmirror"
 cp "$CARGO_TARGET_DIR/release/sigmirror" "$CARGO_TARGET_DIR/release/libsigmirror_signer_file.so" "$WORK/"
-REG_PIDS=()
-cleanup() { for pid in "${REG_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$WORK"; }
+cleanup() { stop_registries; rm -rf "$WORK"; }
 trap cleanup EXIT
 trap 'echo "failed; last lines of the log:" >&2; tail -n 20 "$WORK/log" >&2' ERR
 
-# start_registry NAME: serves $WORK/NAME on a free loopback port; prints host:port.
-start_registry() {
-    local port
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    cat > "$WORK/$1.yml" <<YML
-version: 0.1
-log: {level: error, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $WORK/$1}}
-http: {addr: 127.0.0.1:$port}
-YML
-    docker-registry serve "$WORK/$1.yml" >/dev/null 2>&1 &
-    REG_PIDS+=($!)
-    for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.05; done
-    echo "127.0.0.1:$port"
-}
-# ($(...) would run the function in a subshell and lose the pid: use a temp file.)
-start_registry src > "$WORK/src.addr"; SRC=$(cat "$WORK/src.addr")
-start_registry dst > "$WORK/dst.addr"; DST=$(cat "$WORK/dst.addr")
+start_registry "$WORK/src"; SRC=$REG
+start_registry "$WORK/dst"; DST=$REG
 cd "$WORK"
 export COSIGN_PASSWORD=bench
 "$SM" generate-key-pair >/dev/null 2>&1
