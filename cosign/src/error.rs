@@ -230,6 +230,9 @@ pub enum Error {
     /// A signer (a plugin, a token, a KMS) failed to sign or to give its public key.
     #[error(transparent)]
     Signer(Box<dyn std::error::Error + Send + Sync + 'static>),
+    /// A keyless or Sigstore-bundle verification failed.
+    #[error(transparent)]
+    Sigstore(#[from] crate::sigstore::Error),
     /// A file could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {

@@ -36,6 +36,7 @@ pub mod payload;
 pub mod pem;
 pub mod signature_image;
 pub mod signer;
+pub mod sigstore;
 pub mod statement;
 pub mod verify;
 

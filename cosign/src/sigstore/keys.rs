@@ -1,0 +1,266 @@
+//! The public keys Sigstore's components sign with, whatever their algorithm: ECDSA P-256 and
+//! P-384 (Fulcio, Rekor v1, CT logs, timestamp authorities), Ed25519 (Rekor v2), RSA PKCS#1 v1.5
+//! (some CT logs and CAs). Signatures are verified over a message with a named hash, or over a
+//! digest computed elsewhere; ECDSA signatures may be DER or raw `r || s`, as sigstore accepts.
+
+use ed25519_dalek::Verifier as _;
+use p256::ecdsa::signature::hazmat::PrehashVerifier;
+use rsa::pkcs1::DecodeRsaPublicKey as _;
+use sha2::{Digest as _, Sha256, Sha384, Sha512};
+use spki::{DecodePublicKey as _, EncodePublicKey as _};
+
+use super::error::{Error, Result};
+
+/// A hash function named by a signature algorithm, a key or a bundle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HashAlgorithm {
+    /// SHA-256.
+    Sha256,
+    /// SHA-384.
+    Sha384,
+    /// SHA-512.
+    Sha512,
+}
+
+impl HashAlgorithm {
+    /// The digest of `data`.
+    pub fn digest(self, data: &[u8]) -> Vec<u8> {
+        match self {
+            HashAlgorithm::Sha256 => Sha256::digest(data).to_vec(),
+            HashAlgorithm::Sha384 => Sha384::digest(data).to_vec(),
+            HashAlgorithm::Sha512 => Sha512::digest(data).to_vec(),
+        }
+    }
+
+    /// From the names bundles and log entries use: `SHA2_256`, `sha256`, …
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "SHA2_256" | "sha256" => Some(HashAlgorithm::Sha256),
+            "SHA2_384" | "sha384" => Some(HashAlgorithm::Sha384),
+            "SHA2_512" | "sha512" => Some(HashAlgorithm::Sha512),
+            _ => None,
+        }
+    }
+
+    /// The name `oci` digests use: `sha256`, …
+    pub fn name(self) -> &'static str {
+        match self {
+            HashAlgorithm::Sha256 => "sha256",
+            HashAlgorithm::Sha384 => "sha384",
+            HashAlgorithm::Sha512 => "sha512",
+        }
+    }
+
+    /// From a digest algorithm OID (RFC 3161 imprints, CMS digest algorithms).
+    pub fn from_oid(oid: &const_oid::ObjectIdentifier) -> Option<Self> {
+        use const_oid::db::rfc5912::{ID_SHA_256, ID_SHA_384, ID_SHA_512};
+        match *oid {
+            ID_SHA_256 => Some(HashAlgorithm::Sha256),
+            ID_SHA_384 => Some(HashAlgorithm::Sha384),
+            ID_SHA_512 => Some(HashAlgorithm::Sha512),
+            _ => None,
+        }
+    }
+}
+
+/// How a signature is checked: over a message hashed with a function, or pure (Ed25519).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureHash {
+    /// Hash the message with this function, then verify the signature over the digest.
+    Hashed(HashAlgorithm),
+    /// Verify over the message itself (pure Ed25519).
+    Pure,
+}
+
+/// A public key of one of the algorithms Sigstore uses.
+#[derive(Debug, Clone)]
+pub enum PublicKey {
+    /// ECDSA P-256.
+    P256(p256::ecdsa::VerifyingKey),
+    /// ECDSA P-384.
+    P384(p384::ecdsa::VerifyingKey),
+    /// Ed25519.
+    Ed25519(ed25519_dalek::VerifyingKey),
+    /// RSA (PKCS#1 v1.5 signatures).
+    Rsa(rsa::PublicKey),
+}
+
+impl PartialEq for PublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.spki_der() == other.spki_der()
+    }
+}
+
+impl PublicKey {
+    /// Parses a SubjectPublicKeyInfo (what every certificate and trusted root holds).
+    pub fn from_spki_der(der: &[u8]) -> Result<Self> {
+        let bad = |reason: String| Error::Key { reason };
+        let spki = spki::SubjectPublicKeyInfoRef::try_from(der)
+            .map_err(|e| bad(format!("not a SubjectPublicKeyInfo: {e}")))?;
+        let algorithm = spki.algorithm.oid;
+        use const_oid::db::rfc5912::{
+            ID_EC_PUBLIC_KEY, RSA_ENCRYPTION, SECP_256_R_1, SECP_384_R_1,
+        };
+        use const_oid::db::rfc8410::ID_ED_25519;
+        if algorithm == ID_EC_PUBLIC_KEY {
+            let curve = spki
+                .algorithm
+                .parameters_oid()
+                .map_err(|e| bad(format!("EC key without a named curve: {e}")))?;
+            return match curve {
+                SECP_256_R_1 => p256::ecdsa::VerifyingKey::from_public_key_der(der)
+                    .map(PublicKey::P256)
+                    .map_err(|e| bad(format!("invalid P-256 key: {e}"))),
+                SECP_384_R_1 => p384::ecdsa::VerifyingKey::from_public_key_der(der)
+                    .map(PublicKey::P384)
+                    .map_err(|e| bad(format!("invalid P-384 key: {e}"))),
+                other => Err(bad(format!("unsupported elliptic curve {other}"))),
+            };
+        }
+        if algorithm == ID_ED_25519 {
+            return ed25519_dalek::VerifyingKey::from_public_key_der(der)
+                .map(PublicKey::Ed25519)
+                .map_err(|e| bad(format!("invalid Ed25519 key: {e}")));
+        }
+        if algorithm == RSA_ENCRYPTION {
+            return rsa::PublicKey::from_public_key_der(der)
+                .map(PublicKey::Rsa)
+                .map_err(|e| bad(format!("invalid RSA key: {e}")));
+        }
+        Err(bad(format!("unsupported key algorithm {algorithm}")))
+    }
+
+    /// Parses a PKCS#1 `RSAPublicKey` (a trusted root's `PKCS1_RSA_PKCS1V5` keys).
+    pub fn from_pkcs1_rsa_der(der: &[u8]) -> Result<Self> {
+        rsa::PublicKey::from_pkcs1_der(der)
+            .map(PublicKey::Rsa)
+            .map_err(|e| Error::Key {
+                reason: format!("invalid PKCS#1 RSA key: {e}"),
+            })
+    }
+
+    /// Parses a PEM `PUBLIC KEY` (SPKI) or `RSA PUBLIC KEY` (PKCS#1) block.
+    pub fn from_pem(pem: &[u8]) -> Result<Self> {
+        let block = crate::pem::decode(pem).map_err(|e| Error::Key {
+            reason: e.to_string(),
+        })?;
+        match block.label.as_str() {
+            "PUBLIC KEY" => Self::from_spki_der(&block.der),
+            "RSA PUBLIC KEY" => Self::from_pkcs1_rsa_der(&block.der),
+            other => Err(Error::Key {
+                reason: format!("unsupported PEM type {other:?} (expected PUBLIC KEY)"),
+            }),
+        }
+    }
+
+    /// The SubjectPublicKeyInfo DER.
+    pub fn spki_der(&self) -> Vec<u8> {
+        let der = match self {
+            PublicKey::P256(k) => k.to_public_key_der(),
+            PublicKey::P384(k) => k.to_public_key_der(),
+            PublicKey::Ed25519(k) => k.to_public_key_der(),
+            PublicKey::Rsa(k) => k.to_public_key_der(),
+        };
+        der.map(|d| d.as_bytes().to_vec()).unwrap_or_default()
+    }
+
+    /// The hash this key signs with by default (Sigstore's algorithm registry): P-256 and RSA
+    /// SHA-256, P-384 SHA-384, Ed25519 pure.
+    pub fn default_hash(&self) -> SignatureHash {
+        match self {
+            PublicKey::P256(_) | PublicKey::Rsa(_) => SignatureHash::Hashed(HashAlgorithm::Sha256),
+            PublicKey::P384(_) => SignatureHash::Hashed(HashAlgorithm::Sha384),
+            PublicKey::Ed25519(_) => SignatureHash::Pure,
+        }
+    }
+
+    /// Verifies `sig` over `message`, hashed as `hash` says.
+    pub fn verify(&self, message: &[u8], sig: &[u8], hash: SignatureHash) -> Result<()> {
+        match (self, hash) {
+            (PublicKey::Ed25519(k), SignatureHash::Pure) => {
+                let sig =
+                    ed25519_dalek::Signature::from_slice(sig).map_err(|_| Error::BadSignature)?;
+                k.verify(message, &sig).map_err(|_| Error::BadSignature)
+            }
+            (PublicKey::Ed25519(_), SignatureHash::Hashed(_)) => Err(Error::Key {
+                reason: "Ed25519 pre-hashed signatures are not supported".into(),
+            }),
+            (_, SignatureHash::Pure) => Err(Error::Key {
+                reason: "only Ed25519 keys sign without a hash".into(),
+            }),
+            (_, SignatureHash::Hashed(h)) => self.verify_prehash(&h.digest(message), sig),
+        }
+    }
+
+    /// Verifies `sig` over a digest computed elsewhere (ECDSA and RSA keys).
+    pub fn verify_prehash(&self, digest: &[u8], sig: &[u8]) -> Result<()> {
+        match self {
+            PublicKey::P256(k) => {
+                let sig = p256::ecdsa::Signature::from_der(sig)
+                    .or_else(|_| p256::ecdsa::Signature::from_slice(sig))
+                    .map_err(|_| Error::BadSignature)?;
+                k.verify_prehash(digest, &sig)
+                    .map_err(|_| Error::BadSignature)
+            }
+            PublicKey::P384(k) => {
+                let sig = p384::ecdsa::Signature::from_der(sig)
+                    .or_else(|_| p384::ecdsa::Signature::from_slice(sig))
+                    .map_err(|_| Error::BadSignature)?;
+                k.verify_prehash(digest, &sig)
+                    .map_err(|_| Error::BadSignature)
+            }
+            PublicKey::Rsa(k) => {
+                let sig =
+                    rsa::pkcs1v15::Signature::try_from(sig).map_err(|_| Error::BadSignature)?;
+                let verifier = match digest.len() {
+                    32 => rsa_verify::<Sha256>(k, digest, &sig),
+                    48 => rsa_verify::<Sha384>(k, digest, &sig),
+                    64 => rsa_verify::<Sha512>(k, digest, &sig),
+                    n => {
+                        return Err(Error::Key {
+                            reason: format!("no RSA hash gives a {n}-byte digest"),
+                        });
+                    }
+                };
+                verifier.map_err(|_| Error::BadSignature)
+            }
+            PublicKey::Ed25519(_) => Err(Error::Key {
+                reason: "Ed25519 keys do not sign digests".into(),
+            }),
+        }
+    }
+
+    /// Verifies a signature made by a message-verifying API (`Verifier`), for callers that hold
+    /// a key's default pairing: ECDSA with the curve's hash, Ed25519 pure.
+    pub fn verify_default(&self, message: &[u8], sig: &[u8]) -> Result<()> {
+        self.verify(message, sig, self.default_hash())
+    }
+
+    /// A short name of the algorithm, for messages.
+    pub fn algorithm(&self) -> &'static str {
+        match self {
+            PublicKey::P256(_) => "ECDSA P-256",
+            PublicKey::P384(_) => "ECDSA P-384",
+            PublicKey::Ed25519(_) => "Ed25519",
+            PublicKey::Rsa(_) => "RSA",
+        }
+    }
+}
+
+fn rsa_verify<D>(
+    key: &rsa::PublicKey,
+    digest: &[u8],
+    sig: &rsa::pkcs1v15::Signature,
+) -> std::result::Result<(), rsa::signature::Error>
+where
+    D: sha2::Digest + const_oid::AssociatedOid,
+{
+    rsa::pkcs1v15::VerifyingKey::<D>::new(key.clone()).verify_prehash(digest, sig)
+}
+
+/// A P-256 key of this crate's own key type, as a Sigstore public key.
+impl From<&crate::keys::PublicKey> for PublicKey {
+    fn from(key: &crate::keys::PublicKey) -> Self {
+        Self::from_spki_der(&key.to_spki_der()).expect("a P-256 key's SPKI parses")
+    }
+}
