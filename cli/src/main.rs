@@ -102,9 +102,9 @@ enum Command {
     /// Mount the store as a read-only filesystem of signatures, attestations and verification
     /// status.
     Mount(commands::mount::Mount),
-    /// Manage the public keys the mounted view verifies against.
+    /// Manage what the store trusts: keys, Sigstore trusted roots, certificate identities.
     #[command(subcommand)]
-    Trust(commands::mount::Trust),
+    Trust(commands::trust::Trust),
 }
 
 fn main() -> std::process::ExitCode {

@@ -14,10 +14,12 @@ use sigmirror_oci::{Digest, ImageRef, media_types};
 use crate::conventions::SIGNATURE_ANNOTATION;
 use crate::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE};
 use crate::error::{Error, Result};
-use crate::keys::PublicKey;
 use crate::signature_image::Layer;
 use crate::signer::Signer;
+use crate::sigstore::classic::Evidence;
+use crate::sigstore::{Artifact, Verified};
 use crate::statement::{self, ParsedStatement};
+use crate::verifier::Verifier;
 
 /// Layer annotation naming the predicate type of an attestation.
 pub const PREDICATE_TYPE_ANNOTATION: &str = "predicateType";
@@ -67,21 +69,34 @@ pub struct VerifiedAttestation {
     pub envelope_json: Vec<u8>,
     /// The decoded statement.
     pub statement: ParsedStatement,
+    /// What the Sigstore verification established; `None` for a key-only verification.
+    pub sigstore: Option<Verified>,
 }
 
-/// Checks one envelope: signature, payload type, subject digest, predicate type.
+/// Checks one envelope: its signature (with the key, or with the certificate and `evidence`
+/// beside it under a Sigstore policy), payload type, subjects (one must have a digest in
+/// `digests`), predicate type.
 pub fn check_attestation(
-    key: &PublicKey,
+    verifier: &Verifier,
     envelope_json: &[u8],
-    digest: &Digest,
+    evidence: &Evidence,
+    digests: &[Digest],
     predicate_type: Option<&str>,
-) -> Result<ParsedStatement> {
+) -> Result<(ParsedStatement, Option<Verified>)> {
     let envelope = Envelope::from_json(envelope_json)?;
-    envelope.verify(key)?;
+    let verified = match verifier {
+        Verifier::Key(key) => {
+            envelope.verify(key)?;
+            None
+        }
+        Verifier::Sigstore(sigstore) => {
+            Some(sigstore.check_classic_attestation(envelope_json, evidence)?)
+        }
+    };
     let statement = statement::parse(&envelope.payload)?;
-    if !statement.covers(digest) {
+    if !digests.iter().any(|d| statement.covers(d)) {
         return Err(Error::SubjectMismatch {
-            digest: digest.to_string(),
+            digest: digests.first().map(ToString::to_string).unwrap_or_default(),
         });
     }
     if let Some(wanted) = predicate_type
@@ -92,14 +107,14 @@ pub fn check_attestation(
             wanted: wanted.to_owned(),
         });
     }
-    Ok(statement)
+    Ok((statement, verified))
 }
 
 /// Verifies the attestations of `image` (pinned to the digest their subject must name),
 /// keeping those of `predicate_type` if given: at least one must pass, otherwise every
 /// candidate's reason is listed.
 pub fn verify_attestations(
-    key: &PublicKey,
+    verifier: &Verifier,
     image: &ImageRef,
     candidates: Vec<AttestationCandidate>,
     predicate_type: Option<&str>,
@@ -115,12 +130,19 @@ pub fn verify_attestations(
     let (mut verified, mut reasons) = (vec![], vec![]);
     for (index, candidate) in candidates.into_iter().enumerate() {
         let outcome = match candidate.envelope {
-            Ok(bytes) => check_attestation(key, &bytes, digest, predicate_type)
-                .map(|statement| VerifiedAttestation {
-                    envelope_json: bytes,
-                    statement,
-                })
-                .map_err(|e| e.to_string()),
+            Ok(bytes) => check_attestation(
+                verifier,
+                &bytes,
+                &Evidence::from_layer(&candidate.layer),
+                std::slice::from_ref(digest),
+                predicate_type,
+            )
+            .map(|(statement, sigstore)| VerifiedAttestation {
+                envelope_json: bytes,
+                statement,
+                sigstore,
+            })
+            .map_err(|e| e.to_string()),
             Err(why) => Err(format!("cannot fetch envelope: {why}")),
         };
         match outcome {
@@ -150,20 +172,26 @@ pub fn attest_blob(
     Envelope::sign(signer, IN_TOTO_PAYLOAD_TYPE, statement)
 }
 
-/// `verify-blob-attestation`: the envelope verifies with `key`, its statement names the blob's
-/// SHA-256, and (if given) has `predicate_type`.
+/// `verify-blob-attestation`: the envelope verifies (see [`check_attestation`]), its statement
+/// names the blob (by SHA-256 or SHA-512), and (if given) has `predicate_type`.
 pub fn verify_blob_attestation(
-    key: &PublicKey,
+    verifier: &Verifier,
     envelope_json: &[u8],
+    evidence: &Evidence,
     blob: impl Read,
     predicate_type: Option<&str>,
-) -> Result<ParsedStatement> {
-    let (digest, _) = Sha256Digest::of_reader(blob).map_err(|e| Error::io("<blob>", e))?;
-    check_attestation(key, envelope_json, &digest.into(), predicate_type).map_err(|reason| {
-        Error::NoValidAttestations {
-            reference: "the blob".into(),
-            reasons: vec![reason.to_string()],
-        }
+) -> Result<(ParsedStatement, Option<Verified>)> {
+    let artifact = Artifact::of_reader(blob).map_err(|e| Error::io("<blob>", e))?;
+    check_attestation(
+        verifier,
+        envelope_json,
+        evidence,
+        &artifact.oci_digests(),
+        predicate_type,
+    )
+    .map_err(|reason| Error::NoValidAttestations {
+        reference: "the blob".into(),
+        reasons: vec![reason.to_string()],
     })
 }
 
@@ -206,7 +234,7 @@ mod tests {
             .with_digest(&digest);
         let statement = statement::statement("app", &digest, "https://example.com/p", &Value::Null);
         let envelope = Envelope::sign(&key, IN_TOTO_PAYLOAD_TYPE, statement).unwrap();
-        let public = key.public_key();
+        let public = Verifier::from(key.public_key());
         let ok = verify_attestations(&public, &image, vec![candidate(&envelope)], None).unwrap();
         assert_eq!(ok[0].statement.predicate_type, "https://example.com/p");
         let other_type = verify_attestations(
@@ -228,7 +256,7 @@ mod tests {
                 .to_string()
                 .contains("no subject with digest")
         );
-        let other_key = PrivateKey::generate().public_key();
+        let other_key = Verifier::from(PrivateKey::generate().public_key());
         let err = verify_attestations(&other_key, &image, vec![candidate(&envelope)], None);
         assert!(err.unwrap_err().to_string().contains("invalid signature"));
         assert!(matches!(

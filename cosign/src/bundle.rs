@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::b64;
 use crate::error::{Error, Result};
+use crate::sigstore::classic::Evidence;
 
 /// A key-based bundle. Field order and omission rules follow Go's `json.Marshal` of cosign's
 /// struct, so the bytes equal what cosign 2.x writes for a key-only signature.
@@ -16,7 +17,7 @@ pub struct LocalBundle {
     /// Certificate or public key PEM (cosign v3 writes the public key, base64 of the PEM).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cert: Option<String>,
-    /// A Rekor bundle; sigmirror never uploads to Rekor and does not verify one.
+    /// A Rekor bundle: verified for keyless signatures (sigmirror never uploads to Rekor).
     #[serde(
         rename = "rekorBundle",
         default,
@@ -77,6 +78,27 @@ impl LocalBundle {
             cert: string("cert")?,
             rekor_bundle: get("rekorBundle").cloned(),
         })
+    }
+
+    /// The certificate (or key) PEM: cosign writes it base64-encoded, older versions as PEM.
+    pub fn certificate_pem(&self) -> Option<Vec<u8>> {
+        let cert = self.cert.as_deref()?.trim();
+        if cert.is_empty() {
+            return None;
+        }
+        Some(b64::decode_lenient(cert.as_bytes()).unwrap_or_else(|_| cert.as_bytes().to_vec()))
+    }
+
+    /// The certificate and Rekor bundle beside the signature, for keyless verification.
+    pub fn evidence(&self) -> Evidence {
+        Evidence {
+            certificate_pem: self.certificate_pem(),
+            rekor_bundle: self
+                .rekor_bundle
+                .as_ref()
+                .map(|v| serde_json::to_vec(v).expect("a JSON value serializes")),
+            timestamp: None,
+        }
     }
 
     /// The decoded signature bytes.

@@ -15,6 +15,8 @@ pub const CERTIFICATE_ANNOTATION: &str = "dev.sigstore.cosign/certificate";
 pub const CHAIN_ANNOTATION: &str = "dev.sigstore.cosign/chain";
 /// Annotation holding a Rekor bundle.
 pub const BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
+/// Annotation holding an RFC 3161 timestamp (`{"SignedRFC3161Timestamp":…}`).
+pub const TIMESTAMP_ANNOTATION: &str = "dev.sigstore.cosign/rfc3161timestamp";
 
 /// Environment variable naming another repository for signatures, as cosign reads it.
 pub const COSIGN_REPOSITORY_ENV: &str = "COSIGN_REPOSITORY";

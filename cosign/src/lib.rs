@@ -38,6 +38,7 @@ pub mod signature_image;
 pub mod signer;
 pub mod sigstore;
 pub mod statement;
+pub mod verifier;
 pub mod verify;
 
 pub use error::{Error, Result};

@@ -13,8 +13,10 @@ use sigmirror_oci::{Digest, ImageRef};
 use crate::b64;
 use crate::conventions::SIGNATURE_ANNOTATION;
 use crate::error::{Error, Result};
-use crate::keys::PublicKey;
 use crate::payload::{self, ParsedPayload};
+use crate::sigstore::Verified;
+use crate::sigstore::classic::Evidence;
+use crate::verifier::Verifier;
 
 /// One layer of a signature image, with its payload as fetched.
 #[derive(Debug, Clone)]
@@ -34,6 +36,9 @@ pub struct VerifiedSignature {
     pub parsed: ParsedPayload,
     /// Digest of the signature layer.
     pub layer_digest: Digest,
+    /// What the Sigstore verification established (certificate, signing times, log entries);
+    /// `None` for a key-only verification.
+    pub sigstore: Option<Verified>,
 }
 
 /// The outcome of verifying one image.
@@ -45,15 +50,16 @@ pub struct Verification {
     pub signatures: Vec<VerifiedSignature>,
 }
 
-/// Checks one signature layer: its signature annotation verifies over `payload` with `key`,
-/// and the payload names `digest` and carries every `required` annotation.
+/// Checks one signature layer: its signature annotation verifies over `payload` (with the key,
+/// or with the certificate and evidence beside it under a Sigstore policy), and the payload
+/// names `digest` and carries every `required` annotation.
 pub fn check_signature(
-    key: &PublicKey,
+    verifier: &Verifier,
     layer: &Descriptor,
     payload: &[u8],
     digest: &Digest,
     required: &BTreeMap<String, Value>,
-) -> Result<ParsedPayload> {
+) -> Result<(ParsedPayload, Option<Verified>)> {
     let sig_b64 = layer
         .annotation(SIGNATURE_ANNOTATION)
         .filter(|s| !s.is_empty())
@@ -62,16 +68,27 @@ pub fn check_signature(
         b64::decode_lenient(sig_b64.as_bytes()).map_err(|e| Error::SignatureAnnotation {
             reason: e.to_string(),
         })?;
-    key.verify_digest(&Sha256Digest::of(payload), &signature)?;
+    let payload_digest = Sha256Digest::of(payload);
+    let verified = match verifier {
+        Verifier::Key(key) => {
+            key.verify_digest(&payload_digest, &signature)?;
+            None
+        }
+        Verifier::Sigstore(sigstore) => Some(sigstore.check_classic_signature(
+            *payload_digest.as_bytes(),
+            signature,
+            &Evidence::from_layer(layer),
+        )?),
+    };
     let parsed = payload::parse(payload)?;
     parsed.check_claims(digest, required)?;
-    Ok(parsed)
+    Ok((parsed, verified))
 }
 
 /// Verifies the signatures of `image` (pinned to the digest they must name): succeeds if at
 /// least one candidate passes every check, and otherwise lists why each one failed.
 pub fn verify_signatures(
-    key: &PublicKey,
+    verifier: &Verifier,
     image: &ImageRef,
     candidates: Vec<SignatureCandidate>,
     required: &BTreeMap<String, Value>,
@@ -88,13 +105,17 @@ pub fn verify_signatures(
     let mut reasons = vec![];
     for (index, candidate) in candidates.into_iter().enumerate() {
         let outcome = match candidate.payload {
-            Ok(payload) => check_signature(key, &candidate.layer, &payload, digest, required)
-                .map(|parsed| VerifiedSignature {
-                    payload,
-                    parsed,
-                    layer_digest: candidate.layer.digest.clone(),
-                })
-                .map_err(|e| e.to_string()),
+            Ok(payload) => {
+                check_signature(verifier, &candidate.layer, &payload, digest, required).map(
+                    |(parsed, sigstore)| VerifiedSignature {
+                        payload,
+                        parsed,
+                        layer_digest: candidate.layer.digest.clone(),
+                        sigstore,
+                    },
+                )
+            }
+            .map_err(|e| e.to_string()),
             Err(why) => Err(format!("cannot fetch payload: {why}")),
         };
         match outcome {
@@ -156,7 +177,7 @@ mod tests {
             layer: signed_layer(&key, &payload),
             payload: Err("gone".into()),
         };
-        let public = key.public_key();
+        let public = Verifier::from(key.public_key());
         let none = BTreeMap::new();
         let v = verify_signatures(&public, &pinned, vec![other_key.clone(), good], &none).unwrap();
         assert_eq!(v.signatures.len(), 1);
@@ -191,15 +212,36 @@ mod tests {
         let mut changed = payload.clone();
         changed[5] ^= 1;
         let none = BTreeMap::new();
-        assert!(check_signature(&key.public_key(), &layer, &payload, &digest, &none).is_ok());
+        assert!(
+            check_signature(
+                &Verifier::from(key.public_key()),
+                &layer,
+                &payload,
+                &digest,
+                &none
+            )
+            .is_ok()
+        );
         assert!(matches!(
-            check_signature(&key.public_key(), &layer, &changed, &digest, &none),
+            check_signature(
+                &Verifier::from(key.public_key()),
+                &layer,
+                &changed,
+                &digest,
+                &none
+            ),
             Err(Error::InvalidSignature)
         ));
         let mut bare = layer.clone();
         bare.annotations = None;
         assert!(matches!(
-            check_signature(&key.public_key(), &bare, &payload, &digest, &none),
+            check_signature(
+                &Verifier::from(key.public_key()),
+                &bare,
+                &payload,
+                &digest,
+                &none
+            ),
             Err(Error::NoSignatureAnnotation)
         ));
     }

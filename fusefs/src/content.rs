@@ -12,8 +12,9 @@ use sigmirror_cosign::conventions::{
     BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, SIGNATURE_ANNOTATION,
 };
 use sigmirror_cosign::dsse::Envelope;
-use sigmirror_cosign::keys::PublicKey;
+use sigmirror_cosign::sigstore::classic::Evidence;
 use sigmirror_cosign::statement;
+use sigmirror_cosign::verifier::Verifier;
 use sigmirror_cosign::verify::check_signature;
 use sigmirror_oci::Digest;
 use sigmirror_oci::digest::Algorithm;
@@ -134,13 +135,13 @@ fn blob_entry(blobs: &Blobs, digest: &Digest) -> Option<Entry> {
 }
 
 fn results(
-    keys: &[(String, PublicKey)],
-    check: impl Fn(&PublicKey) -> std::result::Result<(), String>,
+    verifiers: &[(String, Verifier)],
+    check: impl Fn(&Verifier) -> std::result::Result<(), String>,
 ) -> (Value, Vec<String>) {
     let mut map = serde_json::Map::new();
     let mut ok = vec![];
-    for (name, key) in keys {
-        let result = check(key);
+    for (name, verifier) in verifiers {
+        let result = check(verifier);
         if result.is_ok() {
             ok.push(name.clone());
         }
@@ -212,8 +213,8 @@ fn signature_folder(
     ));
     let payload = blobs.read(&layer.digest).ok();
     let none = BTreeMap::new();
-    let (report, ok) = results(&snap.keys, |key| match &payload {
-        Some(p) => check_signature(key, layer, p, digest, &none)
+    let (report, ok) = results(&snap.verifiers, |verifier| match &payload {
+        Some(p) => check_signature(verifier, layer, p, digest, &none)
             .map(|_| ())
             .map_err(|e| e.to_string()),
         None => Err("payload missing or corrupt in the store".into()),
@@ -251,8 +252,9 @@ fn attestation_folder(
             ));
         }
     }
-    let (report, _) = results(&snap.keys, |key| match &envelope {
-        Some(e) => check_attestation(key, e, digest, None)
+    let evidence = Evidence::from_layer(layer);
+    let (report, _) = results(&snap.verifiers, |verifier| match &envelope {
+        Some(e) => check_attestation(verifier, e, &evidence, std::slice::from_ref(digest), None)
             .map(|_| ())
             .map_err(|e| e.to_string()),
         None => Err("envelope missing or corrupt in the store".into()),
@@ -348,7 +350,7 @@ pub fn digest_dir(blobs: &Blobs, snap: &Snapshot, digest: &Digest) -> Result<Vec
     ));
     let report = json!({
         "digest": digest,
-        "trustedKeys": snap.keys.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
+        "trustedKeys": snap.verifiers.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
         "verifiedBy": verified_by,
         "signatures": sig_report,
         "attestations": att_report,

@@ -11,6 +11,7 @@ mod error;
 pub mod fs;
 pub mod mount;
 pub mod snapshot;
+pub mod trust;
 pub mod vfs;
 
 pub use error::{Error, Result};

@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use sigmirror_cosign::keys::PublicKey;
+use sigmirror_cosign::verifier::Verifier;
 use sigmirror_oci::Digest;
 use sigmirror_oci::attachment::AttachmentKind;
-use sigmirror_store::{Store, TRUST_DIR, read_trusted_keys};
+use sigmirror_store::{Store, TrustKind};
 
 use crate::error::Result;
 
@@ -42,16 +42,16 @@ pub struct Snapshot {
     pub repos: BTreeMap<String, Repo>,
     /// Digest → what is attached to it.
     pub attached: HashMap<Digest, Attached>,
-    /// Trusted keys by name.
-    pub keys: Vec<(String, PublicKey)>,
+    /// Who is trusted, by name: the store's keys (and, with a trusted root, its identities).
+    pub verifiers: Vec<(String, Verifier)>,
 }
 
-/// What changes when the store changes: the index files and the trusted-keys folder.
+/// What changes when the store changes: the index files and the trust folders.
 pub fn marker(root: &Path) -> Vec<(PathBuf, Option<(SystemTime, u64)>)> {
     let mut watched: Vec<PathBuf> = std::fs::read_dir(root.join("index"))
         .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
         .unwrap_or_default();
-    watched.push(root.join(TRUST_DIR));
+    watched.extend(TrustKind::ALL.iter().map(|k| root.join(k.dir())));
     watched.sort();
     watched
         .into_iter()
@@ -64,27 +64,12 @@ pub fn marker(root: &Path) -> Vec<(PathBuf, Option<(SystemTime, u64)>)> {
         .collect()
 }
 
-/// The store's trusted keys that are P-256 public keys; others are skipped with a warning.
-pub fn read_keys(root: &Path) -> Vec<(String, PublicKey)> {
-    read_trusted_keys(root)
-        .into_iter()
-        .filter(|(name, _)| crate::is_safe_component(name))
-        .filter_map(|(name, pem)| match PublicKey::from_pem(&pem) {
-            Ok(key) => Some((name, key)),
-            Err(e) => {
-                tracing::warn!("ignoring trusted key {name}: {e}");
-                None
-            }
-        })
-        .collect()
-}
-
 impl Snapshot {
     /// Takes a snapshot, waiting at most `wait` for another process to release the store.
     pub fn take(root: &Path, wait: Duration) -> Result<Snapshot> {
         let store = Store::open_with_wait(root, wait)?;
         let mut snap = Snapshot {
-            keys: read_keys(root),
+            verifiers: crate::trust::verifiers(root),
             ..Snapshot::default()
         };
         let mut roots: Vec<(String, Digest)> = vec![];

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use sigmirror_oci::Digest;
-use sigmirror_store::TRUST_DIR;
+use sigmirror_store::TrustKind;
 
 use crate::content::{Blobs, Entry, FileData, digest_dir};
 use crate::error::{Error, Result};
@@ -101,17 +101,17 @@ type Marker = Vec<(PathBuf, Option<(SystemTime, u64)>)>;
 /// A snapshot and the marker it corresponds to. Opening the store touches its index files, so
 /// their part of the marker is read after the snapshot (read before, it would differ at every
 /// later check and the view would be rebuilt, every digest folder re-verified, each second for
-/// the rest of the mount). The trusted keys are not touched by it and are read before: a key
+/// the rest of the mount). The trust folders are not touched by it and are read before: a key
 /// added while the snapshot is taken is then noticed at the next check (after, it could be
 /// missed for good).
 fn take(root: &Path, wait: Duration) -> Result<(Snapshot, Marker)> {
     let before = marker(root);
     let snap = Snapshot::take(root, wait)?;
-    let trust = root.join(TRUST_DIR);
+    let trust: Vec<_> = TrustKind::ALL.iter().map(|k| root.join(k.dir())).collect();
     let mut after = marker(root);
     for (path, meta) in &mut after {
-        if *path == trust
-            && let Some((_, m)) = before.iter().find(|(p, _)| *p == trust)
+        if trust.contains(path)
+            && let Some((_, m)) = before.iter().find(|(p, _)| p == path)
         {
             *meta = *m;
         }

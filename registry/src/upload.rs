@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use sigmirror_cosign::conventions::{
-    CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, SIGNATURE_ANNOTATION, attachment_ref,
-    docker_media_types,
+    BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, SIGNATURE_ANNOTATION,
+    TIMESTAMP_ANNOTATION, attachment_ref, docker_media_types,
 };
 use sigmirror_cosign::payload::simple_signing;
 use sigmirror_cosign::signature_image::{Layer, SignatureImage};
@@ -17,6 +17,20 @@ use crate::client::Registry;
 use crate::error::{Error, Result};
 use crate::sign::{append_layer, write_image};
 
+/// What is attached beside a signature made elsewhere (keyless evidence), each used verbatim
+/// as its annotation.
+#[derive(Debug, Clone, Default)]
+pub struct SignatureEvidence {
+    /// The signing certificate, PEM.
+    pub certificate: Option<String>,
+    /// Its chain, PEM (cosign writes the annotation, maybe empty, whenever a certificate is).
+    pub chain: Option<String>,
+    /// The Rekor bundle JSON.
+    pub rekor_bundle: Option<String>,
+    /// The RFC 3161 timestamp JSON.
+    pub timestamp: Option<String>,
+}
+
 /// Appends a signature made elsewhere to the image's `.sig` (no de-duplication, as cosign).
 /// `signature` is used verbatim as the annotation value. Returns the `.sig` reference.
 pub async fn attach_signature(
@@ -24,17 +38,25 @@ pub async fn attach_signature(
     image: &ImageRef,
     payload: Option<Vec<u8>>,
     signature: &str,
-    certificate: Option<String>,
-    chain: Option<String>,
+    evidence: SignatureEvidence,
 ) -> Result<ImageRef> {
     let digest = registry.resolve(image).await?.digest;
     let payload =
         payload.unwrap_or_else(|| simple_signing(&image.repo_name(), &digest, &BTreeMap::new()));
     let mut annotations = BTreeMap::new();
     annotations.insert(SIGNATURE_ANNOTATION.to_owned(), signature.to_owned());
-    if let Some(cert) = certificate {
+    if let Some(cert) = evidence.certificate {
         annotations.insert(CERTIFICATE_ANNOTATION.to_owned(), cert);
-        annotations.insert(CHAIN_ANNOTATION.to_owned(), chain.unwrap_or_default());
+        annotations.insert(
+            CHAIN_ANNOTATION.to_owned(),
+            evidence.chain.unwrap_or_default(),
+        );
+    }
+    if let Some(bundle) = evidence.rekor_bundle {
+        annotations.insert(BUNDLE_ANNOTATION.to_owned(), bundle);
+    }
+    if let Some(timestamp) = evidence.timestamp {
+        annotations.insert(TIMESTAMP_ANNOTATION.to_owned(), timestamp);
     }
     let layer = Layer::new(media_types::SIMPLE_SIGNING, payload, annotations);
     let target = attachment_ref(image, &digest, AttachmentKind::Signature)?;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use sigmirror_cosign::attest::{AttestationCandidate, VerifiedAttestation, verify_attestations};
 use sigmirror_cosign::conventions::{attachment_ref, max_attachment_size};
-use sigmirror_cosign::keys::PublicKey;
+use sigmirror_cosign::verifier::Verifier;
 use sigmirror_cosign::verify::{SignatureCandidate, Verification, verify_signatures};
 use sigmirror_oci::ImageRef;
 use sigmirror_oci::attachment::AttachmentKind;
@@ -53,11 +53,11 @@ pub async fn fetch_attached<S: Source>(
     Ok((pinned, layers))
 }
 
-/// Verifies the signatures of `image` (a tag is resolved once) with `key`; `annotations` must
+/// Verifies the signatures of `image` (a tag is resolved once) with `verifier`; `annotations` must
 /// all appear in a payload's optional map for it to count.
 pub async fn verify_image<S: Source>(
     source: &S,
-    key: &PublicKey,
+    verifier: &Verifier,
     image: &ImageRef,
     annotations: &BTreeMap<String, Value>,
 ) -> Result<Verification> {
@@ -66,13 +66,18 @@ pub async fn verify_image<S: Source>(
         .into_iter()
         .map(|(layer, payload)| SignatureCandidate { layer, payload })
         .collect();
-    Ok(verify_signatures(key, &pinned, candidates, annotations)?)
+    Ok(verify_signatures(
+        verifier,
+        &pinned,
+        candidates,
+        annotations,
+    )?)
 }
 
-/// Verifies the attestations of `image` with `key`, keeping those of `predicate_type` if given.
+/// Verifies the attestations of `image` with `verifier`, keeping those of `predicate_type` if given.
 pub async fn verify_image_attestations<S: Source>(
     source: &S,
-    key: &PublicKey,
+    verifier: &Verifier,
     image: &ImageRef,
     predicate_type: Option<&str>,
 ) -> Result<(ImageRef, Vec<VerifiedAttestation>)> {
@@ -81,6 +86,6 @@ pub async fn verify_image_attestations<S: Source>(
         .into_iter()
         .map(|(layer, envelope)| AttestationCandidate { layer, envelope })
         .collect();
-    let verified = verify_attestations(key, &pinned, candidates, predicate_type)?;
+    let verified = verify_attestations(verifier, &pinned, candidates, predicate_type)?;
     Ok((pinned, verified))
 }

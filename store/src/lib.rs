@@ -7,6 +7,8 @@
 //! ROOT/tmp/                 in-flight writes, emptied on open
 //! ROOT/lock                 the process lock (pid and command line of the holder)
 //! ROOT/trusted-keys/        public keys the mounted view verifies against (`<name>.pub`)
+//! ROOT/trusted-roots/       Sigstore trusted roots for keyless verification (`<name>.json`)
+//! ROOT/trusted-identities/  certificate identities trusted under them (`<name>.json`)
 //! ```
 //!
 //! Crash safety rests on two rules: a blob is renamed into place only once complete, fsynced
@@ -56,7 +58,7 @@ pub use error::{Error, Result};
 pub use fsck::FsckReport;
 pub use gc::{GcReport, Usage};
 pub use index::{AttachmentRecord, ImageRecord, ManifestInfo};
-pub use trust::{TRUST_DIR, read_trusted_keys};
+pub use trust::{TRUST_DIR, TrustKind, read_trusted, read_trusted_keys};
 
 use index::Index;
 use lock::StoreLock;

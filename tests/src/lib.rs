@@ -8,6 +8,7 @@
 pub mod fake_registry;
 pub mod oci;
 pub mod peers;
+pub mod private_sigstore;
 pub mod registry;
 pub mod tls;
 

@@ -6,10 +6,12 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
+use sigmirror_cosign::sigstore::classic;
 use sigmirror_oci::ImageRef;
 use sigmirror_oci::attachment::AttachmentKind;
 use sigmirror_registry::upload::{
-    UploadFile, attach_signature, clean, detect_content_type, upload_blob, upload_wasm,
+    SignatureEvidence, UploadFile, attach_signature, clean, detect_content_type, upload_blob,
+    upload_wasm,
 };
 
 use super::registry::{RegistryArgs, block_on};
@@ -172,6 +174,13 @@ pub struct AttachSignature {
     /// PEM certificate chain to attach with the certificate.
     #[arg(long, value_name = "FILE", requires = "certificate")]
     certificate_chain: Option<PathBuf>,
+    /// Rekor bundle JSON (`{"SignedEntryTimestamp":…,"Payload":{…}}`) to attach: the
+    /// transparency-log evidence keyless verification checks offline.
+    #[arg(long, value_name = "FILE", requires = "certificate")]
+    rekor_bundle: Option<PathBuf>,
+    /// RFC 3161 timestamp JSON (`{"SignedRFC3161Timestamp":…}`) over the signature to attach.
+    #[arg(long, value_name = "FILE")]
+    rfc3161_timestamp: Option<PathBuf>,
     #[command(flatten)]
     registry: RegistryArgs,
     /// The image.
@@ -201,13 +210,22 @@ impl AttachSignature {
                 })
                 .transpose()
         };
-        let (cert, chain) = (
-            read_text(&self.certificate)?,
-            read_text(&self.certificate_chain)?,
-        );
+        let evidence = SignatureEvidence {
+            certificate: read_text(&self.certificate)?,
+            chain: read_text(&self.certificate_chain)?,
+            rekor_bundle: read_text(&self.rekor_bundle)?,
+            timestamp: read_text(&self.rfc3161_timestamp)?,
+        };
+        // Checked before anything is written: a malformed one would only fail verification.
+        if let Some(bundle) = &evidence.rekor_bundle {
+            classic::rekor_entry(bundle.as_bytes()).context("--rekor-bundle")?;
+        }
+        if let Some(timestamp) = &evidence.timestamp {
+            classic::timestamp(timestamp.as_bytes()).context("--rfc3161-timestamp")?;
+        }
         let registry = self.registry.registry();
         let target = block_on(async {
-            Ok(attach_signature(&registry, &image, payload, &signature, cert, chain).await?)
+            Ok(attach_signature(&registry, &image, payload, &signature, evidence).await?)
         })?;
         eprintln!("Attached signature to {target}");
         Ok(())

@@ -104,17 +104,14 @@ pub enum AttestationOutput {
 /// Arguments of `verify-attestation`.
 #[derive(Debug, Args)]
 pub struct VerifyAttestation {
-    /// Public key file (PEM), env://VAR, or a plugin key reference whose public half is used.
-    #[arg(long, value_name = "KEY_REF")]
-    key: String,
+    #[command(flatten)]
+    verifier: super::verifier::VerifierArgs,
     /// Only accept attestations of this predicate type (shortname or URI).
     #[arg(long = "type", value_name = "TYPE")]
     kind: Option<String>,
     /// What to print for each verified attestation.
     #[arg(short = 'o', long, value_enum, default_value = "envelope")]
     output: AttestationOutput,
-    #[command(flatten)]
-    tlog: super::blob::IgnoreTlogArgs,
     #[command(flatten)]
     registry: RegistryArgs,
     #[command(flatten)]
@@ -133,11 +130,13 @@ impl VerifyAttestation {
             .map(|i| ImageRef::parse(i))
             .collect::<Result<_, _>>()?;
         let predicate_type = self.kind.as_deref().map(predicate_type_uri).transpose()?;
-        let key = super::load_public_key(&self.key)?;
+        let verifier = self
+            .verifier
+            .verifier(self.offline.store.existing_dir().as_deref())?;
         let registry = super::source::any_source(&self.offline, &self.registry)?;
         block_on(async {
             let results: Vec<_> = futures_util::stream::iter(images.iter().map(|image| {
-                verify_image_attestations(&registry, &key, image, predicate_type.as_deref())
+                verify_image_attestations(&registry, &verifier, image, predicate_type.as_deref())
             }))
             .buffered(CONCURRENCY)
             .collect()
@@ -148,7 +147,7 @@ impl VerifyAttestation {
                 .zip(results)
                 .map(|(image, r)| r.map(|v| (image, v)));
             crate::exit::report_each(results, |(image, (_, attestations))| {
-                super::image::print_checks(image, false);
+                super::image::print_checks(image, false, self.verifier.is_keyless());
                 for a in attestations {
                     match self.output {
                         AttestationOutput::Envelope => out.write_all(&a.envelope_json)?,
@@ -234,49 +233,84 @@ impl AttestBlob {
 /// Arguments of `verify-blob-attestation`.
 #[derive(Debug, Args)]
 pub struct VerifyBlobAttestation {
-    /// Public key file (PEM), env://VAR, or a plugin key reference.
-    #[arg(long, value_name = "KEY_REF")]
-    key: String,
+    #[command(flatten)]
+    verifier: super::verifier::VerifierArgs,
     /// The DSSE envelope file written by `attest-blob`.
-    #[arg(
-        long,
-        value_name = "FILE",
-        conflicts_with = "bundle",
-        required_unless_present = "bundle"
-    )]
+    #[arg(long, value_name = "FILE", required_unless_present = "bundle")]
     signature: Option<PathBuf>,
-    /// cosign's key-based bundle written by `attest-blob --bundle`.
+    /// A Sigstore bundle with a DSSE envelope (cosign 3, sigstore clients), or cosign's older
+    /// bundle written by `attest-blob --bundle`.
     #[arg(long, value_name = "FILE")]
     bundle: Option<PathBuf>,
     /// Only accept this predicate type (shortname or URI).
     #[arg(long = "type", value_name = "TYPE")]
     kind: Option<String>,
     #[command(flatten)]
-    tlog: super::blob::IgnoreTlogArgs,
-    /// The file the statement is about.
+    classic: super::blob::ClassicEvidenceArgs,
+    /// The file the statement is about (its SHA-256 or SHA-512 must be a subject). With a
+    /// Sigstore bundle, `sha256:<hex>` names a digest instead of a file.
     #[arg(value_name = "BLOB")]
-    blob: PathBuf,
+    blob: String,
 }
 
 impl VerifyBlobAttestation {
     /// Runs the command: `Verified OK` on stderr and exit 0 only if every check passes.
     pub fn run(self) -> Result<()> {
-        let key = super::load_public_key(&self.key)?;
         let predicate_type = self.kind.as_deref().map(predicate_type_uri).transpose()?;
-        let envelope = match (&self.signature, &self.bundle) {
+        let store = super::verifier::default_store();
+        let bundle = self
+            .bundle
+            .as_deref()
+            .map(super::blob::BundleFile::read)
+            .transpose()?;
+        let classic = match bundle {
+            Some(super::blob::BundleFile::Sigstore(bundle)) => {
+                if self.signature.is_some() {
+                    anyhow::bail!(
+                        "--signature cannot be used with a Sigstore bundle (it carries the envelope)"
+                    );
+                }
+                self.classic.refuse_with_sigstore_bundle()?;
+                let verifier = self.verifier.bundle_verifier(store.as_deref())?;
+                let artifact = super::blob::blob_artifact(&self.blob)?;
+                let verified = verifier
+                    .check_bundle(&bundle, Some(&artifact))
+                    .with_context(|| format!("{} does not verify", self.blob))?;
+                let statement = verified
+                    .statement
+                    .context("the bundle holds a signature, not an attestation: use verify-blob")?;
+                if let Some(wanted) = &predicate_type
+                    && &statement.predicate_type != wanted
+                {
+                    anyhow::bail!(
+                        "the attestation's predicate type is {}, not {wanted}",
+                        statement.predicate_type
+                    );
+                }
+                eprintln!("Verified OK");
+                return Ok(());
+            }
+            Some(super::blob::BundleFile::Classic(b)) => Some(b),
+            None => None,
+        };
+        let envelope = match (&self.signature, &classic) {
             (Some(path), _) => {
                 std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?
             }
-            (None, Some(path)) => {
-                let bytes = std::fs::read(path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                LocalBundle::from_json(&bytes)?.signature()?
-            }
+            (None, Some(bundle)) => bundle.signature()?,
             (None, None) => anyhow::bail!("--signature or --bundle is required"),
         };
+        let verifier = self.verifier.verifier(store.as_deref())?;
+        let evidence = self.classic.evidence(classic.as_ref())?;
         let file = std::fs::File::open(&self.blob)
-            .with_context(|| format!("cannot read {}", self.blob.display()))?;
-        verify_blob_attestation(&key, &envelope, file, predicate_type.as_deref())?;
+            .with_context(|| format!("cannot read {}", self.blob))?;
+        verify_blob_attestation(
+            &verifier,
+            &envelope,
+            &evidence,
+            file,
+            predicate_type.as_deref(),
+        )?;
         eprintln!("Verified OK");
         Ok(())
     }

@@ -1,4 +1,6 @@
-//! `sign-blob` and `verify-blob`: key-based, no transparency log, byte-compatible with cosign.
+//! `sign-blob` and `verify-blob`: signing with a key (no transparency log), verifying with a key
+//! or keyless (Sigstore bundles, cosign's older bundle and certificate forms), byte-compatible
+//! with cosign.
 
 use std::fs::File;
 use std::io::Read;
@@ -9,6 +11,13 @@ use clap::{ArgAction, Args};
 use sigmirror_cosign::b64;
 use sigmirror_cosign::blob::{read_signature_arg, sign_blob, verify_blob};
 use sigmirror_cosign::bundle::LocalBundle;
+use sigmirror_cosign::sigstore::bundle::is_sigstore_bundle;
+use sigmirror_cosign::sigstore::classic::Evidence;
+use sigmirror_cosign::sigstore::{Artifact, Certificate};
+use sigmirror_cosign::verifier::Verifier;
+use sigmirror_oci::digest::Sha256Digest;
+
+use super::verifier::VerifierArgs;
 
 use crate::output::{write_file, write_files};
 
@@ -49,18 +58,6 @@ impl TlogArgs {
         let _ = self.yes;
         Ok(())
     }
-}
-
-/// cosign's `--insecure-ignore-tlog` for verifying commands, accepted so that cosign command
-/// lines work unchanged: sigmirror verifies with keys only and never consults a transparency
-/// log, so there is nothing to ignore.
-#[derive(Debug, Args)]
-pub struct IgnoreTlogArgs {
-    /// Accepted for cosign compatibility: sigmirror verifies with keys only, never with a
-    /// transparency log.
-    #[arg(long, default_value_t = false, action = ArgAction::Set, num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", value_name = "BOOL")]
-    insecure_ignore_tlog: bool,
 }
 
 /// Arguments of `sign-blob`.
@@ -136,50 +133,168 @@ impl SignBlob {
 /// Arguments of `verify-blob`.
 #[derive(Debug, Args)]
 pub struct VerifyBlob {
-    /// Public key file (PEM), env://VAR, or a plugin key reference whose public half is used.
-    #[arg(long, value_name = "KEY_REF")]
-    key: String,
+    #[command(flatten)]
+    verifier: VerifierArgs,
     /// The signature: a file, or the base64 signature itself.
-    #[arg(
-        long,
-        value_name = "FILE|BASE64",
-        conflicts_with = "bundle",
-        required_unless_present = "bundle"
-    )]
+    #[arg(long, value_name = "FILE|BASE64", required_unless_present = "bundle")]
     signature: Option<String>,
-    /// cosign's key-based bundle file written by `sign-blob --bundle`.
+    /// A Sigstore bundle (v0.1 to v0.3, as cosign 3 and sigstore clients write), or cosign's
+    /// older bundle (`{"base64Signature":…}`, from `sign-blob --bundle`).
     #[arg(long, value_name = "FILE")]
     bundle: Option<PathBuf>,
     #[command(flatten)]
-    tlog: IgnoreTlogArgs,
-    /// The file to verify; `-` reads stdin.
+    classic: ClassicEvidenceArgs,
+    /// The file to verify; `-` reads stdin. With a Sigstore bundle, `sha256:<hex>` verifies a
+    /// digest instead of a file.
     #[arg(value_name = "BLOB")]
     blob: String,
+}
+
+/// The evidence cosign 2 kept beside a keyless signature outside a bundle.
+#[derive(Debug, Args)]
+pub struct ClassicEvidenceArgs {
+    /// The signing certificate (PEM, or base64 of the PEM), for a signature outside a bundle
+    /// or a bundle without one.
+    #[arg(long, value_name = "FILE")]
+    certificate: Option<PathBuf>,
+    /// An RFC 3161 timestamp over the signature (cosign's `{"SignedRFC3161Timestamp":…}`).
+    #[arg(long, value_name = "FILE")]
+    rfc3161_timestamp: Option<PathBuf>,
+}
+
+impl ClassicEvidenceArgs {
+    /// Adds the certificate and timestamp given to what the old bundle (if any) carries. A
+    /// certificate given and one in the bundle must be the same.
+    pub fn evidence(&self, bundle: Option<&LocalBundle>) -> Result<Evidence> {
+        let mut evidence = bundle.map(LocalBundle::evidence).unwrap_or_default();
+        if let Some(path) = &self.certificate {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("cannot read certificate {}", path.display()))?;
+            let pem = b64::decode_lenient(bytes.trim_ascii()).unwrap_or(bytes);
+            if let Some(inside) = &evidence.certificate_pem {
+                let first = |p: &[u8]| {
+                    Certificate::from_pem_chain(p)
+                        .ok()
+                        .and_then(|c| c.into_iter().next())
+                };
+                if first(inside) != first(&pem) {
+                    bail!(
+                        "the certificate {} is not the one in the bundle",
+                        path.display()
+                    );
+                }
+            }
+            evidence.certificate_pem = Some(pem);
+        }
+        if let Some(path) = &self.rfc3161_timestamp {
+            evidence.timestamp = Some(
+                std::fs::read(path)
+                    .with_context(|| format!("cannot read timestamp {}", path.display()))?,
+            );
+        }
+        Ok(evidence)
+    }
+
+    /// Refuses the classic inputs beside a Sigstore bundle, which carries its own.
+    pub fn refuse_with_sigstore_bundle(&self) -> Result<()> {
+        if self.certificate.is_some() || self.rfc3161_timestamp.is_some() {
+            bail!(
+                "--certificate and --rfc3161-timestamp cannot be used with a Sigstore bundle \
+                 (it carries its certificate and timestamps)"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The artifact a Sigstore bundle is checked against: a file, stdin, or `sha256:<hex>`.
+pub fn blob_artifact(blob: &str) -> Result<Artifact> {
+    if let Some(hex) = blob.strip_prefix("sha256:")
+        && !std::path::Path::new(blob).exists()
+    {
+        let digest = sigmirror_oci::Digest::parse(blob)
+            .with_context(|| format!("{blob} is neither a file nor a sha256 digest"))?;
+        let bytes: [u8; 32] = sigmirror_cosign::sigstore::bytes::unhex(hex)
+            .and_then(|b| b.try_into().ok())
+            .with_context(|| format!("{digest} is not a SHA-256 digest"))?;
+        return Ok(Artifact::Sha256(bytes));
+    }
+    Artifact::of_reader(open_blob(blob)?).with_context(|| format!("cannot read {blob}"))
+}
+
+/// Reads and classifies a `--bundle` file.
+pub enum BundleFile {
+    /// A Sigstore bundle.
+    Sigstore(Box<sigmirror_cosign::sigstore::Bundle>),
+    /// cosign's older bundle.
+    Classic(LocalBundle),
+}
+
+impl BundleFile {
+    /// Reads `path`.
+    pub fn read(path: &std::path::Path) -> Result<Self> {
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("cannot read bundle {}", path.display()))?;
+        let context = || format!("cannot read bundle {}", path.display());
+        Ok(if is_sigstore_bundle(&bytes) {
+            BundleFile::Sigstore(Box::new(
+                sigmirror_cosign::sigstore::Bundle::from_json(&bytes).with_context(context)?,
+            ))
+        } else {
+            BundleFile::Classic(LocalBundle::from_json(&bytes).with_context(context)?)
+        })
+    }
 }
 
 impl VerifyBlob {
     /// Runs the command: exits 0 with `Verified OK` on stderr only if the signature verifies.
     pub fn run(self) -> Result<()> {
-        let key = super::load_public_key(&self.key)?;
-        let signature = match (&self.signature, &self.bundle) {
+        let bundle = self.bundle.as_deref().map(BundleFile::read).transpose()?;
+        let store = super::verifier::default_store();
+        let classic = match bundle {
+            Some(BundleFile::Sigstore(bundle)) => {
+                if self.signature.is_some() {
+                    bail!(
+                        "--signature cannot be used with a Sigstore bundle (it carries the signature)"
+                    );
+                }
+                self.classic.refuse_with_sigstore_bundle()?;
+                let verifier = self.verifier.bundle_verifier(store.as_deref())?;
+                let artifact = blob_artifact(&self.blob)?;
+                verifier
+                    .check_bundle(&bundle, Some(&artifact))
+                    .with_context(|| format!("{} does not verify", self.blob))?;
+                eprintln!("Verified OK");
+                return Ok(());
+            }
+            Some(BundleFile::Classic(b)) => Some(b),
+            None => None,
+        };
+        let signature = match (&self.signature, &classic) {
             (Some(sig), _) => read_signature_arg(sig)?,
-            (None, Some(path)) => {
-                let bytes = std::fs::read(path)
-                    .with_context(|| format!("cannot read bundle {}", path.display()))?;
-                let bundle = LocalBundle::from_json(&bytes)
-                    .with_context(|| format!("cannot read bundle {}", path.display()))?;
-                if bundle.rekor_bundle.is_some() {
+            (None, Some(bundle)) => bundle.signature()?,
+            (None, None) => bail!("--signature or --bundle is required"),
+        };
+        match self.verifier.verifier(store.as_deref())? {
+            Verifier::Key(key) => {
+                if classic.as_ref().is_some_and(|b| b.rekor_bundle.is_some()) {
                     eprintln!(
                         "note: the bundle's transparency-log entry is not checked; \
                          the signature is verified with the key only"
                     );
                 }
-                bundle.signature()?
+                verify_blob(&key, open_blob(&self.blob)?, &signature)
+                    .with_context(|| format!("{} does not verify", self.blob))?;
             }
-            (None, None) => bail!("--signature or --bundle is required"),
-        };
-        verify_blob(&key, open_blob(&self.blob)?, &signature)
-            .with_context(|| format!("{} does not verify", self.blob))?;
+            Verifier::Sigstore(verifier) => {
+                let evidence = self.classic.evidence(classic.as_ref())?;
+                let (digest, _) = Sha256Digest::of_reader(open_blob(&self.blob)?)
+                    .with_context(|| format!("cannot read {}", self.blob))?;
+                verifier
+                    .check_classic_signature(*digest.as_bytes(), signature, &evidence)
+                    .with_context(|| format!("{} does not verify", self.blob))?;
+            }
+        }
         eprintln!("Verified OK");
         Ok(())
     }

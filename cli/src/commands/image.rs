@@ -106,9 +106,8 @@ pub enum VerifyOutput {
 /// Arguments of `verify`.
 #[derive(Debug, Args)]
 pub struct Verify {
-    /// Public key file (PEM), env://VAR, or a plugin key reference whose public half is used.
-    #[arg(long, value_name = "KEY_REF")]
-    key: String,
+    #[command(flatten)]
+    verifier: super::verifier::VerifierArgs,
     /// Require this annotation in the payload, KEY=VALUE; repeatable or comma-separated.
     #[arg(
         short = 'a',
@@ -120,8 +119,6 @@ pub struct Verify {
     /// Output format for verified payloads.
     #[arg(short = 'o', long, value_enum, default_value = "json")]
     output: VerifyOutput,
-    #[command(flatten)]
-    tlog: super::blob::IgnoreTlogArgs,
     #[command(flatten)]
     registry: RegistryArgs,
     #[command(flatten)]
@@ -136,13 +133,15 @@ impl Verify {
     pub fn run(self) -> Result<()> {
         let images = parse_images(&self.images)?;
         let required = parse_annotations(&self.annotations)?;
-        let key = super::load_public_key(&self.key)?;
+        let verifier = self
+            .verifier
+            .verifier(self.offline.store.existing_dir().as_deref())?;
         let registry = super::source::any_source(&self.offline, &self.registry)?;
         block_on(async {
             let results: Vec<_> = futures_util::stream::iter(
                 images
                     .iter()
-                    .map(|image| verify_image(&registry, &key, image, &required)),
+                    .map(|image| verify_image(&registry, &verifier, image, &required)),
             )
             .buffered(CONCURRENCY)
             .collect()
@@ -152,7 +151,8 @@ impl Verify {
                 .zip(results)
                 .map(|(image, r)| r.map(|v| (image, v)));
             crate::exit::report_each(results, |(image, verification)| {
-                print_verification(image, &verification, self.output, !required.is_empty())?;
+                print_checks(image, !required.is_empty(), self.verifier.is_keyless());
+                print_verification(&verification, self.output)?;
                 Ok(())
             })
         })
@@ -160,23 +160,27 @@ impl Verify {
 }
 
 /// cosign's list of the checks made on each verified image, on stderr.
-pub fn print_checks(image: &ImageRef, with_annotations: bool) {
+pub fn print_checks(image: &ImageRef, with_annotations: bool, keyless: bool) {
     eprintln!("\nVerification for {image} --");
     eprintln!("The following checks were performed on each of these signatures:");
     eprintln!("  - The cosign claims were validated");
     if with_annotations {
         eprintln!("  - The specified annotations were verified.");
     }
-    eprintln!("  - The signatures were verified against the specified public key");
+    if keyless {
+        eprintln!("  - Existence of the claims in the transparency log was verified offline");
+        eprintln!(
+            "  - The code-signing certificate was verified using trusted certificate authority certificates"
+        );
+    } else {
+        eprintln!("  - The signatures were verified against the specified public key");
+    }
 }
 
 fn print_verification(
-    image: &ImageRef,
     verification: &sigmirror_cosign::verify::Verification,
     output: VerifyOutput,
-    with_annotations: bool,
 ) -> std::io::Result<()> {
-    print_checks(image, with_annotations);
     match output {
         VerifyOutput::Json => {
             let payloads: Vec<&Value> = verification

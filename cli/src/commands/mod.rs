@@ -14,6 +14,8 @@ pub mod plugins;
 pub mod registry;
 pub mod source;
 pub mod transfer;
+pub mod trust;
+pub mod verifier;
 
 use anyhow::{Context, Result};
 use sigmirror_cosign::keyref::KeyRef;

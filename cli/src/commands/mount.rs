@@ -1,4 +1,4 @@
-//! `mount` (the read-only FUSE view of the store) and `trust` (the keys it verifies against).
+//! `mount`: the read-only FUSE view of the store.
 
 use std::io::Read;
 use std::os::unix::process::CommandExt;
@@ -9,10 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Subcommand};
-use sigmirror_cosign::keys::PublicKey;
+use clap::Args;
 use sigmirror_fusefs::mount::{check_mount_point, is_mounted, mount};
-use sigmirror_oci::digest::Sha256Digest;
 
 use super::source::StoreArgs;
 
@@ -120,88 +118,4 @@ fn serve(root: &Path, mount_point: &Path) -> Result<()> {
         .with_context(|| format!("unmounting {}", mount_point.display()))?;
     eprintln!("unmounted {}", mount_point.display());
     Ok(())
-}
-
-/// `trust` subcommands: the keys `mount` verifies signatures against.
-#[derive(Debug, Subcommand)]
-pub enum Trust {
-    /// Trust a public key (PEM); its name appears as `verified/<name>` in the view.
-    Add(TrustAdd),
-    /// List the trusted keys.
-    Ls(TrustStore),
-    /// Stop trusting a key.
-    Rm(TrustRm),
-}
-
-/// Arguments of `trust add`.
-#[derive(Debug, Args)]
-pub struct TrustAdd {
-    /// Name of the key (default: the file name without `.pub`).
-    #[arg(long)]
-    name: Option<String>,
-    #[command(flatten)]
-    store: StoreArgs,
-    /// The public key PEM file.
-    #[arg(value_name = "KEY")]
-    key: PathBuf,
-}
-
-/// Arguments of `trust ls`.
-#[derive(Debug, Args)]
-pub struct TrustStore {
-    #[command(flatten)]
-    store: StoreArgs,
-}
-
-/// Arguments of `trust rm`.
-#[derive(Debug, Args)]
-pub struct TrustRm {
-    #[command(flatten)]
-    store: StoreArgs,
-    /// The key's name.
-    #[arg(value_name = "NAME")]
-    name: String,
-}
-
-impl Trust {
-    /// Runs the subcommand.
-    pub fn run(self) -> Result<()> {
-        match self {
-            Trust::Add(a) => {
-                let pem = std::fs::read(&a.key)
-                    .with_context(|| format!("cannot read {}", a.key.display()))?;
-                let key = PublicKey::from_pem(&pem)
-                    .with_context(|| format!("{} is not a usable public key", a.key.display()))?;
-                let name = match a.name {
-                    Some(n) => n,
-                    None => a
-                        .key
-                        .file_stem()
-                        .map(|s| s.to_string_lossy().into_owned())
-                        .unwrap_or_default(),
-                };
-                let store = a.store.open()?;
-                store
-                    .add_trusted_key(&name, key.to_pem().as_bytes())
-                    .context("cannot add the key")?;
-                eprintln!("trusting {} as {name}", a.key.display());
-                Ok(())
-            }
-            Trust::Ls(a) => {
-                let store = a.store.open()?;
-                for (name, key) in sigmirror_fusefs::snapshot::read_keys(store.root()) {
-                    let fingerprint = Sha256Digest::of(&key.to_spki_der());
-                    outln!("{name}\t{fingerprint}")?;
-                }
-                Ok(())
-            }
-            Trust::Rm(a) => {
-                let store = a.store.open()?;
-                store
-                    .remove_trusted_key(&a.name)
-                    .with_context(|| format!("cannot stop trusting {}", a.name))?;
-                Ok(())
-            }
-        }
-    }
 }

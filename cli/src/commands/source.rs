@@ -20,6 +20,15 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
+    /// The store folder, if it exists: where trusted roots and identities are read from
+    /// without opening (or creating) the store.
+    pub fn existing_dir(&self) -> Option<PathBuf> {
+        self.store
+            .clone()
+            .or_else(sigmirror_store::default_store_dir)
+            .filter(|d| d.is_dir())
+    }
+
     /// Opens the store (waiting briefly if another sigmirror process holds it).
     pub fn open(&self) -> Result<Store> {
         let dir = match &self.store {

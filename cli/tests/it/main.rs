@@ -8,6 +8,7 @@ mod hostile;
 mod images;
 mod interop;
 mod k8s;
+mod keyless;
 mod keys;
 mod kms;
 mod mirror;

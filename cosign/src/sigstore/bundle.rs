@@ -75,6 +75,18 @@ pub struct Bundle {
     pub timestamps: Vec<Vec<u8>>,
     /// The signed content.
     pub content: Content,
+    /// The bytes its timestamps cover when not the signature (cosign's classic attestations
+    /// timestamp the whole envelope).
+    pub timestamped: Option<Vec<u8>>,
+}
+
+impl Bundle {
+    /// The bytes RFC 3161 timestamps in this bundle must cover.
+    pub fn timestamped_bytes(&self) -> &[u8] {
+        self.timestamped
+            .as_deref()
+            .unwrap_or_else(|| self.content.signature())
+    }
 }
 
 fn bad(reason: impl Into<String>) -> Error {
@@ -332,6 +344,20 @@ fn entry(wire: WireEntry, index: usize) -> Result<LogEntry> {
     })
 }
 
+/// Whether `json` is a Sigstore bundle (rather than cosign's older blob bundle): an object whose
+/// `mediaType` names one, of any version (an unknown version is then refused by name).
+pub fn is_sigstore_bundle(json: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Probe {
+        #[serde(rename = "mediaType", default)]
+        media_type: String,
+    }
+    serde_json::from_slice::<Probe>(json).is_ok_and(|p| {
+        p.media_type
+            .starts_with("application/vnd.dev.sigstore.bundle")
+    })
+}
+
 impl Bundle {
     /// Parses and checks a bundle's JSON.
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
@@ -438,6 +464,7 @@ impl Bundle {
             tlog_entries,
             timestamps,
             content,
+            timestamped: None,
         })
     }
 }

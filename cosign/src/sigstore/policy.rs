@@ -174,6 +174,87 @@ impl IdentityPolicy {
     }
 }
 
+/// A certificate identity as the user states it (cosign's flags), and as the store keeps a
+/// trusted identity: exact values and regular expressions for the SAN and the OIDC issuer, and
+/// the GitHub workflow claims.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IdentitySpec {
+    /// `--certificate-identity`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_identity: Option<String>,
+    /// `--certificate-identity-regexp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_identity_regexp: Option<String>,
+    /// `--certificate-oidc-issuer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_oidc_issuer: Option<String>,
+    /// `--certificate-oidc-issuer-regexp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// `--certificate-github-workflow-trigger`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github_workflow_trigger: Option<String>,
+    /// `--certificate-github-workflow-sha`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github_workflow_sha: Option<String>,
+    /// `--certificate-github-workflow-name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github_workflow_name: Option<String>,
+    /// `--certificate-github-workflow-repository`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github_workflow_repository: Option<String>,
+    /// `--certificate-github-workflow-ref`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github_workflow_ref: Option<String>,
+}
+
+impl IdentitySpec {
+    /// Whether any part is given (the user asked for keyless verification).
+    pub fn is_empty(&self) -> bool {
+        *self == IdentitySpec::default()
+    }
+
+    /// The policy, refusing what cosign refuses: no identity, no issuer, an invalid regular
+    /// expression.
+    pub fn policy(&self) -> Result<IdentityPolicy> {
+        if self.certificate_identity.is_none() && self.certificate_identity_regexp.is_none() {
+            return Err(Error::Policy {
+                reason: "--certificate-identity or --certificate-identity-regexp is required for keyless verification".into(),
+            });
+        }
+        if self.certificate_oidc_issuer.is_none() && self.certificate_oidc_issuer_regexp.is_none() {
+            return Err(Error::Policy {
+                reason: "--certificate-oidc-issuer or --certificate-oidc-issuer-regexp is required for keyless verification".into(),
+            });
+        }
+        let matchers = |exact: &Option<String>, regexp: &Option<String>| -> Result<Vec<Matcher>> {
+            let mut out: Vec<Matcher> = exact.iter().cloned().map(Matcher::Exact).collect();
+            if let Some(pattern) = regexp {
+                out.push(Matcher::regexp(pattern)?);
+            }
+            Ok(out)
+        };
+        Ok(IdentityPolicy {
+            identity: matchers(
+                &self.certificate_identity,
+                &self.certificate_identity_regexp,
+            )?,
+            issuer: matchers(
+                &self.certificate_oidc_issuer,
+                &self.certificate_oidc_issuer_regexp,
+            )?,
+            claims: WorkflowClaims {
+                trigger: self.github_workflow_trigger.clone(),
+                sha: self.github_workflow_sha.clone(),
+                name: self.github_workflow_name.clone(),
+                repository: self.github_workflow_repository.clone(),
+                reference: self.github_workflow_ref.clone(),
+            },
+        })
+    }
+}
+
 /// Who must have signed.
 #[derive(Debug, Clone)]
 pub enum Policy {

@@ -307,6 +307,16 @@ impl TrustedRoot {
         })
     }
 
+    /// Adds everything `other` trusts (the store's several roots are trusted together).
+    pub fn extend(&mut self, other: TrustedRoot) {
+        self.tlogs.extend(other.tlogs);
+        self.certificate_authorities
+            .extend(other.certificate_authorities);
+        self.ctlogs.extend(other.ctlogs);
+        self.timestamp_authorities
+            .extend(other.timestamp_authorities);
+    }
+
     /// The transparency log with this log ID.
     pub fn tlog(&self, log_id: &[u8]) -> Option<&TransparencyLog> {
         // A later entry with the same ID wins, as in sigstore-go's map.
@@ -318,11 +328,13 @@ impl TrustedRoot {
         self.ctlogs.iter().rev().find(|l| l.log_id == log_id)
     }
 
-    /// A trusted root for cosign's private-infrastructure inputs: a CA chain (leaf-side first,
-    /// root last), a Rekor key, CT log keys, a TSA chain. Validity windows are unbounded and log
-    /// IDs are the SHA-256 of each key's SubjectPublicKeyInfo.
+    /// A trusted root for cosign's private-infrastructure inputs: certificate-authority roots
+    /// and the intermediates below them, Rekor keys, CT log keys, a TSA chain (leaf first, root
+    /// last). Validity windows are unbounded and log IDs are the SHA-256 of each key's
+    /// SubjectPublicKeyInfo, as cosign assumes for keys given this way.
     pub fn from_parts(
-        ca_chain: Vec<Certificate>,
+        ca_roots: Vec<Certificate>,
+        ca_intermediates: Vec<Certificate>,
         rekor_keys: Vec<PublicKey>,
         ct_keys: Vec<PublicKey>,
         tsa_chain: Vec<Certificate>,
@@ -338,12 +350,19 @@ impl TrustedRoot {
             chain,
             valid_for: TimeRange::default(),
         };
+        // One authority per root, each offered every intermediate: the path builder picks
+        // the ones that chain.
+        let certificate_authorities = ca_roots
+            .into_iter()
+            .map(|root| {
+                let mut chain = ca_intermediates.clone();
+                chain.push(root);
+                authority(chain)
+            })
+            .collect();
         TrustedRoot {
             tlogs: rekor_keys.into_iter().map(log).collect(),
-            certificate_authorities: (!ca_chain.is_empty())
-                .then(|| authority(ca_chain))
-                .into_iter()
-                .collect(),
+            certificate_authorities,
             ctlogs: ct_keys.into_iter().map(log).collect(),
             timestamp_authorities: (!tsa_chain.is_empty())
                 .then(|| authority(tsa_chain))

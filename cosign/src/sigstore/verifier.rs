@@ -27,10 +27,8 @@ use super::time::Instant;
 use super::timestamp;
 use super::tlog::{self, SignedContent, Signer};
 use super::trusted_root::TrustedRoot;
+use crate::dsse::IN_TOTO_PAYLOAD_TYPE;
 use crate::statement::{self, ParsedStatement};
-
-/// The in-toto payload type; any other DSSE payload cannot name the artifact.
-const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 
 /// At most this many subjects in a statement (sigstore-go's limit).
 const MAX_SUBJECTS: usize = 1024;
@@ -98,7 +96,7 @@ impl Artifact {
     }
 
     /// The digests known, as OCI digests (for matching in-toto subjects).
-    fn oci_digests(&self) -> Vec<Digest> {
+    pub fn oci_digests(&self) -> Vec<Digest> {
         [HashAlgorithm::Sha256, HashAlgorithm::Sha512]
             .into_iter()
             .filter_map(|a| {
@@ -414,6 +412,9 @@ fn verify_tlog(
         });
     }
     if verified_logs.is_empty() {
+        if bundle.tlog_entries.is_empty() {
+            skipped.push("the signature has no transparency-log entry".into());
+        }
         return Err(Error::NoVerifiedLogEntry {
             detail: skipped.join("; "),
         });
@@ -442,7 +443,7 @@ fn verify_timestamps(
         }
         return Ok(());
     }
-    let signature = bundle.content.signature();
+    let signature = bundle.timestamped_bytes();
     let mut authorities: Vec<String> = vec![];
     let mut reasons = vec![];
     for resp in &bundle.timestamps {

@@ -30,7 +30,7 @@ async fn verified(
     key: &PrivateKey,
     image: &ImageRef,
 ) -> Digest {
-    let v = verify_image(source, &key.public_key(), image, &BTreeMap::new())
+    let v = verify_image(source, &key.public_key().into(), image, &BTreeMap::new())
         .await
         .unwrap_or_else(|e| panic!("{image}: {e}"));
     v.image.digest().unwrap().clone()
