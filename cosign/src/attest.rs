@@ -24,16 +24,16 @@ use crate::verifier::Verifier;
 /// Layer annotation naming the predicate type of an attestation.
 pub const PREDICATE_TYPE_ANNOTATION: &str = "predicateType";
 
-/// The `.att` layer for a signed envelope: the envelope JSON, an empty signature annotation
-/// (cosign's), and the predicate type.
-pub fn attestation_layer(envelope: &Envelope, predicate_type: &str) -> Layer {
+/// The `.att` layer for a signed envelope: the envelope JSON exactly as given (a log entry may
+/// name its hash), an empty signature annotation (cosign's), and the predicate type.
+pub fn attestation_layer(envelope_json: Vec<u8>, predicate_type: &str) -> Layer {
     let mut annotations = BTreeMap::new();
     annotations.insert(SIGNATURE_ANNOTATION.to_owned(), String::new());
     annotations.insert(
         PREDICATE_TYPE_ANNOTATION.to_owned(),
         predicate_type.to_owned(),
     );
-    Layer::new(media_types::DSSE_ENVELOPE, envelope.to_json(), annotations)
+    Layer::new(media_types::DSSE_ENVELOPE, envelope_json, annotations)
 }
 
 /// Checks an envelope made elsewhere before it is attached (`attach attestation`): in-toto, with
@@ -218,7 +218,7 @@ mod tests {
     use crate::keys::PrivateKey;
 
     fn candidate(envelope: &Envelope) -> AttestationCandidate {
-        let layer = attestation_layer(envelope, "https://example.com/p");
+        let layer = attestation_layer(envelope.to_json(), "https://example.com/p");
         AttestationCandidate {
             envelope: Ok(layer.bytes.clone().unwrap()),
             layer: layer.descriptor,

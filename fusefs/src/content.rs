@@ -10,8 +10,10 @@ use serde_json::{Value, json};
 use sigmirror_cosign::attest::{PREDICATE_TYPE_ANNOTATION, check_attestation};
 use sigmirror_cosign::conventions::{
     BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, SIGNATURE_ANNOTATION,
+    TIMESTAMP_ANNOTATION,
 };
 use sigmirror_cosign::dsse::Envelope;
+use sigmirror_cosign::sigstore::Certificate;
 use sigmirror_cosign::sigstore::classic::Evidence;
 use sigmirror_cosign::statement;
 use sigmirror_cosign::verifier::Verifier;
@@ -196,15 +198,7 @@ fn signature_folder(
     }
     let sig_b64 = layer.annotation(SIGNATURE_ANNOTATION).unwrap_or_default();
     files.push(("signature".into(), Entry::File(FileData::text(sig_b64))));
-    for (key, name) in [
-        (CERTIFICATE_ANNOTATION, "certificate.pem"),
-        (CHAIN_ANNOTATION, "chain.pem"),
-        (BUNDLE_ANNOTATION, "bundle.json"),
-    ] {
-        if let Some(v) = layer.annotation(key).filter(|v| !v.is_empty()) {
-            files.push((name.into(), Entry::File(FileData::text(v))));
-        }
-    }
+    files.extend(evidence_files(layer));
     let annotations = serde_json::to_value(layer.annotations.clone().unwrap_or_default())
         .unwrap_or_else(|_| json!({}));
     files.push((
@@ -222,6 +216,33 @@ fn signature_folder(
     (files, report, ok)
 }
 
+/// The keyless evidence on a layer as files: the certificate (PEM, and decoded: subject,
+/// issuer, validity, identity, workflow claims), its chain, the Rekor bundle, the timestamp.
+fn evidence_files(layer: &Descriptor) -> Vec<(String, Entry)> {
+    let mut files = vec![];
+    for (key, name) in [
+        (CERTIFICATE_ANNOTATION, "certificate.pem"),
+        (CHAIN_ANNOTATION, "chain.pem"),
+        (BUNDLE_ANNOTATION, "bundle.json"),
+        (TIMESTAMP_ANNOTATION, "rfc3161-timestamp.json"),
+    ] {
+        if let Some(v) = layer.annotation(key).filter(|v| !v.is_empty()) {
+            files.push((name.into(), Entry::File(FileData::text(v))));
+            if key == CERTIFICATE_ANNOTATION
+                && let Some(cert) = Certificate::from_pem_chain(v.as_bytes())
+                    .ok()
+                    .and_then(|c| c.into_iter().next())
+            {
+                files.push((
+                    "certificate.txt".into(),
+                    Entry::File(FileData::text(cert.summary())),
+                ));
+            }
+        }
+    }
+    files
+}
+
 /// One attestation layer's folder, and its verification by each trusted key.
 fn attestation_folder(
     blobs: &Blobs,
@@ -234,6 +255,7 @@ fn attestation_folder(
     if let Some(entry) = blob_entry(blobs, &layer.digest) {
         files.push(("envelope.json".to_owned(), entry));
     }
+    files.extend(evidence_files(layer));
     let decoded = envelope
         .as_deref()
         .and_then(|e| Envelope::from_json(e).ok());

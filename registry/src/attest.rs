@@ -49,7 +49,7 @@ pub async fn attest_image(
     let envelope =
         run_blocking(move || Envelope::sign(signer.as_ref(), IN_TOTO_PAYLOAD_TYPE, statement))
             .await?;
-    let layer = attestation_layer(&envelope, &request.predicate_type);
+    let layer = attestation_layer(envelope.to_json(), &request.predicate_type);
     let target = attachment_ref(&request.image, &digest, AttachmentKind::Attestation)?;
     if request.replace {
         replace_layer(registry, &target, layer, &request.predicate_type).await?;
@@ -90,13 +90,20 @@ pub async fn attach_attestations(
     registry: &Registry,
     image: &ImageRef,
     envelopes: &[Vec<u8>],
+    evidence: &crate::upload::SignatureEvidence,
 ) -> Result<ImageRef> {
     let digest = registry.resolve(image).await?.digest;
     let target = attachment_ref(image, &digest, AttachmentKind::Attestation)?;
     for bytes in envelopes {
         let envelope = Envelope::from_json(bytes)?;
         let predicate_type = check_attachable(&envelope)?;
-        let layer = attestation_layer(&envelope, &predicate_type);
+        let mut layer = attestation_layer(bytes.clone(), &predicate_type);
+        evidence.annotate(
+            layer
+                .descriptor
+                .annotations
+                .get_or_insert_with(BTreeMap::new),
+        );
         append_layer(registry, &target, layer, &|_| false).await?;
     }
     Ok(target)

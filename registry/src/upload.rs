@@ -31,6 +31,25 @@ pub struct SignatureEvidence {
     pub timestamp: Option<String>,
 }
 
+impl SignatureEvidence {
+    /// Adds the evidence given to a layer's annotations.
+    pub fn annotate(&self, annotations: &mut BTreeMap<String, String>) {
+        if let Some(cert) = &self.certificate {
+            annotations.insert(CERTIFICATE_ANNOTATION.to_owned(), cert.clone());
+            annotations.insert(
+                CHAIN_ANNOTATION.to_owned(),
+                self.chain.clone().unwrap_or_default(),
+            );
+        }
+        if let Some(bundle) = &self.rekor_bundle {
+            annotations.insert(BUNDLE_ANNOTATION.to_owned(), bundle.clone());
+        }
+        if let Some(timestamp) = &self.timestamp {
+            annotations.insert(TIMESTAMP_ANNOTATION.to_owned(), timestamp.clone());
+        }
+    }
+}
+
 /// Appends a signature made elsewhere to the image's `.sig` (no de-duplication, as cosign).
 /// `signature` is used verbatim as the annotation value. Returns the `.sig` reference.
 pub async fn attach_signature(
@@ -38,26 +57,14 @@ pub async fn attach_signature(
     image: &ImageRef,
     payload: Option<Vec<u8>>,
     signature: &str,
-    evidence: SignatureEvidence,
+    evidence: &SignatureEvidence,
 ) -> Result<ImageRef> {
     let digest = registry.resolve(image).await?.digest;
     let payload =
         payload.unwrap_or_else(|| simple_signing(&image.repo_name(), &digest, &BTreeMap::new()));
     let mut annotations = BTreeMap::new();
     annotations.insert(SIGNATURE_ANNOTATION.to_owned(), signature.to_owned());
-    if let Some(cert) = evidence.certificate {
-        annotations.insert(CERTIFICATE_ANNOTATION.to_owned(), cert);
-        annotations.insert(
-            CHAIN_ANNOTATION.to_owned(),
-            evidence.chain.unwrap_or_default(),
-        );
-    }
-    if let Some(bundle) = evidence.rekor_bundle {
-        annotations.insert(BUNDLE_ANNOTATION.to_owned(), bundle);
-    }
-    if let Some(timestamp) = evidence.timestamp {
-        annotations.insert(TIMESTAMP_ANNOTATION.to_owned(), timestamp);
-    }
+    evidence.annotate(&mut annotations);
     let layer = Layer::new(media_types::SIMPLE_SIGNING, payload, annotations);
     let target = attachment_ref(image, &digest, AttachmentKind::Signature)?;
     append_layer(registry, &target, layer, &|_| false).await?;

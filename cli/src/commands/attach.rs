@@ -38,12 +38,66 @@ pub enum Attach {
     Attestation(AttachAttestation),
 }
 
+/// Keyless evidence made elsewhere, attached beside a signature or attestation as cosign does.
+#[derive(Debug, Args)]
+pub struct EvidenceArgs {
+    /// PEM signing certificate to attach.
+    #[arg(long, value_name = "FILE")]
+    certificate: Option<PathBuf>,
+    /// PEM certificate chain to attach with the certificate.
+    #[arg(long, value_name = "FILE", requires = "certificate")]
+    certificate_chain: Option<PathBuf>,
+    /// Rekor bundle JSON (`{"SignedEntryTimestamp":…,"Payload":{…}}`) to attach: the
+    /// transparency-log evidence keyless verification checks offline.
+    #[arg(long, value_name = "FILE", requires = "certificate")]
+    rekor_bundle: Option<PathBuf>,
+    /// RFC 3161 timestamp JSON (`{"SignedRFC3161Timestamp":…}`) to attach.
+    #[arg(long, value_name = "FILE")]
+    rfc3161_timestamp: Option<PathBuf>,
+}
+
+impl EvidenceArgs {
+    /// Whether anything is given.
+    fn is_empty(&self) -> bool {
+        self.certificate.is_none() && self.rfc3161_timestamp.is_none()
+    }
+
+    /// Reads the files, checking the Rekor bundle and timestamp parse: a malformed one would
+    /// only fail verification later, after it was written.
+    fn read(&self) -> Result<SignatureEvidence> {
+        let read_text = |p: &Option<PathBuf>| -> Result<Option<String>> {
+            p.as_ref()
+                .map(|p| {
+                    std::fs::read_to_string(p)
+                        .with_context(|| format!("cannot read {}", p.display()))
+                })
+                .transpose()
+        };
+        let evidence = SignatureEvidence {
+            certificate: read_text(&self.certificate)?,
+            chain: read_text(&self.certificate_chain)?,
+            rekor_bundle: read_text(&self.rekor_bundle)?,
+            timestamp: read_text(&self.rfc3161_timestamp)?,
+        };
+        if let Some(bundle) = &evidence.rekor_bundle {
+            classic::rekor_entry(bundle.as_bytes()).context("--rekor-bundle")?;
+        }
+        if let Some(timestamp) = &evidence.timestamp {
+            classic::timestamp(timestamp.as_bytes()).context("--rfc3161-timestamp")?;
+        }
+        Ok(evidence)
+    }
+}
+
 /// Arguments of `attach attestation`.
 #[derive(Debug, Args)]
 pub struct AttachAttestation {
     /// A file of DSSE envelopes (one JSON object, or several one after another); repeatable.
     #[arg(long = "attestation", value_name = "FILE", required = true)]
     attestations: Vec<String>,
+    /// Evidence for a keyless attestation (one envelope only).
+    #[command(flatten)]
+    evidence: EvidenceArgs,
     #[command(flatten)]
     registry: RegistryArgs,
     /// The image.
@@ -57,23 +111,30 @@ impl AttachAttestation {
         let mut envelopes = vec![];
         for file in &self.attestations {
             let bytes = read_arg_file(file)?;
-            for value in
-                serde_json::Deserializer::from_slice(&bytes).into_iter::<serde_json::Value>()
-            {
-                let value =
-                    value.with_context(|| format!("{file}: not a stream of JSON envelopes"))?;
-                envelopes.push(serde_json::to_vec(&value)?);
+            // Each envelope is attached byte for byte: a log entry may name its hash.
+            let mut stream =
+                serde_json::Deserializer::from_slice(&bytes).into_iter::<serde_json::Value>();
+            let mut start = 0;
+            while let Some(value) = stream.next() {
+                value.with_context(|| format!("{file}: not a stream of JSON envelopes"))?;
+                let end = stream.byte_offset();
+                envelopes.push(bytes[start..end].trim_ascii().to_vec());
+                start = end;
             }
         }
         if envelopes.is_empty() {
             bail!("no envelopes found in {}", self.attestations.join(", "));
         }
+        if !self.evidence.is_empty() && envelopes.len() > 1 {
+            bail!("a certificate or timestamp belongs to one envelope; attach one at a time");
+        }
+        let evidence = self.evidence.read()?;
         let registry = self.registry.registry();
         let target = block_on(async {
-            Ok(
-                sigmirror_registry::attest::attach_attestations(&registry, &image, &envelopes)
-                    .await?,
+            Ok(sigmirror_registry::attest::attach_attestations(
+                &registry, &image, &envelopes, &evidence,
             )
+            .await?)
         })?;
         eprintln!("Attached {} attestation(s) to {target}", envelopes.len());
         Ok(())
@@ -168,19 +229,8 @@ pub struct AttachSignature {
     /// The signed payload file (default: the simple-signing payload of the image's digest).
     #[arg(long, value_name = "FILE")]
     payload: Option<PathBuf>,
-    /// PEM certificate to attach with the signature.
-    #[arg(long, value_name = "FILE")]
-    certificate: Option<PathBuf>,
-    /// PEM certificate chain to attach with the certificate.
-    #[arg(long, value_name = "FILE", requires = "certificate")]
-    certificate_chain: Option<PathBuf>,
-    /// Rekor bundle JSON (`{"SignedEntryTimestamp":…,"Payload":{…}}`) to attach: the
-    /// transparency-log evidence keyless verification checks offline.
-    #[arg(long, value_name = "FILE", requires = "certificate")]
-    rekor_bundle: Option<PathBuf>,
-    /// RFC 3161 timestamp JSON (`{"SignedRFC3161Timestamp":…}`) over the signature to attach.
-    #[arg(long, value_name = "FILE")]
-    rfc3161_timestamp: Option<PathBuf>,
+    #[command(flatten)]
+    evidence: EvidenceArgs,
     #[command(flatten)]
     registry: RegistryArgs,
     /// The image.
@@ -202,30 +252,10 @@ impl AttachSignature {
             .map(std::fs::read)
             .transpose()
             .context("reading the payload")?;
-        let read_text = |p: &Option<PathBuf>| -> Result<Option<String>> {
-            p.as_ref()
-                .map(|p| {
-                    std::fs::read_to_string(p)
-                        .with_context(|| format!("cannot read {}", p.display()))
-                })
-                .transpose()
-        };
-        let evidence = SignatureEvidence {
-            certificate: read_text(&self.certificate)?,
-            chain: read_text(&self.certificate_chain)?,
-            rekor_bundle: read_text(&self.rekor_bundle)?,
-            timestamp: read_text(&self.rfc3161_timestamp)?,
-        };
-        // Checked before anything is written: a malformed one would only fail verification.
-        if let Some(bundle) = &evidence.rekor_bundle {
-            classic::rekor_entry(bundle.as_bytes()).context("--rekor-bundle")?;
-        }
-        if let Some(timestamp) = &evidence.timestamp {
-            classic::timestamp(timestamp.as_bytes()).context("--rfc3161-timestamp")?;
-        }
+        let evidence = self.evidence.read()?;
         let registry = self.registry.registry();
         let target = block_on(async {
-            Ok(attach_signature(&registry, &image, payload, &signature, evidence).await?)
+            Ok(attach_signature(&registry, &image, payload, &signature, &evidence).await?)
         })?;
         eprintln!("Attached signature to {target}");
         Ok(())

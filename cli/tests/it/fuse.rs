@@ -14,7 +14,7 @@ use sigmirror_tests::{Run, TestDir, run};
 
 use crate::{generate_key_pair, sigmirror};
 
-struct Mounted {
+pub(crate) struct Mounted {
     child: Option<Child>,
     point: PathBuf,
 }
@@ -37,7 +37,7 @@ fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
 
 impl Mounted {
     /// `sigmirror mount --foreground` as a child, until the mount is there.
-    fn start(dir: &TestDir, point: &Path) -> Mounted {
+    pub(crate) fn start(dir: &TestDir, point: &Path) -> Mounted {
         std::fs::create_dir_all(point).unwrap();
         let child = sigmirror(dir)
             .args(["mount", "--foreground"])

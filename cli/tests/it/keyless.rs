@@ -7,7 +7,9 @@
 use std::path::Path;
 use std::process::Command;
 
+use sigmirror_tests::oci::push_image;
 use sigmirror_tests::private_sigstore::{IDENTITY, ISSUER, PrivateSigstore};
+use sigmirror_tests::registry::TestRegistry;
 use sigmirror_tests::{Run, TestDir, run, tool, venv_python};
 
 use super::sigmirror;
@@ -524,4 +526,314 @@ fn keyless_flags_are_checked_before_anything_is_read() {
         None,
     )
     .fails_with("trust root add");
+}
+
+/// Signs `repo@digest` as the private instance would for cosign 2 (`sign-image-layer` with
+/// `extra`) and attaches the signature with its certificate, Rekor bundle and timestamp.
+fn sign_image(
+    ps: &PrivateSigstore,
+    dir: &TestDir,
+    image: &str,
+    repo: &str,
+    digest: &str,
+    extra: &[&str],
+) {
+    let payload = dir.join(format!("{}.payload.json", repo.replace('/', "_")));
+    ps.run(&[
+        "simple-signing-payload",
+        "--ref",
+        repo,
+        "--digest",
+        digest,
+        "--out",
+        payload.to_str().unwrap(),
+    ]);
+    let out = TestDir::new();
+    let mut args = vec!["--out-dir", out.path().to_str().unwrap()];
+    args.extend_from_slice(extra);
+    ps.sign("sign-image-layer", &payload, &args);
+    let file = |n: &str| out.join(n).to_string_lossy().into_owned();
+    let mut attach = vec![
+        "attach".to_owned(),
+        "signature".into(),
+        "--payload".into(),
+        payload.to_string_lossy().into_owned(),
+        "--signature".into(),
+        file("signature.b64"),
+        "--certificate".into(),
+        file("cert.pem"),
+        "--certificate-chain".into(),
+        file("chain.pem"),
+        "--rekor-bundle".into(),
+        file("rekor_bundle.json"),
+    ];
+    if out.join("rfc3161timestamp.json").exists() {
+        attach.extend(["--rfc3161-timestamp".into(), file("rfc3161timestamp.json")]);
+    }
+    attach.push(image.to_owned());
+    run(sigmirror(dir).args(&attach), None).ok();
+}
+
+#[test]
+fn keyless_images_verify_online_offline_and_in_the_mounted_view() {
+    let ps = PrivateSigstore::init();
+    let mut reg = TestRegistry::start();
+    let dir = TestDir::new();
+    let store = dir.join("store");
+    let sm = |args: &[&str]| {
+        run(
+            sigmirror(&dir).env("SIGMIRROR_STORE", &store).args(args),
+            None,
+        )
+    };
+    let root = ps.trusted_root().to_string_lossy().into_owned();
+
+    let good = format!("{}:v1", reg.image("keyless/app"));
+    let good_digest = push_image(&good, "keyless-app");
+    sign_image(
+        &ps,
+        &dir,
+        &good,
+        &reg.image("keyless/app"),
+        &good_digest,
+        &["--tsa"],
+    );
+    let forged = format!("{}:v1", reg.image("keyless/forged"));
+    let forged_digest = push_image(&forged, "keyless-forged");
+    sign_image(
+        &ps,
+        &dir,
+        &forged,
+        &reg.image("keyless/forged"),
+        &forged_digest,
+        &["--mutate", "untrusted-ca"],
+    );
+
+    // A keyless attestation about the image: its subject is the manifest's digest.
+    let manifest = dir.join("manifest.json");
+    let repo_path = "keyless/app";
+    std::fs::write(
+        &manifest,
+        sigmirror_tests::http_get(&format!(
+            "http://{}/v2/{repo_path}/manifests/{good_digest}",
+            reg.addr()
+        )),
+    )
+    .unwrap();
+    let att = TestDir::new();
+    let legacy = att.join("legacy.json");
+    ps.sign(
+        "attest-blob",
+        &manifest,
+        &[
+            "--out",
+            att.join("b.json").to_str().unwrap(),
+            "--legacy-bundle",
+            legacy.to_str().unwrap(),
+        ],
+    );
+    let legacy: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&legacy).unwrap()).unwrap();
+    let b64 = |s: &str| sigmirror_cosign::b64::decode_lenient(s.as_bytes()).unwrap();
+    att.write(
+        "envelope.json",
+        b64(legacy["base64Signature"].as_str().unwrap()),
+    );
+    att.write("cert.pem", b64(legacy["cert"].as_str().unwrap()));
+    att.write(
+        "rekor.json",
+        serde_json::to_vec(&legacy["rekorBundle"]).unwrap(),
+    );
+    let (envelope, cert, rekor) = (
+        att.join("envelope.json"),
+        att.join("cert.pem"),
+        att.join("rekor.json"),
+    );
+    let attach_att = [
+        "attach",
+        "attestation",
+        "--attestation",
+        envelope.to_str().unwrap(),
+        "--certificate",
+        cert.to_str().unwrap(),
+        "--rekor-bundle",
+        rekor.to_str().unwrap(),
+        &good,
+    ];
+    sm(&attach_att).ok();
+    // The same envelope re-encoded (whitespace) on another image built from the same manifest:
+    // its bytes no longer hash to what the log recorded.
+    let reencoded = format!("{}:v1", reg.image("keyless/reencoded"));
+    assert_eq!(push_image(&reencoded, "keyless-app"), good_digest);
+    let pretty: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&envelope).unwrap()).unwrap();
+    att.write("pretty.json", serde_json::to_vec_pretty(&pretty).unwrap());
+    let pretty = att.join("pretty.json");
+    let mut attach_pretty = attach_att;
+    attach_pretty[3] = pretty.to_str().unwrap();
+    attach_pretty[8] = &reencoded;
+    sm(&attach_pretty).ok();
+
+    // Online: cosign 2.5 (private infrastructure by environment), cosign 3 and sigmirror (the
+    // trusted root) accept the signed image and refuse the one from the impostor CA.
+    let cosign_env = |cmd: &str, image: &str| {
+        let mut c = Command::new(tool("cosign"));
+        c.current_dir(dir.path()).env("HOME", dir.path());
+        for (k, v) in ps.cosign_env() {
+            c.env(k, v);
+        }
+        run(
+            c.args([cmd, "--allow-http-registry"])
+                .args(identity_flags())
+                .arg(image),
+            None,
+        )
+    };
+    let cosign3 = |image: &str| {
+        run(
+            Command::new(tool("cosign3"))
+                .current_dir(dir.path())
+                .env("HOME", dir.path())
+                .args(["verify", "--allow-http-registry", "--trusted-root", &root])
+                .args(identity_flags())
+                .arg(image),
+            None,
+        )
+    };
+    let sm_verify = |cmd: &str, image: &str, extra: &[&str]| {
+        let mut args = vec![cmd];
+        args.extend_from_slice(extra);
+        args.extend(identity_flags());
+        args.push(image);
+        sm(&args)
+    };
+    agree(
+        "signed image",
+        true,
+        &[
+            ("cosign 2.5", cosign_env("verify", &good)),
+            ("cosign3", cosign3(&good)),
+            (
+                "sigmirror",
+                sm_verify("verify", &good, &["--trusted-root", &root]),
+            ),
+        ],
+    );
+    agree(
+        "image signed under an untrusted CA",
+        false,
+        &[
+            ("cosign 2.5", cosign_env("verify", &forged)),
+            ("cosign3", cosign3(&forged)),
+            (
+                "sigmirror",
+                sm_verify("verify", &forged, &["--trusted-root", &root]),
+            ),
+        ],
+    );
+    agree(
+        "keyless attestation",
+        true,
+        &[
+            ("cosign 2.5", cosign_env("verify-attestation", &good)),
+            (
+                "sigmirror",
+                sm_verify("verify-attestation", &good, &["--trusted-root", &root]),
+            ),
+        ],
+    );
+    agree(
+        "keyless attestation whose envelope is not the logged one",
+        false,
+        &[
+            ("cosign 2.5", cosign_env("verify-attestation", &reencoded)),
+            (
+                "sigmirror",
+                sm_verify("verify-attestation", &reencoded, &["--trusted-root", &root]),
+            ),
+        ],
+    );
+    // cosign's output for keyless: the checks it made, the payload.
+    let out = sm_verify("verify", &good, &["--trusted-root", &root]).ok();
+    assert!(
+        out.stderr.contains("code-signing certificate was verified"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout_text().contains(&good_digest),
+        "{}",
+        out.stdout_text()
+    );
+    let out = sm(&[
+        "verify",
+        "--trusted-root",
+        &root,
+        "--certificate-identity",
+        "https://github.com/someone/else",
+        "--certificate-oidc-issuer",
+        ISSUER,
+        &good,
+    ]);
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr
+            .contains("does not match the required https://github.com/someone/else"),
+        "{}",
+        out.stderr
+    );
+
+    // Into the store; then the registry goes away and the store answers alone.
+    sm(&["pull", &good, &forged]).ok();
+    sm(&["trust", "root", "add", "private", &root]).ok();
+    let mut identity = vec!["trust", "identity", "add", "release"];
+    identity.extend(identity_flags());
+    sm(&identity).ok();
+    let listed = sm(&["trust", "identity", "ls"]).ok();
+    assert!(
+        listed
+            .stdout_text()
+            .contains(&format!("release\t{IDENTITY} issued by {ISSUER}")),
+        "{}",
+        listed.stdout_text()
+    );
+    reg.stop();
+    sm_verify("verify", &good, &["--offline"]).ok();
+    sm_verify("verify-attestation", &good, &["--offline"]).ok();
+    sm_verify("verify", &forged, &["--offline"]).fails_with("certificate chain");
+
+    // The mounted view: the trusted identity verifies the signature and the attestation of
+    // the signed image, and the certificate reads as a file.
+    let point = dir.join("mnt");
+    let _mount = super::fuse::Mounted::start(&dir, &point);
+    let tag = point.join(reg.addr()).join("keyless/app/_tags/v1");
+    assert!(
+        tag.join("verified/release").exists(),
+        "{:?}",
+        std::fs::read_dir(&tag).map(|d| d.count())
+    );
+    let summary = std::fs::read_to_string(tag.join("signatures/1/certificate.txt")).unwrap();
+    assert!(
+        summary.contains(&format!("Identity: {IDENTITY}")),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(&format!("OIDC issuer: {ISSUER}")),
+        "{summary}"
+    );
+    assert!(tag.join("signatures/1/bundle.json").is_file());
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tag.join("verification.json")).unwrap()).unwrap();
+    assert_eq!(
+        report["verifiedBy"],
+        serde_json::json!(["release"]),
+        "{report}"
+    );
+    assert_eq!(
+        report["attestations"][0]["keys"]["release"]["verified"], true,
+        "{report}"
+    );
+    let forged_tag = point.join(reg.addr()).join("keyless/forged/_tags/v1");
+    assert!(forged_tag.join("signatures/1/certificate.pem").is_file());
+    assert!(!forged_tag.join("verified/release").exists());
 }

@@ -75,15 +75,15 @@ pub struct Bundle {
     pub timestamps: Vec<Vec<u8>>,
     /// The signed content.
     pub content: Content,
-    /// The bytes its timestamps cover when not the signature (cosign's classic attestations
-    /// timestamp the whole envelope).
-    pub timestamped: Option<Vec<u8>>,
+    /// The envelope's exact bytes, when it was stored as a file of its own (cosign's classic
+    /// attestations): timestamps cover them, and the logged envelope hash must match them.
+    pub envelope_json: Option<Vec<u8>>,
 }
 
 impl Bundle {
     /// The bytes RFC 3161 timestamps in this bundle must cover.
     pub fn timestamped_bytes(&self) -> &[u8] {
-        self.timestamped
+        self.envelope_json
             .as_deref()
             .unwrap_or_else(|| self.content.signature())
     }
@@ -464,7 +464,7 @@ impl Bundle {
             tlog_entries,
             timestamps,
             content,
-            timestamped: None,
+            envelope_json: None,
         })
     }
 }

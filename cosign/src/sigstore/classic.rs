@@ -91,7 +91,7 @@ pub fn timestamp(json: &[u8]) -> Result<Vec<u8>> {
     bytes::decode(text).map_err(|_| bad("RFC 3161 timestamp: not base64"))
 }
 
-fn bundle(content: Content, evidence: &Evidence, timestamped: Option<Vec<u8>>) -> Result<Bundle> {
+fn bundle(content: Content, evidence: &Evidence, envelope_json: Option<Vec<u8>>) -> Result<Bundle> {
     let pem = evidence
         .certificate_pem
         .as_deref()
@@ -114,7 +114,7 @@ fn bundle(content: Content, evidence: &Evidence, timestamped: Option<Vec<u8>>) -
         material: Material::Certificate(Box::new(leaf)),
         tlog_entries,
         timestamps,
-        timestamped,
+        envelope_json,
         content,
     })
 }

@@ -76,6 +76,8 @@ pub enum SignedContent<'a> {
         payload: &'a [u8],
         /// The signature.
         signature: &'a [u8],
+        /// The envelope's exact bytes, when known (then a logged envelope hash must match).
+        envelope: Option<&'a [u8]>,
     },
 }
 
@@ -306,9 +308,21 @@ pub fn match_v1_body(body: &Value, content: SignedContent<'_>, signer: Signer<'_
         (
             "dsse",
             SignedContent::Dsse {
-                payload, signature, ..
+                payload,
+                signature,
+                envelope,
+                ..
             },
         ) => {
+            if let Some(envelope) = envelope {
+                let logged = bytes::unhex(text(body, &["spec", "envelopeHash", "value"])?)
+                    .ok_or_else(|| mismatch("the envelope hash is not hex"))?;
+                if logged != bytes::sha256(envelope) {
+                    return Err(mismatch(
+                        "the logged envelope hash is not the stored envelope's",
+                    ));
+                }
+            }
             let first = field(body, &["spec", "signatures"])
                 .and_then(Value::as_array)
                 .and_then(|s| s.first())
@@ -394,6 +408,7 @@ pub fn rebuild_v2_body(content: SignedContent<'_>, signer: Signer<'_>) -> Result
             payload_type,
             payload,
             signature,
+            ..
         } => (
             hash,
             hash.digest(&crate::dsse::pae(payload_type, payload)),

@@ -196,7 +196,7 @@ pub fn verify(
     policy: &Policy,
     options: &Options,
 ) -> Result<Verified> {
-    let content = signed_content(&bundle.content)?;
+    let content = signed_content(&bundle.content, bundle.envelope_json.as_deref())?;
     let (signer, key, certificate) = match (&bundle.material, policy) {
         (Material::Certificate(cert), Policy::Identity(_)) => {
             (Signer::Certificate(cert), cert.public_key()?, Some(&**cert))
@@ -279,7 +279,10 @@ pub fn verify(
 }
 
 /// The bundle's content in the form log entries are matched against.
-fn signed_content(content: &Content) -> Result<SignedContent<'_>> {
+fn signed_content<'a>(
+    content: &'a Content,
+    envelope: Option<&'a [u8]>,
+) -> Result<SignedContent<'a>> {
     Ok(match content {
         Content::Message {
             algorithm,
@@ -305,6 +308,7 @@ fn signed_content(content: &Content) -> Result<SignedContent<'_>> {
                 payload_type,
                 payload,
                 signature,
+                envelope,
             }
         }
     })
