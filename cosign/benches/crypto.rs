@@ -4,9 +4,9 @@
 //! Run with:
 //!
 //! ```text
-//! cargo bench -p sigmirror-core --bench crypto
-//! SIGMIRROR_BENCH_BLOB_MIB=64 cargo bench -p sigmirror-core --bench crypto   # small blob
-//! cargo bench -p sigmirror-core --bench crypto -- ecdsa                      # one group
+//! cargo bench -p sigmirror-cosign --bench crypto
+//! SIGMIRROR_BENCH_BLOB_MIB=64 cargo bench -p sigmirror-cosign --bench crypto   # small blob
+//! cargo bench -p sigmirror-cosign --bench crypto -- ecdsa                      # one group
 //! ```
 //!
 //! The `blob` group hashes a temporary file of `SIGMIRROR_BENCH_BLOB_MIB` MiB (default 1024)
