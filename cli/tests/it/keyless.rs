@@ -837,3 +837,144 @@ fn keyless_images_verify_online_offline_and_in_the_mounted_view() {
     assert!(forged_tag.join("signatures/1/certificate.pem").is_file());
     assert!(!forged_tag.join("verified/release").exists());
 }
+
+#[test]
+fn key_signed_sigstore_bundles_from_cosign_3_verify_with_the_key() {
+    let dir = TestDir::new();
+    super::generate_key_pair(&dir, "pw");
+    run(
+        sigmirror(&dir)
+            .args(["generate-key-pair", "--output-key-prefix", "other"])
+            .env("COSIGN_PASSWORD", "pw"),
+        None,
+    )
+    .ok();
+    dir.write("a.txt", b"artifact");
+    dir.write("b.txt", b"another artifact");
+    run(
+        Command::new(tool("cosign3"))
+            .current_dir(dir.path())
+            .env("HOME", dir.path())
+            .env("COSIGN_PASSWORD", "pw")
+            .args([
+                "sign-blob",
+                "--key",
+                "cosign.key",
+                "--bundle",
+                "a.sigstore.json",
+                "--tlog-upload=false",
+                "--use-signing-config=false",
+                "-y",
+                "a.txt",
+            ]),
+        None,
+    )
+    .ok();
+    let verify = |key: &str, blob: &str, extra: &[&str]| {
+        run(
+            sigmirror(&dir)
+                .args(["verify-blob", "--key", key, "--bundle", "a.sigstore.json"])
+                .args(extra)
+                .arg(blob),
+            None,
+        )
+    };
+    let ok = verify("cosign.pub", "a.txt", &["--insecure-ignore-tlog"]).ok();
+    assert!(
+        ok.stderr
+            .contains("WARNING: skipping transparency log verification"),
+        "{}",
+        ok.stderr
+    );
+    verify("cosign.pub", "b.txt", &["--insecure-ignore-tlog"]).fails_with("not this one");
+    verify("other.pub", "a.txt", &["--insecure-ignore-tlog"]).fails_with("does not verify");
+    // With the log required, a bundle without an entry does not verify.
+    let ps = PrivateSigstore::init();
+    let root = ps.trusted_root();
+    verify(
+        "cosign.pub",
+        "a.txt",
+        &["--trusted-root", root.to_str().unwrap()],
+    )
+    .fails_with("no transparency-log entry");
+}
+
+#[test]
+fn private_infrastructure_flags_replace_parts_of_the_trust_and_insecure_flags_skip_one_check() {
+    let ps = PrivateSigstore::init();
+    let dir = TestDir::new();
+    let artifact = dir.write("a.bin", b"bytes");
+    let legacy = dir.join("legacy.json");
+    ps.sign(
+        "sign-blob",
+        &artifact,
+        &[
+            "--out",
+            dir.join("b.json").to_str().unwrap(),
+            "--legacy-bundle",
+            legacy.to_str().unwrap(),
+        ],
+    );
+    let f = |p: &str| ps.dir().join(p).to_string_lossy().into_owned();
+    let logs = [
+        ("SIGSTORE_REKOR_PUBLIC_KEY", f("certs/rekor.pub.pem")),
+        ("SIGSTORE_CT_LOG_PUBLIC_KEY_FILE", f("certs/ctlog.pub.pem")),
+    ];
+    let verify = |extra: &[&str], env: &[(&str, String)]| {
+        let mut cmd = sigmirror(&dir);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        run(
+            cmd.args(["verify-blob", "--bundle", legacy.to_str().unwrap()])
+                .args(extra)
+                .args(identity_flags())
+                .arg(&artifact),
+            None,
+        )
+    };
+    verify(&["--certificate-chain", &f("fulcio_chain.pem")], &logs).ok();
+    verify(
+        &[
+            "--ca-roots",
+            &f("certs/fulcio_root.pem"),
+            "--ca-intermediates",
+            &f("certs/fulcio_intermediate.pem"),
+        ],
+        &logs,
+    )
+    .ok();
+    // The impostor CA's root (same names, other keys) does not verify the real chain.
+    verify(
+        &[
+            "--ca-roots",
+            &f("untrusted/fulcio_root.pem"),
+            "--ca-intermediates",
+            &f("untrusted/fulcio_intermediate.pem"),
+        ],
+        &logs,
+    )
+    .fails_with("certificate chain");
+    // Without the CT log's key no SCT verifies, unless SCTs are skipped, which is said.
+    verify(&["--certificate-chain", &f("fulcio_chain.pem")], &logs[..1])
+        .fails_with("certificate transparency");
+    let skipped = verify(
+        &[
+            "--certificate-chain",
+            &f("fulcio_chain.pem"),
+            "--insecure-ignore-sct",
+        ],
+        &logs[..1],
+    )
+    .ok();
+    assert!(
+        skipped
+            .stderr
+            .contains("skipping signed certificate timestamp verification"),
+        "{}",
+        skipped.stderr
+    );
+    // Without the log's key no entry verifies.
+    verify(&["--certificate-chain", &f("fulcio_chain.pem")], &logs[1..])
+        .fails_with("no transparency-log entry");
+}

@@ -652,3 +652,50 @@ fn check_statement(
     }
     Ok(parsed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn statement(algorithm: &str, hex_digest: &str) -> Vec<u8> {
+        format!(
+            r#"{{"_type":"https://in-toto.io/Statement/v1","subject":[{{"name":"pkg.tgz","digest":{{"{algorithm}":"{hex_digest}"}}}}],"predicateType":"https://slsa.dev/provenance/v1","predicate":{{}}}}"#
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn subjects_named_by_sha512_only_match_the_artifact() {
+        // npm provenance names packages by SHA-512 alone.
+        let artifact = Artifact::of_bytes(b"package bytes");
+        let sha512 = hex(artifact.digest(HashAlgorithm::Sha512).unwrap());
+        let payload = statement("sha512", &sha512);
+        let parsed = check_statement(IN_TOTO_PAYLOAD_TYPE, &payload, Some(&artifact)).unwrap();
+        assert_eq!(parsed.predicate_type, "https://slsa.dev/provenance/v1");
+        let other = Artifact::of_bytes(b"other bytes");
+        assert!(check_statement(IN_TOTO_PAYLOAD_TYPE, &payload, Some(&other)).is_err());
+        // Only a SHA-256 known: a SHA-512 subject cannot be matched.
+        let Artifact::Contents { sha256, .. } = artifact else {
+            unreachable!()
+        };
+        assert!(
+            check_statement(
+                IN_TOTO_PAYLOAD_TYPE,
+                &payload,
+                Some(&Artifact::Sha256(sha256))
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn statements_without_subjects_or_of_another_type_are_refused() {
+        let artifact = Artifact::of_bytes(b"x");
+        let none = br#"{"_type":"https://in-toto.io/Statement/v1","subject":[],"predicateType":"p","predicate":{}}"#;
+        assert!(check_statement(IN_TOTO_PAYLOAD_TYPE, none, Some(&artifact)).is_err());
+        let sha256 = hex(artifact.digest(HashAlgorithm::Sha256).unwrap());
+        let payload = statement("sha256", &sha256);
+        assert!(check_statement(IN_TOTO_PAYLOAD_TYPE, &payload, Some(&artifact)).is_ok());
+        assert!(check_statement("application/json", &payload, Some(&artifact)).is_err());
+    }
+}

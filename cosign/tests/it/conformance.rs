@@ -18,7 +18,7 @@ fn data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
 }
 
-fn cases() -> Vec<PathBuf> {
+pub fn cases() -> Vec<PathBuf> {
     let dir = data().join("sigstore-conformance/bundle-verify");
     let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
@@ -48,6 +48,12 @@ fn text_or(case: &Path, name: &str, default: &str) -> String {
 
 /// Runs a case in one artifact mode; the outcome is the error, if any.
 fn run(case: &Path, digest_only: bool) -> Result<(), Error> {
+    let bundle = std::fs::read(case.join("bundle.sigstore.json")).unwrap();
+    run_bundle(case, &bundle, digest_only)
+}
+
+/// Runs a case with `bundle` in place of its own.
+pub fn run_bundle(case: &Path, bundle: &[u8], digest_only: bool) -> Result<(), Error> {
     let trust = TrustedRoot::from_json(&read_or(
         case,
         "trusted_root.json",
@@ -69,7 +75,7 @@ fn run(case: &Path, digest_only: bool) -> Result<(), Error> {
         Artifact::Contents { sha256, .. } if digest_only => Artifact::Sha256(sha256),
         contents => contents,
     };
-    let bundle = Bundle::from_json(&std::fs::read(case.join("bundle.sigstore.json")).unwrap())?;
+    let bundle = Bundle::from_json(bundle)?;
     verify(
         &bundle,
         Some(&artifact),

@@ -2,3 +2,4 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 mod conformance;
+mod mutations;
