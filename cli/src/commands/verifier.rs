@@ -162,43 +162,26 @@ impl TrustArgs {
                 None => None,
             },
         };
-        let authorities = if let Some(path) = &self.certificate_chain {
-            let mut chain = certificates(path, "certificate chain")?;
-            let root = chain.pop().expect("certificates() returns at least one");
-            Some(TrustedRoot::from_parts(
-                vec![root],
-                chain,
-                vec![],
-                vec![],
-                vec![],
-            ))
-        } else if let Some(path) = &self.ca_roots {
-            let roots = certificates(path, "CA roots")?;
-            let intermediates = match &self.ca_intermediates {
-                Some(p) => certificates(p, "CA intermediates")?,
-                None => vec![],
+        let authorities: Option<(Vec<Certificate>, Vec<Certificate>)> =
+            if let Some(path) = &self.certificate_chain {
+                let mut chain = certificates(path, "certificate chain")?;
+                let root = chain.pop().expect("certificates() returns at least one");
+                Some((vec![root], chain))
+            } else if let Some(path) = &self.ca_roots {
+                let intermediates = match &self.ca_intermediates {
+                    Some(p) => certificates(p, "CA intermediates")?,
+                    None => vec![],
+                };
+                Some((certificates(path, "CA roots")?, intermediates))
+            } else if let Some(path) = env_path(ROOT_FILE_ENV) {
+                Some(
+                    certificates(&path, ROOT_FILE_ENV)?
+                        .into_iter()
+                        .partition(Certificate::is_self_signed),
+                )
+            } else {
+                None
             };
-            Some(TrustedRoot::from_parts(
-                roots,
-                intermediates,
-                vec![],
-                vec![],
-                vec![],
-            ))
-        } else if let Some(path) = env_path(ROOT_FILE_ENV) {
-            let (roots, intermediates) = certificates(&path, ROOT_FILE_ENV)?
-                .into_iter()
-                .partition(Certificate::is_self_signed);
-            Some(TrustedRoot::from_parts(
-                roots,
-                intermediates,
-                vec![],
-                vec![],
-                vec![],
-            ))
-        } else {
-            None
-        };
         let rekor = env_path(REKOR_KEY_ENV)
             .map(|p| public_key(&p, REKOR_KEY_ENV))
             .transpose()?;
@@ -217,8 +200,10 @@ impl TrustArgs {
             return Ok(base);
         }
         let root = base.get_or_insert_with(TrustedRoot::default);
-        if let Some(a) = authorities {
-            root.certificate_authorities = a.certificate_authorities;
+        if let Some((roots, intermediates)) = authorities {
+            root.certificate_authorities =
+                TrustedRoot::from_parts(roots, intermediates, vec![], vec![], vec![])
+                    .certificate_authorities;
         }
         if let Some(key) = rekor {
             root.tlogs = TrustedRoot::from_parts(vec![], vec![], vec![key], vec![], vec![]).tlogs;

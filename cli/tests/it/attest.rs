@@ -7,7 +7,7 @@ use sigmirror_cosign::keys::PrivateKey;
 use sigmirror_cosign::statement;
 use sigmirror_tests::run;
 
-use crate::{Setup, sigmirror};
+use crate::Setup;
 
 /// The shared [`Setup`] with a provenance predicate in its folder.
 fn setup(repo: &str) -> Setup {
@@ -303,13 +303,7 @@ fn blob_attestations_verify_both_ways_and_with_securesystemslib() {
         "other.bin",
     ])
     .fails_with("no subject with digest");
-    run(
-        sigmirror(&s.dir)
-            .args(["generate-key-pair", "--output-key-prefix", "other"])
-            .env("COSIGN_PASSWORD", "pw"),
-        None,
-    )
-    .ok();
+    crate::generate_other_key_pair(&s.dir);
     s.sm(&[
         "verify-blob-attestation",
         "--key",

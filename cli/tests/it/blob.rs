@@ -173,13 +173,7 @@ fn raw_der_output_and_stdin_blob() {
 fn verification_fails_for_every_kind_of_mismatch() {
     let dir = TestDir::new();
     generate_key_pair(&dir, "pw");
-    run(
-        sigmirror(&dir)
-            .args(["generate-key-pair", "--output-key-prefix", "other"])
-            .env("COSIGN_PASSWORD", "pw"),
-        None,
-    )
-    .ok();
+    crate::generate_other_key_pair(&dir);
     dir.write("blob", "the signed bytes");
     dir.write("changed", "the signed byteS");
     sign(

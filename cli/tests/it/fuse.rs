@@ -103,13 +103,7 @@ fn setup() -> Setup {
     let reg = TestRegistry::start();
     let dir = TestDir::new();
     generate_key_pair(&dir, "pw");
-    run(
-        sigmirror(&dir)
-            .args(["generate-key-pair", "--output-key-prefix", "other"])
-            .env("COSIGN_PASSWORD", "pw"),
-        None,
-    )
-    .ok();
+    crate::generate_other_key_pair(&dir);
     let image = format!("{}:v1", reg.image("team/app"));
     let (index, children) = push_index(&image, "fuse");
     let s = Setup {

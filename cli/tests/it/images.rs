@@ -234,13 +234,7 @@ fn every_kind_of_bad_signature_fails_verification() {
     let s = setup("team/neg");
     let other_digest = format!("sha256:{}", "0".repeat(64));
     // Wrong key: sign with another key.
-    run(
-        sigmirror(&s.dir)
-            .args(["generate-key-pair", "--output-key-prefix", "other"])
-            .env("COSIGN_PASSWORD", "pw"),
-        None,
-    )
-    .ok();
+    crate::generate_other_key_pair(&s.dir);
     s.sm(&["sign", "--key", "other.key", &s.image]).ok();
     let out = s.sm(&["verify", "--key", "cosign.pub", &s.image]);
     assert_eq!(out.code, 12, "wrong key: {}", out.stderr);

@@ -707,30 +707,23 @@ fn keyless_images_verify_online_offline_and_in_the_mounted_view() {
         args.push(image);
         sm(&args)
     };
-    agree(
-        "signed image",
-        true,
-        &[
-            ("cosign 2.5", cosign_env("verify", &good)),
-            ("cosign3", cosign3(&good)),
-            (
-                "sigmirror",
-                sm_verify("verify", &good, &["--trusted-root", &root]),
-            ),
-        ],
-    );
-    agree(
-        "image signed under an untrusted CA",
-        false,
-        &[
-            ("cosign 2.5", cosign_env("verify", &forged)),
-            ("cosign3", cosign3(&forged)),
-            (
-                "sigmirror",
-                sm_verify("verify", &forged, &["--trusted-root", &root]),
-            ),
-        ],
-    );
+    for (case, expect, image) in [
+        ("signed image", true, &good),
+        ("image signed under an untrusted CA", false, &forged),
+    ] {
+        agree(
+            case,
+            expect,
+            &[
+                ("cosign 2.5", cosign_env("verify", image)),
+                ("cosign3", cosign3(image)),
+                (
+                    "sigmirror",
+                    sm_verify("verify", image, &["--trusted-root", &root]),
+                ),
+            ],
+        );
+    }
     agree(
         "keyless attestation",
         true,
@@ -842,13 +835,7 @@ fn keyless_images_verify_online_offline_and_in_the_mounted_view() {
 fn key_signed_sigstore_bundles_from_cosign_3_verify_with_the_key() {
     let dir = TestDir::new();
     super::generate_key_pair(&dir, "pw");
-    run(
-        sigmirror(&dir)
-            .args(["generate-key-pair", "--output-key-prefix", "other"])
-            .env("COSIGN_PASSWORD", "pw"),
-        None,
-    )
-    .ok();
+    crate::generate_other_key_pair(&dir);
     dir.write("a.txt", b"artifact");
     dir.write("b.txt", b"another artifact");
     run(

@@ -38,6 +38,17 @@ pub fn generate_key_pair(dir: &TestDir, password: &str) {
     .ok();
 }
 
+/// Generates a second pair, `other.key`/`other.pub` (password `pw`), for wrong-key cases.
+pub fn generate_other_key_pair(dir: &TestDir) {
+    sigmirror_tests::run(
+        sigmirror(dir)
+            .args(["generate-key-pair", "--output-key-prefix", "other"])
+            .env("COSIGN_PASSWORD", "pw"),
+        None,
+    )
+    .ok();
+}
+
 /// A registry with one pushed image, and a key pair (password `pw`) in a scratch folder.
 pub struct Setup {
     /// The registry (stopped when dropped).

@@ -141,13 +141,7 @@ fn pull_then_verify_offline_with_the_registry_stopped() {
         out.stderr
     );
     // Negative cases hold offline too.
-    run(
-        sigmirror(&m.dir)
-            .args(["generate-key-pair", "--output-key-prefix", "other"])
-            .env("COSIGN_PASSWORD", "pw"),
-        None,
-    )
-    .ok();
+    crate::generate_other_key_pair(&m.dir);
     let out = m.sm(&["verify", "--offline", "--key", "other.pub", &image]);
     assert_eq!(out.code, 12, "{}", out.stderr);
     let out = m.sm(&["verify", "--offline", "--key", "cosign.pub", &m.child(1)]);

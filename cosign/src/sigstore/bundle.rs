@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Deserializer};
 
-use super::bytes::ProtoBytes;
+use super::bytes::{ProtoBytes, WireCert, WireChain};
 use super::certificate::Certificate;
 use super::error::{Error, Result};
 use super::keys::HashAlgorithm;
@@ -147,19 +147,6 @@ struct WireMaterial {
 struct WireHint {
     #[serde(default)]
     hint: String,
-}
-
-#[derive(Deserialize)]
-struct WireChain {
-    #[serde(default)]
-    certificates: Vec<WireCert>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct WireCert {
-    #[serde(alias = "raw_bytes")]
-    raw_bytes: ProtoBytes,
 }
 
 #[derive(Deserialize)]

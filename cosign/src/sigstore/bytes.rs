@@ -86,6 +86,21 @@ impl<'de> Deserialize<'de> for ProtoBytes {
     }
 }
 
+/// Sigstore's `X509Certificate` message: one DER certificate.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct WireCert {
+    #[serde(alias = "raw_bytes")]
+    pub raw_bytes: ProtoBytes,
+}
+
+/// Sigstore's `X509CertificateChain` message.
+#[derive(Deserialize)]
+pub(crate) struct WireChain {
+    #[serde(default)]
+    pub certificates: Vec<WireCert>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

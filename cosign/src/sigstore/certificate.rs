@@ -10,7 +10,7 @@ use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, Subject
 
 use super::der_util;
 use super::error::{Error, Result};
-use super::keys::{HashAlgorithm, PublicKey, SignatureHash};
+use super::keys::{PublicKey, SignatureHash};
 use super::time::Instant;
 
 /// Fulcio's extension OIDs (`1.3.6.1.4.1.57264.1.*`).
@@ -313,29 +313,9 @@ impl Certificate {
     /// Checks that the issuer's key made this certificate's signature, with the hash its
     /// signature algorithm names.
     pub fn verify_signed_by(&self, issuer: &PublicKey) -> Result<()> {
-        use const_oid::db::rfc5912::{
-            ECDSA_WITH_SHA_256, ECDSA_WITH_SHA_384, ECDSA_WITH_SHA_512,
-            SHA_256_WITH_RSA_ENCRYPTION, SHA_384_WITH_RSA_ENCRYPTION, SHA_512_WITH_RSA_ENCRYPTION,
-        };
-        use const_oid::db::rfc8410::ID_ED_25519;
         let algorithm = self.cert.signature_algorithm().oid;
-        let hash = match algorithm {
-            ECDSA_WITH_SHA_256 | SHA_256_WITH_RSA_ENCRYPTION => {
-                SignatureHash::Hashed(HashAlgorithm::Sha256)
-            }
-            ECDSA_WITH_SHA_384 | SHA_384_WITH_RSA_ENCRYPTION => {
-                SignatureHash::Hashed(HashAlgorithm::Sha384)
-            }
-            ECDSA_WITH_SHA_512 | SHA_512_WITH_RSA_ENCRYPTION => {
-                SignatureHash::Hashed(HashAlgorithm::Sha512)
-            }
-            ID_ED_25519 => SignatureHash::Pure,
-            other => {
-                return Err(malformed(format!(
-                    "unsupported signature algorithm {other}"
-                )));
-            }
-        };
+        let hash = SignatureHash::of_signature_algorithm(&algorithm)
+            .ok_or_else(|| malformed(format!("unsupported signature algorithm {algorithm}")))?;
         let signature = self
             .cert
             .signature()

@@ -72,6 +72,25 @@ pub enum SignatureHash {
     Pure,
 }
 
+impl SignatureHash {
+    /// The hash an X.509 or CMS signature algorithm names (`ecdsa-with-SHA256`,
+    /// `sha384WithRSAEncryption`, Ed25519, …); `None` for algorithms that name no hash.
+    pub fn of_signature_algorithm(oid: &const_oid::ObjectIdentifier) -> Option<Self> {
+        use const_oid::db::rfc5912::{
+            ECDSA_WITH_SHA_256, ECDSA_WITH_SHA_384, ECDSA_WITH_SHA_512,
+            SHA_256_WITH_RSA_ENCRYPTION, SHA_384_WITH_RSA_ENCRYPTION, SHA_512_WITH_RSA_ENCRYPTION,
+        };
+        use const_oid::db::rfc8410::ID_ED_25519;
+        Some(match *oid {
+            ECDSA_WITH_SHA_256 | SHA_256_WITH_RSA_ENCRYPTION => Self::Hashed(HashAlgorithm::Sha256),
+            ECDSA_WITH_SHA_384 | SHA_384_WITH_RSA_ENCRYPTION => Self::Hashed(HashAlgorithm::Sha384),
+            ECDSA_WITH_SHA_512 | SHA_512_WITH_RSA_ENCRYPTION => Self::Hashed(HashAlgorithm::Sha512),
+            ID_ED_25519 => Self::Pure,
+            _ => return None,
+        })
+    }
+}
+
 /// A public key of one of the algorithms Sigstore uses.
 #[derive(Debug, Clone)]
 pub enum PublicKey {

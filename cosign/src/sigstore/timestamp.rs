@@ -206,26 +206,12 @@ fn parse(resp: &[u8]) -> Result<Token> {
 /// The hash the signer used, from the signature algorithm or (for a bare key algorithm) the
 /// digest algorithm.
 fn signature_hash(token: &Token) -> Result<SignatureHash> {
-    use const_oid::db::rfc5912::{
-        ECDSA_WITH_SHA_256, ECDSA_WITH_SHA_384, ECDSA_WITH_SHA_512, ID_EC_PUBLIC_KEY,
-        RSA_ENCRYPTION, SHA_256_WITH_RSA_ENCRYPTION, SHA_384_WITH_RSA_ENCRYPTION,
-        SHA_512_WITH_RSA_ENCRYPTION,
-    };
-    use const_oid::db::rfc8410::ID_ED_25519;
-    Ok(match token.signature_algorithm {
-        ECDSA_WITH_SHA_256 | SHA_256_WITH_RSA_ENCRYPTION => {
-            SignatureHash::Hashed(HashAlgorithm::Sha256)
-        }
-        ECDSA_WITH_SHA_384 | SHA_384_WITH_RSA_ENCRYPTION => {
-            SignatureHash::Hashed(HashAlgorithm::Sha384)
-        }
-        ECDSA_WITH_SHA_512 | SHA_512_WITH_RSA_ENCRYPTION => {
-            SignatureHash::Hashed(HashAlgorithm::Sha512)
-        }
-        ID_EC_PUBLIC_KEY | RSA_ENCRYPTION => SignatureHash::Hashed(token.digest_algorithm),
-        ID_ED_25519 => SignatureHash::Pure,
-        other => return Err(bad(format!("unsupported signature algorithm {other}"))),
-    })
+    use const_oid::db::rfc5912::{ID_EC_PUBLIC_KEY, RSA_ENCRYPTION};
+    match token.signature_algorithm {
+        ID_EC_PUBLIC_KEY | RSA_ENCRYPTION => Ok(SignatureHash::Hashed(token.digest_algorithm)),
+        other => SignatureHash::of_signature_algorithm(&other)
+            .ok_or_else(|| bad(format!("unsupported signature algorithm {other}"))),
+    }
 }
 
 /// Verifies one timestamp of `signature` against one authority; returns its time.

@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 
-use super::bytes::{self, ProtoBytes};
+use super::bytes::{self, ProtoBytes, WireChain};
 use super::certificate::Certificate;
 use super::error::{Error, Result};
 use super::keys::PublicKey;
@@ -153,18 +153,6 @@ struct WireCa {
     uri: String,
     cert_chain: Option<WireChain>,
     valid_for: Option<WireRange>,
-}
-
-#[derive(Deserialize)]
-struct WireChain {
-    #[serde(default)]
-    certificates: Vec<WireCert>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct WireCert {
-    raw_bytes: ProtoBytes,
 }
 
 fn hex(bytes: &[u8]) -> String {
