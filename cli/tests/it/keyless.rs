@@ -961,6 +961,80 @@ fn private_infrastructure_flags_replace_parts_of_the_trust_and_insecure_flags_sk
         "{}",
         skipped.stderr
     );
+    // A regular expression for the identity.
+    run(
+        sigmirror(&dir)
+            .envs(logs.iter().map(|(k, v)| (*k, v.as_str())))
+            .args(["verify-blob", "--bundle", legacy.to_str().unwrap()])
+            .args(["--certificate-chain", &f("fulcio_chain.pem")])
+            .args([
+                "--certificate-identity-regexp",
+                "^https://github.com/sigmirror/",
+            ])
+            .args(["--certificate-oidc-issuer", ISSUER])
+            .arg(&artifact),
+        None,
+    )
+    .ok();
+    run(
+        sigmirror(&dir)
+            .envs(logs.iter().map(|(k, v)| (*k, v.as_str())))
+            .args(["verify-blob", "--bundle", legacy.to_str().unwrap()])
+            .args(["--certificate-chain", &f("fulcio_chain.pem")])
+            .args(["--certificate-identity-regexp", "^https://github.com/acme/"])
+            .args(["--certificate-oidc-issuer", ISSUER])
+            .arg(&artifact),
+        None,
+    )
+    .fails_with("does not match the required /^https://github.com/acme//");
+    // The timestamp authority from SIGSTORE_TSA_CERTIFICATE_FILE, for a `.sig` layer's pieces
+    // with a timestamp, required by --use-signed-timestamps.
+    let layer = TestDir::new();
+    let payload = dir.write("payload.json", br#"{"critical":{}}"#);
+    ps.sign(
+        "sign-image-layer",
+        &payload,
+        &["--out-dir", layer.path().to_str().unwrap(), "--tsa"],
+    );
+    let l = |n: &str| layer.join(n).to_string_lossy().into_owned();
+    let pieces = [
+        "--certificate",
+        &l("cert.pem"),
+        "--signature",
+        &l("signature.b64"),
+        "--bundle",
+        &l("legacy_bundle.json"),
+        "--use-signed-timestamps",
+        "--certificate-chain",
+        &f("fulcio_chain.pem"),
+    ];
+    let with_tsa = [
+        logs[0].clone(),
+        logs[1].clone(),
+        ("SIGSTORE_TSA_CERTIFICATE_FILE", f("tsa_chain.pem")),
+    ];
+    let verify_layer = |extra: &[&str], env: &[(&str, String)]| {
+        let mut cmd = sigmirror(&dir);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        run(
+            cmd.arg("verify-blob")
+                .args(pieces)
+                .args(extra)
+                .args(identity_flags())
+                .arg(&payload),
+            None,
+        )
+    };
+    verify_layer(
+        &["--rfc3161-timestamp", &l("rfc3161timestamp.json")],
+        &with_tsa,
+    )
+    .ok();
+    verify_layer(&[], &with_tsa).fails_with("signed timestamp is required");
+    verify_layer(&["--rfc3161-timestamp", &l("rfc3161timestamp.json")], &logs)
+        .fails_with("no timestamp authority");
     // Without the log's key no entry verifies.
     verify(&["--certificate-chain", &f("fulcio_chain.pem")], &logs[1..])
         .fails_with("no transparency-log entry");
