@@ -11,7 +11,7 @@ use sigmirror_oci::manifest::Descriptor;
 use sigmirror_oci::{Digest, ImageRef};
 
 use crate::b64;
-use crate::conventions::SIGNATURE_ANNOTATION;
+use crate::conventions::{BUNDLE_ANNOTATION, SIGNATURE_ANNOTATION, TIMESTAMP_ANNOTATION};
 use crate::error::{Error, Result};
 use crate::payload::{self, ParsedPayload};
 use crate::sigstore::Verified;
@@ -34,8 +34,8 @@ pub struct VerifiedSignature {
     pub payload: Vec<u8>,
     /// The parsed payload.
     pub parsed: ParsedPayload,
-    /// Digest of the signature layer.
-    pub layer_digest: Digest,
+    /// The signature layer (its digest, and the annotations that carried the evidence).
+    pub layer: Descriptor,
     /// What the Sigstore verification established (certificate, signing times, log entries);
     /// `None` for a key-only verification.
     pub sigstore: Option<Verified>,
@@ -85,6 +85,56 @@ pub fn check_signature(
     Ok((parsed, verified))
 }
 
+impl VerifiedSignature {
+    /// The payload as cosign's `verify` prints it: for a keyless signature, its `optional` map
+    /// also holds the certificate's subject and issuer, its v1 Fulcio extensions by OID, and the
+    /// Rekor bundle and timestamp it carried.
+    pub fn printed_payload(&self) -> Value {
+        let mut json = self.parsed.json.clone();
+        let Some(cert) = self.sigstore.as_ref().and_then(|v| v.certificate.as_ref()) else {
+            return json;
+        };
+        let Some(object) = json.as_object_mut() else {
+            return json;
+        };
+        let optional = object
+            .entry("optional")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if !optional.is_object() {
+            *optional = Value::Object(Default::default());
+        }
+        let optional = optional.as_object_mut().expect("made an object above");
+        for n in 1..=6 {
+            let oid = format!("1.3.6.1.4.1.57264.1.{n}");
+            if let Some(value) = const_oid::ObjectIdentifier::new(&oid)
+                .ok()
+                .and_then(|o| cert.v1_claim(&o))
+            {
+                optional.insert(oid, Value::String(value));
+            }
+        }
+        if let Some(issuer) = cert.oidc_issuer_v1().or_else(|| cert.oidc_issuer()) {
+            optional.insert("Issuer".into(), Value::String(issuer));
+        }
+        if let Some(subject) = cert.identity() {
+            optional.insert("Subject".into(), Value::String(subject));
+        }
+        for (annotation, key) in [
+            (BUNDLE_ANNOTATION, "Bundle"),
+            (TIMESTAMP_ANNOTATION, "RFC3161Timestamp"),
+        ] {
+            if let Some(value) = self
+                .layer
+                .annotation(annotation)
+                .and_then(|a| serde_json::from_str::<Value>(a).ok())
+            {
+                optional.insert(key.into(), value);
+            }
+        }
+        json
+    }
+}
+
 /// Verifies the signatures of `image` (pinned to the digest they must name): succeeds if at
 /// least one candidate passes every check, and otherwise lists why each one failed.
 pub fn verify_signatures(
@@ -110,7 +160,7 @@ pub fn verify_signatures(
                     |(parsed, sigstore)| VerifiedSignature {
                         payload,
                         parsed,
-                        layer_digest: candidate.layer.digest.clone(),
+                        layer: candidate.layer.clone(),
                         sigstore,
                     },
                 )

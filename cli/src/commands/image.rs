@@ -183,10 +183,10 @@ fn print_verification(
 ) -> std::io::Result<()> {
     match output {
         VerifyOutput::Json => {
-            let payloads: Vec<&Value> = verification
+            let payloads: Vec<Value> = verification
                 .signatures
                 .iter()
-                .map(|s| &s.parsed.json)
+                .map(|s| s.printed_payload())
                 .collect();
             outln!("\n{}", String::from_utf8_lossy(&gojson::to_vec(&payloads)))?;
         }

@@ -746,18 +746,21 @@ fn keyless_images_verify_online_offline_and_in_the_mounted_view() {
             ),
         ],
     );
-    // cosign's output for keyless: the checks it made, the payload.
+    // cosign's output for keyless: the checks it made, then the payloads.
     let out = sm_verify("verify", &good, &["--trusted-root", &root]).ok();
     assert!(
         out.stderr.contains("code-signing certificate was verified"),
         "{}",
         out.stderr
     );
-    assert!(
-        out.stdout_text().contains(&good_digest),
-        "{}",
-        out.stdout_text()
-    );
+    // The payloads as cosign prints them: with the certificate's subject, issuer, Fulcio
+    // extensions and the Rekor bundle, the same JSON as cosign's.
+    let ours: serde_json::Value = serde_json::from_str(out.stdout_text().trim()).unwrap();
+    let theirs: serde_json::Value =
+        serde_json::from_str(cosign_env("verify", &good).ok().stdout_text().trim()).unwrap();
+    assert_eq!(ours, theirs);
+    assert_eq!(ours[0]["optional"]["Subject"], IDENTITY);
+    assert!(out.stdout_text().contains(&good_digest));
     let out = sm(&[
         "verify",
         "--trusted-root",
