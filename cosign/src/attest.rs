@@ -11,6 +11,7 @@ use sigmirror_oci::digest::Sha256Digest;
 use sigmirror_oci::manifest::Descriptor;
 use sigmirror_oci::{Digest, ImageRef, media_types};
 
+use crate::bundle_image::{BundleCandidate, check_bundle};
 use crate::conventions::SIGNATURE_ANNOTATION;
 use crate::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE};
 use crate::error::{Error, Result};
@@ -117,12 +118,13 @@ pub fn verify_attestations(
     verifier: &Verifier,
     image: &ImageRef,
     candidates: Vec<AttestationCandidate>,
+    bundles: Vec<BundleCandidate>,
     predicate_type: Option<&str>,
 ) -> Result<Vec<VerifiedAttestation>> {
     let digest = image
         .digest()
         .expect("verify_attestations is given a reference pinned to a digest");
-    if candidates.is_empty() {
+    if candidates.is_empty() && bundles.is_empty() {
         return Err(Error::NoAttestations {
             reference: image.to_string(),
         });
@@ -148,6 +150,28 @@ pub fn verify_attestations(
         match outcome {
             Ok(v) => verified.push(v),
             Err(reason) => reasons.push(format!("attestation {}: {reason}", index + 1)),
+        }
+    }
+    for (index, candidate) in bundles.into_iter().enumerate() {
+        let outcome = match &candidate.bundle {
+            Ok(bundle) => check_bundle(verifier, bundle, digest, false)
+                .map_err(|e| e.to_string())
+                .and_then(|(statement, envelope, sigstore)| match predicate_type {
+                    Some(wanted) if statement.predicate_type != wanted => Err(format!(
+                        "predicate type {} is not {wanted}",
+                        statement.predicate_type
+                    )),
+                    _ => Ok(VerifiedAttestation {
+                        envelope_json: envelope.to_json(),
+                        statement,
+                        sigstore: Some(sigstore),
+                    }),
+                }),
+            Err(why) => Err(format!("cannot fetch bundle: {why}")),
+        };
+        match outcome {
+            Ok(v) => verified.push(v),
+            Err(reason) => reasons.push(format!("bundle attestation {}: {reason}", index + 1)),
         }
     }
     if verified.is_empty() {
@@ -235,12 +259,14 @@ mod tests {
         let statement = statement::statement("app", &digest, "https://example.com/p", &Value::Null);
         let envelope = Envelope::sign(&key, IN_TOTO_PAYLOAD_TYPE, statement).unwrap();
         let public = Verifier::from(key.public_key());
-        let ok = verify_attestations(&public, &image, vec![candidate(&envelope)], None).unwrap();
+        let ok =
+            verify_attestations(&public, &image, vec![candidate(&envelope)], vec![], None).unwrap();
         assert_eq!(ok[0].statement.predicate_type, "https://example.com/p");
         let other_type = verify_attestations(
             &public,
             &image,
             vec![candidate(&envelope)],
+            vec![],
             Some("https://slsa.dev/provenance/v1"),
         );
         assert!(
@@ -250,17 +276,23 @@ mod tests {
                 .contains("predicate type is")
         );
         let other_image = image.with_digest(&Digest::sha256_of(b"other"));
-        let err = verify_attestations(&public, &other_image, vec![candidate(&envelope)], None);
+        let err = verify_attestations(
+            &public,
+            &other_image,
+            vec![candidate(&envelope)],
+            vec![],
+            None,
+        );
         assert!(
             err.unwrap_err()
                 .to_string()
                 .contains("no subject with digest")
         );
         let other_key = Verifier::from(PrivateKey::generate().public_key());
-        let err = verify_attestations(&other_key, &image, vec![candidate(&envelope)], None);
+        let err = verify_attestations(&other_key, &image, vec![candidate(&envelope)], vec![], None);
         assert!(err.unwrap_err().to_string().contains("invalid signature"));
         assert!(matches!(
-            verify_attestations(&public, &image, vec![], None),
+            verify_attestations(&public, &image, vec![], vec![], None),
             Err(Error::NoAttestations { .. })
         ));
         assert_eq!(

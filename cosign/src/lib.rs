@@ -27,6 +27,7 @@ pub mod attest;
 pub mod b64;
 pub mod blob;
 pub mod bundle;
+pub mod bundle_image;
 pub mod conventions;
 pub mod dsse;
 mod error;

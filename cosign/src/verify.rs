@@ -8,9 +8,10 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use sigmirror_oci::digest::Sha256Digest;
 use sigmirror_oci::manifest::Descriptor;
-use sigmirror_oci::{Digest, ImageRef};
+use sigmirror_oci::{Digest, ImageRef, gojson};
 
 use crate::b64;
+use crate::bundle_image::{BundleCandidate, check_bundle, printed_signature};
 use crate::conventions::{BUNDLE_ANNOTATION, SIGNATURE_ANNOTATION, TIMESTAMP_ANNOTATION};
 use crate::error::{Error, Result};
 use crate::payload::{self, ParsedPayload};
@@ -85,6 +86,34 @@ pub fn check_signature(
     Ok((parsed, verified))
 }
 
+/// Checks one cosign 3 bundle signature of `image` (pinned); bundles carry no annotations, so
+/// any `required` annotation fails them.
+fn check_bundle_signature(
+    verifier: &Verifier,
+    image: &ImageRef,
+    candidate: &BundleCandidate,
+    required: &BTreeMap<String, Value>,
+) -> std::result::Result<VerifiedSignature, String> {
+    let digest = image.digest().expect("pinned");
+    let bundle = candidate
+        .bundle
+        .as_ref()
+        .map_err(|why| format!("cannot fetch bundle: {why}"))?;
+    if !required.is_empty() {
+        return Err("a cosign 3 bundle signature carries no annotations to match".into());
+    }
+    check_bundle(verifier, bundle, digest, true).map_err(|e| e.to_string())?;
+    let printed = printed_signature(&image.repo_name(), digest);
+    let payload = gojson::to_vec(&printed);
+    let parsed = payload::parse(&payload).map_err(|e| e.to_string())?;
+    Ok(VerifiedSignature {
+        payload,
+        parsed,
+        layer: candidate.layer.clone(),
+        sigstore: None,
+    })
+}
+
 impl VerifiedSignature {
     /// The payload as cosign's `verify` prints it: for a keyless signature, its `optional` map
     /// also holds the certificate's subject and issuer, its v1 Fulcio extensions by OID, and the
@@ -141,12 +170,13 @@ pub fn verify_signatures(
     verifier: &Verifier,
     image: &ImageRef,
     candidates: Vec<SignatureCandidate>,
+    bundles: Vec<BundleCandidate>,
     required: &BTreeMap<String, Value>,
 ) -> Result<Verification> {
     let digest = image
         .digest()
         .expect("verify_signatures is given a reference pinned to a digest");
-    if candidates.is_empty() {
+    if candidates.is_empty() && bundles.is_empty() {
         return Err(Error::NoSignatures {
             reference: image.to_string(),
         });
@@ -171,6 +201,12 @@ pub fn verify_signatures(
         match outcome {
             Ok(v) => verified.push(v),
             Err(reason) => reasons.push(format!("signature {}: {reason}", index + 1)),
+        }
+    }
+    for (index, candidate) in bundles.into_iter().enumerate() {
+        match check_bundle_signature(verifier, image, &candidate, required) {
+            Ok(v) => verified.push(v),
+            Err(reason) => reasons.push(format!("bundle signature {}: {reason}", index + 1)),
         }
     }
     if verified.is_empty() {
@@ -229,12 +265,20 @@ mod tests {
         };
         let public = Verifier::from(key.public_key());
         let none = BTreeMap::new();
-        let v = verify_signatures(&public, &pinned, vec![other_key.clone(), good], &none).unwrap();
+        let v = verify_signatures(
+            &public,
+            &pinned,
+            vec![other_key.clone(), good],
+            vec![],
+            &none,
+        )
+        .unwrap();
         assert_eq!(v.signatures.len(), 1);
         let err = verify_signatures(
             &public,
             &pinned,
             vec![other_key, other_digest, unfetched],
+            vec![],
             &none,
         )
         .unwrap_err();
@@ -248,7 +292,7 @@ mod tests {
             "{reasons:?}"
         );
         assert!(matches!(
-            verify_signatures(&public, &pinned, vec![], &none),
+            verify_signatures(&public, &pinned, vec![], vec![], &none),
             Err(Error::NoSignatures { .. })
         ));
     }

@@ -1,11 +1,13 @@
 //! Fetching for verification: resolve the image once, read its `.sig` or `.att` image and each
-//! layer's payload from any [`Source`] (a registry, or the store with `--offline`), and hand the
-//! bytes to `sigmirror-cosign`'s checks. Nothing is checked here.
+//! layer's payload, and its cosign 3 bundle referrers, from any [`Source`] (a registry, or the
+//! store with `--offline`), and hand the bytes to `sigmirror-cosign`'s checks. Nothing is
+//! checked here.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 use sigmirror_cosign::attest::{AttestationCandidate, VerifiedAttestation, verify_attestations};
+use sigmirror_cosign::bundle_image::{BundleCandidate, bundle_layer};
 use sigmirror_cosign::conventions::{attachment_ref, max_attachment_size};
 use sigmirror_cosign::verifier::Verifier;
 use sigmirror_cosign::verify::{SignatureCandidate, Verification, verify_signatures};
@@ -53,6 +55,49 @@ pub async fn fetch_attached<S: Source>(
     Ok((pinned, layers))
 }
 
+/// The cosign 3 bundle referrers of `pinned` (a digest reference) of one kind (signatures, or
+/// attestations), each with its bundle (or why it could not be fetched). Referrers that are not
+/// Sigstore bundles are skipped.
+pub async fn fetch_bundles<S: Source>(
+    source: &S,
+    pinned: &ImageRef,
+    signatures: bool,
+) -> Result<Vec<BundleCandidate>> {
+    let limit = max_attachment_size();
+    let mut bundles = vec![];
+    for digest in source.referrers(pinned).await? {
+        let reference = pinned.with_digest(&digest);
+        let Some(manifest) = source.get_manifest(&reference).await? else {
+            continue;
+        };
+        let Ok(manifest) = ImageManifest::parse(&manifest.bytes, &reference.to_string()) else {
+            continue;
+        };
+        let Some((layer, signature)) = bundle_layer(&manifest) else {
+            continue;
+        };
+        if signature != signatures {
+            continue;
+        }
+        let bundle = if layer.size > limit {
+            Err(format!(
+                "bundle of {} bytes exceeds the attachment limit",
+                layer.size
+            ))
+        } else {
+            source
+                .get_blob(&reference, &layer.digest, limit)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        bundles.push(BundleCandidate {
+            layer: layer.clone(),
+            bundle,
+        });
+    }
+    Ok(bundles)
+}
+
 /// Verifies the signatures of `image` (a tag is resolved once) with `verifier`; `annotations` must
 /// all appear in a payload's optional map for it to count.
 pub async fn verify_image<S: Source>(
@@ -66,10 +111,12 @@ pub async fn verify_image<S: Source>(
         .into_iter()
         .map(|(layer, payload)| SignatureCandidate { layer, payload })
         .collect();
+    let bundles = fetch_bundles(source, &pinned, true).await?;
     Ok(verify_signatures(
         verifier,
         &pinned,
         candidates,
+        bundles,
         annotations,
     )?)
 }
@@ -86,6 +133,7 @@ pub async fn verify_image_attestations<S: Source>(
         .into_iter()
         .map(|(layer, envelope)| AttestationCandidate { layer, envelope })
         .collect();
-    let verified = verify_attestations(verifier, &pinned, candidates, predicate_type)?;
+    let bundles = fetch_bundles(source, &pinned, false).await?;
+    let verified = verify_attestations(verifier, &pinned, candidates, bundles, predicate_type)?;
     Ok((pinned, verified))
 }

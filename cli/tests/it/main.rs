@@ -3,6 +3,7 @@
 
 mod attest;
 mod blob;
+mod cosign3;
 mod fuse;
 mod hostile;
 mod images;
