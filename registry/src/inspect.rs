@@ -1,5 +1,6 @@
 //! Reading what is attached to an image: for `tree`, `download signature` and `triangulate`.
 
+use sigmirror_cosign::bundle_image::PREDICATE_TYPE_ANNOTATION;
 use sigmirror_cosign::conventions::{attachment_ref, max_attachment_size};
 use sigmirror_oci::attachment::AttachmentKind;
 use sigmirror_oci::manifest::{Descriptor, ImageManifest};
@@ -8,15 +9,18 @@ use sigmirror_oci::{Digest, ImageRef};
 
 use crate::error::Result;
 
-/// One attachment image that exists (a `.sig`, `.att` or `.sbom` tag).
+/// One attachment image that exists (a `.sig`, `.att` or `.sbom` tag, or an OCI 1.1 referrer).
 #[derive(Debug, Clone)]
 pub struct AttachedImage {
     /// Which kind.
     pub kind: AttachmentKind,
-    /// Its tag reference.
+    /// Its tag reference (a digest reference for a referrer).
     pub reference: ImageRef,
     /// Its layers.
     pub layers: Vec<Descriptor>,
+    /// For a referrer, what it is as cosign 3 names it: a Sigstore bundle's predicate type,
+    /// else the artifact type.
+    pub artifact: Option<String>,
 }
 
 /// The digest `image` resolves to.
@@ -25,7 +29,8 @@ pub async fn resolve_digest<S: Source>(source: &S, image: &ImageRef) -> Result<D
 }
 
 /// Every attachment image of the digest `image` resolves to, in the order signatures,
-/// attestations, SBOMs; kinds with no tag are left out.
+/// attestations, SBOMs, then its OCI 1.1 referrers (cosign 3's bundles among them); kinds with
+/// no tag are left out.
 pub async fn attachments<S: Source>(source: &S, image: &ImageRef) -> Result<Vec<AttachedImage>> {
     let digest = resolve_digest(source, image).await?;
     let mut found = vec![];
@@ -37,8 +42,31 @@ pub async fn attachments<S: Source>(source: &S, image: &ImageRef) -> Result<Vec<
                 kind,
                 reference,
                 layers: parsed.layers,
+                artifact: None,
             });
         }
+    }
+    let pinned = image.with_digest(&digest);
+    for referrer in source.referrers(&pinned).await? {
+        let reference = pinned.with_digest(&referrer);
+        let Some(manifest) = source.get_manifest(&reference).await? else {
+            continue;
+        };
+        let Ok(parsed) = ImageManifest::parse(&manifest.bytes, &reference.to_string()) else {
+            continue;
+        };
+        let artifact = parsed
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(PREDICATE_TYPE_ANNOTATION).cloned())
+            .or_else(|| parsed.artifact_type.clone())
+            .or_else(|| parsed.config.artifact_type.clone());
+        found.push(AttachedImage {
+            kind: AttachmentKind::Referrer,
+            reference,
+            layers: parsed.layers,
+            artifact,
+        });
     }
     Ok(found)
 }

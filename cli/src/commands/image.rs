@@ -294,10 +294,13 @@ impl Tree {
         )?;
         for attached in found {
             let title = match attached.kind {
-                AttachmentKind::Signature => "🔐 Signatures for an image tag",
-                AttachmentKind::Attestation => "💾 Attestations for an image tag",
-                AttachmentKind::Sbom => "📦 SBOMs for an image tag",
-                AttachmentKind::Referrer => "🔗 Artifacts via OCI referrer",
+                AttachmentKind::Signature => "🔐 Signatures for an image tag".to_owned(),
+                AttachmentKind::Attestation => "💾 Attestations for an image tag".to_owned(),
+                AttachmentKind::Sbom => "📦 SBOMs for an image tag".to_owned(),
+                AttachmentKind::Referrer => format!(
+                    "🔗 {} artifacts via OCI referrer",
+                    attached.artifact.as_deref().unwrap_or("unknown")
+                ),
             };
             outln!("└── {title}: {}", attached.reference)?;
             let n = attached.layers.len();

@@ -117,6 +117,17 @@ fn cosign_3_bundle_signatures_and_attestations_verify_online_and_offline() {
     ])
     .fails_with("predicate type");
 
+    // `tree` lists the bundles as cosign 3 does, line for line.
+    let ours = s.sm(&["tree", &s.image]).ok().stdout_text();
+    let theirs = cosign3(&s, &["tree", "--allow-http-registry", &s.image])
+        .ok()
+        .stdout_text();
+    assert_eq!(ours, theirs);
+    assert!(
+        ours.contains("https://sigstore.dev/cosign/sign/v1 artifacts via OCI referrer"),
+        "{ours}"
+    );
+
     // Pulled with its referrers; verified from the store alone.
     let store = s.dir.join("store");
     let sm_store = |args: &[&str]| {
