@@ -13,6 +13,7 @@ mod error;
 pub mod inspect;
 pub mod layout;
 mod open;
+pub mod referrers;
 pub mod sign;
 pub mod transfer;
 pub mod upload;

@@ -53,9 +53,8 @@ impl Sink for Registry {
     }
 
     async fn put_manifest(&self, target: &ImageRef, manifest: &Manifest) -> Result<()> {
-        Ok(
-            Registry::put_manifest(self, target, manifest.bytes.clone(), &manifest.media_type)
-                .await?,
-        )
+        Registry::put_manifest(self, target, manifest.bytes.clone(), &manifest.media_type).await?;
+        // A referrer stays findable on a registry without the referrers API.
+        Ok(crate::referrers::index_referrer(self, target, manifest).await?)
     }
 }

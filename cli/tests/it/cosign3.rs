@@ -5,6 +5,7 @@
 
 use std::process::Command;
 
+use sigmirror_tests::registry::TestRegistry;
 use sigmirror_tests::{run, tool};
 
 use crate::{Setup, setup};
@@ -127,6 +128,38 @@ fn cosign_3_bundle_signatures_and_attestations_verify_online_and_offline() {
         ours.contains("https://sigstore.dev/cosign/sign/v1 artifacts via OCI referrer"),
         "{ours}"
     );
+
+    // Copied to a second registry (no referrers API either): the bundles and a fallback tag
+    // index for them arrive, so cosign 3 verifies the copy.
+    let second = TestRegistry::start();
+    let copied = format!("{}:v1", second.image("cosign3/copy"));
+    s.sm(&["copy", &s.image, &copied]).ok();
+    cosign3(
+        &s,
+        &[
+            "verify",
+            "--key",
+            "cosign.pub",
+            "--insecure-ignore-tlog",
+            "--allow-http-registry",
+            &copied,
+        ],
+    )
+    .ok();
+    cosign3(
+        &s,
+        &[
+            "verify-attestation",
+            "--key",
+            "cosign.pub",
+            "--insecure-ignore-tlog",
+            "--allow-http-registry",
+            "--type",
+            "https://example.com/t/v1",
+            &copied,
+        ],
+    )
+    .ok();
 
     // Pulled with its referrers; verified from the store alone.
     let store = s.dir.join("store");

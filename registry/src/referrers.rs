@@ -1,0 +1,60 @@
+//! The OCI 1.1 referrers fallback: a registry without the referrers API cannot list what refers
+//! to a manifest, so whoever pushes a manifest with a `subject` also keeps an index of those
+//! referrers at the subject's `sha256-<hex>` tag (image-spec 1.1, "referrers tag schema"). cosign
+//! 3 reads it to find its bundles; so do `verify`, `tree` and the transfer engine here.
+
+use sigmirror_oci::manifest::{Descriptor, ImageIndex, Manifest, ManifestView};
+use sigmirror_oci::{ImageRef, media_types};
+
+use crate::client::Registry;
+use crate::error::Result;
+
+/// The index entry for a referrer manifest: media type, digest and size, its artifact type (or
+/// else its config's media type) and its annotations, as the spec asks.
+fn entry(manifest: &Manifest, view: &ManifestView) -> Descriptor {
+    let mut descriptor = Descriptor::for_bytes(&manifest.media_type, &manifest.bytes);
+    descriptor.digest = manifest.digest.clone();
+    descriptor.artifact_type = view
+        .artifact_type
+        .clone()
+        .or_else(|| view.config.as_ref().map(|c| c.media_type.clone()));
+    descriptor.annotations = (!view.annotations.is_empty()).then(|| view.annotations.clone());
+    descriptor
+}
+
+/// After `manifest` was pushed to `target`'s repository: if it has a subject and the registry
+/// does not list it as a referrer (no referrers API), adds it to the subject's fallback tag
+/// index. Read, modify, write, like every client of the tag schema: concurrent writers to
+/// one subject's index can lose an entry, which a later push of the referrer restores.
+pub async fn index_referrer(
+    registry: &Registry,
+    target: &ImageRef,
+    manifest: &Manifest,
+) -> Result<()> {
+    let Ok(view) = ManifestView::parse(&manifest.bytes, Some(&manifest.media_type), "referrer")
+    else {
+        return Ok(());
+    };
+    let Some(subject) = &view.subject else {
+        return Ok(());
+    };
+    let subject_ref = target.with_digest(&subject.digest);
+    if registry
+        .referrers(&subject_ref)
+        .await?
+        .contains(&manifest.digest)
+    {
+        return Ok(());
+    }
+    let tag = target.with_tag(&subject.digest.tag_form());
+    let mut index = match registry.get_manifest(&tag).await? {
+        Some(found) => ImageIndex::parse(&found.bytes, &tag.to_string()).unwrap_or_default(),
+        None => ImageIndex::new(),
+    };
+    index.media_type = media_types::OCI_INDEX.to_owned();
+    index.manifests.retain(|d| d.digest != manifest.digest);
+    index.manifests.push(entry(manifest, &view));
+    registry
+        .put_manifest(&tag, index.to_bytes().into(), media_types::OCI_INDEX)
+        .await
+}
