@@ -126,3 +126,137 @@ pub fn printed_signature(reference: &str, digest: &Digest) -> serde_json::Value 
         "optional": {},
     })
 }
+
+/// The empty config of bundle referrers (`application/vnd.oci.empty.v1+json`).
+pub const EMPTY_CONFIG: &[u8] = b"{}";
+/// Its media type.
+pub const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
+/// The manifest annotation saying what the bundle holds.
+const CONTENT_ANNOTATION: &str = "dev.sigstore.bundle.content";
+
+/// cosign 3's statement for a signature of the image `digest`.
+pub fn sign_statement(digest: &Digest) -> Vec<u8> {
+    format!(
+        r#"{{"_type":"https://in-toto.io/Statement/v1","subject":[{{"digest":{{"{}":"{}"}},"annotations":{{}}}}],"predicateType":"{SIGN_PREDICATE_TYPE}","predicate":{{}}}}"#,
+        digest.algorithm().name(),
+        digest.hex()
+    )
+    .into_bytes()
+}
+
+/// A key-signed Sigstore bundle v0.3 (no log entries, as cosign 3 writes with a signing
+/// config without services): the key's hint and `content` (`dsseEnvelope` or
+/// `messageSignature`).
+fn key_bundle(key: &crate::keys::PublicKey, content: (&str, serde_json::Value)) -> Vec<u8> {
+    let hint =
+        crate::b64::encode(sigmirror_oci::digest::Sha256Digest::of(&key.to_spki_der()).as_bytes());
+    let mut bundle = serde_json::json!({
+        "mediaType": BUNDLE_ARTIFACT_TYPE,
+        "verificationMaterial": {"publicKey": {"hint": hint}},
+    });
+    bundle[content.0] = content.1;
+    sigmirror_oci::gojson::to_vec(&bundle)
+}
+
+/// A key-signed bundle of a DSSE envelope (image signatures and attestations, `attest-blob`).
+pub fn dsse_bundle(envelope: &Envelope, key: &crate::keys::PublicKey) -> Vec<u8> {
+    let signatures: Vec<serde_json::Value> = envelope
+        .signatures
+        .iter()
+        .map(|s| serde_json::json!({"sig": crate::b64::encode(&s.sig)}))
+        .collect();
+    key_bundle(
+        key,
+        (
+            "dsseEnvelope",
+            serde_json::json!({
+                "payload": crate::b64::encode(&envelope.payload),
+                "payloadType": envelope.payload_type,
+                "signatures": signatures,
+            }),
+        ),
+    )
+}
+
+/// A key-signed bundle of a signature over a blob's SHA-256 (`sign-blob`).
+pub fn message_bundle(
+    digest: &sigmirror_oci::digest::Sha256Digest,
+    signature: &[u8],
+    key: &crate::keys::PublicKey,
+) -> Vec<u8> {
+    key_bundle(
+        key,
+        (
+            "messageSignature",
+            serde_json::json!({
+                "messageDigest": {"algorithm": "SHA2_256", "digest": crate::b64::encode(digest.as_bytes())},
+                "signature": crate::b64::encode(signature),
+            }),
+        ),
+    )
+}
+
+/// The referrer manifest cosign 3 pushes for `bundle` about `subject`, made at `created`
+/// (RFC 3339).
+pub fn referrer_manifest(
+    subject: Descriptor,
+    bundle: &[u8],
+    predicate_type: &str,
+    created: &str,
+) -> ImageManifest {
+    let mut config = Descriptor::for_bytes(EMPTY_MEDIA_TYPE, EMPTY_CONFIG);
+    config.artifact_type = Some(BUNDLE_ARTIFACT_TYPE.to_owned());
+    let mut annotations = std::collections::BTreeMap::new();
+    annotations.insert(CONTENT_ANNOTATION.to_owned(), "dsse-envelope".to_owned());
+    annotations.insert(
+        PREDICATE_TYPE_ANNOTATION.to_owned(),
+        predicate_type.to_owned(),
+    );
+    annotations.insert(
+        "org.opencontainers.image.created".to_owned(),
+        created.to_owned(),
+    );
+    ImageManifest {
+        schema_version: 2,
+        media_type: sigmirror_oci::media_types::OCI_MANIFEST.to_owned(),
+        artifact_type: Some(BUNDLE_ARTIFACT_TYPE.to_owned()),
+        config,
+        layers: vec![Descriptor::for_bytes(BUNDLE_ARTIFACT_TYPE, bundle)],
+        annotations: Some(annotations),
+        subject: Some(subject),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::PrivateKey;
+
+    #[test]
+    fn what_is_written_verifies_and_routes_back() {
+        let key = PrivateKey::generate();
+        let digest = Digest::sha256_of(b"image manifest");
+        let envelope = Envelope::sign(&key, IN_TOTO_PAYLOAD_TYPE, sign_statement(&digest)).unwrap();
+        let bundle = dsse_bundle(&envelope, &key.public_key());
+        let verifier = Verifier::Key(key.public_key());
+        let (statement, _, _) = check_bundle(&verifier, &bundle, &digest, true).unwrap();
+        assert_eq!(statement.predicate_type, SIGN_PREDICATE_TYPE);
+        // Another image, another key, or asked as an attestation: refused.
+        assert!(check_bundle(&verifier, &bundle, &Digest::sha256_of(b"x"), true).is_err());
+        let other = Verifier::Key(PrivateKey::generate().public_key());
+        assert!(check_bundle(&other, &bundle, &digest, true).is_err());
+        assert!(check_bundle(&verifier, &bundle, &digest, false).is_err());
+        let subject =
+            Descriptor::for_bytes(sigmirror_oci::media_types::OCI_MANIFEST, b"image manifest");
+        let manifest = referrer_manifest(
+            subject,
+            &bundle,
+            SIGN_PREDICATE_TYPE,
+            "2026-01-01T00:00:00Z",
+        );
+        let parsed = ImageManifest::parse(&manifest.to_bytes(), "m").unwrap();
+        let (layer, signature) = bundle_layer(&parsed).unwrap();
+        assert!(signature);
+        assert_eq!(layer.digest, Digest::sha256_of(&bundle));
+    }
+}

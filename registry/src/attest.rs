@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use sigmirror_cosign::attest::{PREDICATE_TYPE_ANNOTATION, attestation_layer, check_attachable};
+use sigmirror_cosign::bundle_image;
 use sigmirror_cosign::conventions::{attachment_ref, docker_media_types};
 use sigmirror_cosign::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE};
 use sigmirror_cosign::signature_image::{Layer, SignatureImage};
@@ -14,11 +15,11 @@ use sigmirror_cosign::signer::Signer;
 use sigmirror_cosign::statement;
 use sigmirror_oci::ImageRef;
 use sigmirror_oci::attachment::AttachmentKind;
-use sigmirror_oci::manifest::ImageManifest;
+use sigmirror_oci::manifest::{Descriptor, ImageManifest};
 
 use crate::client::Registry;
 use crate::error::Result;
-use crate::sign::{append_layer, run_blocking, write_image};
+use crate::sign::{append_layer, push_bundle, run_blocking, write_image};
 
 /// What to attest.
 #[derive(Debug, Clone)]
@@ -31,6 +32,8 @@ pub struct AttestRequest {
     pub predicate: Value,
     /// Replace existing attestations of the same predicate type (the new one goes first).
     pub replace: bool,
+    /// Write cosign 3's format (a Sigstore bundle as an OCI 1.1 referrer) instead of `.att`.
+    pub new_bundle_format: bool,
 }
 
 /// Attests the digest `request.image` resolves to; returns the `.att` reference written.
@@ -39,16 +42,32 @@ pub async fn attest_image(
     signer: Arc<dyn Signer>,
     request: &AttestRequest,
 ) -> Result<ImageRef> {
-    let digest = registry.resolve(&request.image).await?.digest;
+    let manifest = registry.resolve(&request.image).await?;
+    let digest = manifest.digest.clone();
     let statement = statement::statement(
         &request.image.repo_name(),
         &digest,
         &request.predicate_type,
         &request.predicate,
     );
-    let envelope =
+    let envelope = {
+        let signer = signer.clone();
         run_blocking(move || Envelope::sign(signer.as_ref(), IN_TOTO_PAYLOAD_TYPE, statement))
-            .await?;
+            .await?
+    };
+    if request.new_bundle_format {
+        let public = run_blocking(move || signer.public_key()).await?;
+        let bundle = bundle_image::dsse_bundle(&envelope, &public);
+        let subject = Descriptor::for_bytes(&manifest.media_type, &manifest.bytes);
+        return push_bundle(
+            registry,
+            &request.image.with_digest(&digest),
+            subject,
+            bundle,
+            &request.predicate_type,
+        )
+        .await;
+    }
     let layer = attestation_layer(envelope.to_json(), &request.predicate_type);
     let target = attachment_ref(&request.image, &digest, AttachmentKind::Attestation)?;
     if request.replace {

@@ -1,5 +1,6 @@
 //! Signing images: the simple-signing payload for each digest, signed through any [`Signer`],
-//! appended to the `.sig` image with cosign's de-duplication rule.
+//! appended to the `.sig` image with cosign's de-duplication rule; or, in cosign 3's format, a
+//! Sigstore bundle pushed as an OCI 1.1 referrer.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -7,14 +8,16 @@ use std::sync::Arc;
 use bytes::Bytes;
 use serde_json::Value;
 use sigmirror_cosign::b64;
+use sigmirror_cosign::bundle_image::{self, SIGN_PREDICATE_TYPE};
 use sigmirror_cosign::conventions::{SIGNATURE_ANNOTATION, attachment_ref, docker_media_types};
+use sigmirror_cosign::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE};
 use sigmirror_cosign::keys::PublicKey;
 use sigmirror_cosign::payload;
 use sigmirror_cosign::signature_image::{Layer, MAX_CONFIG_SIZE, MAX_LAYERS, SignatureImage};
 use sigmirror_cosign::signer::Signer;
 use sigmirror_oci::attachment::AttachmentKind;
 use sigmirror_oci::digest::Sha256Digest;
-use sigmirror_oci::manifest::ImageManifest;
+use sigmirror_oci::manifest::{Descriptor, ImageManifest, Manifest};
 use sigmirror_oci::{ImageRef, media_types};
 
 use crate::client::Registry;
@@ -182,4 +185,68 @@ pub async fn run_blocking<T: Send + 'static, E: Into<Error> + Send + 'static>(
             source,
         })?
         .map_err(Into::into)
+}
+
+/// Signs the digest `request.image` resolves to (and, with `recursive`, each platform manifest
+/// of an index) in cosign 3's format: a key-signed Sigstore bundle of the `cosign/sign/v1`
+/// statement, pushed as an OCI 1.1 referrer of the image (with the fallback tag index where the
+/// registry has no referrers API). Annotations and another identity have no place in it.
+pub async fn sign_image_bundle(
+    registry: &Registry,
+    signer: Arc<dyn Signer>,
+    request: &SignRequest,
+) -> Result<Vec<Signed>> {
+    let manifest = registry.resolve(&request.image).await?;
+    let mut subjects = vec![Descriptor::for_bytes(&manifest.media_type, &manifest.bytes)];
+    if request.recursive && manifest.is_index() {
+        let view = manifest.view(&request.image.to_string())?;
+        subjects.extend(view.manifests.iter().map(|d| Descriptor {
+            annotations: None,
+            platform: None,
+            ..d.clone()
+        }));
+    }
+    let public = {
+        let signer = signer.clone();
+        run_blocking(move || signer.public_key()).await?
+    };
+    let mut signed = vec![];
+    for subject in subjects {
+        let image = request.image.with_digest(&subject.digest);
+        let statement = bundle_image::sign_statement(&subject.digest);
+        let envelope = {
+            let signer = signer.clone();
+            run_blocking(move || Envelope::sign(&*signer, IN_TOTO_PAYLOAD_TYPE, statement)).await?
+        };
+        let bundle = bundle_image::dsse_bundle(&envelope, &public);
+        let referrer = push_bundle(registry, &image, subject, bundle, SIGN_PREDICATE_TYPE).await?;
+        signed.push(Signed {
+            image,
+            signature_ref: referrer,
+            already_present: false,
+        });
+    }
+    Ok(signed)
+}
+
+/// Pushes `bundle` as a referrer of `subject` (in `image`'s repository): the empty config, the
+/// bundle, then the manifest, which also lands in the fallback tag index where needed.
+/// Returns the referrer's digest reference.
+pub async fn push_bundle(
+    registry: &Registry,
+    image: &ImageRef,
+    subject: Descriptor,
+    bundle: Vec<u8>,
+    predicate_type: &str,
+) -> Result<ImageRef> {
+    let created = sigmirror_oci::timefmt::now_rfc3339();
+    let manifest = bundle_image::referrer_manifest(subject, &bundle, predicate_type, &created);
+    registry
+        .put_blob(image, Bytes::from_static(bundle_image::EMPTY_CONFIG))
+        .await?;
+    registry.put_blob(image, Bytes::from(bundle)).await?;
+    let manifest = Manifest::from_bytes(manifest.to_bytes(), Some(media_types::OCI_MANIFEST));
+    let target = image.with_digest(&manifest.digest);
+    sigmirror_oci::source::Sink::put_manifest(registry, &target, &manifest).await?;
+    Ok(target)
 }

@@ -45,6 +45,11 @@ pub struct Attest {
     /// Replace existing attestations of the same predicate type.
     #[arg(long)]
     replace: bool,
+    /// Write cosign 3's format: a Sigstore bundle stored as an OCI 1.1 referrer of the image,
+    /// which cosign 3 verifies and cosign 2 does not read. Default: the classic `.att` image.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    new_bundle_format: bool,
     #[command(flatten)]
     tlog: super::blob::TlogArgs,
     #[command(flatten)]
@@ -63,6 +68,11 @@ impl Attest {
             .iter()
             .map(|i| ImageRef::parse(i))
             .collect::<Result<_, _>>()?;
+        if self.replace && self.new_bundle_format {
+            anyhow::bail!(
+                "--replace works on .att images; it cannot be used with --new-bundle-format"
+            );
+        }
         let (predicate_type, predicate) = read_predicate(&self.predicate, &self.kind)?;
         let signer: Arc<dyn Signer> = Arc::new(super::open_signer(&self.key, false)?);
         let registry = self.registry.registry();
@@ -73,6 +83,7 @@ impl Attest {
                     predicate_type: predicate_type.clone(),
                     predicate: predicate.clone(),
                     replace: self.replace,
+                    new_bundle_format: self.new_bundle_format,
                 };
                 let (registry, signer) = (&registry, signer.clone());
                 async move {
@@ -178,9 +189,15 @@ pub struct AttestBlob {
     /// Write the DSSE envelope to FILE instead of stdout.
     #[arg(long, visible_alias = "output-attestation", value_name = "FILE")]
     output_signature: Option<PathBuf>,
-    /// Also write cosign's key-based bundle (base64 of the envelope) to FILE.
+    /// Also write a bundle to FILE: cosign's key-based bundle (base64 of the envelope), or with
+    /// `--new-bundle-format` a Sigstore bundle v0.3 holding the envelope, as cosign 3 writes.
     #[arg(long, value_name = "FILE")]
     bundle: Option<PathBuf>,
+    /// Write `--bundle` as a Sigstore bundle v0.3 (cosign 3's default).
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", value_name = "BOOL",
+          requires = "bundle")]
+    new_bundle_format: bool,
     #[command(flatten)]
     tlog: super::blob::TlogArgs,
     /// The file the statement is about.
@@ -201,8 +218,14 @@ impl AttestBlob {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| self.blob.display().to_string());
-        let envelope = attest_blob(&signer, file, &name, &predicate_type, &predicate)?.to_json();
-        let bundle = LocalBundle::for_signature(&envelope).to_json();
+        let signed = attest_blob(&signer, file, &name, &predicate_type, &predicate)?;
+        let envelope = signed.to_json();
+        let bundle = if self.new_bundle_format {
+            let public = sigmirror_cosign::signer::Signer::public_key(&signer)?;
+            sigmirror_cosign::bundle_image::dsse_bundle(&signed, &public)
+        } else {
+            LocalBundle::for_signature(&envelope).to_json()
+        };
         let mut files: Vec<(&std::path::Path, &[u8], u32)> = vec![];
         if let Some(path) = &self.output_signature {
             files.push((path, &envelope, 0o644));

@@ -69,9 +69,16 @@ pub struct SignBlob {
     /// Write the signature to FILE (base64, no trailing newline) instead of stdout.
     #[arg(long, visible_alias = "output", value_name = "FILE")]
     output_signature: Option<PathBuf>,
-    /// Also write cosign's key-based bundle JSON (`{"base64Signature":…}`) to FILE.
+    /// Also write a bundle to FILE: cosign's key-based bundle (`{"base64Signature":…}`), or with
+    /// `--new-bundle-format` a Sigstore bundle v0.3 as cosign 3 writes.
     #[arg(long, value_name = "FILE")]
     bundle: Option<PathBuf>,
+    /// Write `--bundle` as a Sigstore bundle v0.3 (cosign 3's default; cosign 2 reads it with
+    /// its own `--new-bundle-format`).
+    #[arg(long, default_value_t = false, action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", value_name = "BOOL",
+          requires = "bundle")]
+    new_bundle_format: bool,
     /// Base64-encode the signature output; `--b64=false` writes raw DER.
     #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1,
           require_equals = true, default_missing_value = "true", value_name = "BOOL")]
@@ -97,10 +104,18 @@ impl SignBlob {
         } else {
             &signed.signature
         };
-        let bundle = self
-            .bundle
-            .as_ref()
-            .map(|_| LocalBundle::for_signature(&signed.signature).to_json());
+        let bundle = match (&self.bundle, self.new_bundle_format) {
+            (None, _) => None,
+            (Some(_), false) => Some(LocalBundle::for_signature(&signed.signature).to_json()),
+            (Some(_), true) => {
+                let public = sigmirror_cosign::signer::Signer::public_key(&signer)?;
+                Some(sigmirror_cosign::bundle_image::message_bundle(
+                    &signed.digest,
+                    &signed.signature,
+                    &public,
+                ))
+            }
+        };
         match (&self.bundle, &self.output_signature, &bundle) {
             (Some(bundle_path), Some(sig_path), Some(bundle)) => {
                 write_files(&[(bundle_path, bundle, 0o644), (sig_path, sig_bytes, 0o644)])?;

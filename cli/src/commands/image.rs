@@ -13,7 +13,7 @@ use sigmirror_oci::ImageRef;
 use sigmirror_oci::attachment::AttachmentKind;
 use sigmirror_oci::gojson;
 use sigmirror_registry::inspect::{attachments, resolve_digest};
-use sigmirror_registry::sign::{SignRequest, sign_image};
+use sigmirror_registry::sign::{SignRequest, sign_image, sign_image_bundle};
 use sigmirror_registry::verify::verify_image;
 
 use super::registry::{RegistryArgs, block_on};
@@ -45,6 +45,12 @@ pub struct Sign {
     /// Put this identity in the payload's docker-reference instead of the image's repository.
     #[arg(long, value_name = "IDENTITY")]
     sign_container_identity: Option<String>,
+    /// Write cosign 3's format: a Sigstore bundle stored as an OCI 1.1 referrer of the image,
+    /// which cosign 3 verifies and cosign 2 does not read. Default: the classic `.sig` image,
+    /// which cosign 2 and cosign 3 both verify.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    new_bundle_format: bool,
     #[command(flatten)]
     tlog: super::blob::TlogArgs,
     #[command(flatten)]
@@ -60,8 +66,17 @@ impl Sign {
         self.tlog.check()?;
         let images = parse_images(&self.images)?;
         let annotations = parse_annotations(&self.annotations)?;
+        if self.new_bundle_format
+            && (!annotations.is_empty() || self.sign_container_identity.is_some())
+        {
+            anyhow::bail!(
+                "-a and --sign-container-identity go into the classic payload; \
+                 a --new-bundle-format signature has no place for them"
+            );
+        }
         let signer: Arc<dyn Signer> = Arc::new(super::open_signer(&self.key, false)?);
         let registry = self.registry.registry();
+        let bundle = self.new_bundle_format;
         block_on(async {
             let results: Vec<_> = futures_util::stream::iter(images.iter().map(|image| {
                 let request = SignRequest {
@@ -72,9 +87,12 @@ impl Sign {
                 };
                 let (registry, signer) = (&registry, signer.clone());
                 async move {
-                    sign_image(registry, signer, &request)
-                        .await
-                        .with_context(|| format!("signing {image}"))
+                    if bundle {
+                        sign_image_bundle(registry, signer, &request).await
+                    } else {
+                        sign_image(registry, signer, &request).await
+                    }
+                    .with_context(|| format!("signing {image}"))
                 }
             }))
             .buffered(CONCURRENCY)

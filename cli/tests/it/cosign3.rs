@@ -185,3 +185,124 @@ fn cosign_3_bundle_signatures_and_attestations_verify_online_and_offline() {
     sm_store(&["verify", "--offline", "--key", "other.pub", &s.image])
         .fails_with("does not verify");
 }
+
+#[test]
+fn sigmirror_writes_cosign_3_bundles_that_cosign_3_verifies() {
+    let s = setup("cosign3/written");
+    s.sm(&[
+        "sign",
+        "--key",
+        "cosign.key",
+        "--new-bundle-format",
+        &s.image,
+    ])
+    .ok();
+    s.dir
+        .write("pred.json", r#"{"buildType":"written-by-sigmirror"}"#);
+    s.sm(&[
+        "attest",
+        "--key",
+        "cosign.key",
+        "--new-bundle-format",
+        "--predicate",
+        "pred.json",
+        "--type",
+        "https://example.com/t/v1",
+        &s.image,
+    ])
+    .ok();
+    let judge = [
+        "--key",
+        "cosign.pub",
+        "--insecure-ignore-tlog",
+        "--allow-http-registry",
+    ];
+    cosign3(&s, &[&["verify"][..], &judge, &[&s.image]].concat()).ok();
+    cosign3(
+        &s,
+        &[
+            &["verify-attestation"][..],
+            &judge,
+            &["--type", "https://example.com/t/v1", &s.image],
+        ]
+        .concat(),
+    )
+    .ok();
+    // Not a .sig image: cosign 2 does not find it (that is what the default format is for).
+    s.cosign(&[
+        "verify",
+        "--key",
+        "cosign.pub",
+        "--insecure-ignore-tlog",
+        &s.image,
+    ])
+    .fails_with("no signatures found");
+    s.sm(&["verify", "--key", "cosign.pub", &s.image]).ok();
+    s.sm(&[
+        "sign",
+        "--key",
+        "cosign.key",
+        "--new-bundle-format",
+        "-a",
+        "k=v",
+        &s.image,
+    ])
+    .fails_with("no place");
+
+    // Blobs: the Sigstore bundle v0.3 cosign 3 writes.
+    s.dir.write("a.txt", b"a blob");
+    s.sm(&[
+        "sign-blob",
+        "--key",
+        "cosign.key",
+        "--new-bundle-format",
+        "--bundle",
+        "a.sigstore.json",
+        "a.txt",
+    ])
+    .ok();
+    s.sm(&[
+        "attest-blob",
+        "--key",
+        "cosign.key",
+        "--new-bundle-format",
+        "--bundle",
+        "a.att.json",
+        "--predicate",
+        "pred.json",
+        "a.txt",
+    ])
+    .ok();
+    let blob_judge = ["--key", "cosign.pub", "--insecure-ignore-tlog"];
+    cosign3(
+        &s,
+        &[
+            &["verify-blob"][..],
+            &blob_judge,
+            &["--bundle", "a.sigstore.json", "a.txt"],
+        ]
+        .concat(),
+    )
+    .ok();
+    cosign3(
+        &s,
+        &[
+            &["verify-blob-attestation"][..],
+            &blob_judge,
+            &["--bundle", "a.att.json", "a.txt"],
+        ]
+        .concat(),
+    )
+    .ok();
+    s.dir.write("b.txt", b"another blob");
+    cosign3(
+        &s,
+        &[
+            &["verify-blob"][..],
+            &blob_judge,
+            &["--bundle", "a.sigstore.json", "b.txt"],
+        ]
+        .concat(),
+    )
+    .fails_with("");
+}
