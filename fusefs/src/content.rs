@@ -8,19 +8,21 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use sigmirror_cosign::attest::{PREDICATE_TYPE_ANNOTATION, check_attestation};
+use sigmirror_cosign::bundle_image::{bundle_layer, check_bundle};
 use sigmirror_cosign::conventions::{
     BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, SIGNATURE_ANNOTATION,
     TIMESTAMP_ANNOTATION,
 };
 use sigmirror_cosign::dsse::Envelope;
-use sigmirror_cosign::sigstore::Certificate;
+use sigmirror_cosign::sigstore::bundle::{Content as BundleContent, Material};
 use sigmirror_cosign::sigstore::classic::Evidence;
+use sigmirror_cosign::sigstore::{Bundle, Certificate};
 use sigmirror_cosign::statement;
 use sigmirror_cosign::verifier::Verifier;
 use sigmirror_cosign::verify::check_signature;
 use sigmirror_oci::Digest;
 use sigmirror_oci::digest::Algorithm;
-use sigmirror_oci::manifest::{Descriptor, ManifestView};
+use sigmirror_oci::manifest::{Descriptor, ImageManifest, ManifestView};
 
 use crate::error::{Error, Result};
 use crate::is_safe_component;
@@ -284,6 +286,66 @@ fn attestation_folder(
     (files, report)
 }
 
+/// One cosign 3 bundle referrer's folder (the bundle, its statement and predicate type, its
+/// certificate as PEM and decoded, its log entries) and its verification by each trusted key
+/// and identity; `None` if the referrer is not a Sigstore bundle. The bool says whether it is a
+/// signature (a `cosign/sign/v1` statement) rather than an attestation.
+fn bundle_folder(
+    blobs: &Blobs,
+    snap: &Snapshot,
+    referrer: &Digest,
+    digest: &Digest,
+) -> Option<(Vec<(String, Entry)>, Value, Vec<String>, bool)> {
+    let manifest = blobs.read(referrer).ok()?;
+    let manifest = ImageManifest::parse(&manifest, referrer.as_str()).ok()?;
+    let (layer, signature) = bundle_layer(&manifest)?;
+    let mut files = vec![];
+    files.push(("bundle.json".to_owned(), blob_entry(blobs, &layer.digest)?));
+    let bytes = blobs.read(&layer.digest).ok();
+    let parsed = bytes.as_deref().and_then(|b| Bundle::from_json(b).ok());
+    if let Some(bundle) = &parsed {
+        if let BundleContent::Dsse { payload, .. } = &bundle.content {
+            files.push((
+                "statement.json".into(),
+                Entry::File(FileData::Bytes(Arc::new(payload.clone()))),
+            ));
+            if let Ok(st) = statement::parse(payload) {
+                files.push((
+                    "predicate-type".into(),
+                    Entry::File(FileData::text(format!("{}\n", st.predicate_type))),
+                ));
+            }
+        }
+        if let Material::Certificate(cert) = &bundle.material {
+            files.push((
+                "certificate.pem".into(),
+                Entry::File(FileData::text(cert.to_pem())),
+            ));
+            files.push((
+                "certificate.txt".into(),
+                Entry::File(FileData::text(cert.summary())),
+            ));
+        }
+    }
+    if let Some(entries) = bytes
+        .as_deref()
+        .and_then(|b| serde_json::from_slice::<Value>(b).ok())
+        .and_then(|v| v.pointer("/verificationMaterial/tlogEntries").cloned())
+    {
+        files.push((
+            "log-entries.json".into(),
+            Entry::File(FileData::json(&entries)),
+        ));
+    }
+    let (report, ok) = results(&snap.verifiers, |verifier| match &bytes {
+        Some(b) => check_bundle(verifier, b, digest, signature)
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        None => Err("bundle missing or corrupt in the store".into()),
+    });
+    Some((files, report, ok, signature))
+}
+
 /// The entries of the folder of `digest`.
 pub fn digest_dir(blobs: &Blobs, snap: &Snapshot, digest: &Digest) -> Result<Vec<(String, Entry)>> {
     let manifest_bytes = blobs.read(digest)?;
@@ -347,6 +409,32 @@ pub fn digest_dir(blobs: &Blobs, snap: &Snapshot, digest: &Digest) -> Result<Vec
     }
     out.push(("attestations".into(), Entry::Dir(attestations)));
 
+    // cosign 3's bundles (OCI 1.1 referrers); a verified signature bundle counts like a `.sig`.
+    let mut bundle_report = vec![];
+    let mut bundles = vec![];
+    for referrer in &attached.referrers {
+        let Some((files, report, ok, signature)) = bundle_folder(blobs, snap, referrer, digest)
+        else {
+            continue;
+        };
+        if signature {
+            for k in ok {
+                if !verified_by.contains(&k) {
+                    verified_by.push(k);
+                }
+            }
+        }
+        let n = bundles.len() + 1;
+        bundle_report.push(json!({
+            "index": n,
+            "referrer": referrer,
+            "signature": signature,
+            "keys": report,
+        }));
+        bundles.push((n.to_string(), Entry::Dir(files)));
+    }
+    out.push(("bundles".into(), Entry::Dir(bundles)));
+
     let mut sboms = vec![];
     for layer in attached.sboms.iter().flat_map(|i| image_layers(blobs, i)) {
         let mut files = vec![];
@@ -376,6 +464,7 @@ pub fn digest_dir(blobs: &Blobs, snap: &Snapshot, digest: &Digest) -> Result<Vec
         "verifiedBy": verified_by,
         "signatures": sig_report,
         "attestations": att_report,
+        "bundles": bundle_report,
     });
     out.push((
         "verification.json".into(),

@@ -61,6 +61,9 @@ pub struct Registry {
     /// Reads from open plain-HTTP registries, which bypass `oci-client` (see `open.rs`);
     /// `None` if its client could not be built.
     reader: OnceLock<Option<OpenRegistry>>,
+    /// Held while a referrers fallback index is read, changed and written: referrers of one
+    /// subject copied at once would otherwise each write the index without the others.
+    pub(crate) referrer_index: tokio::sync::Mutex<()>,
 }
 
 /// `GET /v2/` over plain HTTP: true for `200` without `WWW-Authenticate`.
@@ -223,6 +226,7 @@ impl Registry {
             open: Mutex::new(HashMap::new()),
             auths: Mutex::new(HashMap::new()),
             reader: OnceLock::new(),
+            referrer_index: tokio::sync::Mutex::new(()),
         }
     }
 

@@ -24,8 +24,9 @@ fn entry(manifest: &Manifest, view: &ManifestView) -> Descriptor {
 
 /// After `manifest` was pushed to `target`'s repository: if it has a subject and the registry
 /// does not list it as a referrer (no referrers API), adds it to the subject's fallback tag
-/// index. Read, modify, write, like every client of the tag schema: concurrent writers to
-/// one subject's index can lose an entry, which a later push of the referrer restores.
+/// index. Read, modify, write, like every client of the tag schema: within this process the
+/// updates take turns; another process writing the same index at the same moment can still
+/// lose an entry, which a later push of that referrer restores.
 pub async fn index_referrer(
     registry: &Registry,
     target: &ImageRef,
@@ -39,6 +40,7 @@ pub async fn index_referrer(
         return Ok(());
     };
     let subject_ref = target.with_digest(&subject.digest);
+    let _turn = registry.referrer_index.lock().await;
     if registry
         .referrers(&subject_ref)
         .await?
