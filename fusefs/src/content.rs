@@ -286,16 +286,26 @@ fn attestation_folder(
     (files, report)
 }
 
+/// A bundle referrer's folder and what its verification found.
+struct BundleFolder {
+    files: Vec<(String, Entry)>,
+    /// Each trusted key's and identity's verdict.
+    report: Value,
+    /// The names that verify it.
+    verified_by: Vec<String>,
+    /// A signature (a `cosign/sign/v1` statement) rather than an attestation.
+    signature: bool,
+}
+
 /// One cosign 3 bundle referrer's folder (the bundle, its statement and predicate type, its
 /// certificate as PEM and decoded, its log entries) and its verification by each trusted key
-/// and identity; `None` if the referrer is not a Sigstore bundle. The bool says whether it is a
-/// signature (a `cosign/sign/v1` statement) rather than an attestation.
+/// and identity; `None` if the referrer is not a Sigstore bundle.
 fn bundle_folder(
     blobs: &Blobs,
     snap: &Snapshot,
     referrer: &Digest,
     digest: &Digest,
-) -> Option<(Vec<(String, Entry)>, Value, Vec<String>, bool)> {
+) -> Option<BundleFolder> {
     let manifest = blobs.read(referrer).ok()?;
     let manifest = ImageManifest::parse(&manifest, referrer.as_str()).ok()?;
     let (layer, signature) = bundle_layer(&manifest)?;
@@ -343,7 +353,12 @@ fn bundle_folder(
             .map_err(|e| e.to_string()),
         None => Err("bundle missing or corrupt in the store".into()),
     });
-    Some((files, report, ok, signature))
+    Some(BundleFolder {
+        files,
+        report,
+        verified_by: ok,
+        signature,
+    })
 }
 
 /// The entries of the folder of `digest`.
@@ -413,7 +428,12 @@ pub fn digest_dir(blobs: &Blobs, snap: &Snapshot, digest: &Digest) -> Result<Vec
     let mut bundle_report = vec![];
     let mut bundles = vec![];
     for referrer in &attached.referrers {
-        let Some((files, report, ok, signature)) = bundle_folder(blobs, snap, referrer, digest)
+        let Some(BundleFolder {
+            files,
+            report,
+            verified_by: ok,
+            signature,
+        }) = bundle_folder(blobs, snap, referrer, digest)
         else {
             continue;
         };
