@@ -1,7 +1,6 @@
 //! `download signature|attestation|sbom`: what is attached to an image, in cosign's output
 //! shapes.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 
 use anyhow::Result;
@@ -9,13 +8,17 @@ use clap::{Args, ValueEnum};
 use serde_json::Value;
 use sigmirror_cosign::conventions::{
     BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, SIGNATURE_ANNOTATION,
+    TIMESTAMP_ANNOTATION,
 };
 use sigmirror_cosign::dsse::Envelope;
+use sigmirror_cosign::sigstore::Bundle;
+use sigmirror_cosign::sigstore::bundle::Content;
 use sigmirror_cosign::statement::{self, predicate_type_uri};
 use sigmirror_cosign::{Error, b64};
 use sigmirror_oci::attachment::AttachmentKind;
 use sigmirror_oci::gojson;
-use sigmirror_registry::inspect::attached_payloads;
+use sigmirror_registry::inspect::{attached_payloads, resolve_digest};
+use sigmirror_registry::verify::fetch_bundles;
 
 use super::registry::block_on;
 
@@ -55,14 +58,29 @@ impl Download {
             DownloadKind::Attestation => AttachmentKind::Attestation,
             DownloadKind::Sbom => AttachmentKind::Sbom,
         };
-        let layers = block_on(async {
-            Ok(attached_payloads(&registry, &image, kind, MAX_DOWNLOAD).await?)
+        let (layers, bundles) = block_on(async {
+            let layers = attached_payloads(&registry, &image, kind, MAX_DOWNLOAD).await?;
+            // cosign 3's bundles referring to the image, of the same kind (not for SBOMs).
+            let bundles = match kind {
+                AttachmentKind::Signature | AttachmentKind::Attestation => {
+                    let digest = resolve_digest(&registry, &image).await?;
+                    let pinned = image.with_digest(&digest);
+                    fetch_bundles(&registry, &pinned, kind == AttachmentKind::Signature).await?
+                }
+                _ => vec![],
+            };
+            Ok::<_, anyhow::Error>((layers, bundles))
         })?;
+        let bundles: Vec<Vec<u8>> = bundles
+            .into_iter()
+            .filter_map(|b| b.bundle.ok())
+            .take(MAX_DOWNLOAD)
+            .collect();
         let reference = image.to_string();
         let mut out = std::io::stdout().lock();
         match self.kind {
             DownloadKind::Signature => {
-                if layers.is_empty() {
+                if layers.is_empty() && bundles.is_empty() {
                     return Err(Error::NoSignatures { reference }.into());
                 }
                 for (layer, payload) in layers {
@@ -74,14 +92,19 @@ impl Download {
                         chain: annotation(CHAIN_ANNOTATION),
                         bundle: annotation(BUNDLE_ANNOTATION)
                             .and_then(|b| serde_json::from_str::<Value>(&b).ok()),
-                        rfc3161_timestamp: None,
+                        rfc3161_timestamp: annotation(TIMESTAMP_ANNOTATION)
+                            .and_then(|t| serde_json::from_str(&t).ok()),
                     };
                     out.write_all(&gojson::to_vec(&line))?;
                     out.write_all(b"\n")?;
                 }
+                for bundle in &bundles {
+                    out.write_all(bundle.trim_ascii())?;
+                    out.write_all(b"\n")?;
+                }
             }
             DownloadKind::Attestation => {
-                if layers.is_empty() {
+                if layers.is_empty() && bundles.is_empty() {
                     return Err(Error::NoAttestations { reference }.into());
                 }
                 let wanted = self
@@ -99,6 +122,25 @@ impl Download {
                         }
                     }
                     out.write_all(&envelope.to_json())?;
+                    out.write_all(b"\n")?;
+                    printed += 1;
+                }
+                for bundle in &bundles {
+                    if let Some(want) = &wanted {
+                        let predicate_type =
+                            Bundle::from_json(bundle)
+                                .ok()
+                                .and_then(|b| match b.content {
+                                    Content::Dsse { payload, .. } => {
+                                        statement::parse(&payload).ok().map(|s| s.predicate_type)
+                                    }
+                                    Content::Message { .. } => None,
+                                });
+                        if predicate_type.as_ref() != Some(want) {
+                            continue;
+                        }
+                    }
+                    out.write_all(bundle.trim_ascii())?;
                     out.write_all(b"\n")?;
                     printed += 1;
                 }
@@ -135,5 +177,5 @@ struct SignatureLine {
     #[serde(rename = "Bundle")]
     bundle: Option<Value>,
     #[serde(rename = "RFC3161Timestamp")]
-    rfc3161_timestamp: Option<BTreeMap<String, String>>,
+    rfc3161_timestamp: Option<Value>,
 }

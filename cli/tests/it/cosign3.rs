@@ -148,6 +148,23 @@ fn cosign_3_bundle_signatures_and_attestations_verify_online_and_offline() {
         "{ours}"
     );
 
+    // `download` prints the bundles themselves, as cosign 3 does (cosign 3 prints every bundle
+    // for either kind; sigmirror those of the kind asked for).
+    let theirs = cosign3(
+        &s,
+        &["download", "signature", "--allow-http-registry", &s.image],
+    )
+    .ok()
+    .stdout_text();
+    for kind in ["signature", "attestation"] {
+        let ours = s.sm(&["download", kind, &s.image]).ok().stdout_text();
+        assert_eq!(ours.lines().count(), 1, "{ours}");
+        assert!(
+            theirs.lines().any(|l| l == ours.trim_end()),
+            "{ours}\n{theirs}"
+        );
+    }
+
     // Copied to a second registry (no referrers API either): the bundles and a fallback tag
     // index for them arrive, so cosign 3 verifies the copy.
     let second = TestRegistry::start();
