@@ -397,3 +397,68 @@ fn sigmirror_writes_cosign_3_bundles_that_cosign_3_verifies() {
     )
     .fails_with("");
 }
+
+/// `oras`, the referrers judge, against the test registries (plain HTTP).
+fn oras(s: &Setup, args: &[&str]) -> sigmirror_tests::Run {
+    run(
+        Command::new(tool("oras"))
+            .current_dir(s.dir.path())
+            .env("HOME", s.dir.path())
+            .args(args),
+        None,
+    )
+}
+
+#[test]
+fn oras_discovers_what_sigmirror_writes_and_sigmirror_carries_what_oras_attaches() {
+    let s = setup("oras/app");
+    let signed = s
+        .sm(&[
+            "sign",
+            "--key",
+            "cosign.key",
+            "--new-bundle-format",
+            &s.image,
+        ])
+        .ok();
+    let referrer = signed
+        .stderr
+        .rsplit_once('@')
+        .map(|(_, d)| d.trim().to_owned())
+        .unwrap();
+    let listing = oras(&s, &["discover", "--plain-http", &s.image])
+        .ok()
+        .stdout_text();
+    assert!(
+        listing.contains("application/vnd.dev.sigstore.bundle.v0.3+json"),
+        "{listing}"
+    );
+    assert!(listing.contains(&referrer), "{listing}");
+
+    s.dir.write("sbom.txt", b"an sbom oras attached");
+    oras(
+        &s,
+        &[
+            "attach",
+            "--plain-http",
+            "--artifact-type",
+            "application/vnd.example.sbom",
+            &s.image,
+            "sbom.txt",
+        ],
+    )
+    .ok();
+    let second = TestRegistry::start();
+    let copied = format!("{}:v1", second.image("oras/copy"));
+    s.sm(&["copy", &s.image, &copied]).ok();
+    let listing = oras(&s, &["discover", "--plain-http", &copied])
+        .ok()
+        .stdout_text();
+    assert!(
+        listing.contains("application/vnd.example.sbom"),
+        "{listing}"
+    );
+    assert!(listing.contains(&referrer), "{listing}");
+    // The copy still verifies, and carries the same referrer digests.
+    s.sm(&["verify", "--key", "cosign.pub", &copied]).ok();
+}
