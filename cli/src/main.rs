@@ -23,6 +23,7 @@ macro_rules! out {
 
 mod commands;
 mod exit;
+mod input;
 mod output;
 mod password;
 mod progress;

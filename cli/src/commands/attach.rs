@@ -68,8 +68,9 @@ impl EvidenceArgs {
         let read_text = |p: &Option<PathBuf>| -> Result<Option<String>> {
             p.as_ref()
                 .map(|p| {
-                    std::fs::read_to_string(p)
-                        .with_context(|| format!("cannot read {}", p.display()))
+                    let bytes =
+                        crate::input::read_bounded(p, crate::input::SMALL, "evidence file")?;
+                    String::from_utf8(bytes).with_context(|| format!("{} is not text", p.display()))
                 })
                 .transpose()
         };

@@ -317,9 +317,7 @@ impl VerifyBlobAttestation {
             None => None,
         };
         let envelope = match (&self.signature, &classic) {
-            (Some(path), _) => {
-                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?
-            }
+            (Some(path), _) => crate::input::read_bounded(path, crate::input::BUNDLE, "envelope")?,
             (None, Some(bundle)) => bundle.signature()?,
             (None, None) => anyhow::bail!("--signature or --bundle is required"),
         };

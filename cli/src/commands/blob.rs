@@ -183,8 +183,7 @@ impl ClassicEvidenceArgs {
     pub fn evidence(&self, bundle: Option<&LocalBundle>) -> Result<Evidence> {
         let mut evidence = bundle.map(LocalBundle::evidence).unwrap_or_default();
         if let Some(path) = &self.certificate {
-            let bytes = std::fs::read(path)
-                .with_context(|| format!("cannot read certificate {}", path.display()))?;
+            let bytes = crate::input::read_bounded(path, crate::input::SMALL, "certificate")?;
             let pem = b64::decode_lenient(bytes.trim_ascii()).unwrap_or(bytes);
             if let Some(inside) = &evidence.certificate_pem {
                 let first = |p: &[u8]| {
@@ -202,10 +201,11 @@ impl ClassicEvidenceArgs {
             evidence.certificate_pem = Some(pem);
         }
         if let Some(path) = &self.rfc3161_timestamp {
-            evidence.timestamp = Some(
-                std::fs::read(path)
-                    .with_context(|| format!("cannot read timestamp {}", path.display()))?,
-            );
+            evidence.timestamp = Some(crate::input::read_bounded(
+                path,
+                crate::input::SMALL,
+                "timestamp",
+            )?);
         }
         Ok(evidence)
     }
@@ -248,8 +248,7 @@ pub enum BundleFile {
 impl BundleFile {
     /// Reads `path`.
     pub fn read(path: &std::path::Path) -> Result<Self> {
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("cannot read bundle {}", path.display()))?;
+        let bytes = crate::input::read_bounded(path, crate::input::BUNDLE, "bundle")?;
         let context = || format!("cannot read bundle {}", path.display());
         Ok(if is_sigstore_bundle(&bytes) {
             BundleFile::Sigstore(Box::new(

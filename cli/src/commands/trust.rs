@@ -141,8 +141,7 @@ impl Trust {
     pub fn run(self) -> Result<()> {
         match self {
             Trust::Add(a) => {
-                let pem = std::fs::read(&a.key)
-                    .with_context(|| format!("cannot read {}", a.key.display()))?;
+                let pem = crate::input::read_bounded(&a.key, crate::input::SMALL, "public key")?;
                 let key = PublicKey::from_pem(&pem)
                     .with_context(|| format!("{} is not a usable public key", a.key.display()))?;
                 let name = match a.name {
@@ -185,8 +184,11 @@ impl TrustRoot {
             TrustRoot::Add(a) => {
                 // Parsed first: a root that does not load would make every keyless check fail.
                 TrustArgs::read_trusted_root(&a.file)?;
-                let bytes = std::fs::read(&a.file)
-                    .with_context(|| format!("cannot read {}", a.file.display()))?;
+                let bytes = crate::input::read_bounded(
+                    &a.file,
+                    crate::input::TRUSTED_ROOT,
+                    "trusted root",
+                )?;
                 a.store
                     .open()?
                     .add_trusted(TrustKind::Root, &a.name, &bytes)

@@ -123,7 +123,7 @@ fn env_path(name: &str) -> Option<PathBuf> {
 }
 
 fn read(path: &Path, what: &str) -> Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("cannot read {what} {}", path.display()))
+    crate::input::read_bounded(path, crate::input::SMALL, what)
 }
 
 fn certificates(path: &Path, what: &str) -> Result<Vec<Certificate>> {
@@ -142,10 +142,7 @@ fn public_key(path: &Path, what: &str) -> Result<SigstoreKey> {
 impl TrustArgs {
     /// Reads a trusted root file.
     pub fn read_trusted_root(path: &Path) -> Result<TrustedRoot> {
-        let bytes = read(path, "trusted root")?;
-        if bytes.len() as u64 > trusted_root::MAX_SIZE {
-            bail!("trusted root {} is larger than 4 MiB", path.display());
-        }
+        let bytes = crate::input::read_bounded(path, trusted_root::MAX_SIZE, "trusted root")?;
         TrustedRoot::from_json(&bytes).with_context(|| format!("trusted root {}", path.display()))
     }
 

@@ -473,6 +473,12 @@ fn cosign_2_attestation_bundles_verify_like_cosign() {
     }
 }
 
+/// Sigstore's public-good trusted root (a test vector of the cosign crate).
+const PRODUCTION_ROOT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../cosign/tests/data/trusted-roots/production.json"
+);
+
 #[test]
 fn keyless_flags_are_checked_before_anything_is_read() {
     let dir = TestDir::new();
@@ -517,6 +523,34 @@ fn keyless_flags_are_checked_before_anything_is_read() {
         None,
     )
     .fails_with("invalid regular expression");
+    // Files named on the command line are read with a bound (`/dev/zero` never ends).
+    for args in [
+        &["verify-blob", "--bundle", "/dev/zero", "a.txt"][..],
+        &[
+            "verify-blob",
+            "--signature",
+            "a.sig",
+            "--trusted-root",
+            "/dev/zero",
+        ][..],
+        &[
+            "verify-blob",
+            "--signature",
+            "a.sig",
+            "--certificate",
+            "/dev/zero",
+            "--trusted-root",
+            PRODUCTION_ROOT,
+        ][..],
+        &["trust", "root", "add", "zero", "/dev/zero"][..],
+    ] {
+        let mut cmd = sigmirror(&dir);
+        cmd.args(args);
+        if args[0] == "verify-blob" && !args.contains(&"--bundle") {
+            cmd.args(identity_flags()).arg("a.txt");
+        }
+        run(&mut cmd, None).fails_with("refusing to read it");
+    }
     // No trusted root anywhere: said, with the ways to give one.
     run(
         sigmirror(&dir)
