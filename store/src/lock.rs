@@ -12,8 +12,8 @@ use crate::error::{Error, Result};
 /// How often a waiting opener retries the lock.
 const POLL: Duration = Duration::from_millis(50);
 
-/// The longest command line written into the lock file; enough to recognise a command.
-const MAX_COMMAND: usize = 300;
+/// How many words of the command (the program and its subcommands) the lock file records.
+const COMMAND_WORDS: usize = 3;
 
 /// An exclusive `flock` on `ROOT/lock`, released when dropped (or when the process dies, which
 /// is what makes it safe against kill -9: the kernel drops it with the file).
@@ -26,14 +26,19 @@ impl StoreLock {
     /// Takes the lock on `root/lock`, retrying for `wait`, then writes our pid and command line
     /// into it so that the next opener's error can say who holds the store.
     pub(crate) fn acquire(root: &Path, wait: Duration) -> Result<StoreLock> {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
         let path = root.join("lock");
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(0o600)
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
+        // A lock file made by an older version may be readable by others; this one is not
+        // (best effort: a lock file owned by someone else keeps its mode).
+        let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
         let deadline = Instant::now() + wait;
         loop {
             match file.try_lock() {
@@ -71,19 +76,55 @@ fn holder(path: &PathBuf) -> String {
     }
 }
 
-/// Our command line on one line, shortened.
+/// What the lock file says the holder is running: the program's name and its subcommands
+/// (`sigmirror store gc`), never its arguments, which can hold a registry password or a token.
 fn command_line() -> String {
-    let mut cmd = std::env::args_os()
-        .map(|a| a.to_string_lossy().replace(['\n', '\r'], " "))
+    describe_command(std::env::args_os().map(|a| a.to_string_lossy().into_owned()))
+}
+
+fn describe_command(args: impl Iterator<Item = String>) -> String {
+    let mut args = args;
+    let program = args
+        .next()
+        .map(|p| p.rsplit('/').next().unwrap_or_default().to_owned())
+        .unwrap_or_default();
+    std::iter::once(program)
+        .chain(args.take_while(|a| {
+            !a.starts_with('-') && a.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+        }))
+        .take(COMMAND_WORDS)
         .collect::<Vec<_>>()
-        .join(" ");
-    if cmd.len() > MAX_COMMAND {
-        let mut end = MAX_COMMAND;
-        while !cmd.is_char_boundary(end) {
-            end -= 1;
-        }
-        cmd.truncate(end);
-        cmd.push_str(" ...");
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe_command;
+
+    #[test]
+    fn the_lock_records_no_arguments() {
+        let words = |a: &[&str]| describe_command(a.iter().map(|s| s.to_string()));
+        assert_eq!(
+            words(&["/usr/bin/sigmirror", "store", "gc"]),
+            "sigmirror store gc"
+        );
+        assert_eq!(
+            words(&[
+                "sigmirror",
+                "pull",
+                "--registry-password",
+                "s3cret",
+                "reg/app:v1"
+            ]),
+            "sigmirror pull"
+        );
+        assert_eq!(
+            words(&["sigmirror", "pull", "reg.example/app:v1"]),
+            "sigmirror pull"
+        );
+        assert_eq!(
+            words(&["sigmirror", "--registry-password=s3cret", "pull"]),
+            "sigmirror"
+        );
     }
-    cmd
 }

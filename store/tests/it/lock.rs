@@ -65,7 +65,15 @@ fn second_process_gets_the_lock_message() {
     let msg = err.to_string();
     assert!(matches!(err, Error::Locked { .. }));
     assert!(msg.contains(&format!("pid {}", child.id())), "{msg}");
-    assert!(msg.contains("child_process"), "{msg}"); // its command line
+    // Its program's name, never its arguments (they can hold credentials); a private file.
+    assert!(msg.contains(": `it-"), "{msg}");
+    assert!(!msg.contains("child_process"), "{msg}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.path().join("lock"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
     assert!(msg.contains("wait for it to finish"), "{msg}");
     // The holder exits while we wait: the open succeeds.
     drop(child.stdin.take());
