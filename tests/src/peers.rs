@@ -114,6 +114,30 @@ impl Drop for Server {
     }
 }
 
+impl Server {
+    /// Python's static file server on `dir` (loopback only), for a TUF repository.
+    pub fn static_files(dir: &Path) -> Server {
+        let dir = dir.to_path_buf();
+        Server::start(
+            "a static file server",
+            move |port, _| {
+                let mut cmd = Command::new("python3");
+                cmd.args(["-m", "http.server", "--bind", "127.0.0.1"])
+                    .arg(port.to_string())
+                    .arg("--directory")
+                    .arg(&dir);
+                cmd
+            },
+            |_| true,
+        )
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
 /// `curl` with `args`; returns (HTTP status, body). Used to set servers up.
 pub fn curl(args: &[&str]) -> (u16, String) {
     let out = run(

@@ -1,7 +1,8 @@
 //! `trust`: what the store trusts, by name. Keys (`trust add/ls/rm`), Sigstore trusted roots
 //! (`trust root add/ls/rm`) and certificate identities under them (`trust identity add/ls/rm`).
 //! The mounted view shows a signature under `verified/<name>` for each name that verifies it;
-//! `--offline` verification reads the trusted roots from here.
+//! `--offline` verification reads the trusted roots from here. `trust sigstore` brings
+//! Sigstore's trusted root in through TUF.
 
 use std::path::PathBuf;
 
@@ -30,6 +31,67 @@ pub enum Trust {
     /// Certificate identities trusted under the store's trusted roots.
     #[command(subcommand)]
     Identity(TrustIdentity),
+    /// Sigstore's trusted root through TUF: verified updates, carried across an air gap.
+    #[command(subcommand)]
+    Sigstore(TrustSigstore),
+}
+
+/// `trust sigstore` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TrustSigstore {
+    /// Update from a TUF repository (default: Sigstore's public-good one) and trust its
+    /// trusted_root.json; the verified repository is kept in the store for `export`.
+    Pull(TufPull),
+    /// Copy the verified TUF repository kept in the store to a folder, to carry it inside.
+    Export(TufExport),
+    /// Verify a carried TUF repository from a root you pin, and trust its trusted_root.json.
+    Import(TufImport),
+}
+
+/// Arguments of `trust sigstore pull`.
+#[derive(Debug, Args)]
+pub struct TufPull {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The TUF repository (its metadata at the top, targets under targets/).
+    #[arg(long, value_name = "URL", default_value = sigmirror_tuf::SIGSTORE_REPOSITORY)]
+    repository: String,
+    /// The root metadata to start from (required for another repository; default for the
+    /// public-good one: its root, shipped with sigmirror).
+    #[arg(long, value_name = "FILE")]
+    root: Option<PathBuf>,
+    /// Name of the trusted root in the store.
+    #[arg(long, default_value = "sigstore")]
+    name: String,
+}
+
+/// Arguments of `trust sigstore export`.
+#[derive(Debug, Args)]
+pub struct TufExport {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Which kept repository.
+    #[arg(long, default_value = "sigstore")]
+    name: String,
+    /// The folder to write (must not exist).
+    #[arg(value_name = "DIR")]
+    dir: PathBuf,
+}
+
+/// Arguments of `trust sigstore import`.
+#[derive(Debug, Args)]
+pub struct TufImport {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The root metadata you trust (brought in separately, e.g. the version you checked).
+    #[arg(long, value_name = "FILE")]
+    root: PathBuf,
+    /// Name of the trusted root in the store.
+    #[arg(long, default_value = "sigstore")]
+    name: String,
+    /// The exported folder.
+    #[arg(value_name = "DIR")]
+    dir: PathBuf,
 }
 
 /// Arguments of `trust add`.
@@ -173,6 +235,7 @@ impl Trust {
             Trust::Rm(a) => remove(&a.store, TrustKind::Key, &a.name),
             Trust::Root(cmd) => cmd.run(),
             Trust::Identity(cmd) => cmd.run(),
+            Trust::Sigstore(cmd) => cmd.run(),
         }
     }
 }
@@ -280,4 +343,105 @@ fn describe(spec: &IdentitySpec) -> String {
             &spec.certificate_oidc_issuer_regexp
         )
     )
+}
+
+/// Where the store keeps the TUF state of `name`: what updates saw (rollback protection) and
+/// the verified repository (for export).
+fn tuf_dirs(store: &Store, name: &str) -> Result<(PathBuf, PathBuf)> {
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        || name.starts_with('.')
+        || name.is_empty()
+    {
+        bail!("invalid name {name:?}: use letters, digits, '-', '_' and '.' (not first)");
+    }
+    let base = store.root().join("tuf").join(name);
+    Ok((base.join("datastore"), base.join("repository")))
+}
+
+/// Runs a verified update and trusts its trusted root under `name`; nothing changes on failure.
+fn tuf_update(store: &StoreArgs, repository: &str, root: &[u8], name: &str) -> Result<()> {
+    let store = store.open()?;
+    let (datastore, keep) = tuf_dirs(&store, name)?;
+    let updated = super::registry::block_on(async {
+        Ok(sigmirror_tuf::update(repository, root, &datastore, &keep).await?)
+    })?;
+    sigmirror_cosign::sigstore::TrustedRoot::from_json(&updated.trusted_root)
+        .context("the TUF repository's trusted_root.json is not a usable trusted root")?;
+    store
+        .add_trusted(TrustKind::Root, name, &updated.trusted_root)
+        .context("cannot add the trusted root")?;
+    eprintln!(
+        "verified {repository}: root version {}, timestamp version {} (expires {}); trusting its {} as {name}",
+        updated.root_version,
+        updated.timestamp_version,
+        updated.expires,
+        sigmirror_tuf::TRUSTED_ROOT_TARGET
+    );
+    Ok(())
+}
+
+impl TrustSigstore {
+    /// Runs the subcommand.
+    pub fn run(self) -> Result<()> {
+        match self {
+            TrustSigstore::Pull(a) => {
+                let root = match &a.root {
+                    Some(path) => {
+                        crate::input::read_bounded(path, crate::input::SMALL, "root metadata")?
+                    }
+                    None if a.repository == sigmirror_tuf::SIGSTORE_REPOSITORY => {
+                        sigmirror_tuf::SIGSTORE_ROOT.to_vec()
+                    }
+                    None => bail!("--root FILE is required for a repository other than Sigstore's"),
+                };
+                tuf_update(&a.store, &a.repository, &root, &a.name)
+            }
+            TrustSigstore::Export(a) => {
+                let store = a.store.open()?;
+                let (_, keep) = tuf_dirs(&store, &a.name)?;
+                if !keep.is_dir() {
+                    bail!(
+                        "no verified TUF repository {} in the store: run `sigmirror trust sigstore pull` first",
+                        a.name
+                    );
+                }
+                if a.dir.exists() {
+                    bail!("{} exists; export writes a new folder", a.dir.display());
+                }
+                copy_dir(&keep, &a.dir)?;
+                eprintln!(
+                    "exported the verified TUF repository {} to {}",
+                    a.name,
+                    a.dir.display()
+                );
+                Ok(())
+            }
+            TrustSigstore::Import(a) => {
+                let root =
+                    crate::input::read_bounded(&a.root, crate::input::SMALL, "root metadata")?;
+                let dir = a.dir.to_str().context("the folder's path is not UTF-8")?;
+                tuf_update(&a.store, dir, &root, &a.name)
+            }
+        }
+    }
+}
+
+/// Copies a folder of plain files and folders.
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
+    for entry in
+        std::fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))?
+    {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)
+                .with_context(|| format!("cannot write {}", target.display()))?;
+        }
+    }
+    Ok(())
 }

@@ -16,6 +16,7 @@ mod mirror;
 mod output;
 mod pkcs11;
 mod plugins;
+mod tuf;
 
 use std::process::Command;
 
