@@ -227,6 +227,38 @@ fn cosign_3_bundle_signatures_and_attestations_verify_online_and_offline() {
         ours
     );
 
+    // Saved to an OCI layout and loaded into another store: the bundles come along.
+    let layout = s.dir.join("layout");
+    sm_store(&[
+        "save",
+        "--offline",
+        "--dir",
+        layout.to_str().unwrap(),
+        &s.image,
+    ])
+    .ok();
+    let other_store = s.dir.join("other-store");
+    let sm_other = |args: &[&str]| {
+        run(
+            crate::sigmirror(&s.dir)
+                .env("SIGMIRROR_STORE", &other_store)
+                .args(args),
+            None,
+        )
+    };
+    sm_other(&["load", "--dir", layout.to_str().unwrap()]).ok();
+    sm_other(&["verify", "--offline", "--key", "cosign.pub", &s.image]).ok();
+    sm_other(&[
+        "verify-attestation",
+        "--offline",
+        "--key",
+        "cosign.pub",
+        "--type",
+        "https://example.com/t/v1",
+        &s.image,
+    ])
+    .ok();
+
     // The mounted view lists the bundles, decoded, and the trusted key verifies the signature.
     sm_store(&["trust", "add", "cosign.pub", "--name", "ops"]).ok();
     let point = s.dir.join("mnt");
