@@ -678,3 +678,36 @@ impl HttpsFiles {
         std::fs::read_to_string(self.server.dir.join("server.log")).unwrap_or_default()
     }
 }
+
+/// A registry with the OCI 1.1 referrers API: `peers/referrers_registry.py` in front of a real
+/// registry (no registry that has the API installs here; the Debian one has none).
+pub struct ReferrersRegistry {
+    server: Server,
+    /// The real registry behind it.
+    pub upstream: crate::registry::TestRegistry,
+}
+
+impl ReferrersRegistry {
+    /// Starts the real registry and the proxy in front of it.
+    pub fn start() -> Self {
+        let upstream = crate::registry::TestRegistry::start();
+        let target = upstream.addr().to_owned();
+        let server = Server::start(
+            "the referrers registry",
+            move |port, _| {
+                let mut cmd = Command::new("python3");
+                cmd.arg(script("referrers_registry.py"))
+                    .arg(port.to_string())
+                    .arg(&target);
+                cmd
+            },
+            |port| curl(&[&format!("http://127.0.0.1:{port}/v2/")]).0 == 200,
+        );
+        ReferrersRegistry { server, upstream }
+    }
+
+    /// `127.0.0.1:PORT/<repo>` through the proxy.
+    pub fn image(&self, repo: &str) -> String {
+        format!("127.0.0.1:{}/{repo}", self.server.port())
+    }
+}

@@ -494,3 +494,106 @@ fn oras_discovers_what_sigmirror_writes_and_sigmirror_carries_what_oras_attaches
     // The copy still verifies, and carries the same referrer digests.
     s.sm(&["verify", "--key", "cosign.pub", &copied]).ok();
 }
+
+#[test]
+fn the_referrers_api_is_used_where_a_registry_has_it() {
+    // `s.reg` has no referrers API; `api` has it (a stand-in in front of a real registry).
+    let s = setup("plain/app");
+    let api = sigmirror_tests::peers::ReferrersRegistry::start();
+    let image = format!("{}:v1", api.image("api/app"));
+    let digest = sigmirror_tests::oci::push_image(&image, "referrers-api");
+    let fallback_tag = |reg: &TestRegistry, repo: &str| {
+        let url = format!("http://{}/v2/{repo}/tags/list", reg.addr());
+        String::from_utf8(sigmirror_tests::http_get(&url))
+            .unwrap()
+            .contains(&digest.replace(':', "-"))
+    };
+    cosign3(
+        &s,
+        &[
+            "signing-config",
+            "create",
+            "--no-default-fulcio",
+            "--no-default-rekor",
+            "--no-default-oidc",
+            "--no-default-tsa",
+            "--out",
+            "sc.json",
+        ],
+    )
+    .ok();
+    // cosign 3 signs through the API: no fallback tag; sigmirror finds the bundle through it.
+    cosign3(
+        &s,
+        &[
+            "sign",
+            "--key",
+            "cosign.key",
+            "--signing-config",
+            "sc.json",
+            "--allow-http-registry",
+            "-y",
+            &image,
+        ],
+    )
+    .ok();
+    assert!(!fallback_tag(&api.upstream, "api/app"));
+    s.sm(&["verify", "--key", "cosign.pub", &image]).ok();
+    // sigmirror's own bundle: the registry lists it, so sigmirror writes no fallback tag either.
+    s.sm(&[
+        "attest",
+        "--key",
+        "cosign.key",
+        "--new-bundle-format",
+        "--predicate",
+        "cosign.pub",
+        &image,
+    ])
+    .ok();
+    assert!(!fallback_tag(&api.upstream, "api/app"));
+    cosign3(
+        &s,
+        &[
+            "verify-attestation",
+            "--key",
+            "cosign.pub",
+            "--insecure-ignore-tlog",
+            "--allow-http-registry",
+            &image,
+        ],
+    )
+    .ok();
+    // From the API registry to one without it: the fallback index is written there.
+    let copied = format!("{}:v1", s.reg.image("plain/copied"));
+    s.sm(&["copy", &image, &copied]).ok();
+    assert!(fallback_tag(&s.reg, "plain/copied"));
+    cosign3(
+        &s,
+        &[
+            "verify",
+            "--key",
+            "cosign.pub",
+            "--insecure-ignore-tlog",
+            "--allow-http-registry",
+            &copied,
+        ],
+    )
+    .ok();
+    // And back into the API registry: its API lists them.
+    let back = format!("{}:v1", api.image("api/back"));
+    s.sm(&["copy", &copied, &back]).ok();
+    assert!(!fallback_tag(&api.upstream, "api/back"));
+    cosign3(
+        &s,
+        &[
+            "verify",
+            "--key",
+            "cosign.pub",
+            "--insecure-ignore-tlog",
+            "--allow-http-registry",
+            &back,
+        ],
+    )
+    .ok();
+    s.sm(&["verify", "--key", "cosign.pub", &back]).ok();
+}
