@@ -3,8 +3,10 @@
 //! referrers at the subject's `sha256-<hex>` tag (image-spec 1.1, "referrers tag schema"). cosign
 //! 3 reads it to find its bundles; so do `verify`, `tree` and the transfer engine here.
 
-use sigmirror_oci::manifest::{Descriptor, ImageIndex, Manifest, ManifestView};
-use sigmirror_oci::{ImageRef, media_types};
+use sigmirror_cosign::bundle_image::bundle_layer;
+use sigmirror_oci::manifest::{Descriptor, ImageIndex, ImageManifest, Manifest, ManifestView};
+use sigmirror_oci::source::Source;
+use sigmirror_oci::{Digest, ImageRef, media_types};
 
 use crate::client::Registry;
 use crate::error::Result;
@@ -59,4 +61,74 @@ pub async fn index_referrer(
     registry
         .put_manifest(&tag, index.to_bytes().into(), media_types::OCI_INDEX)
         .await
+}
+
+/// A cosign 3 bundle referrer of an image.
+#[derive(Debug, Clone)]
+pub struct BundleReferrer {
+    /// The referrer manifest's digest.
+    pub digest: Digest,
+    /// Its bundle layer.
+    pub layer: Descriptor,
+    /// Whether it claims to be a signature (else an attestation); checked when verified.
+    pub signature: bool,
+}
+
+/// The Sigstore bundle referrers of `pinned` (a digest reference) in any source; referrers that
+/// are not bundles are left out.
+pub async fn bundle_referrers<S: Source>(
+    source: &S,
+    pinned: &ImageRef,
+) -> Result<Vec<BundleReferrer>> {
+    let mut found = vec![];
+    for digest in source.referrers(pinned).await? {
+        let reference = pinned.with_digest(&digest);
+        let Some(manifest) = source.get_manifest(&reference).await? else {
+            continue;
+        };
+        let Ok(manifest) = ImageManifest::parse(&manifest.bytes, &reference.to_string()) else {
+            continue;
+        };
+        if let Some((layer, signature)) = bundle_layer(&manifest) {
+            found.push(BundleReferrer {
+                digest,
+                layer: layer.clone(),
+                signature,
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// Deletes the referrers `removed` of `subject` (in `repo`) and takes them out of its fallback
+/// tag index, deleting the index once it lists nothing.
+pub async fn remove_referrers(
+    registry: &Registry,
+    repo: &ImageRef,
+    subject: &Digest,
+    removed: &[Digest],
+) -> Result<()> {
+    for digest in removed {
+        registry.delete_manifest(repo, digest).await?;
+    }
+    let _turn = registry.referrer_index.lock().await;
+    let tag = repo.with_tag(&subject.tag_form());
+    let Some(found) = registry.get_manifest(&tag).await? else {
+        return Ok(());
+    };
+    let Ok(mut index) = ImageIndex::parse(&found.bytes, &tag.to_string()) else {
+        return Ok(());
+    };
+    let before = index.manifests.len();
+    index.manifests.retain(|d| !removed.contains(&d.digest));
+    if index.manifests.len() == before {
+        return Ok(());
+    }
+    if index.manifests.is_empty() {
+        registry.delete_manifest(repo, &found.digest).await
+    } else {
+        registry
+            .put_manifest(&tag, index.to_bytes().into(), media_types::OCI_INDEX)
+            .await
+    }
 }

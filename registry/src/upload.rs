@@ -193,8 +193,9 @@ pub fn detect_content_type(bytes: &[u8]) -> &'static str {
     }
 }
 
-/// Deletes the attachment images of `kinds` from the digest `image` resolves to. Returns the
-/// references removed (missing ones are skipped).
+/// Deletes the attachment images of `kinds` from the digest `image` resolves to, and cosign 3's
+/// bundle referrers of those kinds (signatures, attestations) with their fallback index entries,
+/// as cosign 3's `clean` does. Returns the references removed (missing ones are skipped).
 pub async fn clean(
     registry: &Registry,
     image: &ImageRef,
@@ -211,6 +212,24 @@ pub async fn clean(
             .delete_manifest(&reference, &manifest.digest)
             .await?;
         removed.push(reference);
+    }
+    // cosign 3's bundles of the same kinds, from the referrers (and their fallback index).
+    let pinned = image.with_digest(&digest);
+    let bundles: Vec<Digest> = crate::referrers::bundle_referrers(registry, &pinned)
+        .await?
+        .into_iter()
+        .filter(|b| {
+            kinds.contains(if b.signature {
+                &AttachmentKind::Signature
+            } else {
+                &AttachmentKind::Attestation
+            })
+        })
+        .map(|b| b.digest)
+        .collect();
+    if !bundles.is_empty() {
+        crate::referrers::remove_referrers(registry, &pinned, &digest, &bundles).await?;
+        removed.extend(bundles.iter().map(|d| pinned.with_digest(d)));
     }
     Ok(removed)
 }

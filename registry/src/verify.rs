@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 use sigmirror_cosign::attest::{AttestationCandidate, VerifiedAttestation, verify_attestations};
-use sigmirror_cosign::bundle_image::{BundleCandidate, bundle_layer};
+use sigmirror_cosign::bundle_image::BundleCandidate;
 use sigmirror_cosign::conventions::{attachment_ref, max_attachment_size};
 use sigmirror_cosign::verifier::Verifier;
 use sigmirror_cosign::verify::{SignatureCandidate, Verification, verify_signatures};
@@ -17,6 +17,7 @@ use sigmirror_oci::manifest::{Descriptor, ImageManifest};
 use sigmirror_oci::source::{Source, resolve};
 
 use crate::error::Result;
+use crate::referrers::bundle_referrers;
 
 /// The layers of the `kind` image attached to the digest `image` resolves to, each with its
 /// payload (or why it could not be fetched), and `image` pinned to that digest. No attachment
@@ -65,20 +66,11 @@ pub async fn fetch_bundles<S: Source>(
 ) -> Result<Vec<BundleCandidate>> {
     let limit = max_attachment_size();
     let mut bundles = vec![];
-    for digest in source.referrers(pinned).await? {
-        let reference = pinned.with_digest(&digest);
-        let Some(manifest) = source.get_manifest(&reference).await? else {
-            continue;
-        };
-        let Ok(manifest) = ImageManifest::parse(&manifest.bytes, &reference.to_string()) else {
-            continue;
-        };
-        let Some((layer, signature)) = bundle_layer(&manifest) else {
-            continue;
-        };
-        if signature != signatures {
+    for referrer in bundle_referrers(source, pinned).await? {
+        if referrer.signature != signatures {
             continue;
         }
+        let layer = referrer.layer;
         let bundle = if layer.size > limit {
             Err(format!(
                 "bundle of {} bytes exceeds the attachment limit",
@@ -86,14 +78,11 @@ pub async fn fetch_bundles<S: Source>(
             ))
         } else {
             source
-                .get_blob(&reference, &layer.digest, limit)
+                .get_blob(&pinned.with_digest(&referrer.digest), &layer.digest, limit)
                 .await
                 .map_err(|e| e.to_string())
         };
-        bundles.push(BundleCandidate {
-            layer: layer.clone(),
-            bundle,
-        });
+        bundles.push(BundleCandidate { layer, bundle });
     }
     Ok(bundles)
 }

@@ -597,3 +597,58 @@ fn the_referrers_api_is_used_where_a_registry_has_it() {
     .ok();
     s.sm(&["verify", "--key", "cosign.pub", &back]).ok();
 }
+
+#[test]
+fn clean_removes_bundles_of_the_kind_asked_for_and_their_fallback_index() {
+    let s = setup("cosign3/clean");
+    s.sm(&["sign", "--key", "cosign.key", &s.image]).ok();
+    s.sm(&[
+        "sign",
+        "--key",
+        "cosign.key",
+        "--new-bundle-format",
+        &s.image,
+    ])
+    .ok();
+    s.sm(&[
+        "attest",
+        "--key",
+        "cosign.key",
+        "--new-bundle-format",
+        "--predicate",
+        "cosign.pub",
+        &s.image,
+    ])
+    .ok();
+    let tags = || {
+        String::from_utf8(sigmirror_tests::http_get(&format!(
+            "http://{}/v2/cosign3/clean/tags/list",
+            s.reg.addr()
+        )))
+        .unwrap()
+    };
+    let out = s
+        .sm(&["clean", "--type", "signature", "--force", &s.image])
+        .ok();
+    assert_eq!(out.stderr.matches("Removed").count(), 2, "{}", out.stderr);
+    s.sm(&["verify", "--key", "cosign.pub", &s.image])
+        .fails_with("no signatures");
+    s.sm(&["verify-attestation", "--key", "cosign.pub", &s.image])
+        .ok();
+    assert!(tags().contains(&s.digest.replace(':', "-")), "{}", tags());
+    s.sm(&["clean", "--force", &s.image]).ok();
+    s.sm(&["verify-attestation", "--key", "cosign.pub", &s.image])
+        .fails_with("no attestations");
+    // The fallback index went with its last entry; only the image's tag is left.
+    assert_eq!(
+        tags(),
+        r#"{"name":"cosign3/clean","tags":["v1"]}"#.to_owned() + "\n"
+    );
+    let tree = cosign3(&s, &["tree", "--allow-http-registry", &s.image])
+        .ok()
+        .stdout_text();
+    assert!(
+        tree.contains("No Supply Chain Security Related Artifacts"),
+        "{tree}"
+    );
+}
