@@ -652,3 +652,83 @@ fn clean_removes_bundles_of_the_kind_asked_for_and_their_fallback_index() {
         "{tree}"
     );
 }
+
+#[test]
+fn keyless_bundle_referrers_verify_as_cosign_3_verifies_them() {
+    use sigmirror_tests::private_sigstore::{IDENTITY, ISSUER, PrivateSigstore};
+    let s = setup("cosign3/keyless");
+    let ps = PrivateSigstore::init();
+    let root = ps.trusted_root().to_string_lossy().into_owned();
+    // The image manifest's bytes are the statement's subject: a keyless cosign 3 signature,
+    // made by the private instance, attached by oras as cosign 3 attaches it.
+    let manifest = s.dir.write(
+        "manifest.json",
+        sigmirror_tests::http_get(&format!(
+            "http://{}/v2/cosign3/keyless/manifests/{}",
+            s.reg.addr(),
+            s.digest
+        )),
+    );
+    let attach = |case: &str, extra: &[&str]| {
+        let bundle = s.dir.join(format!("{case}.sigstore.json"));
+        let mut args = vec![
+            "--out",
+            bundle.to_str().unwrap(),
+            "--predicate-type",
+            "https://sigstore.dev/cosign/sign/v1",
+        ];
+        args.extend_from_slice(extra);
+        ps.sign("attest-blob", &manifest, &args);
+        let layer = format!(
+            "{}:application/vnd.dev.sigstore.bundle.v0.3+json",
+            bundle.file_name().unwrap().to_str().unwrap()
+        );
+        oras(
+            &s,
+            &[
+                "attach",
+                "--plain-http",
+                "--artifact-type",
+                "application/vnd.dev.sigstore.bundle.v0.3+json",
+                "--annotation",
+                "dev.sigstore.bundle.predicateType=https://sigstore.dev/cosign/sign/v1",
+                "--annotation",
+                "dev.sigstore.bundle.content=dsse-envelope",
+                &s.image,
+                &layer,
+            ],
+        )
+        .ok();
+    };
+    let verdicts = |identity: &str| {
+        let flags = [
+            "--trusted-root",
+            &root,
+            "--certificate-identity",
+            identity,
+            "--certificate-oidc-issuer",
+            ISSUER,
+        ];
+        (
+            s.sm(&[&["verify"][..], &flags, &[&s.image]].concat()).code == 0,
+            cosign3(
+                &s,
+                &[
+                    &["verify", "--allow-http-registry"][..],
+                    &flags,
+                    &[&s.image],
+                ]
+                .concat(),
+            )
+            .code
+                == 0,
+        )
+    };
+    // Only a bundle from an untrusted CA: both refuse.
+    attach("forged", &["--mutate", "untrusted-ca"]);
+    assert_eq!(verdicts(IDENTITY), (false, false));
+    // A good one beside it: both accept, for that identity only.
+    attach("good", &[]);
+    assert_eq!(verdicts(IDENTITY), (true, true));
+    assert_eq!(verdicts("https://github.com/someone/else"), (false, false));
+}
