@@ -14,6 +14,7 @@ Commands (each prints one JSON line):
   rotate-root-unsigned DIR         root version + 1 whose new key does not sign it (threshold
                                    of the new root not met)
   expire-timestamp DIR             timestamp version + 1, already expired
+  rollback-snapshot DIR            timestamp version + 1 naming the previous snapshot version
   tamper-target DIR                the published target's bytes replaced (hash mismatch)
 """
 
@@ -156,6 +157,12 @@ def main(argv) -> dict:
             publish_root(repo, root, [old, signer("root", gen)])
         elif command == "expire-timestamp":
             publish_timestamp(repo, state, expiry(-1))
+        elif command == "rollback-snapshot":
+            # A fresh, validly signed timestamp that names an older snapshot (still published,
+            # as consistent snapshots keep every version).
+            state["snapshot"] -= 1
+            publish_timestamp(repo, state, expiry(1))
+            state["snapshot"] += 1
         elif command == "tamper-target":
             path = os.path.join(repo, "targets", f"{state['target_hash']}.{TARGET_NAME}")
             # Same size, one byte changed: only the hash tells.

@@ -132,6 +132,11 @@ fn a_tuf_update_follows_rotations_refuses_every_bad_repository_and_crosses_the_a
             "threshold",
         ),
         (
+            "rolled-back snapshot",
+            vec!["rollback-snapshot"],
+            "snapshot",
+        ),
+        (
             "tampered target",
             vec!["update", other_root.to_str().unwrap(), "tamper-target"],
             "hash mismatch",
