@@ -115,10 +115,17 @@ fn check_bundle_signature(
 }
 
 impl VerifiedSignature {
-    /// The payload as cosign's `verify` prints it: for a keyless signature, its `optional` map
-    /// also holds the certificate's subject and issuer, its v1 Fulcio extensions by OID, and the
-    /// Rekor bundle and timestamp it carried.
-    pub fn printed_payload(&self) -> Value {
+    /// The payload as cosign's `verify` prints it, for the image the user named `reference`:
+    /// for a keyless signature, its `optional` map also holds the certificate's subject and
+    /// issuer, its v1 Fulcio extensions by OID, and the Rekor bundle and timestamp it carried; a
+    /// cosign 3 bundle signature is shown in the simple-signing shape with `reference`, as cosign
+    /// 3 shows it.
+    pub fn printed_payload(&self, reference: &str) -> Value {
+        if self.layer.media_type == crate::bundle_image::BUNDLE_ARTIFACT_TYPE
+            && let Ok(digest) = Digest::parse(&self.parsed.digest)
+        {
+            return printed_signature(reference, &digest);
+        }
         let mut json = self.parsed.json.clone();
         let Some(cert) = self.sigstore.as_ref().and_then(|v| v.certificate.as_ref()) else {
             return json;

@@ -170,7 +170,7 @@ impl Verify {
                 .map(|(image, r)| r.map(|v| (image, v)));
             crate::exit::report_each(results, |(image, verification)| {
                 print_checks(image, !required.is_empty(), self.verifier.is_keyless());
-                print_verification(&verification, self.output)?;
+                print_verification(image, &verification, self.output)?;
                 Ok(())
             })
         })
@@ -196,6 +196,7 @@ pub fn print_checks(image: &ImageRef, with_annotations: bool, keyless: bool) {
 }
 
 fn print_verification(
+    image: &ImageRef,
     verification: &sigmirror_cosign::verify::Verification,
     output: VerifyOutput,
 ) -> std::io::Result<()> {
@@ -204,7 +205,7 @@ fn print_verification(
             let payloads: Vec<Value> = verification
                 .signatures
                 .iter()
-                .map(|s| s.printed_payload())
+                .map(|s| s.printed_payload(&image.to_string()))
                 .collect();
             outln!("\n{}", String::from_utf8_lossy(&gojson::to_vec(&payloads)))?;
         }

@@ -107,6 +107,27 @@ fn cosign_3_bundle_signatures_and_attestations_verify_online_and_offline() {
         printed[0]["critical"]["image"]["docker-manifest-digest"],
         s.digest.as_str()
     );
+    // What cosign 3 prints for the same image, as JSON.
+    let theirs = cosign3(
+        &s,
+        &[
+            "verify",
+            "--key",
+            "cosign.pub",
+            "--insecure-ignore-tlog",
+            "--allow-http-registry",
+            &s.image,
+        ],
+    )
+    .ok();
+    let theirs: Vec<serde_json::Value> = serde_json::from_str(theirs.stdout_text().trim()).unwrap();
+    // cosign 3 also counts the attestation bundle (any key-signed statement about the image) as
+    // a signature; sigmirror counts only statements of the signing predicate type.
+    let theirs: Vec<serde_json::Value> = theirs
+        .into_iter()
+        .filter(|p| p["critical"]["type"] == "https://sigstore.dev/cosign/sign/v1")
+        .collect();
+    assert_eq!(printed, serde_json::Value::Array(theirs));
     let out = s
         .sm(&[
             "verify-attestation",
