@@ -103,12 +103,34 @@ pub fn read_key_material(key: &KeyRef) -> Result<Vec<u8>> {
         key_ref: key.to_string(),
         reason: "not a file or env:// reference".into(),
     })?;
-    std::fs::read(path).map_err(|e| Error::io(path, e))
+    // A key file is small; the name can point anywhere (`--key /dev/zero`).
+    use std::io::Read;
+    let mut bytes = vec![];
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_KEY_FILE + 1).read_to_end(&mut bytes))
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > MAX_KEY_FILE {
+        return Err(Error::KeyRef {
+            key_ref: key.to_string(),
+            reason: "the file is larger than 64 KiB; a key file is not".into(),
+        });
+    }
+    Ok(bytes)
 }
+
+/// The largest key file read.
+const MAX_KEY_FILE: u64 = 64 << 10;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_files_are_read_with_a_bound() {
+        let zero = KeyRef::parse("/dev/zero").unwrap();
+        let err = read_key_material(&zero).unwrap_err();
+        assert!(err.to_string().contains("larger than 64 KiB"), "{err}");
+    }
 
     #[test]
     fn schemes() {
