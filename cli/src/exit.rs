@@ -86,7 +86,7 @@ pub fn report_each<T, E: Into<anyhow::Error>>(
             Ok(value) => on_ok(value)?,
             Err(e) => {
                 let e: anyhow::Error = e.into();
-                eprintln!("Error: {e:#}");
+                eprintln!("Error: {}", message(&e));
                 first_error.get_or_insert(code_for(&e));
             }
         }
@@ -95,4 +95,31 @@ pub fn report_each<T, E: Into<anyhow::Error>>(
         Some(code) => Err(AlreadyReported { code }.into()),
         None => Ok(()),
     }
+}
+
+/// An error's chain on one line, as the user reads it: causes joined with `: `, a cause left out
+/// when the message before already ends with it (an error that prints its source, and also
+/// returns it as its source), and control characters escaped (a registry's error body, a file
+/// name: what reaches the terminal cannot move the cursor or clear the screen).
+pub fn message(error: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = vec![];
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if parts.last().is_some_and(|prev| prev.ends_with(&text)) {
+            continue;
+        }
+        parts.push(text);
+    }
+    parts
+        .join(": ")
+        .chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
 }

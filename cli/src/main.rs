@@ -154,7 +154,7 @@ fn main() -> std::process::ExitCode {
         Err(error) if exit::is_broken_pipe(&error) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             if error.downcast_ref::<exit::AlreadyReported>().is_none() {
-                eprintln!("Error: {error:#}");
+                eprintln!("Error: {}", exit::message(&error));
             }
             std::process::ExitCode::from(exit::code_for(&error))
         }

@@ -1,8 +1,9 @@
-//! How the binary writes its results: a reader that goes away ends the command quietly.
+//! How the binary writes its results: a reader that goes away ends the command quietly; error
+//! lines name each cause once and cannot drive the terminal.
 
 use std::process::Stdio;
 
-use sigmirror_tests::TestDir;
+use sigmirror_tests::{TestDir, run};
 
 use crate::{generate_key_pair, sigmirror};
 
@@ -49,4 +50,37 @@ fn a_closed_pipe_ends_quietly_with_success() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+#[test]
+fn error_lines_escape_control_characters_and_name_each_cause_once() {
+    let dir = TestDir::new();
+    // A cause that prints its own source once, not twice.
+    let out = run(
+        sigmirror(&dir).args(["store", "ls", "--store", "/proc/sigmirror-none"]),
+        None,
+    );
+    assert_ne!(out.code, 0);
+    assert_eq!(
+        out.stderr.matches("No such file or directory").count(),
+        1,
+        "{}",
+        out.stderr
+    );
+    // Whatever a name or a server puts in an error cannot drive the terminal.
+    let out = run(
+        sigmirror(&dir).args([
+            "verify-blob",
+            "--key",
+            "k.pub",
+            "--bundle",
+            "x\u{1b}[2Jy\nz",
+            "a.txt",
+        ]),
+        None,
+    );
+    assert_ne!(out.code, 0);
+    assert!(!out.stderr.contains('\u{1b}'), "{:?}", out.stderr);
+    assert!(out.stderr.contains("x\\u{1b}[2Jy\\nz"), "{}", out.stderr);
+    assert_eq!(out.stderr.trim_end().lines().count(), 1, "{}", out.stderr);
 }
