@@ -3,7 +3,9 @@
 //! Search order (first plugin of a name wins): each folder of `$SIGMIRROR_PLUGIN_PATH`, the
 //! folder of the running binary, `<binary folder>/../lib/sigmirror/plugins`, and
 //! `<data dir>/plugins`. Only files named `libsigmirror_signer_<name>.so` are loaded: loading runs
-//! code, so sigmirror never opens other files.
+//! code, so sigmirror never opens other files, and refuses (as ssh and sudo refuse such
+//! configuration) relative folders, and folders or files that another user could change:
+//! writable by every user, or owned by someone other than the user or root.
 
 use std::path::{Path, PathBuf};
 
@@ -35,6 +37,29 @@ pub fn search_dirs() -> Vec<PathBuf> {
     dirs
 }
 
+/// Why code must not be loaded from `path` (a plugin folder or file, symlinks followed), if
+/// it must not: a relative path (it depends on where the command runs), writable by every
+/// user, or owned by a user other than this one or root.
+fn unsafe_location(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    if path.is_relative() {
+        return Some("a relative path (use an absolute one)".into());
+    }
+    let meta = std::fs::metadata(path).ok()?;
+    if meta.mode() & 0o002 != 0 {
+        return Some(format!(
+            "it is writable by every user (mode {:o})",
+            meta.mode() & 0o7777
+        ));
+    }
+    // The owner of /proc/self is this process's effective user.
+    let me = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
+    if meta.uid() != 0 && me.is_some_and(|me| meta.uid() != me) {
+        return Some(format!("it is owned by another user (uid {})", meta.uid()));
+    }
+    None
+}
+
 /// What a search found.
 #[derive(Debug, Default)]
 pub struct Discovery {
@@ -61,6 +86,13 @@ impl Discovery {
             let Ok(entries) = std::fs::read_dir(dir) else {
                 continue;
             };
+            if let Some(reason) = unsafe_location(dir) {
+                found.failures.push(PluginError::Unsafe {
+                    path: dir.clone(),
+                    reason,
+                });
+                continue;
+            }
             let mut files: Vec<PathBuf> = entries
                 .filter_map(|e| e.ok())
                 .map(|e| e.path())
@@ -74,6 +106,12 @@ impl Discovery {
             for file in files {
                 let canonical = file.canonicalize().unwrap_or_else(|_| file.clone());
                 if !seen_files.insert(canonical) {
+                    continue;
+                }
+                if let Some(reason) = unsafe_location(&file) {
+                    found
+                        .failures
+                        .push(PluginError::Unsafe { path: file, reason });
                     continue;
                 }
                 match Plugin::load(&file) {

@@ -22,6 +22,13 @@ pub enum PluginError {
         /// The loader's message.
         reason: String,
     },
+    /// The library, or its folder, is not safe to run code from (others can change it).
+    Unsafe {
+        /// The file or folder.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// The library has no `sigmirror_signer_entry_v1` symbol.
     NoEntry {
         /// The library file.
@@ -69,6 +76,9 @@ impl std::fmt::Display for PluginError {
         match self {
             PluginError::Open { path, reason } => {
                 write!(f, "cannot load plugin {}: {reason}", path.display())
+            }
+            PluginError::Unsafe { path, reason } => {
+                write!(f, "refusing plugins from {}: {reason}", path.display())
             }
             PluginError::NoEntry { path } => write!(
                 f,

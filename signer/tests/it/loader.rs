@@ -249,3 +249,43 @@ fn discovery_reports_failures_first_name_wins_and_selects_by_scheme() {
         "{err}"
     );
 }
+
+#[test]
+fn plugins_others_could_change_are_refused_by_name() {
+    use std::os::unix::fs::PermissionsExt;
+    let refused = |dirs: &[PathBuf]| {
+        let found = Discovery::search(dirs);
+        assert!(found.plugins.is_empty(), "loaded {:?}", found.plugins.len());
+        found
+            .failures
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    // A file every user can write.
+    let dir = TestDir::new();
+    let file = fresh_copy(&dir, "writable");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let why = refused(&[dir.path().to_path_buf()]);
+    assert!(
+        why.contains(&file.display().to_string()) && why.contains("writable by every user"),
+        "{why}"
+    );
+    // A folder every user can write.
+    let dir = TestDir::new();
+    fresh_copy(&dir, "infolder");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let why = refused(&[dir.path().to_path_buf()]);
+    assert!(why.contains("writable by every user"), "{why}");
+    // A file owned by another user.
+    let dir = TestDir::new();
+    let file = fresh_copy(&dir, "foreign");
+    run(Command::new("chown").arg("4321").arg(&file), None).ok();
+    let why = refused(&[dir.path().to_path_buf()]);
+    assert!(why.contains("owned by another user (uid 4321)"), "{why}");
+    // A relative folder (it would depend on where the command runs): `tests` exists in the
+    // folder cargo runs this test in.
+    let why = refused(&[PathBuf::from("tests")]);
+    assert!(why.contains("relative path"), "{why}");
+}
