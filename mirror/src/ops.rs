@@ -207,10 +207,12 @@ fn is_attachment_name(name: &str) -> bool {
 }
 
 /// Loads a layout's images (see [`layout_roots`]) with everything attached into the store,
-/// recording each as complete and as coming from the layout.
+/// `options.concurrency` images at a time, recording each as complete and as coming from the
+/// layout as soon as it is in. The index is synced once at the end (a [`Store::batch`]), blobs
+/// one by one as always; images walked at once let those syncs overlap.
 pub async fn load(
     dir: &Path,
-    store: &Store,
+    store: Arc<Store>,
     name: Option<&ImageRef>,
     options: TransferOptions,
     progress: &dyn Progress,
@@ -219,14 +221,25 @@ pub async fn load(
     let roots = layout_roots(&layout, dir, name)?;
     let source = format!("layout:{}", dir.display());
     store.set_provenance(&source);
-    let transfer = Transfer::new(&layout, store, options, progress);
-    for (from, to) in &roots {
-        let digest = transfer
-            .copy_image(from, to)
-            .await
-            .map_err(|e| Error::from(e).for_image(format!("loading {to}")))?;
-        record(store, to, &digest, true, false, &source)?;
-    }
+    let at_once = options.concurrency.max(1);
+    let sink = BlockingStore(store.clone());
+    let transfer = Transfer::new(&layout, &sink, options, progress);
+    let batch = store.batch();
+    futures_util::stream::iter(&roots)
+        .map(|(from, to)| {
+            let (transfer, store, source) = (&transfer, &store, &source);
+            async move {
+                let digest = transfer
+                    .copy_image(from, to)
+                    .await
+                    .map_err(|e| Error::from(e).for_image(format!("loading {to}")))?;
+                record(store, to, &digest, true, false, source)
+            }
+        })
+        .buffer_unordered(at_once)
+        .try_collect::<()>()
+        .await?;
+    batch.finish()?;
     Ok(transfer.summary())
 }
 

@@ -10,7 +10,7 @@
 //! reads. Reading: entries are found by full name, by tag, or, in a layout written by `cosign
 //! save` (which carries no names), by the `kind` annotations.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -60,6 +60,52 @@ struct Index {
 pub struct Layout {
     root: PathBuf,
     index: Mutex<Index>,
+    /// Lookups by name and role, built from `index` on first use after each change. A load asks
+    /// for every image by name: searching the entries for each question made it quadratic.
+    catalog: Mutex<Option<Catalog>>,
+    /// Referrer digests by subject, built on first use after each change of `index` (it reads
+    /// every entry's manifest, once, instead of once per question).
+    referrers_by_subject: Mutex<Option<HashMap<Digest, Vec<Digest>>>>,
+    /// Blob files read so far (see [`Layout::files_read`]).
+    files_read: std::sync::atomic::AtomicUsize,
+}
+
+/// Where names and cosign roles point in `index.json`, for lookups in constant time.
+struct Catalog {
+    /// The first entry carrying each `ref.name`, by position (the first match wins, as before).
+    names: HashMap<String, (usize, Digest)>,
+    /// Digests of the entries marked as cosign's saved image or image index.
+    cosign_subjects: HashSet<Digest>,
+    /// The first entry of each cosign `kind`.
+    first_of_kind: HashMap<String, Digest>,
+}
+
+impl Catalog {
+    fn of(index: &Index) -> Catalog {
+        let mut catalog = Catalog {
+            names: HashMap::new(),
+            cosign_subjects: HashSet::new(),
+            first_of_kind: HashMap::new(),
+        };
+        for (pos, d) in index.manifests.iter().enumerate() {
+            if let Some(name) = d.annotation(REF_NAME) {
+                catalog
+                    .names
+                    .entry(name.to_owned())
+                    .or_insert_with(|| (pos, d.digest.clone()));
+            }
+            if let Some(kind) = d.annotation(KIND) {
+                if matches!(kind, KIND_IMAGE | KIND_INDEX) {
+                    catalog.cosign_subjects.insert(d.digest.clone());
+                }
+                catalog
+                    .first_of_kind
+                    .entry(kind.to_owned())
+                    .or_insert_with(|| d.digest.clone());
+            }
+        }
+        catalog
+    }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -88,14 +134,14 @@ impl Layout {
         let layout = if root.join("index.json").exists() {
             Self::open(root)?
         } else {
-            Layout {
-                root: root.to_path_buf(),
-                index: Mutex::new(Index {
+            Layout::with_index(
+                root,
+                Index {
                     schema_version: 2,
                     media_type: media_types::OCI_INDEX.into(),
                     manifests: vec![],
-                }),
-            }
+                },
+            )
         };
         layout.write_index()?;
         Ok(layout)
@@ -121,10 +167,17 @@ impl Layout {
             what: index_path.display().to_string(),
             reason: e.to_string(),
         })?;
-        Ok(Layout {
+        Ok(Layout::with_index(root, index))
+    }
+
+    fn with_index(root: &Path, index: Index) -> Layout {
+        Layout {
             root: root.to_path_buf(),
             index: Mutex::new(index),
-        })
+            catalog: Mutex::new(None),
+            referrers_by_subject: Mutex::new(None),
+            files_read: Default::default(),
+        }
     }
 
     fn blob_path(&self, digest: &Digest) -> Result<PathBuf> {
@@ -169,12 +222,14 @@ impl Layout {
         let full = image.to_string();
         let tag = image.tag()?;
         let index = self.index.lock().expect("layout index poisoned");
-        let by_name = index.manifests.iter().find(|d| {
-            d.annotation(REF_NAME)
-                .is_some_and(|n| n == full || n == tag)
-        });
-        if let Some(d) = by_name {
-            return Some(d.digest.clone());
+        let mut catalog = self.catalog.lock().expect("layout catalog poisoned");
+        let catalog = catalog.get_or_insert_with(|| Catalog::of(&index));
+        let by_name = [full.as_str(), tag]
+            .iter()
+            .filter_map(|n| catalog.names.get(*n))
+            .min_by_key(|(pos, _)| *pos);
+        if let Some((_, digest)) = by_name {
+            return Some(digest.clone());
         }
         // A cosign layout: `sha256-<hex>.sig` of the saved image is its `sigs` entry.
         let (subject, kind) = match AttachmentKind::parse_tag(tag)? {
@@ -182,21 +237,31 @@ impl Layout {
             (subject, AttachmentKind::Attestation) => (subject, KIND_ATTS),
             _ => return None,
         };
-        let has_subject = index.manifests.iter().any(|d| {
-            d.digest == subject && matches!(d.annotation(KIND), Some(KIND_IMAGE | KIND_INDEX))
-        });
-        if !has_subject {
+        if !catalog.cosign_subjects.contains(&subject) {
             return None;
         }
-        index
-            .manifests
-            .iter()
-            .find(|d| d.annotation(KIND) == Some(kind))
-            .map(|d| d.digest.clone())
+        catalog.first_of_kind.get(kind).cloned()
+    }
+
+    /// Forgets what was derived from the entries; call with the index locked, after changing it.
+    fn entries_changed(&self) {
+        *self.catalog.lock().expect("layout catalog poisoned") = None;
+        *self
+            .referrers_by_subject
+            .lock()
+            .expect("layout referrers poisoned") = None;
+    }
+
+    /// How many blob files this handle has read: lets tests check that questions about many
+    /// entries do not re-read the layout for each one.
+    pub fn files_read(&self) -> usize {
+        self.files_read.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn read_verified(&self, digest: &Digest, max: u64) -> Result<Option<Vec<u8>>> {
         let path = self.blob_path(digest)?;
+        self.files_read
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -233,6 +298,7 @@ impl Layout {
                 descriptor.annotations = None;
             }
             index.manifests.push(descriptor);
+            self.entries_changed();
         }
         self.write_index()
     }
@@ -298,6 +364,7 @@ impl Layout {
             }
             front.append(&mut index.manifests);
             index.manifests = front;
+            self.entries_changed();
         }
         self.write_index()
     }
@@ -364,24 +431,33 @@ impl Source for Layout {
         let Some(subject) = image.digest() else {
             return Ok(vec![]);
         };
-        let entries: Vec<Digest> = self
-            .index
+        // Lock order: index, then the derived maps (as `entries_changed` is called).
+        let index = self.index.lock().expect("layout index poisoned");
+        let mut cache = self
+            .referrers_by_subject
             .lock()
-            .expect("layout index poisoned")
-            .manifests
-            .iter()
-            .map(|d| d.digest.clone())
-            .collect();
-        let mut found = vec![];
-        for digest in entries {
-            if let Some(bytes) = self.read_verified(&digest, MAX_MANIFEST_SIZE)? {
-                let view = ManifestView::parse(&bytes, None, digest.as_str()).unwrap_or_default();
-                if view.subject.is_some_and(|s| s.digest == *subject) {
-                    found.push(digest);
+            .expect("layout referrers poisoned");
+        if cache.is_none() {
+            let entries: Vec<Digest> = index.manifests.iter().map(|d| d.digest.clone()).collect();
+            let mut by_subject: HashMap<Digest, Vec<Digest>> = HashMap::new();
+            for digest in entries {
+                if let Some(bytes) = self.read_verified(&digest, MAX_MANIFEST_SIZE)? {
+                    let view =
+                        ManifestView::parse(&bytes, None, digest.as_str()).unwrap_or_default();
+                    if let Some(s) = view.subject {
+                        let list = by_subject.entry(s.digest).or_default();
+                        if !list.contains(&digest) {
+                            list.push(digest);
+                        }
+                    }
                 }
             }
+            *cache = Some(by_subject);
         }
-        Ok(found)
+        Ok(cache
+            .as_ref()
+            .and_then(|map| map.get(subject).cloned())
+            .unwrap_or_default())
     }
 }
 
@@ -441,3 +517,6 @@ impl Sink for Layout {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -94,7 +94,7 @@ impl Store {
             tree.remove(key).map_err(|e| ix.err(e))?;
             report.removed_entries += 1;
         }
-        ix.flush()?;
+        ix.flush_now()?;
 
         let dir = &self.blobs_dir;
         for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {

@@ -216,6 +216,9 @@ pub(crate) struct Index {
     /// `subject \0 kind \0 repo \0 tag-or-digest` → attached digest: finds a digest's
     /// signatures, attestations, SBOMs and referrers without scanning every tag.
     pub(crate) attachments: sled::Tree,
+    /// Open [`crate::FlushBatch`]es: while any is open, [`Index::flush`] leaves the syncing to
+    /// the batch's end.
+    deferred: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Index {
@@ -253,6 +256,7 @@ impl Index {
             attachments: tree("attachments")?,
             path: path.to_path_buf(),
             db,
+            deferred: Default::default(),
         })
     }
 
@@ -271,9 +275,27 @@ impl Index {
         }
     }
 
-    /// Makes everything written so far durable.
+    /// Makes everything written so far durable, unless a batch is open (its end will).
     pub(crate) fn flush(&self) -> Result<()> {
+        if self.deferred.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            return Ok(());
+        }
+        self.flush_now()
+    }
+
+    /// Makes everything written so far durable, batch or not.
+    pub(crate) fn flush_now(&self) -> Result<()> {
         self.db.flush().map(|_| ()).map_err(|e| self.err(e))
+    }
+
+    pub(crate) fn defer_flushes(&self) {
+        self.deferred
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub(crate) fn end_deferral(&self) {
+        self.deferred
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The recorded size of blob `digest`.

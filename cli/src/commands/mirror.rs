@@ -123,10 +123,10 @@ impl Load {
     /// Copies the layout's images and everything attached into the store.
     pub fn run(self) -> Result<()> {
         let name = self.image.as_deref().map(ImageRef::parse).transpose()?;
-        let store = self.store.open()?;
+        let store = std::sync::Arc::new(self.store.open()?);
         let options = self.transfer.options(true);
         self.transfer.run("load", Threads::One, |bars| async {
-            let summary = sigmirror_mirror::load(&self.dir, &store, name.as_ref(), options, &bars)
+            let summary = sigmirror_mirror::load(&self.dir, store, name.as_ref(), options, &bars)
                 .await
                 .with_context(|| format!("cannot load {}", self.dir.display()))?;
             Ok((summary, bars))

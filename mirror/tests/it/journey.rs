@@ -87,16 +87,17 @@ fn pull_save_load_push_copy_keep_signatures_verifiable() {
         .unwrap();
         assert_eq!(saved.images, 1);
         drop(offline);
-        let inside = Store::open(dir.join("inside")).unwrap();
+        let inside = std::sync::Arc::new(Store::open(dir.join("inside")).unwrap());
         sigmirror_mirror::load(
             &layout,
-            &inside,
+            inside.clone(),
             None,
             TransferOptions::default(),
             &NoProgress,
         )
         .await
         .unwrap();
+        let inside = std::sync::Arc::into_inner(inside).expect("load keeps no store handle");
         let inside = AnySource::Store(inside);
         assert_eq!(verified(&inside, &key, &image).await, digest);
 
