@@ -43,6 +43,11 @@ pub const KIND_ATTS: &str = "dev.cosignproject.cosign/atts";
 
 const LAYOUT_FILE: &str = "{\n    \"imageLayoutVersion\": \"1.0.0\"\n}";
 
+/// The largest `oci-layout` file read (it holds one short JSON object).
+const MAX_LAYOUT_FILE: u64 = 4 << 10;
+/// The largest `index.json` read: about 300,000 named entries.
+pub const MAX_INDEX_FILE: u64 = 64 << 20;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Index {
     #[serde(rename = "schemaVersion")]
@@ -150,9 +155,11 @@ impl Layout {
     /// Opens an existing layout folder.
     pub fn open(root: &Path) -> Result<Layout> {
         let layout_file = root.join("oci-layout");
-        let text = std::fs::read(&layout_file).map_err(|e| Error::Malformed {
-            what: root.display().to_string(),
-            reason: format!("not an OCI image layout (no readable oci-layout file: {e})"),
+        let text = files::read_regular(&layout_file, MAX_LAYOUT_FILE)?.ok_or_else(|| {
+            Error::Malformed {
+                what: root.display().to_string(),
+                reason: "not an OCI image layout (no oci-layout file)".into(),
+            }
         })?;
         let version: Value = serde_json::from_slice(&text).unwrap_or(Value::Null);
         if version.get("imageLayoutVersion").and_then(Value::as_str) != Some("1.0.0") {
@@ -162,7 +169,11 @@ impl Layout {
             });
         }
         let index_path = root.join("index.json");
-        let bytes = std::fs::read(&index_path).map_err(io(&index_path))?;
+        let bytes =
+            files::read_regular(&index_path, MAX_INDEX_FILE)?.ok_or_else(|| Error::Malformed {
+                what: root.display().to_string(),
+                reason: "not an OCI image layout (no index.json)".into(),
+            })?;
         let index: Index = serde_json::from_slice(&bytes).map_err(|e| Error::Malformed {
             what: index_path.display().to_string(),
             reason: e.to_string(),
@@ -262,17 +273,9 @@ impl Layout {
         let path = self.blob_path(digest)?;
         self.files_read
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io(&path, e)),
+        let Some(bytes) = files::read_regular(&path, max)? else {
+            return Ok(None);
         };
-        if bytes.len() as u64 > max {
-            return Err(Error::TooLarge {
-                what: path.display().to_string(),
-                limit: max,
-            });
-        }
         if !digest.matches(&bytes) {
             return Err(Error::Mismatch {
                 what: path.display().to_string(),
@@ -423,7 +426,11 @@ impl Source for Layout {
 
     async fn open_blob(&self, _repo: &ImageRef, digest: &Digest) -> Result<BlobStream> {
         let path = self.blob_path(digest)?;
-        let file = std::fs::File::open(&path).map_err(io(&path))?;
+        // Size and digest are checked as the stream is read (`check_stream`); a regular file
+        // is required first, so a FIFO or device cannot hang or flood the read.
+        let (file, _) = files::open_regular(&path, u64::MAX)?.ok_or_else(|| Error::NotFound {
+            what: format!("{}@{digest}", self.root.display()),
+        })?;
         Ok(sigmirror_oci::stream::read_stream(file, path))
     }
 
@@ -517,6 +524,8 @@ impl Sink for Layout {
         Ok(())
     }
 }
+
+mod files;
 
 #[cfg(test)]
 mod tests;

@@ -6,6 +6,7 @@ mod blob;
 mod cosign3;
 mod fuse;
 mod hostile;
+mod hostile_layout;
 mod images;
 mod interop;
 mod k8s;
