@@ -94,7 +94,7 @@ pub async fn pull(
         return Err(Error::NothingToDo("pull", " or give --from-file"));
     }
     let at_once = options.concurrency;
-    let sink = BlockingStore(store.clone());
+    let sink = BlockingStore::new(store.clone());
     store.set_provenance_to_repository();
     let transfer = Transfer::new(registry, &sink, options, progress);
     for image in &images {
@@ -113,7 +113,9 @@ pub async fn pull(
     let pulled = copy_images(&transfer, &pairs, at_once, |image, _| {
         format!("pulling {image}")
     })
-    .await?;
+    .await;
+    sink.finish_writes().await;
+    let pulled = pulled?;
     for (image, digest) in pulled {
         record(&store, image, &digest, true, no_layers, &image.repo_name())?;
     }
@@ -222,10 +224,10 @@ pub async fn load(
     let source = format!("layout:{}", dir.display());
     store.set_provenance(&source);
     let at_once = options.concurrency.max(1);
-    let sink = BlockingStore(store.clone());
+    let sink = BlockingStore::new(store.clone());
     let transfer = Transfer::new(&layout, &sink, options, progress);
     let batch = store.batch();
-    futures_util::stream::iter(&roots)
+    let loaded = futures_util::stream::iter(&roots)
         .map(|(from, to)| {
             let (transfer, store, source) = (&transfer, &store, &source);
             async move {
@@ -238,7 +240,9 @@ pub async fn load(
         })
         .buffer_unordered(at_once)
         .try_collect::<()>()
-        .await?;
+        .await;
+    sink.finish_writes().await;
+    loaded?;
     batch.finish()?;
     Ok(transfer.summary())
 }

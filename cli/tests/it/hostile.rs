@@ -95,3 +95,89 @@ fn self_referencing_attachments_terminate() {
             .any(|n| format!("sha256:{n}") == honest.image_digest)
     );
 }
+
+/// A tmpfs of `size` mounted at `path`, unmounted when dropped (the tests run as root).
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(path: std::path::PathBuf, size: &str) -> SmallDisk {
+        std::fs::create_dir_all(&path).unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(status.success(), "mount a tmpfs (needs root)");
+        SmallDisk(path)
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_gives_one_clear_error_and_a_consistent_store() {
+    let reg = sigmirror_tests::registry::TestRegistry::start();
+    let dir = TestDir::new();
+    let images: Vec<String> = (1..=3)
+        .map(|i| {
+            let file = dir.join(format!("layer{i}.bin"));
+            // Incompressible and distinct: three of them do not fit in 2 MiB.
+            let bytes: Vec<u8> = (0..1_500_000u32)
+                .map(|n| (n.wrapping_mul(2_654_435_761).wrapping_add(i) >> 13) as u8)
+                .collect();
+            std::fs::write(&file, bytes).unwrap();
+            let image = format!("{}:v1", reg.image(&format!("full/app{i}")));
+            run(
+                sigmirror(&dir)
+                    .args(["upload", "blob", "-f"])
+                    .arg(&file)
+                    .arg(&image),
+                None,
+            )
+            .ok();
+            image
+        })
+        .collect();
+    let disk = SmallDisk::mount(dir.join("small"), "2m");
+    // Writes run on the blocking pool while others download: before, a failed write left the
+    // others running past the runtime's shutdown, and most runs ended in Tokio panics.
+    for attempt in 0..6 {
+        let store = disk.0.join(format!("store{attempt}"));
+        let out = run(
+            sigmirror(&dir)
+                .args(["pull", "--store"])
+                .arg(&store)
+                .args(&images),
+            None,
+        )
+        .fails_with("No space left on device");
+        assert!(
+            !out.stderr.contains("panicked") && !out.stderr.contains("Tokio"),
+            "attempt {attempt}: {}",
+            out.stderr
+        );
+        assert_eq!(
+            out.stderr
+                .lines()
+                .filter(|l| l.starts_with("Error"))
+                .count(),
+            1,
+            "attempt {attempt}: {}",
+            out.stderr
+        );
+        let fsck = run(
+            sigmirror(&dir)
+                .args(["store", "fsck", "--store"])
+                .arg(&store),
+            None,
+        )
+        .ok();
+        let said = format!("{}{}", fsck.stdout_text(), fsck.stderr);
+        assert!(said.contains(" 0 damaged"), "attempt {attempt}: {said}");
+        std::fs::remove_dir_all(&store).unwrap();
+    }
+}
