@@ -26,6 +26,7 @@ use sigmirror_oci::{Digest, ImageRef, media_types};
 
 use crate::error::{Error, Result};
 use crate::open::OpenRegistry;
+use crate::retry;
 
 /// How to reach registries.
 #[derive(Clone, Default)]
@@ -127,6 +128,62 @@ fn oci_ref(image: &ImageRef) -> Reference {
             image.repository().into(),
             image.tag().unwrap_or("latest").into(),
         ),
+    }
+}
+
+/// An `oci-client` request that failed, after how many attempts.
+struct Failed {
+    error: OciDistributionError,
+    attempts: u32,
+}
+
+impl Failed {
+    /// Our error for it (see [`map_error`]), saying how many attempts were made.
+    fn into_error(self, reference: &str) -> Error {
+        let mut error = map_error(reference, self.error);
+        if let Error::Registry { reason, .. } | Error::Unreachable { reason, .. } = &mut error {
+            reason.push_str(&retry::after(self.attempts));
+        }
+        error
+    }
+}
+
+/// Runs an `oci-client` request, retrying as [`crate::retry`] says. `oci-client` does not pass
+/// a response's headers on with its errors, so `Retry-After` cannot be honoured on this path:
+/// the backoff applies.
+async fn retrying<T, F, Fut>(mut request: F) -> std::result::Result<T, Failed>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, OciDistributionError>>,
+{
+    let mut attempt = 1;
+    loop {
+        let error = match request().await {
+            Ok(value) => return Ok(value),
+            Err(e) => e,
+        };
+        let transient = match &error {
+            OciDistributionError::ServerError { code, .. } => retry::retryable_status(*code),
+            OciDistributionError::RegistryError { envelope, .. } => envelope
+                .errors
+                .iter()
+                .any(|e| matches!(e.code, OciErrorCode::Toomanyrequests)),
+            OciDistributionError::RequestError(e) => retry::retryable_transport(e),
+            _ => false,
+        };
+        match retry::delay(attempt, None).filter(|_| transient) {
+            Some(wait) => {
+                tracing::debug!(attempt, ?wait, "retrying");
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+            None => {
+                return Err(Failed {
+                    error,
+                    attempts: attempt,
+                });
+            }
+        }
     }
 }
 
@@ -314,11 +371,11 @@ impl Registry {
     /// Authenticates for `op` on the image's repository (no-op for anonymous registries).
     async fn login(&self, client: &Client, image: &ImageRef, op: RegistryOperation) -> Result<()> {
         let auth = self.auth(image.registry());
-        client
-            .auth(&oci_ref(image), &auth, op)
+        let reference = oci_ref(image);
+        retrying(|| client.auth(&reference, &auth, op))
             .await
             .map(|_| ())
-            .map_err(|e| map_error(&image.to_string(), e))
+            .map_err(|e| e.into_error(&image.to_string()))
     }
 
     /// Fetches a manifest by tag or digest; `Ok(None)` if the registry does not have it.
@@ -332,9 +389,11 @@ impl Registry {
             } else {
                 let client = self.client(image.registry());
                 let auth = self.auth(image.registry());
-                let result = client
-                    .pull_manifest_raw(&oci_ref(image), &auth, media_types::ALL_MANIFESTS)
-                    .await;
+                let reference = oci_ref(image);
+                let result = retrying(|| {
+                    client.pull_manifest_raw(&reference, &auth, media_types::ALL_MANIFESTS)
+                })
+                .await;
                 match result {
                     Ok((bytes, digest)) => {
                         let digest = Digest::parse(&digest).map_err(|_| Error::Registry {
@@ -346,7 +405,7 @@ impl Registry {
                         (bytes, digest)
                     }
                     Err(e) => {
-                        return match map_error(&image.to_string(), e) {
+                        return match e.into_error(&image.to_string()) {
                             Error::NotFound { .. } => Ok(None),
                             other => Err(other),
                         };
@@ -382,15 +441,13 @@ impl Registry {
         let client = self.client(repo.registry());
         self.login(&client, repo, RegistryOperation::Push).await?;
         let reference = oci_ref(repo);
-        let exists = client
-            .blob_exists(&reference, digest.as_str())
+        let exists = retrying(|| client.blob_exists(&reference, digest.as_str()))
             .await
-            .map_err(|e| map_error(&repo.to_string(), e))?;
+            .map_err(|e| e.into_error(&repo.to_string()))?;
         if !exists {
-            client
-                .push_blob(&reference, data, digest.as_str())
+            retrying(|| client.push_blob(&reference, data.clone(), digest.as_str()))
                 .await
-                .map_err(|e| map_error(&repo.to_string(), e))?;
+                .map_err(|e| e.into_error(&repo.to_string()))?;
         }
         Ok(digest)
     }
@@ -409,11 +466,11 @@ impl Registry {
                 reference: image.to_string(),
                 reason: format!("invalid media type {media_type:?}"),
             })?;
-        client
-            .push_manifest_raw(&oci_ref(image), bytes, content_type)
+        let reference = oci_ref(image);
+        retrying(|| client.push_manifest_raw(&reference, bytes.clone(), content_type.clone()))
             .await
             .map(|_| ())
-            .map_err(|e| map_error(&image.to_string(), e))
+            .map_err(|e| e.into_error(&image.to_string()))
     }
 
     /// Fetches a blob into memory, refusing more than `max_size` bytes and checking the digest.
@@ -461,13 +518,14 @@ impl Registry {
         let client = self.client(image.registry());
         let auth = self.auth(image.registry());
         client.store_auth_if_needed(image.registry(), &auth).await;
-        match client.pull_referrers(&oci_ref(image), None).await {
+        let reference = oci_ref(image);
+        match retrying(|| client.pull_referrers(&reference, None)).await {
             Ok(index) => Ok(index
                 .manifests
                 .into_iter()
                 .filter_map(|m| Digest::parse(&m.digest).ok())
                 .collect()),
-            Err(e) => match map_error(&image.to_string(), e) {
+            Err(e) => match e.into_error(&image.to_string()) {
                 Error::NotFound { .. } => Ok(vec![]),
                 other => Err(other),
             },
@@ -489,14 +547,15 @@ impl Registry {
         }
         let client = self.client(image.registry());
         let auth = self.auth(image.registry());
-        match client.fetch_manifest_digest(&oci_ref(image), &auth).await {
+        let reference = oci_ref(image);
+        match retrying(|| client.fetch_manifest_digest(&reference, &auth)).await {
             Ok(digest) if digest.starts_with("sha256:") && Digest::parse(&digest).is_ok() => {
                 Ok(Digest::parse(&digest).ok())
             }
             // A digest in another spelling is never used to build a reference: the manifest
             // itself says what it hashes to.
             Ok(_) => Ok(self.get_manifest(image).await?.map(|m| m.digest)),
-            Err(e) => match map_error(&image.to_string(), e) {
+            Err(e) => match e.into_error(&image.to_string()) {
                 Error::NotFound { .. } => Ok(None),
                 other => Err(other),
             },
@@ -511,10 +570,10 @@ impl Registry {
         let client = self.client(repo.registry());
         let auth = self.auth(repo.registry());
         client.store_auth_if_needed(repo.registry(), &auth).await;
-        client
-            .blob_exists(&oci_ref(repo), digest.as_str())
+        let reference = oci_ref(repo);
+        retrying(|| client.blob_exists(&reference, digest.as_str()))
             .await
-            .map_err(|e| map_error(&format!("{}@{digest}", repo.repo_name()), e))
+            .map_err(|e| e.into_error(&format!("{}@{digest}", repo.repo_name())))
     }
 
     /// A blob as a stream of chunks; the consumer checks the digest.
@@ -535,10 +594,10 @@ impl Registry {
         let client = self.client(repo.registry());
         let auth = self.auth(repo.registry());
         client.store_auth_if_needed(repo.registry(), &auth).await;
-        let stream = client
-            .pull_blob_stream(&oci_ref(repo), digest.as_str())
+        let reference = oci_ref(repo);
+        let stream = retrying(|| client.pull_blob_stream(&reference, digest.as_str()))
             .await
-            .map_err(|e| map_error(&what, e))?;
+            .map_err(|e| e.into_error(&what))?;
         let length = stream.content_length;
         let chunks = stream.map(move |chunk| {
             chunk.map_err(|e| {

@@ -14,6 +14,7 @@ pub mod inspect;
 pub mod layout;
 mod open;
 pub mod referrers;
+mod retry;
 pub mod sign;
 pub mod transfer;
 pub mod upload;

@@ -27,6 +27,19 @@ use sigmirror_oci::source::BlobStream;
 use sigmirror_oci::{Digest, ImageRef, media_types};
 
 use crate::error::{Error, Result};
+use crate::retry::{self, Attempts};
+
+/// Why one attempt of a request failed: the transport (which may be retried) or anything else.
+enum SendError {
+    Transport(reqwest::Error),
+    Other(Error),
+}
+
+impl From<Error> for SendError {
+    fn from(e: Error) -> Self {
+        SendError::Other(e)
+    }
+}
 
 /// Redirects followed for one request at most (reqwest's default is 10 as well).
 const MAX_REDIRECTS: usize = 10;
@@ -96,6 +109,8 @@ fn is_error_envelope(body: &[u8]) -> bool {
 async fn status_error(what: &str, response: Response) -> Error {
     let reference = what.to_owned();
     let status = response.status();
+    let attempts = response.extensions().get::<Attempts>().map_or(1, |a| a.0);
+    let wait_refused = retry::wait_refused(status, response.headers());
     match status {
         StatusCode::NOT_FOUND => return Error::NotFound { reference },
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
@@ -127,7 +142,11 @@ async fn status_error(what: &str, response: Response) -> Error {
     });
     Error::Registry {
         reference,
-        reason: format!("HTTP {}: {detail}", status.as_u16()),
+        reason: format!(
+            "HTTP {}: {detail}{}{wait_refused}",
+            status.as_u16(),
+            retry::after(attempts)
+        ),
     }
 }
 
@@ -192,7 +211,9 @@ impl OpenRegistry {
             })
     }
 
-    /// Sends a request, following redirects; returns the final response whatever its status.
+    /// Sends a request, following redirects and retrying what the registry says may work later
+    /// (see [`crate::retry`]); returns the final response whatever its status, with the number
+    /// of attempts in its extensions.
     async fn send(
         &self,
         method: Method,
@@ -200,6 +221,48 @@ impl OpenRegistry {
         accept: Option<&str>,
         what: &str,
     ) -> Result<Response> {
+        let mut attempt = 1;
+        loop {
+            let wait = match self.send_once(method.clone(), url, accept, what).await {
+                Ok(mut response) => {
+                    match retry::retry_wait(response.status(), attempt, response.headers()) {
+                        Some(wait) => wait,
+                        None => {
+                            response.extensions_mut().insert(Attempts(attempt));
+                            return Ok(response);
+                        }
+                    }
+                }
+                Err(SendError::Transport(e)) => {
+                    let wait =
+                        retry::delay(attempt, None).filter(|_| retry::retryable_transport(&e));
+                    match wait {
+                        Some(wait) => wait,
+                        None => {
+                            let mut error = unreachable(what, &e);
+                            if let Error::Unreachable { reason, .. } = &mut error {
+                                reason.push_str(&retry::after(attempt));
+                            }
+                            return Err(error);
+                        }
+                    }
+                }
+                Err(SendError::Other(e)) => return Err(e),
+            };
+            tracing::debug!(what, attempt, ?wait, "retrying");
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    /// One attempt of [`OpenRegistry::send`].
+    async fn send_once(
+        &self,
+        method: Method,
+        url: &str,
+        accept: Option<&str>,
+        what: &str,
+    ) -> std::result::Result<Response, SendError> {
         let mut url = reqwest::Url::parse(url).map_err(|e| Error::Registry {
             reference: what.to_owned(),
             reason: format!("invalid URL {url}: {e}"),
@@ -212,14 +275,15 @@ impl OpenRegistry {
                     return Err(Error::Registry {
                         reference: what.to_owned(),
                         reason: format!("redirected to an unsupported scheme {other:?}"),
-                    });
+                    }
+                    .into());
                 }
             };
             let mut request = client.request(method.clone(), url.clone());
             if let Some(accept) = accept {
                 request = request.header(header::ACCEPT, accept);
             }
-            let response = request.send().await.map_err(|e| unreachable(what, &e))?;
+            let response = request.send().await.map_err(SendError::Transport)?;
             if !response.status().is_redirection() {
                 return Ok(response);
             }
@@ -239,7 +303,8 @@ impl OpenRegistry {
         Err(Error::Registry {
             reference: what.to_owned(),
             reason: format!("more than {MAX_REDIRECTS} redirects"),
-        })
+        }
+        .into())
     }
 
     /// Sends a request that expects success: `None` for 404, an error for any other failure.

@@ -8,8 +8,8 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use sha2::{Digest as _, Sha256};
 
@@ -33,7 +33,17 @@ pub enum Lie {
     ServerError,
     /// Manifests come back with other bytes than the digest the registry announces.
     ManifestMismatch,
+    /// Not a lie, a busy registry: the first two requests for each path are answered
+    /// `429 Too Many Requests` with `Retry-After: 1`, then it answers.
+    Busy,
+    /// The first two requests for each path are answered `503` without `Retry-After`.
+    Unavailable,
+    /// Every request is answered `429` with `Retry-After: 3600`.
+    ComeBackInAnHour,
 }
+
+/// How many of the first requests for one path a flaky registry refuses.
+const FLAKY_REFUSALS: u32 = 2;
 
 fn digest(bytes: &[u8]) -> String {
     format!(
@@ -50,12 +60,15 @@ struct Content {
     tags: HashMap<String, String>,
     blobs: HashMap<String, Vec<u8>>,
     lie: Lie,
+    /// Requests per path (`/v2/` not counted).
+    hits: Mutex<HashMap<String, u32>>,
 }
 
 /// A running fake registry.
 pub struct FakeRegistry {
     addr: String,
     stop: Arc<AtomicBool>,
+    content: Arc<Content>,
     /// Digest of the image manifest at `lie/app:v1` (as its descriptor claims).
     pub image_digest: String,
 }
@@ -97,6 +110,7 @@ impl FakeRegistry {
             tags: HashMap::new(),
             blobs: HashMap::new(),
             lie,
+            hits: Mutex::default(),
         };
         content.blobs.insert(digest(&config), config.clone());
         let mut served_layer = layer.clone();
@@ -156,6 +170,7 @@ impl FakeRegistry {
         listener.set_nonblocking(true).expect("nonblocking");
         let stop = Arc::new(AtomicBool::new(false));
         let content = Arc::new(content);
+        let served = content.clone();
         let stop2 = stop.clone();
         std::thread::spawn(move || {
             while !stop2.load(Ordering::Relaxed) {
@@ -171,6 +186,7 @@ impl FakeRegistry {
         FakeRegistry {
             addr,
             stop,
+            content: served,
             image_digest,
         }
     }
@@ -178,6 +194,22 @@ impl FakeRegistry {
     /// `127.0.0.1:PORT/lie/app:v1`.
     pub fn image(&self) -> String {
         format!("{}/lie/app:v1", self.addr)
+    }
+
+    /// The most requests received for one path that starts with `prefix`.
+    pub fn most_hits(&self, prefix: &str) -> u32 {
+        let hits = self.content.hits.lock().expect("hits");
+        hits.iter()
+            .filter(|(path, _)| path.starts_with(prefix))
+            .map(|(_, n)| *n)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Requests received for `path` (such as `/v2/lie/app/manifests/v1`).
+    pub fn hits(&self, path: &str) -> u32 {
+        let hits = self.content.hits.lock().expect("hits");
+        hits.get(path).copied().unwrap_or(0)
     }
 }
 
@@ -233,8 +265,31 @@ fn serve(stream: TcpStream, content: &Content) {
         let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
         let head = method == "HEAD";
         let not_found = br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#;
+        let hit = if path == "/v2/" {
+            0
+        } else {
+            let mut hits = content.hits.lock().expect("hits");
+            let n = hits.entry(path.to_owned()).or_default();
+            *n += 1;
+            *n
+        };
+        let busy = br#"{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}"#;
         if path == "/v2/" {
             respond(&mut stream, "200 OK", &[], b"{}", head);
+        } else if content.lie == Lie::Busy && hit <= FLAKY_REFUSALS {
+            let headers = [("Retry-After", "1".to_owned())];
+            respond(&mut stream, "429 Too Many Requests", &headers, busy, head);
+        } else if content.lie == Lie::Unavailable && hit <= FLAKY_REFUSALS {
+            respond(
+                &mut stream,
+                "503 Service Unavailable",
+                &[],
+                b"try later",
+                head,
+            );
+        } else if content.lie == Lie::ComeBackInAnHour {
+            let headers = [("Retry-After", "3600".to_owned())];
+            respond(&mut stream, "429 Too Many Requests", &headers, busy, head);
         } else if let Some(reference) = path.strip_prefix("/v2/lie/app/manifests/") {
             let digest = content
                 .tags

@@ -181,3 +181,47 @@ fn a_full_disk_gives_one_clear_error_and_a_consistent_store() {
         std::fs::remove_dir_all(&store).unwrap();
     }
 }
+
+#[test]
+fn busy_and_unavailable_answers_are_retried_until_the_registry_answers() {
+    for lie in [Lie::Busy, Lie::Unavailable] {
+        let fake = FakeRegistry::start(lie);
+        let dir = TestDir::new();
+        run(
+            sigmirror(&dir).args(["save", "--dir", "layout", &fake.image()]),
+            None,
+        )
+        .ok();
+        // Two refusals, then the answer: three requests for each object, no more.
+        let manifest = fake.hits("/v2/lie/app/manifests/v1");
+        assert_eq!(manifest, 3, "{lie:?}: requests for the manifest");
+        let index = std::fs::read_to_string(dir.join("layout/index.json")).unwrap();
+        assert!(index.contains("lie/app:v1"), "{lie:?}: {index}");
+        assert_eq!(blob_files(&dir.join("layout")).len(), 3, "{lie:?}");
+    }
+}
+
+#[test]
+fn a_registry_that_keeps_failing_is_given_up_on_with_the_attempts_counted() {
+    let fake = FakeRegistry::start(Lie::ServerError);
+    let dir = TestDir::new();
+    run(
+        sigmirror(&dir).args(["pull", "--store", "store", &fake.image()]),
+        None,
+    )
+    .fails_with("after 4 attempts");
+    // The blob that failed first was asked for exactly four times.
+    assert_eq!(fake.most_hits("/v2/lie/app/blobs/"), 4);
+}
+
+#[test]
+fn a_registry_asking_for_an_hour_is_not_waited_for() {
+    let fake = FakeRegistry::start(Lie::ComeBackInAnHour);
+    let dir = TestDir::new();
+    run(
+        sigmirror(&dir).args(["save", "--dir", "layout", &fake.image()]),
+        None,
+    )
+    .fails_with("after 3600 s");
+    assert_eq!(fake.hits("/v2/lie/app/manifests/v1"), 1, "asked once");
+}
