@@ -117,6 +117,9 @@ pub struct Transfer<'a, S: Source, K: Sink> {
     /// manifest is never written before every blob it names is complete.
     blobs_done: Mutex<HashMap<String, Arc<OnceCell<()>>>>,
     blob_slots: Semaphore,
+    /// Manifest, tag and referrers requests in flight at once (held for one request only,
+    /// never across a nested walk, so walks cannot starve each other of slots).
+    request_slots: Semaphore,
     started: Instant,
 }
 
@@ -136,6 +139,26 @@ fn malformed(what: &str, reason: impl Into<String>) -> Error {
 /// short (an image's SBOM, the SBOM's signature); the bound stops a source that invents a new
 /// attachment at every level.
 const MAX_ATTACHMENT_DEPTH: usize = 8;
+
+/// How many indexes deep a walk goes (an image index of platform images is 2 deep). Deeper
+/// nesting is refused: a source could otherwise make one image a chain of thousands of requests.
+pub const MAX_INDEX_DEPTH: usize = 8;
+
+/// The most distinct children one index may list. Multi-platform indexes list tens; a source
+/// listing more is refused rather than walked. Duplicates are walked once and do not count.
+pub const MAX_INDEX_CHILDREN: usize = 4096;
+
+/// The most referrers one subject may have. More is refused: each is a manifest to fetch.
+pub const MAX_REFERRERS: usize = 1024;
+
+/// `digests` without repeats, in their first order.
+fn distinct(digests: impl IntoIterator<Item = Digest>) -> Vec<Digest> {
+    let mut seen = HashSet::new();
+    digests
+        .into_iter()
+        .filter(|d| seen.insert(d.clone()))
+        .collect()
+}
 
 /// Whether the attachments of an attachment of `kind` are followed. No cosign workflow signs,
 /// attests or attaches an SBOM to a signature or attestation image, so their tags are not
@@ -165,8 +188,19 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
             attachments_seen: Mutex::new(HashSet::new()),
             blobs_done: Mutex::new(HashMap::new()),
             blob_slots: Semaphore::new(slots),
+            request_slots: Semaphore::new(slots),
             started: Instant::now(),
         }
+    }
+
+    /// Runs one request to the source while holding a request slot.
+    async fn request<T>(&self, request: impl Future<Output = T>) -> T {
+        let _slot = self
+            .request_slots
+            .acquire()
+            .await
+            .expect("the transfer never closes its semaphore");
+        request.await
     }
 
     /// The counters so far.
@@ -185,7 +219,7 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
     /// Copies the closure of `from` (tag or digest) to `to`'s repository, and tags it there
     /// with `to`'s tag if it has one. Returns the manifest digest.
     pub async fn copy_image(&self, from: &ImageRef, to: &ImageRef) -> Result<Digest> {
-        let mut manifest = resolve(self.source, from).await?;
+        let mut manifest = self.request(resolve(self.source, from)).await?;
         // With a platform, an index is replaced by its matching image: a partial index would
         // name manifests the destination does not have.
         if let Some(platform) = &self.options.platform {
@@ -196,7 +230,9 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
                     .ok_or_else(|| Error::NotFound {
                         what: format!("{from} for platform {platform}"),
                     })?;
-                manifest = resolve(self.source, &from.with_digest(&entry.digest)).await?;
+                manifest = self
+                    .request(resolve(self.source, &from.with_digest(&entry.digest)))
+                    .await?;
             }
         }
         let digest = manifest.digest.clone();
@@ -230,6 +266,22 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
         dst_repo: &'a ImageRef,
         attachment: bool,
     ) -> BoxFuture<'a, Result<ManifestDigests>> {
+        let digest = manifest.digest.clone();
+        self.copy_content_of(src_repo, digest, Some(manifest), dst_repo, attachment, 0)
+    }
+
+    /// [`Self::copy_content`] by digest: the manifest is fetched only if no walk of it has
+    /// started, so an index that lists one child many times, or children shared between
+    /// images, cost one request each. `depth` counts the indexes above it.
+    fn copy_content_of(
+        &'a self,
+        src_repo: &'a ImageRef,
+        digest: Digest,
+        manifest: Option<Manifest>,
+        dst_repo: &'a ImageRef,
+        attachment: bool,
+        depth: usize,
+    ) -> BoxFuture<'a, Result<ManifestDigests>> {
         Box::pin(async move {
             // Walked as an attachment, a manifest needs its layers (the payloads) even without
             // `--no-layers`: that is a different walk.
@@ -238,15 +290,21 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
                 .manifests_done
                 .lock()
                 .expect("manifest cells poisoned")
-                .entry(format!(
-                    "{}@{}#{layers}",
-                    dst_repo.repo_name(),
-                    manifest.digest
-                ))
+                .entry(format!("{}@{digest}#{layers}", dst_repo.repo_name()))
                 .or_default()
                 .clone();
             let digests = cell
-                .get_or_try_init(|| self.walk_content(src_repo, manifest, dst_repo, attachment))
+                .get_or_try_init(|| async {
+                    let manifest = match manifest {
+                        Some(m) => m,
+                        None => {
+                            let child = src_repo.with_digest(&digest);
+                            self.request(resolve(self.source, &child)).await?
+                        }
+                    };
+                    self.walk_content(src_repo, manifest, dst_repo, attachment, depth)
+                        .await
+                })
                 .await?;
             Ok(digests.clone())
         })
@@ -259,14 +317,30 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
         manifest: Manifest,
         dst_repo: &'a ImageRef,
         attachment: bool,
+        depth: usize,
     ) -> Result<ManifestDigests> {
         let digest = manifest.digest.clone();
         let what = format!("{}@{digest}", src_repo.repo_name());
         let view = manifest.view(&what)?;
         let target = dst_repo.with_digest(&digest);
-        let children: Vec<Digest> = view.children().cloned().collect();
+        let children = distinct(view.children().cloned());
         if children.contains(&digest) {
             return Err(malformed(&what, "the index lists itself"));
+        }
+        if children.len() > MAX_INDEX_CHILDREN {
+            return Err(malformed(
+                &what,
+                format!(
+                    "the index lists {} manifests, more than the {MAX_INDEX_CHILDREN} allowed",
+                    children.len()
+                ),
+            ));
+        }
+        if view.is_index() && depth >= MAX_INDEX_DEPTH {
+            return Err(malformed(
+                &what,
+                format!("indexes nested more than {MAX_INDEX_DEPTH} deep"),
+            ));
         }
         let layers = self.options.layers || attachment;
         let mut digests = vec![digest.clone()];
@@ -279,10 +353,8 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
             return Ok(Arc::new(digests));
         }
         if view.is_index() {
-            let nested = try_join_all(children.into_iter().map(|child| async move {
-                let child_ref = src_repo.with_digest(&child);
-                let m = resolve(self.source, &child_ref).await?;
-                self.copy_content(src_repo, m, dst_repo, attachment).await
+            let nested = try_join_all(children.into_iter().map(|child| {
+                self.copy_content_of(src_repo, child, None, dst_repo, attachment, depth + 1)
             }))
             .await?;
             digests.extend(nested.iter().flat_map(|n| n.iter().cloned()));
@@ -350,7 +422,17 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
                 if !self.options.referrers {
                     return Ok(());
                 }
-                let found = self.source.referrers(&src_repo.with_digest(digest)).await?;
+                let subject = src_repo.with_digest(digest);
+                let found = distinct(self.request(self.source.referrers(&subject)).await?);
+                if found.len() > MAX_REFERRERS {
+                    return Err(malformed(
+                        &subject.to_string(),
+                        format!(
+                            "{} referrers, more than the {MAX_REFERRERS} allowed",
+                            found.len()
+                        ),
+                    ));
+                }
                 try_join_all(
                     found
                         .into_iter()
@@ -380,7 +462,8 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
         let Some(tag) = kind.tag_for(digest) else {
             return Ok(());
         };
-        let Some(found) = self.source.head_manifest(&src_repo.with_tag(&tag)).await? else {
+        let probe = src_repo.with_tag(&tag);
+        let Some(found) = self.request(self.source.head_manifest(&probe)).await? else {
             return Ok(());
         };
         let dst_tag = dst_repo.with_tag(&tag);
@@ -389,11 +472,8 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
         {
             self.stats.skipped.fetch_add(1, Ordering::Relaxed);
         } else {
-            let Some(manifest) = self
-                .source
-                .get_manifest(&src_repo.with_digest(&found))
-                .await?
-            else {
+            let attached = src_repo.with_digest(&found);
+            let Some(manifest) = self.request(self.source.get_manifest(&attached)).await? else {
                 return Ok(());
             };
             self.copy_content(src_repo, manifest.clone(), dst_repo, true)
@@ -415,9 +495,9 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
         referrer: Digest,
         depth: usize,
     ) -> Result<()> {
+        let referrer_ref = src_repo.with_digest(&referrer);
         let Some(manifest) = self
-            .source
-            .get_manifest(&src_repo.with_digest(&referrer))
+            .request(self.source.get_manifest(&referrer_ref))
             .await?
         else {
             return Ok(());

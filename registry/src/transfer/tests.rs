@@ -337,3 +337,176 @@ async fn a_source_that_invents_attachments_is_stopped() {
         .expect_err("an endless chain must end in an error");
     assert!(error.to_string().contains("nested"), "{error}");
 }
+
+/// Wraps a [`MemorySource`], counting manifest requests (GET and HEAD) per reference and the
+/// most in flight at once, and answering the referrers API from `referrers`.
+#[derive(Default)]
+struct CountingSource {
+    inner: MemorySource,
+    referrers: HashMap<Digest, Vec<Digest>>,
+    requests: Mutex<HashMap<String, usize>>,
+    in_flight: AtomicUsize,
+    most_in_flight: AtomicUsize,
+}
+
+impl CountingSource {
+    async fn counted<T>(&self, what: String, answer: T) -> T {
+        if let Ok(mut requests) = self.requests.lock() {
+            *requests.entry(what.clone()).or_default() += 1;
+        }
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_in_flight.fetch_max(now, Ordering::SeqCst);
+        shuffle(&what).await;
+        tokio::task::yield_now().await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        answer
+    }
+
+    /// Manifest GETs of `digest`.
+    fn fetches_of(&self, digest: &Digest) -> usize {
+        let requests = self.requests.lock().expect("requests");
+        requests
+            .iter()
+            .filter(|(k, _)| k.starts_with("GET ") && k.ends_with(digest.as_str()))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    fn total_requests(&self) -> usize {
+        self.requests.lock().expect("requests").values().sum()
+    }
+}
+
+impl Source for CountingSource {
+    async fn get_manifest(&self, image: &ImageRef) -> Result<Option<Manifest>> {
+        Ok(self
+            .counted(format!("GET {image}"), self.inner.lookup(image))
+            .await)
+    }
+
+    async fn head_manifest(&self, image: &ImageRef) -> Result<Option<Digest>> {
+        let found = self.inner.lookup(image).map(|m| m.digest);
+        Ok(self.counted(format!("HEAD {image}"), found).await)
+    }
+
+    async fn referrers(&self, image: &ImageRef) -> Result<Vec<Digest>> {
+        let found = image
+            .digest()
+            .and_then(|d| self.referrers.get(d).cloned())
+            .unwrap_or_default();
+        Ok(self.counted(format!("REFERRERS {image}"), found).await)
+    }
+
+    async fn get_blob(&self, repo: &ImageRef, digest: &Digest, max: u64) -> Result<Vec<u8>> {
+        self.inner.get_blob(repo, digest, max).await
+    }
+
+    async fn open_blob(&self, repo: &ImageRef, digest: &Digest) -> Result<BlobStream> {
+        self.inner.open_blob(repo, digest).await
+    }
+}
+
+fn index_of(children: &[(Digest, usize)]) -> Value {
+    let entries: Vec<Value> = children
+        .iter()
+        .map(|(d, size)| json!({"mediaType": media_types::OCI_MANIFEST, "digest": d, "size": size}))
+        .collect();
+    json!({"schemaVersion": 2, "mediaType": media_types::OCI_INDEX, "manifests": entries})
+}
+
+fn options(concurrency: usize) -> TransferOptions {
+    TransferOptions {
+        concurrency,
+        ..TransferOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn a_child_listed_ten_thousand_times_is_fetched_once() {
+    let mut source = CountingSource::default();
+    let child = source.inner.add_image("repeated");
+    let index = index_of(&vec![child.clone(); 10_000]);
+    let (index, _) = source.inner.add_manifest(&index, media_types::OCI_INDEX);
+    let repo = ImageRef::parse("127.0.0.1:5000/team/app").expect("reference");
+    let sink = CheckingSink::default();
+    let transfer = Transfer::new(&source, &sink, options(1), &NoProgress);
+    let image = repo.with_digest(&index);
+    transfer.copy_image(&image, &image).await.expect("copied");
+    assert!(sink.holds(index.as_str()) && sink.holds(child.0.as_str()));
+    assert_eq!(
+        source.fetches_of(&child.0),
+        1,
+        "the child's manifest is fetched once"
+    );
+    // The index, its child, and each one's three attachment probes and referrers question.
+    assert!(
+        source.total_requests() <= 10,
+        "{} requests",
+        source.total_requests()
+    );
+}
+
+#[tokio::test]
+async fn requests_in_flight_never_exceed_the_concurrency() {
+    let mut source = CountingSource::default();
+    let children: Vec<(Digest, usize)> = (0..200)
+        .map(|i| source.inner.add_image(&format!("child {i}")))
+        .collect();
+    let (index, _) = source
+        .inner
+        .add_manifest(&index_of(&children), media_types::OCI_INDEX);
+    let repo = ImageRef::parse("127.0.0.1:5000/team/app").expect("reference");
+    for concurrency in [1, 3] {
+        let sink = CheckingSink::default();
+        source.most_in_flight.store(0, Ordering::SeqCst);
+        let transfer = Transfer::new(&source, &sink, options(concurrency), &NoProgress);
+        let image = repo.with_digest(&index);
+        transfer.copy_image(&image, &image).await.expect("copied");
+        assert!(children.iter().all(|(d, _)| sink.holds(d.as_str())));
+        let most = source.most_in_flight.load(Ordering::SeqCst);
+        assert!(
+            most <= concurrency,
+            "{most} requests in flight with --concurrency {concurrency}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn deep_indexes_and_referrer_floods_are_refused() {
+    // 200 indexes, each listing the next: refused at the depth limit, long before the bottom.
+    let mut source = CountingSource::default();
+    let mut below = source.inner.add_image("bottom");
+    for _ in 0..200 {
+        below = source
+            .inner
+            .add_manifest(&index_of(&[below]), media_types::OCI_INDEX);
+    }
+    let repo = ImageRef::parse("127.0.0.1:5000/team/app").expect("reference");
+    let sink = CheckingSink::default();
+    let transfer = Transfer::new(&source, &sink, options(4), &NoProgress);
+    let top = repo.with_digest(&below.0);
+    let error = transfer.copy_image(&top, &top).await.expect_err("refused");
+    assert!(error.to_string().contains("nested more than"), "{error}");
+    assert!(
+        source.total_requests() <= 2 * super::MAX_INDEX_DEPTH,
+        "{} requests",
+        source.total_requests()
+    );
+
+    // A subject with 5,000 referrers: refused with the count, none of them fetched.
+    let mut source = CountingSource::default();
+    let (image, _) = source.inner.add_image("popular");
+    let flood: Vec<Digest> = (0..5000)
+        .map(|i| digest(format!("referrer {i}").as_bytes()))
+        .collect();
+    source.referrers.insert(image.clone(), flood);
+    let sink = CheckingSink::default();
+    let transfer = Transfer::new(&source, &sink, options(4), &NoProgress);
+    let subject = repo.with_digest(&image);
+    let error = transfer
+        .copy_image(&subject, &subject)
+        .await
+        .expect_err("refused");
+    assert!(error.to_string().contains("5000 referrers"), "{error}");
+    assert!(source.total_requests() <= 10, "{}", source.total_requests());
+}
