@@ -27,6 +27,7 @@ use sigmirror_oci::{Digest, ImageRef, media_types};
 use crate::error::{Error, Result};
 use crate::open::OpenRegistry;
 use crate::retry;
+use crate::stall::{self, StallRule};
 
 /// How to reach registries.
 #[derive(Clone, Default)]
@@ -39,6 +40,8 @@ pub struct RegistryOptions {
     pub username: Option<String>,
     /// Password or token for every registry in this command.
     pub password: Option<Zeroizing<String>>,
+    /// When a download counts as stalled (see [`crate::stall`]).
+    pub stall: StallRule,
 }
 
 impl std::fmt::Debug for RegistryOptions {
@@ -48,6 +51,7 @@ impl std::fmt::Debug for RegistryOptions {
             .field("allow_insecure", &self.allow_insecure)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("stall", &self.stall)
             .finish()
     }
 }
@@ -129,6 +133,26 @@ fn oci_ref(image: &ImageRef) -> Reference {
             image.tag().unwrap_or("latest").into(),
         ),
     }
+}
+
+/// `request`, given up on after two stall windows (never, with the check off).
+async fn within_two_windows<T>(
+    rule: StallRule,
+    reference: &Reference,
+    request: impl std::future::Future<Output = std::result::Result<T, OciDistributionError>>,
+) -> std::result::Result<T, OciDistributionError> {
+    if rule.window.is_zero() {
+        return request.await;
+    }
+    let deadline = rule.window * 2;
+    tokio::time::timeout(deadline, request)
+        .await
+        .unwrap_or_else(|_| {
+            Err(OciDistributionError::GenericError(Some(format!(
+                "{reference}: transfer stalled: no complete answer in {} s (--stall-timeout)",
+                deadline.as_secs()
+            ))))
+        })
 }
 
 /// An `oci-client` request that failed, after how many attempts.
@@ -293,7 +317,9 @@ impl Registry {
         match self.auth(registry) {
             RegistryAuth::Bearer(token) if token.is_empty() => self
                 .reader
-                .get_or_init(|| OpenRegistry::new(self.options.allow_insecure).ok())
+                .get_or_init(|| {
+                    OpenRegistry::new(self.options.allow_insecure, self.options.stall).ok()
+                })
                 .as_ref(),
             _ => None,
         }
@@ -380,38 +406,41 @@ impl Registry {
 
     /// Fetches a manifest by tag or digest; `Ok(None)` if the registry does not have it.
     pub async fn get_manifest(&self, image: &ImageRef) -> Result<Option<Manifest>> {
-        let (bytes, digest): (Bytes, Digest) =
-            if let Some(reader) = self.open_reader(image.registry()) {
-                match reader.get_manifest(image).await? {
-                    Some(found) => found,
-                    None => return Ok(None),
+        let (bytes, digest): (Bytes, Digest) = if let Some(reader) =
+            self.open_reader(image.registry())
+        {
+            match reader.get_manifest(image).await? {
+                Some(found) => found,
+                None => return Ok(None),
+            }
+        } else {
+            let client = self.client(image.registry());
+            let auth = self.auth(image.registry());
+            let reference = oci_ref(image);
+            let result = retrying(|| {
+                // oci-client reads the body whole: one deadline of two stall windows.
+                let pull = client.pull_manifest_raw(&reference, &auth, media_types::ALL_MANIFESTS);
+                within_two_windows(self.options.stall, &reference, pull)
+            })
+            .await;
+            match result {
+                Ok((bytes, digest)) => {
+                    let digest = Digest::parse(&digest).map_err(|_| Error::Registry {
+                        reference: image.to_string(),
+                        reason: format!(
+                            "the manifest's digest {digest:?} is not one sigmirror accepts"
+                        ),
+                    })?;
+                    (bytes, digest)
                 }
-            } else {
-                let client = self.client(image.registry());
-                let auth = self.auth(image.registry());
-                let reference = oci_ref(image);
-                let result = retrying(|| {
-                    client.pull_manifest_raw(&reference, &auth, media_types::ALL_MANIFESTS)
-                })
-                .await;
-                match result {
-                    Ok((bytes, digest)) => {
-                        let digest = Digest::parse(&digest).map_err(|_| Error::Registry {
-                            reference: image.to_string(),
-                            reason: format!(
-                                "the manifest's digest {digest:?} is not one sigmirror accepts"
-                            ),
-                        })?;
-                        (bytes, digest)
-                    }
-                    Err(e) => {
-                        return match e.into_error(&image.to_string()) {
-                            Error::NotFound { .. } => Ok(None),
-                            other => Err(other),
-                        };
-                    }
+                Err(e) => {
+                    return match e.into_error(&image.to_string()) {
+                        Error::NotFound { .. } => Ok(None),
+                        other => Err(other),
+                    };
                 }
-            };
+            }
+        };
         if bytes.len() as u64 > MAX_MANIFEST_SIZE {
             return Err(Error::Registry {
                 reference: image.to_string(),
@@ -599,14 +628,14 @@ impl Registry {
             .await
             .map_err(|e| e.into_error(&what))?;
         let length = stream.content_length;
-        let chunks = stream.map(move |chunk| {
-            chunk.map_err(|e| {
-                sigmirror_oci::Error::from(Error::Registry {
-                    reference: what.clone(),
-                    reason: format!("reading blob: {e}"),
-                })
-            })
-        });
+        let reason_for = what.clone();
+        let chunks = stall::guard(stream, length, self.options.stall, what, move |e| {
+            Error::Registry {
+                reference: reason_for.clone(),
+                reason: format!("reading blob: {e}"),
+            }
+        })
+        .map(|chunk| chunk.map_err(sigmirror_oci::Error::from));
         Ok((length, Box::pin(chunks)))
     }
 

@@ -16,6 +16,7 @@ mod open;
 pub mod referrers;
 mod retry;
 pub mod sign;
+pub mod stall;
 pub mod transfer;
 pub mod upload;
 pub mod verify;

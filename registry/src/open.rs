@@ -28,6 +28,7 @@ use sigmirror_oci::{Digest, ImageRef, media_types};
 
 use crate::error::{Error, Result};
 use crate::retry::{self, Attempts};
+use crate::stall::{self, StallRule};
 
 /// Why one attempt of a request failed: the transport (which may be retried) or anything else.
 enum SendError {
@@ -51,6 +52,8 @@ pub(crate) struct OpenRegistry {
     http: reqwest::Client,
     tls: OnceLock<std::result::Result<reqwest::Client, String>>,
     allow_insecure: bool,
+    /// When a body counts as stalled.
+    stall: StallRule,
     /// Registries that answered 404 to the referrers API: it is not asked again; the fallback
     /// tag is read directly.
     no_referrers_api: Mutex<HashSet<String>>,
@@ -82,14 +85,28 @@ const MAX_ERROR_BODY: usize = 4 << 10;
 
 /// The body of `response`, at most `limit` bytes: `Ok(None)` if it is longer (then only what
 /// fits was read), so a hostile registry cannot make this buffer without bound.
-async fn read_limited(response: Response, limit: usize, what: &str) -> Result<Option<Vec<u8>>> {
+async fn read_limited(
+    response: Response,
+    limit: usize,
+    what: &str,
+    rule: StallRule,
+) -> Result<Option<Vec<u8>>> {
     if response.content_length().is_some_and(|n| n > limit as u64) {
         return Ok(None);
     }
     let mut body = Vec::new();
-    let mut chunks = response.bytes_stream();
+    let length = response.content_length();
+    let reason_for = what.to_owned();
+    let chunks = stall::guard(
+        response.bytes_stream(),
+        length,
+        rule,
+        what.to_owned(),
+        move |e| unreachable(&reason_for, &e),
+    );
+    let mut chunks = std::pin::pin!(chunks);
     while let Some(chunk) = chunks.next().await {
-        let chunk = chunk.map_err(|e| unreachable(what, &e))?;
+        let chunk = chunk?;
         if body.len() + chunk.len() > limit {
             return Ok(None);
         }
@@ -118,7 +135,7 @@ async fn status_error(what: &str, response: Response) -> Error {
         }
         _ => {}
     }
-    let body = read_limited(response, MAX_ERROR_BODY, what)
+    let body = read_limited(response, MAX_ERROR_BODY, what, StallRule::default())
         .await
         .ok()
         .flatten()
@@ -179,7 +196,7 @@ fn blob_url(repo: &ImageRef, digest: &Digest) -> String {
 impl OpenRegistry {
     /// A reader; `allow_insecure` is cosign's `--allow-insecure-registry` (it only matters for
     /// redirects to HTTPS).
-    pub(crate) fn new(allow_insecure: bool) -> Result<Self> {
+    pub(crate) fn new(allow_insecure: bool, stall: StallRule) -> Result<Self> {
         let http = builder()
             .tls_certs_only(std::iter::empty())
             .build()
@@ -191,6 +208,7 @@ impl OpenRegistry {
             http,
             tls: OnceLock::new(),
             allow_insecure,
+            stall,
             no_referrers_api: Mutex::new(HashSet::new()),
         })
     }
@@ -336,7 +354,7 @@ impl OpenRegistry {
             return Ok(None);
         };
         let announced = digest_header(&response);
-        let body = read_limited(response, MAX_MANIFEST_SIZE as usize, &what)
+        let body = read_limited(response, MAX_MANIFEST_SIZE as usize, &what, self.stall)
             .await?
             .ok_or_else(|| Error::Registry {
                 reference: what.clone(),
@@ -415,14 +433,18 @@ impl OpenRegistry {
                 reference: what.clone(),
             })?;
         let length = response.content_length();
-        let stream = response.bytes_stream().map(move |chunk| {
-            chunk.map_err(|e| {
-                sigmirror_oci::Error::from(Error::Registry {
-                    reference: what.clone(),
-                    reason: format!("reading blob: {e}"),
-                })
-            })
-        });
+        let reason_for = what.clone();
+        let stream = stall::guard(
+            response.bytes_stream(),
+            length,
+            self.stall,
+            what,
+            move |e| Error::Registry {
+                reference: reason_for.clone(),
+                reason: format!("reading blob: {e}"),
+            },
+        )
+        .map(|chunk| chunk.map_err(sigmirror_oci::Error::from));
         Ok((length, Box::pin(stream)))
     }
 
@@ -454,7 +476,7 @@ impl OpenRegistry {
                 // A registry without the API has no such route and answers a plain 404; one
                 // with it answers an OCI error (an unknown repository, say): only the former
                 // means "not supported" for the whole registry.
-                let body = read_limited(response, MAX_ERROR_BODY, &what).await?;
+                let body = read_limited(response, MAX_ERROR_BODY, &what, self.stall).await?;
                 if !body.as_deref().is_some_and(is_error_envelope) {
                     self.no_referrers_api
                         .lock()
@@ -465,7 +487,7 @@ impl OpenRegistry {
             } else if !response.status().is_success() {
                 return Err(status_error(&what, response).await);
             } else {
-                let body = read_limited(response, MAX_MANIFEST_SIZE as usize, &what)
+                let body = read_limited(response, MAX_MANIFEST_SIZE as usize, &what, self.stall)
                     .await?
                     .ok_or_else(|| Error::Registry {
                         reference: what.clone(),

@@ -40,6 +40,8 @@ pub enum Lie {
     Unavailable,
     /// Every request is answered `429` with `Retry-After: 3600`.
     ComeBackInAnHour,
+    /// Manifests are sent one byte every 100 ms (about 10 bytes/s): slow, never silent.
+    Trickle,
 }
 
 /// How many of the first requests for one path a flaky registry refuses.
@@ -297,6 +299,20 @@ fn serve(stream: TcpStream, content: &Content) {
                 .cloned()
                 .unwrap_or_else(|| reference.to_owned());
             match content.manifests.get(&digest) {
+                Some((bytes, _)) if content.lie == Lie::Trickle && !head => {
+                    let header = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nDocker-Content-Digest: \
+                         {digest}\r\n\r\n",
+                        bytes.len()
+                    );
+                    let _ = stream.write_all(header.as_bytes());
+                    for byte in bytes {
+                        std::thread::sleep(std::time::Duration::from_millis(100));
+                        if stream.write_all(&[*byte]).is_err() {
+                            return;
+                        }
+                    }
+                }
                 Some((bytes, media_type)) => {
                     let mut bytes = bytes.clone();
                     if content.lie == Lie::ManifestMismatch {

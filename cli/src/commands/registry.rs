@@ -5,6 +5,7 @@ use std::future::Future;
 
 use anyhow::Result;
 use clap::{ArgAction, Args};
+use sigmirror_registry::stall::StallRule;
 use sigmirror_registry::{Registry, RegistryOptions};
 use zeroize::Zeroizing;
 
@@ -26,6 +27,37 @@ pub struct RegistryArgs {
     /// Registry password or token (with --registry-username).
     #[arg(long, value_name = "PASSWORD", hide_env_values = true)]
     pub registry_password: Option<String>,
+    /// A download that receives less than this many bytes per second, averaged over a
+    /// --stall-timeout window (and less than what is left of it), is stopped as stalled.
+    /// Suffixes K, M (1024-based) are accepted; 0 turns the check off.
+    #[arg(long, value_name = "RATE", default_value = "1K", value_parser = parse_rate,
+          env = "SIGMIRROR_MIN_TRANSFER_RATE")]
+    pub min_transfer_rate: u64,
+    /// The window, in seconds, over which --min-transfer-rate is checked; 0 turns the check
+    /// off. A manifest read through a registry that needs credentials must arrive whole within
+    /// two windows.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 30,
+        env = "SIGMIRROR_STALL_TIMEOUT"
+    )]
+    pub stall_timeout: u64,
+}
+
+/// `1024`, `1K`, `2M`: bytes per second.
+fn parse_rate(text: &str) -> std::result::Result<u64, String> {
+    let text = text.trim();
+    let (digits, factor) = match text.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&text[..i], 1024),
+        Some((i, 'M' | 'm')) => (&text[..i], 1024 * 1024),
+        _ => (text, 1),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(factor))
+        .ok_or_else(|| format!("{text:?} is not a rate in bytes per second (such as 1024, 1K, 2M)"))
 }
 
 impl RegistryArgs {
@@ -36,6 +68,10 @@ impl RegistryArgs {
             allow_insecure: self.allow_insecure_registry,
             username: self.registry_username.clone(),
             password: self.registry_password.clone().map(Zeroizing::new),
+            stall: StallRule {
+                window: std::time::Duration::from_secs(self.stall_timeout),
+                min_rate: self.min_transfer_rate,
+            },
         })
     }
 }

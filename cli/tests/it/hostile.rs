@@ -225,3 +225,35 @@ fn a_registry_asking_for_an_hour_is_not_waited_for() {
     .fails_with("after 3600 s");
     assert_eq!(fake.hits("/v2/lie/app/manifests/v1"), 1, "asked once");
 }
+
+#[test]
+fn a_trickling_registry_is_stopped_as_stalled_naming_the_object() {
+    let fake = FakeRegistry::start(Lie::Trickle);
+    let dir = TestDir::new();
+    // The manifest (several hundred bytes at about 10 bytes/s) would take a minute; a window
+    // of 2 s that wants 1 KiB/s (the default rate) stops it after the first window.
+    let out = run(
+        sigmirror(&dir)
+            .args(["pull", "--store", "store", "--stall-timeout", "2"])
+            .arg(fake.image()),
+        None,
+    )
+    .fails_with("transfer stalled");
+    assert!(out.stderr.contains("lie/app:v1"), "{}", out.stderr);
+    assert!(out.stderr.contains("1024 bytes/s"), "{}", out.stderr);
+    // The same rule from the environment, with a rate given with a suffix.
+    let out = run(
+        sigmirror(&dir)
+            .args(["save", "--dir", "layout", "--min-transfer-rate", "2K"])
+            .env("SIGMIRROR_STALL_TIMEOUT", "1")
+            .arg(fake.image()),
+        None,
+    )
+    .fails_with("transfer stalled");
+    assert!(out.stderr.contains("2048 bytes/s"), "{}", out.stderr);
+    run(
+        sigmirror(&dir).args(["pull", "--min-transfer-rate", "fast", "x/y:z"]),
+        None,
+    )
+    .fails_with("not a rate in bytes per second");
+}
