@@ -19,6 +19,18 @@ pub fn decode_lenient(text: &[u8]) -> Result<Vec<u8>, base64::DecodeError> {
     STANDARD.decode(cleaned)
 }
 
+/// Decodes as Go's `base64.StdEncoding.DecodeString`, which cosign uses for the signature
+/// annotation of a `.sig` layer: line breaks (`\r`, `\n`) are skipped anywhere, but any other
+/// whitespace is an error, as cosign refuses it.
+pub fn decode_go_std(text: &[u8]) -> Result<Vec<u8>, base64::DecodeError> {
+    let cleaned: Vec<u8> = text
+        .iter()
+        .copied()
+        .filter(|b| !matches!(b, b'\r' | b'\n'))
+        .collect();
+    STANDARD.decode(cleaned)
+}
+
 /// Like [`decode_lenient`], falling back to the URL-safe alphabet (DSSE payloads may use it).
 pub fn decode_std_or_url(text: &[u8]) -> Result<Vec<u8>, base64::DecodeError> {
     decode_lenient(text).or_else(|e| {
@@ -33,6 +45,23 @@ pub fn decode_std_or_url(text: &[u8]) -> Result<Vec<u8>, base64::DecodeError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn go_std_skips_line_breaks_only() {
+        let sig = super::encode(b"signature bytes");
+        assert_eq!(
+            super::decode_go_std(format!("{sig}\n").as_bytes()).unwrap(),
+            b"signature bytes"
+        );
+        let wrapped = format!("{}\r\n{}", &sig[..8], &sig[8..]);
+        assert!(super::decode_go_std(wrapped.as_bytes()).is_ok());
+        for spaced in [format!(" {sig}"), format!("{sig} "), format!("{sig}\t")] {
+            assert!(
+                super::decode_go_std(spaced.as_bytes()).is_err(),
+                "{spaced:?}"
+            );
+        }
+    }
+
     use super::*;
 
     #[test]

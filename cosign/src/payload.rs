@@ -74,9 +74,13 @@ pub struct ParsedPayload {
     pub digest: String,
     /// `critical.identity.docker-reference`.
     pub docker_reference: String,
+    /// `critical.type`.
+    pub kind: String,
     /// `optional`, if an object.
     pub optional: serde_json::Map<String, Value>,
-    /// The whole document, for printing.
+    /// Whether `optional` was an object (and not absent or `null`), as Go tells a nil map.
+    pub has_optional: bool,
+    /// The whole document as it was signed.
     pub json: Value,
 }
 
@@ -103,19 +107,40 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedPayload> {
     };
     let digest = string_at("image", "docker-manifest-digest");
     let docker_reference = string_at("identity", "docker-reference");
-    let optional = gojson::field(top, "optional")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
+    let kind = gojson::field(critical, "type")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let optional = gojson::field(top, "optional").and_then(Value::as_object);
     Ok(ParsedPayload {
         digest,
         docker_reference,
-        optional,
+        kind,
+        has_optional: optional.is_some(),
+        optional: optional.cloned().unwrap_or_default(),
         json,
     })
 }
 
 impl ParsedPayload {
+    /// The payload as cosign prints it: re-serialised from its Go type, so a field it does not
+    /// know is dropped, one that is missing is printed empty, and fields come in its order
+    /// whatever order was signed.
+    pub fn printed(&self) -> Value {
+        serde_json::json!({
+            "critical": {
+                "identity": {"docker-reference": self.docker_reference},
+                "image": {"docker-manifest-digest": self.digest},
+                "type": self.kind,
+            },
+            "optional": if self.has_optional {
+                Value::Object(self.optional.clone())
+            } else {
+                Value::Null
+            },
+        })
+    }
+
     /// cosign's claim checks: the payload names `digest`, and every required annotation is in
     /// `optional` as exactly that string.
     pub fn check_claims(&self, digest: &Digest, required: &BTreeMap<String, Value>) -> Result<()> {

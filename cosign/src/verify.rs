@@ -66,7 +66,7 @@ pub fn check_signature(
         .filter(|s| !s.is_empty())
         .ok_or(Error::NoSignatureAnnotation)?;
     let signature =
-        b64::decode_lenient(sig_b64.as_bytes()).map_err(|e| Error::SignatureAnnotation {
+        b64::decode_go_std(sig_b64.as_bytes()).map_err(|e| Error::SignatureAnnotation {
             reason: e.to_string(),
         })?;
     let payload_digest = Sha256Digest::of(payload);
@@ -126,7 +126,7 @@ impl VerifiedSignature {
         {
             return printed_signature(reference, &digest);
         }
-        let mut json = self.parsed.json.clone();
+        let mut json = self.parsed.printed();
         let Some(cert) = self.sigstore.as_ref().and_then(|v| v.certificate.as_ref()) else {
             return json;
         };

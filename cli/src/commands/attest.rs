@@ -117,9 +117,11 @@ pub enum AttestationOutput {
 pub struct VerifyAttestation {
     #[command(flatten)]
     verifier: super::verifier::VerifierArgs,
-    /// Only accept attestations of this predicate type (shortname or URI).
-    #[arg(long = "type", value_name = "TYPE")]
-    kind: Option<String>,
+    /// Only accept attestations of this predicate type: a shortname (custom, slsaprovenance,
+    /// slsaprovenance02, slsaprovenance1, link, spdx, spdxjson, cyclonedx, vuln, openvex) or a
+    /// URI. As in cosign, `custom` unless given: other types need `--type`.
+    #[arg(long = "type", value_name = "TYPE", default_value = "custom")]
+    kind: String,
     /// What to print for each verified attestation.
     #[arg(short = 'o', long, value_enum, default_value = "envelope")]
     output: AttestationOutput,
@@ -140,7 +142,7 @@ impl VerifyAttestation {
             .iter()
             .map(|i| ImageRef::parse(i))
             .collect::<Result<_, _>>()?;
-        let predicate_type = self.kind.as_deref().map(predicate_type_uri).transpose()?;
+        let predicate_type = Some(predicate_type_uri(&self.kind)?);
         let verifier = self
             .verifier
             .verifier(self.offline.store.existing_dir().as_deref())?;
@@ -265,9 +267,11 @@ pub struct VerifyBlobAttestation {
     /// bundle written by `attest-blob --bundle`.
     #[arg(long, value_name = "FILE")]
     bundle: Option<PathBuf>,
-    /// Only accept this predicate type (shortname or URI).
-    #[arg(long = "type", value_name = "TYPE")]
-    kind: Option<String>,
+    /// Only accept attestations of this predicate type: a shortname (custom, slsaprovenance,
+    /// slsaprovenance02, slsaprovenance1, link, spdx, spdxjson, cyclonedx, vuln, openvex) or a
+    /// URI. As in cosign, `custom` unless given: other types need `--type`.
+    #[arg(long = "type", value_name = "TYPE", default_value = "custom")]
+    kind: String,
     #[command(flatten)]
     classic: super::blob::ClassicEvidenceArgs,
     /// The file the statement is about (its SHA-256 or SHA-512 must be a subject). With a
@@ -279,7 +283,7 @@ pub struct VerifyBlobAttestation {
 impl VerifyBlobAttestation {
     /// Runs the command: `Verified OK` on stderr and exit 0 only if every check passes.
     pub fn run(self) -> Result<()> {
-        let predicate_type = self.kind.as_deref().map(predicate_type_uri).transpose()?;
+        let predicate_type = Some(predicate_type_uri(&self.kind)?);
         let store = super::verifier::default_store();
         let bundle = self
             .bundle

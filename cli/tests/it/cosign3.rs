@@ -236,6 +236,8 @@ fn cosign_3_bundle_signatures_and_attestations_verify_online_and_offline() {
         "--offline",
         "--key",
         "cosign.pub",
+        "--type",
+        "https://example.com/t/v1",
         &s.image,
     ])
     .ok();

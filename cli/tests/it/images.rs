@@ -263,6 +263,8 @@ fn every_kind_of_bad_signature_fails_verification() {
     attach(&s, &generated, &sigmirror_cosign::b64::encode(&sig));
     // A signature annotation that is not base64.
     attach(&s, &generated, "not base64 at all!");
+    // The good signature with spaces around it: Go's decoder, and so cosign, refuses that.
+    attach(&s, &generated, &format!(" {good_sig} "));
 
     let out = s.sm(&["verify", "--key", "cosign.pub", &s.image]);
     assert_eq!(out.code, 12, "{}", out.stderr);
@@ -272,6 +274,7 @@ fn every_kind_of_bad_signature_fails_verification() {
         "signature 3: invalid signature",
         "signature 4: invalid signature",
         "signature 5: signature annotation is not base64",
+        "signature 6: signature annotation is not base64",
     ] {
         assert!(
             out.stderr.contains(needle),
@@ -799,4 +802,29 @@ fn blobs_redirected_to_https_storage_use_the_platform_trust_store() {
     )
     .ok();
     assert!(offline.stdout_text().contains(&digest));
+}
+
+#[test]
+fn verify_prints_odd_payloads_byte_for_byte_as_cosign_does() {
+    let s = setup("team/odd");
+    // A payload cosign accepts but would never write: keys out of order and in another case,
+    // the identity missing, fields cosign's type does not know, and characters Go escapes.
+    let payload = format!(
+        r#"{{"optional":{{"z":"last","a":"<b>&amp;</b>","n":7}},"Critical":{{"extra":true,"type":"cosign container image signature","image":{{"docker-manifest-digest":"{}","size":1}},"identity":{{}}}},"unknown":[1,2]}}"#,
+        s.digest
+    );
+    attach(&s, payload.as_bytes(), &sign_bytes(&s, payload.as_bytes()));
+    let ours = s.sm(&["verify", "--key", "cosign.pub", &s.image]).ok();
+    let theirs = s.cosign_verify("cosign.pub", &s.image).ok();
+    assert_eq!(
+        ours.stdout_text(),
+        theirs.stdout_text(),
+        "stdout differs from cosign's"
+    );
+    // Re-serialised, not the signed bytes: the unknown fields are gone.
+    assert!(
+        !ours.stdout_text().contains("unknown"),
+        "{}",
+        ours.stdout_text()
+    );
 }
