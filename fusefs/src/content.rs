@@ -361,8 +361,13 @@ fn bundle_folder(
     })
 }
 
-/// The entries of the folder of `digest`.
-pub fn digest_dir(blobs: &Blobs, snap: &Snapshot, digest: &Digest) -> Result<Vec<(String, Entry)>> {
+/// The entries of `repo`'s folder for manifest `digest`: what `repo` holds attached to it.
+pub fn digest_dir(
+    blobs: &Blobs,
+    snap: &Snapshot,
+    repo: &str,
+    digest: &Digest,
+) -> Result<Vec<(String, Entry)>> {
     let manifest_bytes = blobs.read(digest)?;
     let manifest = ManifestView::parse(&manifest_bytes, None, digest.as_str())
         .map_err(|_| Error::Corrupt(digest.clone()))?;
@@ -384,7 +389,11 @@ pub fn digest_dir(blobs: &Blobs, snap: &Snapshot, digest: &Digest) -> Result<Vec
         out.push(("config.json".into(), entry));
     }
 
-    let attached = snap.attached.get(digest).cloned().unwrap_or_default();
+    let attached = snap
+        .attached
+        .get(&(repo.to_owned(), digest.clone()))
+        .cloned()
+        .unwrap_or_default();
     let mut verified_by: Vec<String> = vec![];
     let mut sig_report = vec![];
     let mut signatures = vec![];

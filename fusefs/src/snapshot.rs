@@ -40,8 +40,10 @@ pub struct Repo {
 pub struct Snapshot {
     /// `registry/repo` → repository.
     pub repos: BTreeMap<String, Repo>,
-    /// Digest → what is attached to it.
-    pub attached: HashMap<Digest, Attached>,
+    /// `(registry/repo, digest)` → what is attached to the digest in that repository. Per
+    /// repository, as `verify` looks for attachments: one repository's tags cannot add to,
+    /// or hide, what another holds for the same digest.
+    pub attached: HashMap<(String, Digest), Attached>,
     /// Who is trusted, by name: the store's keys (and, with a trusted root, its identities).
     pub verifiers: Vec<(String, Verifier)>,
 }
@@ -100,7 +102,7 @@ impl Snapshot {
             if !seen.insert((repo.clone(), digest.clone())) {
                 continue;
             }
-            let Ok(closure) = store.closure(&digest) else {
+            let Ok(closure) = store.closure_in(&repo, &digest) else {
                 continue;
             };
             let attachment_digests: BTreeSet<&Digest> =
@@ -112,11 +114,15 @@ impl Snapshot {
                 }
             }
             for manifest in &closure.manifests {
-                if snap.attached.contains_key(manifest) {
+                let key = (repo.clone(), manifest.clone());
+                if snap.attached.contains_key(&key) {
                     continue;
                 }
                 let mut attached = Attached::default();
                 for a in store.attachments_of(manifest)? {
+                    if a.repo != repo {
+                        continue;
+                    }
                     let list = match a.kind {
                         AttachmentKind::Signature => &mut attached.signatures,
                         AttachmentKind::Attestation => &mut attached.attestations,
@@ -127,7 +133,7 @@ impl Snapshot {
                         list.push(a.digest);
                     }
                 }
-                snap.attached.insert(manifest.clone(), attached);
+                snap.attached.insert(key, attached);
             }
         }
         Ok(snap)

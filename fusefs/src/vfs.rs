@@ -55,7 +55,8 @@ pub struct Attr {
 
 #[derive(Debug, Clone)]
 enum Lazy {
-    Digest(Digest),
+    /// A digest folder of a repository.
+    Digest(String, Digest),
     Blobs,
 }
 
@@ -283,7 +284,7 @@ impl Vfs {
                 let ino = ensure_dir(
                     &mut nodes,
                     &join(&digests_path, digest.as_str()),
-                    Some(Lazy::Digest(digest.clone())),
+                    Some(Lazy::Digest(repo.clone(), digest.clone())),
                 );
                 attach(&mut nodes, digests, digest.as_str(), ino);
             }
@@ -362,7 +363,7 @@ impl Vfs {
             }
         };
         let entries: Vec<(String, Entry)> = match lazy {
-            Lazy::Digest(digest) => digest_dir(&self.blobs, &snap, &digest)?,
+            Lazy::Digest(repo, digest) => digest_dir(&self.blobs, &snap, &repo, &digest)?,
             Lazy::Blobs => std::fs::read_dir(self.blobs.dir())
                 .map(|d| {
                     d.filter_map(|e| e.ok())

@@ -11,8 +11,11 @@ use std::sync::OnceLock;
 
 use sigmirror_cosign::sigstore::trusted_root::TrustedRoot;
 
+/// A fuzz target: takes any bytes, returns only if they exposed no bug.
+pub type Target = fn(&[u8]);
+
 /// Every target, by the name its corpus folder and its cargo-fuzz binary carry.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("reference", reference),
     ("manifest", manifest),
     ("payload", payload),
@@ -170,9 +173,12 @@ pub fn layout(data: &[u8]) {
     use sigmirror_registry::layout::Layout;
     let Ok(dir) = tempfile::tempdir() else { return };
     let root = dir.path();
-    let written = std::fs::write(root.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)
-        .and_then(|()| std::fs::write(root.join("index.json"), data))
-        .and_then(|()| std::fs::create_dir_all(root.join("blobs/sha256")));
+    let written = std::fs::write(
+        root.join("oci-layout"),
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .and_then(|()| std::fs::write(root.join("index.json"), data))
+    .and_then(|()| std::fs::create_dir_all(root.join("blobs/sha256")));
     if written.is_err() {
         return;
     }

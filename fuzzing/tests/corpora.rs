@@ -23,7 +23,10 @@ fn every_kept_input_runs_cleanly_through_its_target() {
                 inputs += 1;
             }
         }
-        assert!(inputs > 0, "{name}: no corpus kept in fuzzing/corpus/{name}");
+        assert!(
+            inputs > 0,
+            "{name}: no corpus kept in fuzzing/corpus/{name}"
+        );
         ran += inputs;
     }
     eprintln!("{ran} kept inputs replayed");

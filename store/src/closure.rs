@@ -74,7 +74,16 @@ impl Store {
     /// The closure of manifest `digest`.
     pub fn closure(&self, digest: &Digest) -> Result<Closure> {
         sha256_hex(digest)?;
-        self.walk([digest.clone()])
+        self.walk([digest.clone()], None)
+    }
+
+    /// The closure of manifest `digest` as an image of `repo` sees it: only attachments stored
+    /// under `repo` are followed, as `verify` looks for them there. Another repository's tags
+    /// (a hostile registry's `.sig` or `.sbom` tag for an honest image's digest) cannot add to
+    /// it or take from it.
+    pub fn closure_in(&self, repo: &str, digest: &Digest) -> Result<Closure> {
+        sha256_hex(digest)?;
+        self.walk([digest.clone()], Some(repo))
     }
 
     /// What is known about the image `name` and whether all of it is here.
@@ -133,7 +142,12 @@ impl Store {
 
     /// One walk from many roots, each manifest visited once (cycles and self-references end
     /// there). A manifest reached through an attachment has its layers counted as payloads.
-    pub(crate) fn walk(&self, roots: impl IntoIterator<Item = Digest>) -> Result<Closure> {
+    /// With `repo`, only the attachments stored under it are followed.
+    pub(crate) fn walk(
+        &self,
+        roots: impl IntoIterator<Item = Digest>,
+        repo: Option<&str>,
+    ) -> Result<Closure> {
         let mut out = Closure::default();
         let mut visited: HashSet<Digest> = HashSet::new();
         let mut blobs_seen: HashSet<Digest> = HashSet::new();
@@ -188,6 +202,9 @@ impl Store {
                 blob(&layer.digest, attached, &mut out);
             }
             for att in self.attachments_of(&digest)? {
+                if repo.is_some_and(|r| r != att.repo) {
+                    continue;
+                }
                 queue.push_back((att.digest.clone(), true));
                 out.attachments.insert(att);
             }

@@ -52,7 +52,7 @@ impl Store {
             }
         }
         roots.extend(self.images()?.into_iter().map(|(_, rec)| rec.digest));
-        let closure = self.walk(roots)?;
+        let closure = self.walk(roots, None)?;
         if let Some(digest) = closure.damaged.iter().next() {
             return Err(Error::GcRefused {
                 digest: digest.clone(),
