@@ -69,7 +69,7 @@ pub fn marker(root: &Path) -> Vec<(PathBuf, Option<(SystemTime, u64)>)> {
 impl Snapshot {
     /// Takes a snapshot, waiting at most `wait` for another process to release the store.
     pub fn take(root: &Path, wait: Duration) -> Result<Snapshot> {
-        let store = Store::open_with_wait(root, wait)?;
+        let store = Store::open_for_reading(root, wait)?;
         let mut snap = Snapshot {
             verifiers: crate::trust::verifiers(root),
             ..Snapshot::default()

@@ -133,6 +133,7 @@ impl Store {
     /// A writer for the blob `digest` of `size` bytes; nothing is visible until
     /// [`BlobWriter::commit`] has checked it.
     pub fn writer(&self, digest: &Digest, size: u64) -> Result<BlobWriter> {
+        self.writable("writing a blob")?;
         let hex = sha256_hex(digest)?;
         let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
         let tmp_path = self

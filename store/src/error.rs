@@ -87,6 +87,20 @@ pub enum Error {
         /// The limit.
         max: u64,
     },
+    /// There is no store at the folder a reading command was given.
+    #[error("{}: no store here (a mistyped --store?); read-only commands do not create one", root.display())]
+    NoStore {
+        /// The folder.
+        root: PathBuf,
+    },
+    /// A write to a store opened read-only (on write-protected media).
+    #[error("{}: the store is read-only here (write-protected media?): {what} needs write access", root.display())]
+    ReadOnly {
+        /// The store's root folder.
+        root: PathBuf,
+        /// What was attempted.
+        what: &'static str,
+    },
     /// Something the operation needs is not in the store.
     #[error("{what}: not in the store")]
     NotFound {

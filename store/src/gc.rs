@@ -45,6 +45,7 @@ impl Store {
     /// attachment tags are not roots: they live as long as their subject. Takes `&mut self`
     /// so that no write of this process can run meanwhile (the lock excludes other processes).
     pub fn gc(&mut self) -> Result<GcReport> {
+        self.writable("gc")?;
         let mut roots = vec![];
         for (_, tag, digest) in self.tags()? {
             if AttachmentKind::parse_tag(&tag).is_none() {

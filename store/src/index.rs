@@ -342,6 +342,7 @@ impl Store {
         bytes: &[u8],
         source: &str,
     ) -> Result<()> {
+        self.writable("storing a manifest")?;
         validate_repo(repo)?;
         sha256_hex(digest)?;
         let actual = Digest::sha256_of(bytes);
@@ -440,6 +441,7 @@ impl Store {
     /// Points `repo:tag` at `digest`, whose blob must be in the store. A cosign attachment tag
     /// is also indexed under its subject.
     pub fn set_tag(&self, repo: &str, tag: &str, digest: &Digest) -> Result<()> {
+        self.writable("tagging")?;
         validate_repo(repo)?;
         validate_tag(tag)?;
         self.require_blob(digest)?;
@@ -530,6 +532,7 @@ impl Store {
     /// Records (or replaces) what a command stored for the image `name`; its manifest must be
     /// in the store. The name is normalised (`ubuntu` → `index.docker.io/library/ubuntu:latest`).
     pub fn record_image(&self, name: &str, record: ImageRecord) -> Result<()> {
+        self.writable("recording an image")?;
         let key = image_key(name)?;
         self.require_blob(&record.digest)?;
         let value = encode("images", &key, &record)?;

@@ -85,9 +85,45 @@ pub struct Store {
     /// Where what is being written comes from (recorded in manifest and image entries);
     /// `None`: the repository it is written to (a pull keeps each image's name).
     provenance: Mutex<Option<String>>,
+    /// A private copy of the index, for a store on write-protected media (see
+    /// [`Store::open_for_reading`]); removed when the store is dropped, after `index`.
+    index_copy: Option<IndexCopy>,
     /// Declared last so that it is dropped last: sled is closed before another process may
-    /// open the index.
-    _lock: StoreLock,
+    /// open the index. `None` for a read-only store, which nobody can write.
+    _lock: Option<StoreLock>,
+}
+
+/// A folder removed when dropped.
+#[derive(Debug)]
+struct IndexCopy(PathBuf);
+
+impl Drop for IndexCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Copies folder `from` into `to` (created), recursively: regular files and folders only.
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let target = to.join(entry.file_name());
+        if kind.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether an error opening a file for writing says the place is not writable.
+fn is_unwritable(e: &Error) -> bool {
+    matches!(e, Error::Io { source, .. }
+        if source.kind() == std::io::ErrorKind::PermissionDenied
+            || source.kind() == std::io::ErrorKind::ReadOnlyFilesystem)
 }
 
 impl std::fmt::Debug for Store {
@@ -125,8 +161,70 @@ impl Store {
             tmp_dir,
             index,
             provenance: Mutex::new(Some("unknown".to_owned())),
-            _lock: lock,
+            index_copy: None,
+            _lock: Some(lock),
         })
+    }
+
+    /// Opens an existing store for reading: never creates one (a folder that holds no store is
+    /// an error naming it), and works on write-protected media. Where the store is writable it
+    /// is opened as [`Store::open_with_wait`] opens it. Where it is not (a read-only file
+    /// system, or folders this user cannot write), no lock file is made: nobody can write the
+    /// store there, so there is no writer to wait for. sled cannot open a database without
+    /// write access, so the index (small: its own folder, not the blobs) is copied to a private
+    /// temporary folder and opened there; blobs are read in place. Writes are then refused.
+    pub fn open_for_reading(root: impl AsRef<Path>, wait: Duration) -> Result<Store> {
+        let root = root.as_ref().to_path_buf();
+        let index_dir = root.join("index");
+        if !index_dir.is_dir() || !root.join("blobs").join("sha256").is_dir() {
+            return Err(Error::NoStore { root });
+        }
+        match StoreLock::acquire(&root, wait) {
+            Ok(lock) => {
+                drop(lock);
+                Store::open_with_wait(&root, wait)
+            }
+            Err(e) if is_unwritable(&e) => Store::open_read_only(root),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// See [`Store::open_for_reading`].
+    fn open_read_only(root: PathBuf) -> Result<Store> {
+        static COPIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = COPIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let copy = IndexCopy(std::env::temp_dir().join(format!(
+            "sigmirror-read-only-index-{}-{n}",
+            std::process::id()
+        )));
+        let _ = std::fs::remove_dir_all(&copy.0);
+        copy_tree(&root.join("index"), &copy.0).map_err(|e| Error::io(&copy.0, e))?;
+        let index = Index::open(&copy.0, Duration::ZERO)?;
+        Ok(Store {
+            blobs_dir: root.join("blobs").join("sha256"),
+            tmp_dir: root.join("tmp"),
+            root,
+            index,
+            provenance: Mutex::new(Some("unknown".to_owned())),
+            index_copy: Some(copy),
+            _lock: None,
+        })
+    }
+
+    /// Whether the store was opened read-only (see [`Store::open_for_reading`]).
+    pub fn is_read_only(&self) -> bool {
+        self.index_copy.is_some()
+    }
+
+    /// Refuses `what` on a read-only store.
+    pub(crate) fn writable(&self, what: &'static str) -> Result<()> {
+        if self.is_read_only() {
+            return Err(Error::ReadOnly {
+                root: self.root.clone(),
+                what,
+            });
+        }
+        Ok(())
     }
 
     /// The store's root folder.

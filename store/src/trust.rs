@@ -124,6 +124,7 @@ impl Store {
 
     /// Trusts `bytes` as `kind` under `name` (replacing one of that name), written atomically.
     pub fn add_trusted(&self, kind: TrustKind, name: &str, bytes: &[u8]) -> Result<()> {
+        self.writable("adding trust")?;
         validate_name(name)?;
         let dir = self.root.join(kind.dir());
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
@@ -145,6 +146,7 @@ impl Store {
 
     /// Stops trusting the `kind` named `name`.
     pub fn remove_trusted(&self, kind: TrustKind, name: &str) -> Result<()> {
+        self.writable("removing trust")?;
         validate_name(name)?;
         let path = self
             .root

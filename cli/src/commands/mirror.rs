@@ -92,7 +92,7 @@ impl Push {
     /// Copies images and everything attached from the store to a registry.
     pub fn run(self) -> Result<()> {
         let images = parse_images(&self.images)?;
-        let store = self.store.open()?;
+        let store = self.store.open_for_reading()?;
         let registry = self.registry.registry();
         let options = self.transfer.options(true);
         self.transfer.run("push", Threads::One, |bars| async {
@@ -172,7 +172,7 @@ impl StoreCmd {
     pub fn run(self) -> Result<()> {
         match self {
             StoreCmd::Ls(a) => {
-                let store = a.store.open()?;
+                let store = a.store.open_for_reading()?;
                 for (name, rec) in store.images()? {
                     let state = if rec.complete {
                         "complete"
@@ -185,7 +185,7 @@ impl StoreCmd {
                 Ok(())
             }
             StoreCmd::Info(a) => {
-                let store = a.store.open()?;
+                let store = a.store.open_for_reading()?;
                 let name = with_default_tag(ImageRef::parse(&a.image)?).to_string();
                 let info = store.info(&name)?;
                 let c = &info.closure;
@@ -212,7 +212,7 @@ impl StoreCmd {
                 Ok(())
             }
             StoreCmd::Du(a) => {
-                let usage = a.store.open()?.du()?;
+                let usage = a.store.open_for_reading()?.du()?;
                 outln!(
                     "{} blobs, {}, {} manifests, {} tags, {} images",
                     usage.blobs,
@@ -224,7 +224,7 @@ impl StoreCmd {
                 Ok(())
             }
             StoreCmd::Fsck(a) => {
-                let report = a.store.open()?.fsck()?;
+                let report = a.store.open_for_reading()?.fsck()?;
                 for (digest, reason) in &report.damaged {
                     outln!("damaged\t{digest}\t{reason}")?;
                 }

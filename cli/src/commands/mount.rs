@@ -28,8 +28,19 @@ pub struct Mount {
 }
 
 fn store_dir(args: &StoreArgs) -> Result<PathBuf> {
-    // Opening checks the folder is a store (and creates an empty one on first use).
-    let store = args.open()?;
+    // Opening checks the folder is a store. An existing one is opened for reading, which works
+    // on write-protected media; a missing one is created empty, for a mount that waits for a
+    // first pull.
+    let store = match args.open_for_reading() {
+        Ok(store) => store,
+        Err(e)
+            if e.downcast_ref::<sigmirror_store::Error>()
+                .is_some_and(|e| matches!(e, sigmirror_store::Error::NoStore { .. })) =>
+        {
+            args.open()?
+        }
+        Err(e) => return Err(e),
+    };
     Ok(store.root().to_path_buf())
 }
 

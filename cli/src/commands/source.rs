@@ -29,14 +29,30 @@ impl StoreArgs {
             .filter(|d| d.is_dir())
     }
 
-    /// Opens the store (waiting briefly if another sigmirror process holds it).
+    /// Opens the store, creating it if needed (waiting briefly if another sigmirror process
+    /// holds it): for commands that write.
     pub fn open(&self) -> Result<Store> {
+        let (dir, wait) = self.dir_and_wait()?;
+        Store::open_with_wait(&dir, wait)
+            .with_context(|| format!("cannot open the store at {}", dir.display()))
+    }
+
+    /// Opens an existing store for a command that only reads: a folder holding no store is an
+    /// error, and a store on write-protected media is read without a lock file (see
+    /// [`Store::open_for_reading`]).
+    pub fn open_for_reading(&self) -> Result<Store> {
+        let (dir, wait) = self.dir_and_wait()?;
+        // Every error of this open names the folder or file it is about.
+        Store::open_for_reading(&dir, wait).context("cannot open the store")
+    }
+
+    /// The store folder, and how long to wait for another sigmirror process to release it.
+    fn dir_and_wait(&self) -> Result<(PathBuf, std::time::Duration)> {
         let dir = match &self.store {
             Some(dir) => dir.clone(),
             None => sigmirror_store::default_store_dir()
                 .context("no store folder: pass --store DIR or set SIGMIRROR_STORE")?,
         };
-        // How long to wait for another sigmirror process to release the store.
         let wait = std::env::var("SIGMIRROR_LOCK_WAIT")
             .ok()
             .and_then(|s| s.parse::<u64>().ok())
@@ -44,8 +60,7 @@ impl StoreArgs {
                 std::time::Duration::from_secs(10),
                 std::time::Duration::from_secs,
             );
-        Store::open_with_wait(&dir, wait)
-            .with_context(|| format!("cannot open the store at {}", dir.display()))
+        Ok((dir, wait))
     }
 }
 
@@ -84,7 +99,7 @@ impl ReadImageArgs {
 /// The source `--offline` selects: the store (no network at all) or the registries.
 pub fn any_source(offline: &OfflineArgs, registry: &RegistryArgs) -> Result<AnySource> {
     Ok(if offline.offline {
-        AnySource::Store(offline.store.open()?)
+        AnySource::Store(offline.store.open_for_reading()?)
     } else {
         AnySource::Registry(registry.registry())
     })

@@ -17,6 +17,7 @@ mod mirror;
 mod output;
 mod pkcs11;
 mod plugins;
+mod read_only;
 mod tuf;
 
 use std::process::Command;

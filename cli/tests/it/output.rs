@@ -57,7 +57,7 @@ fn error_lines_escape_control_characters_and_name_each_cause_once() {
     let dir = TestDir::new();
     // A cause that prints its own source once, not twice.
     let out = run(
-        sigmirror(&dir).args(["store", "ls", "--store", "/proc/sigmirror-none"]),
+        sigmirror(&dir).args(["store", "gc", "--store", "/proc/sigmirror-none"]),
         None,
     );
     assert_ne!(out.code, 0);
