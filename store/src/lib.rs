@@ -151,9 +151,16 @@ impl Store {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
         let lock = StoreLock::acquire(&root, wait)?;
+        Store::open_locked(root, lock, wait.saturating_sub(started.elapsed()))
+    }
+
+    /// Opens the store at `root` whose lock this process holds.
+    fn open_locked(root: PathBuf, lock: StoreLock, remaining: Duration) -> Result<Store> {
+        let blobs_dir = root.join("blobs").join("sha256");
+        let tmp_dir = root.join("tmp");
+        std::fs::create_dir_all(&tmp_dir).map_err(|e| Error::io(&tmp_dir, e))?;
         // Whatever is in tmp/ was being written by a process that is gone (we hold the lock).
         blobs::clear_dir(&tmp_dir)?;
-        let remaining = wait.saturating_sub(started.elapsed());
         let index = Index::open(&root.join("index"), remaining)?;
         Ok(Store {
             root,
@@ -179,11 +186,9 @@ impl Store {
         if !index_dir.is_dir() || !root.join("blobs").join("sha256").is_dir() {
             return Err(Error::NoStore { root });
         }
+        let started = Instant::now();
         match StoreLock::acquire(&root, wait) {
-            Ok(lock) => {
-                drop(lock);
-                Store::open_with_wait(&root, wait)
-            }
+            Ok(lock) => Store::open_locked(root, lock, wait.saturating_sub(started.elapsed())),
             Err(e) if is_unwritable(&e) => Store::open_read_only(root),
             Err(e) => Err(e),
         }
