@@ -227,7 +227,10 @@ impl Index {
     pub(crate) fn open(path: &Path, wait: Duration) -> Result<Index> {
         let deadline = Instant::now() + wait.max(Duration::from_secs(2));
         let db = loop {
-            match sled::Config::new().path(path).open() {
+            // No background flusher: every logical write is flushed when it completes (or at
+            // the end of a batch), so the flusher's periodic sync only costs a thread and an
+            // fsync per process, also for commands that only read.
+            match sled::Config::new().path(path).flush_every_ms(None).open() {
                 Ok(db) => break db,
                 Err(sled::Error::Io(e))
                     if e.to_string().contains("lock") && Instant::now() < deadline =>
