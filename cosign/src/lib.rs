@@ -30,6 +30,7 @@ pub mod bundle;
 pub mod bundle_image;
 pub mod conventions;
 pub mod dsse;
+mod ecdsa_fast;
 mod error;
 pub mod keyref;
 pub mod keys;

@@ -10,6 +10,7 @@ use sha2::{Digest as _, Sha256, Sha384, Sha512};
 use spki::{DecodePublicKey as _, EncodePublicKey as _};
 
 use super::error::{Error, Result};
+use crate::ecdsa_fast::{Curve, verify_digest_der};
 
 /// A hash function named by a signature algorithm, a key or a bundle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -215,6 +216,9 @@ impl PublicKey {
     pub fn verify_prehash(&self, digest: &[u8], sig: &[u8]) -> Result<()> {
         match self {
             PublicKey::P256(k) => {
+                if accepted_fast(Curve::P256, k.to_sec1_point(false).as_bytes(), digest, sig) {
+                    return Ok(());
+                }
                 let sig = p256::ecdsa::Signature::from_der(sig)
                     .or_else(|_| p256::ecdsa::Signature::from_slice(sig))
                     .map_err(|_| Error::BadSignature)?;
@@ -222,6 +226,9 @@ impl PublicKey {
                     .map_err(|_| Error::BadSignature)
             }
             PublicKey::P384(k) => {
+                if accepted_fast(Curve::P384, k.to_sec1_point(false).as_bytes(), digest, sig) {
+                    return Ok(());
+                }
                 let sig = p384::ecdsa::Signature::from_der(sig)
                     .or_else(|_| p384::ecdsa::Signature::from_slice(sig))
                     .map_err(|_| Error::BadSignature)?;
@@ -264,6 +271,14 @@ impl PublicKey {
             PublicKey::Rsa(_) => "RSA",
         }
     }
+}
+
+/// Whether AWS-LC accepts `sig` as a DER signature (see `crate::ecdsa_fast`). Only an
+/// acceptance is final: anything else is decided by the pure-Rust path, so a raw `r || s`
+/// signature that happens to start like DER, or a digest length AWS-LC has no algorithm for,
+/// is judged exactly as before. Refusals are rare; acceptances are the common, fast case.
+fn accepted_fast(curve: Curve, point: &[u8], digest: &[u8], sig: &[u8]) -> bool {
+    sig.first() == Some(&0x30) && verify_digest_der(curve, point, digest, sig) == Some(true)
 }
 
 fn rsa_verify<D>(
