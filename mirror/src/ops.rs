@@ -258,15 +258,24 @@ pub async fn save<S: Source>(
     progress: &dyn Progress,
 ) -> Result<Summary> {
     let layout = Layout::create(dir)?;
+    // index.json is written once, at the end, with every image that was saved (also when a
+    // later one failed): rewriting it per manifest made large saves quadratic.
+    layout.defer_index_writes();
     let transfer = Transfer::new(source, &layout, options, progress);
+    let mut saved = Ok(());
     for image in images {
         let name = with_default_tag(image.clone());
-        let digest = transfer
-            .copy_image(image, &name)
-            .await
-            .map_err(|e| Error::from(e).for_image(format!("saving {image}")))?;
-        layout.finish(&name, &digest)?;
+        let result = match transfer.copy_image(image, &name).await {
+            Ok(digest) => layout.finish(&name, &digest).map_err(Error::from),
+            Err(e) => Err(Error::from(e).for_image(format!("saving {image}"))),
+        };
+        if let Err(e) = result {
+            saved = Err(e);
+            break;
+        }
     }
+    layout.write_pending()?;
+    saved?;
     Ok(transfer.summary())
 }
 

@@ -73,6 +73,10 @@ pub struct Layout {
     referrers_by_subject: Mutex<Option<HashMap<Digest, Vec<Digest>>>>,
     /// Blob files read so far (see [`Layout::files_read`]).
     files_read: std::sync::atomic::AtomicUsize,
+    /// `index.json` is written by [`Layout::write_pending`], not after every change (see
+    /// [`Layout::defer_index_writes`]); `dirty` says whether there is something to write.
+    deferred: std::sync::atomic::AtomicBool,
+    dirty: std::sync::atomic::AtomicBool,
 }
 
 /// Where names and cosign roles point in `index.json`, for lookups in constant time.
@@ -188,11 +192,38 @@ impl Layout {
             catalog: Mutex::new(None),
             referrers_by_subject: Mutex::new(None),
             files_read: Default::default(),
+            deferred: Default::default(),
+            dirty: Default::default(),
         }
     }
 
     fn blob_path(&self, digest: &Digest) -> Result<PathBuf> {
         Ok(self.root.join("blobs/sha256").join(hex_of(digest)?))
+    }
+
+    /// From now on, `index.json` is written only by [`Layout::write_pending`]: a save of many
+    /// images rewrote the whole file after every manifest, which grew with the square of the
+    /// images. Nothing of a save is then named in `index.json` before the save ends.
+    pub fn defer_index_writes(&self) {
+        self.deferred
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Writes `index.json` if something changed since it was last written.
+    pub fn write_pending(&self) -> Result<()> {
+        if self.dirty.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            self.write_index()?;
+        }
+        Ok(())
+    }
+
+    /// After a change of the entries: writes `index.json` now, or later if writes are deferred.
+    fn index_changed(&self) -> Result<()> {
+        if self.deferred.load(std::sync::atomic::Ordering::SeqCst) {
+            self.dirty.store(true, std::sync::atomic::Ordering::SeqCst);
+            return Ok(());
+        }
+        self.write_index()
     }
 
     /// Writes `index.json` as go-containerregistry does (`MarshalIndent`, three spaces).
@@ -303,7 +334,7 @@ impl Layout {
             index.manifests.push(descriptor);
             self.entries_changed();
         }
-        self.write_index()
+        self.index_changed()
     }
 
     /// Marks `root` (a saved image, named `name`) and its signature and attestation images with
@@ -369,7 +400,7 @@ impl Layout {
             index.manifests = front;
             self.entries_changed();
         }
-        self.write_index()
+        self.index_changed()
     }
 }
 

@@ -125,3 +125,34 @@ async fn lookups_follow_every_change_of_the_entries() {
         assert_eq!(referrers, vec![r.digest.clone()]);
     }
 }
+
+#[tokio::test]
+async fn deferred_index_writes_land_once_with_every_entry() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let layout = Layout::create(dir.path()).expect("layout");
+    let index = dir.path().join("index.json");
+    let empty = std::fs::read(&index).expect("index");
+    layout.defer_index_writes();
+    for n in 0..50 {
+        layout
+            .put_manifest(&name(n), &image(n))
+            .await
+            .expect("image");
+    }
+    assert_eq!(
+        std::fs::read(&index).expect("index"),
+        empty,
+        "nothing written before the end"
+    );
+    layout.write_pending().expect("written");
+    let reopened = Layout::open(dir.path()).expect("reopen");
+    assert_eq!(reopened.names().len(), 50);
+    for n in 0..50 {
+        let found = reopened
+            .get_manifest(&name(n))
+            .await
+            .expect("get")
+            .expect("found");
+        assert_eq!(found.digest, image(n).digest);
+    }
+}
