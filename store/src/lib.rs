@@ -158,7 +158,9 @@ impl Store {
     fn open_locked(root: PathBuf, lock: StoreLock, remaining: Duration) -> Result<Store> {
         let blobs_dir = root.join("blobs").join("sha256");
         let tmp_dir = root.join("tmp");
-        std::fs::create_dir_all(&tmp_dir).map_err(|e| Error::io(&tmp_dir, e))?;
+        for dir in [&blobs_dir, &tmp_dir] {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
         // Whatever is in tmp/ was being written by a process that is gone (we hold the lock).
         blobs::clear_dir(&tmp_dir)?;
         let index = Index::open(&root.join("index"), remaining)?;
@@ -182,14 +184,23 @@ impl Store {
     /// temporary folder and opened there; blobs are read in place. Writes are then refused.
     pub fn open_for_reading(root: impl AsRef<Path>, wait: Duration) -> Result<Store> {
         let root = root.as_ref().to_path_buf();
-        let index_dir = root.join("index");
-        if !index_dir.is_dir() || !root.join("blobs").join("sha256").is_dir() {
+        // A store is a folder with any of its parts: one whose creation was interrupted (a
+        // `pull` killed at once) is completed below where it is writable.
+        if !["index", "blobs", "lock"]
+            .iter()
+            .any(|p| root.join(p).exists())
+        {
             return Err(Error::NoStore { root });
         }
         let started = Instant::now();
         match StoreLock::acquire(&root, wait) {
             Ok(lock) => Store::open_locked(root, lock, wait.saturating_sub(started.elapsed())),
-            Err(e) if is_unwritable(&e) => Store::open_read_only(root),
+            Err(e) if is_unwritable(&e) => {
+                if !root.join("index").is_dir() {
+                    return Err(Error::NoStore { root });
+                }
+                Store::open_read_only(root)
+            }
             Err(e) => Err(e),
         }
     }

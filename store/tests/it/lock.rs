@@ -153,3 +153,20 @@ fn child_process() {
         other => panic!("unknown child mode {other}"),
     }
 }
+
+#[test]
+fn reading_opens_a_half_created_store_and_refuses_a_folder_that_is_none() {
+    // A pull killed right after it made the folders, before sled made the index.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("blobs/sha256")).unwrap();
+    let store = Store::open_for_reading(dir.path(), Duration::from_millis(300)).unwrap();
+    assert!(store.images().unwrap().is_empty());
+    assert!(!store.is_read_only());
+    drop(store);
+    // An empty folder, or one that is something else, is not a store and is left alone.
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(other.path().join("notes.txt"), b"x").unwrap();
+    let err = Store::open_for_reading(other.path(), Duration::from_millis(300)).unwrap_err();
+    assert!(err.to_string().contains("no store here"), "{err}");
+    assert!(!other.path().join("index").exists() && !other.path().join("lock").exists());
+}
