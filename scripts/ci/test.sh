@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: unit tests, and end-to-end tests against the real peers (cosign,
-# openssl, and later the registry, SoftHSM, moto, FUSE). Installs the peers first if any is
-# missing (needs root on Debian). Usage: scripts/ci/test.sh [extra cargo test args]
+# Runs the whole test suite: unit tests, end-to-end tests against the real peers (cosign,
+# the Debian registry, SoftHSM, moto, FUSE, …), the replay of the kept fuzz corpora, and then,
+# with a nightly toolchain, each fuzz target for SIGMIRROR_FUZZ_SECONDS (5) seconds. Installs
+# the peers first if any is missing (needs root on Debian).
+# Usage: scripts/ci/test.sh [extra cargo test args]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if ! command -v cosign >/dev/null || ! command -v docker-registry >/dev/null \
@@ -17,4 +19,7 @@ cargo test --workspace "$@" 2>&1 | tee "$LOG" || status=$?
 # One closing line for the whole run (cargo prints one per test binary).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$LOG"
-exit "$status"
+[ "$status" = 0 ] || exit "$status"
+# Each fuzz target for a few seconds when a nightly toolchain is present (docs/security.md);
+# the kept corpora were already replayed above on the stable toolchain.
+bash scripts/ci/fuzz.sh "${SIGMIRROR_FUZZ_SECONDS:-5}"
