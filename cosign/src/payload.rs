@@ -76,10 +76,8 @@ pub struct ParsedPayload {
     pub docker_reference: String,
     /// `critical.type`.
     pub kind: String,
-    /// `optional`, if an object.
-    pub optional: serde_json::Map<String, Value>,
-    /// Whether `optional` was an object (and not absent or `null`), as Go tells a nil map.
-    pub has_optional: bool,
+    /// `optional` if it is an object; `None` if absent or `null` (Go's nil map, printed `null`).
+    pub optional: Option<serde_json::Map<String, Value>>,
     /// The whole document as it was signed.
     pub json: Value,
 }
@@ -116,8 +114,7 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedPayload> {
         digest,
         docker_reference,
         kind,
-        has_optional: optional.is_some(),
-        optional: optional.cloned().unwrap_or_default(),
+        optional: optional.cloned(),
         json,
     })
 }
@@ -133,11 +130,7 @@ impl ParsedPayload {
                 "image": {"docker-manifest-digest": self.digest},
                 "type": self.kind,
             },
-            "optional": if self.has_optional {
-                Value::Object(self.optional.clone())
-            } else {
-                Value::Null
-            },
+            "optional": self.optional.clone().map_or(Value::Null, Value::Object),
         })
     }
 
@@ -151,7 +144,7 @@ impl ParsedPayload {
             });
         }
         for (key, want) in required {
-            match self.optional.get(key) {
+            match self.optional.as_ref().and_then(|o| o.get(key)) {
                 Some(have) if have == want => {}
                 Some(have) => {
                     return Err(Error::AnnotationMismatch {

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -72,11 +73,11 @@ pub struct Layout {
     /// every entry's manifest, once, instead of once per question).
     referrers_by_subject: Mutex<Option<HashMap<Digest, Vec<Digest>>>>,
     /// Blob files read so far (see [`Layout::files_read`]).
-    files_read: std::sync::atomic::AtomicUsize,
+    files_read: AtomicUsize,
     /// `index.json` is written by [`Layout::write_pending`], not after every change (see
     /// [`Layout::defer_index_writes`]); `dirty` says whether there is something to write.
-    deferred: std::sync::atomic::AtomicBool,
-    dirty: std::sync::atomic::AtomicBool,
+    deferred: AtomicBool,
+    dirty: AtomicBool,
 }
 
 /// Where names and cosign roles point in `index.json`, for lookups in constant time.
@@ -205,13 +206,12 @@ impl Layout {
     /// images rewrote the whole file after every manifest, which grew with the square of the
     /// images. Nothing of a save is then named in `index.json` before the save ends.
     pub fn defer_index_writes(&self) {
-        self.deferred
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.deferred.store(true, Ordering::SeqCst);
     }
 
     /// Writes `index.json` if something changed since it was last written.
     pub fn write_pending(&self) -> Result<()> {
-        if self.dirty.swap(false, std::sync::atomic::Ordering::SeqCst) {
+        if self.dirty.swap(false, Ordering::SeqCst) {
             self.write_index()?;
         }
         Ok(())
@@ -219,8 +219,8 @@ impl Layout {
 
     /// After a change of the entries: writes `index.json` now, or later if writes are deferred.
     fn index_changed(&self) -> Result<()> {
-        if self.deferred.load(std::sync::atomic::Ordering::SeqCst) {
-            self.dirty.store(true, std::sync::atomic::Ordering::SeqCst);
+        if self.deferred.load(Ordering::SeqCst) {
+            self.dirty.store(true, Ordering::SeqCst);
             return Ok(());
         }
         self.write_index()
@@ -297,13 +297,12 @@ impl Layout {
     /// How many blob files this handle has read: lets tests check that questions about many
     /// entries do not re-read the layout for each one.
     pub fn files_read(&self) -> usize {
-        self.files_read.load(std::sync::atomic::Ordering::Relaxed)
+        self.files_read.load(Ordering::Relaxed)
     }
 
     fn read_verified(&self, digest: &Digest, max: u64) -> Result<Option<Vec<u8>>> {
         let path = self.blob_path(digest)?;
-        self.files_read
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.files_read.fetch_add(1, Ordering::Relaxed);
         let Some(bytes) = files::read_regular(&path, max)? else {
             return Ok(None);
         };

@@ -44,35 +44,31 @@ pub(crate) fn delay(attempt: u32, headers: Option<&HeaderMap>) -> Option<Duratio
     if attempt >= ATTEMPTS {
         return None;
     }
-    let asked = headers
-        .and_then(|h| h.get(RETRY_AFTER))
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
-    match asked {
+    match headers.and_then(retry_after) {
         Some(wait) if wait > MAX_RETRY_AFTER => None,
         Some(wait) => Some(wait),
-        // An HTTP-date Retry-After is not parsed: the backoff applies.
         None => Some(FIRST_BACKOFF * 2u32.pow(attempt - 1)),
     }
 }
 
-/// What to add to an error when the registry asked for a longer wait than is honoured.
-pub(crate) fn wait_refused(status: StatusCode, headers: &HeaderMap) -> String {
-    let asked = headers
+/// A `Retry-After` in seconds; an HTTP-date is not parsed (the backoff applies then).
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    headers
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    match asked {
-        Some(secs)
-            if retryable_status(status.as_u16()) && Duration::from_secs(secs) > MAX_RETRY_AFTER =>
-        {
-            format!(
-                " (the registry asked to be tried again after {secs} s, longer than the {} s \
-                 sigmirror waits)",
-                MAX_RETRY_AFTER.as_secs()
-            )
-        }
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+/// What to add to an error when the registry asked for a longer wait than is honoured.
+pub(crate) fn wait_refused(status: StatusCode, headers: &HeaderMap) -> String {
+    match retry_after(headers) {
+        Some(wait) if retryable_status(status.as_u16()) && wait > MAX_RETRY_AFTER => format!(
+            " (the registry asked to be tried again after {} s, longer than the {} s sigmirror \
+             waits)",
+            wait.as_secs(),
+            MAX_RETRY_AFTER.as_secs()
+        ),
         _ => String::new(),
     }
 }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -218,7 +219,7 @@ pub(crate) struct Index {
     pub(crate) attachments: sled::Tree,
     /// Open [`crate::FlushBatch`]es: while any is open, [`Index::flush`] leaves the syncing to
     /// the batch's end.
-    deferred: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    deferred: std::sync::Arc<AtomicUsize>,
 }
 
 impl Index {
@@ -280,7 +281,7 @@ impl Index {
 
     /// Makes everything written so far durable, unless a batch is open (its end will).
     pub(crate) fn flush(&self) -> Result<()> {
-        if self.deferred.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+        if self.deferred.load(Ordering::SeqCst) > 0 {
             return Ok(());
         }
         self.flush_now()
@@ -292,13 +293,11 @@ impl Index {
     }
 
     pub(crate) fn defer_flushes(&self) {
-        self.deferred
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.deferred.fetch_add(1, Ordering::SeqCst);
     }
 
     pub(crate) fn end_deferral(&self) {
-        self.deferred
-            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.deferred.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// The recorded size of blob `digest`.

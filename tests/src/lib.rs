@@ -6,6 +6,7 @@
 //! every one of them. Nothing here skips silently.
 
 pub mod fake_registry;
+pub mod mounts;
 pub mod oci;
 pub mod peers;
 pub mod private_sigstore;

@@ -142,14 +142,14 @@ impl VerifyAttestation {
             .iter()
             .map(|i| ImageRef::parse(i))
             .collect::<Result<_, _>>()?;
-        let predicate_type = Some(predicate_type_uri(&self.kind)?);
+        let predicate_type = predicate_type_uri(&self.kind)?;
         let verifier = self
             .verifier
             .verifier(self.offline.store.existing_dir().as_deref())?;
         let registry = super::source::any_source(&self.offline, &self.registry)?;
         block_on(async {
             let results: Vec<_> = futures_util::stream::iter(images.iter().map(|image| {
-                verify_image_attestations(&registry, &verifier, image, predicate_type.as_deref())
+                verify_image_attestations(&registry, &verifier, image, Some(&predicate_type))
             }))
             .buffered(CONCURRENCY)
             .collect()
@@ -283,7 +283,7 @@ pub struct VerifyBlobAttestation {
 impl VerifyBlobAttestation {
     /// Runs the command: `Verified OK` on stderr and exit 0 only if every check passes.
     pub fn run(self) -> Result<()> {
-        let predicate_type = Some(predicate_type_uri(&self.kind)?);
+        let predicate_type = predicate_type_uri(&self.kind)?;
         let store = super::verifier::default_store();
         let bundle = self
             .bundle
@@ -306,11 +306,9 @@ impl VerifyBlobAttestation {
                 let statement = verified
                     .statement
                     .context("the bundle holds a signature, not an attestation: use verify-blob")?;
-                if let Some(wanted) = &predicate_type
-                    && &statement.predicate_type != wanted
-                {
+                if statement.predicate_type != predicate_type {
                     anyhow::bail!(
-                        "the attestation's predicate type is {}, not {wanted}",
+                        "the attestation's predicate type is {}, not {predicate_type}",
                         statement.predicate_type
                     );
                 }
@@ -329,13 +327,7 @@ impl VerifyBlobAttestation {
         let evidence = self.classic.evidence(classic.as_ref())?;
         let file = std::fs::File::open(&self.blob)
             .with_context(|| format!("cannot read {}", self.blob))?;
-        verify_blob_attestation(
-            &verifier,
-            &envelope,
-            &evidence,
-            file,
-            predicate_type.as_deref(),
-        )?;
+        verify_blob_attestation(&verifier, &envelope, &evidence, file, Some(&predicate_type))?;
         eprintln!("Verified OK");
         Ok(())
     }

@@ -21,6 +21,41 @@ fn cosign3(s: &Setup, args: &[&str]) -> sigmirror_tests::Run {
     )
 }
 
+/// `sc.json`: a signing config without any service, so that cosign 3 signs with the key alone
+/// and uploads to no log.
+fn write_keyed_signing_config(s: &Setup) {
+    cosign3(
+        s,
+        &[
+            "signing-config",
+            "create",
+            "--no-default-fulcio",
+            "--no-default-rekor",
+            "--no-default-oidc",
+            "--no-default-tsa",
+            "--out",
+            "sc.json",
+        ],
+    )
+    .ok();
+}
+
+/// cosign 3's `verify` or `verify-attestation` of `image` with `cosign.pub`, on a plain-HTTP
+/// registry and without a log.
+fn cosign3_verify(s: &Setup, command: &str, image: &str) -> sigmirror_tests::Run {
+    cosign3(
+        s,
+        &[
+            command,
+            "--key",
+            "cosign.pub",
+            "--insecure-ignore-tlog",
+            "--allow-http-registry",
+            image,
+        ],
+    )
+}
+
 /// A `tree` listing as its header and its sorted entries (an artifact line with its layers).
 fn tree_entries(listing: &str) -> (String, Vec<String>) {
     let mut lines = listing.lines();
@@ -43,20 +78,7 @@ fn tree_entries(listing: &str) -> (String, Vec<String>) {
 fn cosign_3_bundle_signatures_and_attestations_verify_online_and_offline() {
     let mut s = setup("cosign3/app");
     crate::generate_other_key_pair(&s.dir);
-    cosign3(
-        &s,
-        &[
-            "signing-config",
-            "create",
-            "--no-default-fulcio",
-            "--no-default-rekor",
-            "--no-default-oidc",
-            "--no-default-tsa",
-            "--out",
-            "sc.json",
-        ],
-    )
-    .ok();
+    write_keyed_signing_config(&s);
     let signing = [
         "--key",
         "cosign.key",
@@ -84,18 +106,7 @@ fn cosign_3_bundle_signatures_and_attestations_verify_online_and_offline() {
     )
     .ok();
     // cosign 3 itself accepts what it wrote (the judge of the format).
-    cosign3(
-        &s,
-        &[
-            "verify",
-            "--key",
-            "cosign.pub",
-            "--insecure-ignore-tlog",
-            "--allow-http-registry",
-            &s.image,
-        ],
-    )
-    .ok();
+    cosign3_verify(&s, "verify", &s.image).ok();
 
     let out = s.sm(&["verify", "--key", "cosign.pub", &s.image]).ok();
     let printed: serde_json::Value = serde_json::from_str(out.stdout_text().trim()).unwrap();
@@ -108,18 +119,7 @@ fn cosign_3_bundle_signatures_and_attestations_verify_online_and_offline() {
         s.digest.as_str()
     );
     // What cosign 3 prints for the same image, as JSON.
-    let theirs = cosign3(
-        &s,
-        &[
-            "verify",
-            "--key",
-            "cosign.pub",
-            "--insecure-ignore-tlog",
-            "--allow-http-registry",
-            &s.image,
-        ],
-    )
-    .ok();
+    let theirs = cosign3_verify(&s, "verify", &s.image).ok();
     let theirs: Vec<serde_json::Value> = serde_json::from_str(theirs.stdout_text().trim()).unwrap();
     // cosign 3 also counts the attestation bundle (any key-signed statement about the image) as
     // a signature; sigmirror counts only statements of the signing predicate type.
@@ -191,18 +191,7 @@ fn cosign_3_bundle_signatures_and_attestations_verify_online_and_offline() {
     let second = TestRegistry::start();
     let copied = format!("{}:v1", second.image("cosign3/copy"));
     s.sm(&["copy", &s.image, &copied]).ok();
-    cosign3(
-        &s,
-        &[
-            "verify",
-            "--key",
-            "cosign.pub",
-            "--insecure-ignore-tlog",
-            "--allow-http-registry",
-            &copied,
-        ],
-    )
-    .ok();
+    cosign3_verify(&s, "verify", &copied).ok();
     cosign3(
         &s,
         &[
@@ -318,18 +307,7 @@ fn cosign_3_bundle_signatures_and_attestations_verify_online_and_offline() {
     // Pushed from the store to the second registry: cosign 3 verifies there too.
     let pushed = format!("{}:v1", second.image("mirror/cosign3/app"));
     sm_store(&["push", "--to", &second.image("mirror"), &s.image]).ok();
-    cosign3(
-        &s,
-        &[
-            "verify",
-            "--key",
-            "cosign.pub",
-            "--insecure-ignore-tlog",
-            "--allow-http-registry",
-            &pushed,
-        ],
-    )
-    .ok();
+    cosign3_verify(&s, "verify", &pushed).ok();
 }
 
 #[test]
@@ -531,20 +509,7 @@ fn the_referrers_api_is_used_where_a_registry_has_it() {
             .unwrap()
             .contains(&digest.replace(':', "-"))
     };
-    cosign3(
-        &s,
-        &[
-            "signing-config",
-            "create",
-            "--no-default-fulcio",
-            "--no-default-rekor",
-            "--no-default-oidc",
-            "--no-default-tsa",
-            "--out",
-            "sc.json",
-        ],
-    )
-    .ok();
+    write_keyed_signing_config(&s);
     // cosign 3 signs through the API: no fallback tag; sigmirror finds the bundle through it.
     cosign3(
         &s,
@@ -574,50 +539,17 @@ fn the_referrers_api_is_used_where_a_registry_has_it() {
     ])
     .ok();
     assert!(!fallback_tag(&api.upstream, "api/app"));
-    cosign3(
-        &s,
-        &[
-            "verify-attestation",
-            "--key",
-            "cosign.pub",
-            "--insecure-ignore-tlog",
-            "--allow-http-registry",
-            &image,
-        ],
-    )
-    .ok();
+    cosign3_verify(&s, "verify-attestation", &image).ok();
     // From the API registry to one without it: the fallback index is written there.
     let copied = format!("{}:v1", s.reg.image("plain/copied"));
     s.sm(&["copy", &image, &copied]).ok();
     assert!(fallback_tag(&s.reg, "plain/copied"));
-    cosign3(
-        &s,
-        &[
-            "verify",
-            "--key",
-            "cosign.pub",
-            "--insecure-ignore-tlog",
-            "--allow-http-registry",
-            &copied,
-        ],
-    )
-    .ok();
+    cosign3_verify(&s, "verify", &copied).ok();
     // And back into the API registry: its API lists them.
     let back = format!("{}:v1", api.image("api/back"));
     s.sm(&["copy", &copied, &back]).ok();
     assert!(!fallback_tag(&api.upstream, "api/back"));
-    cosign3(
-        &s,
-        &[
-            "verify",
-            "--key",
-            "cosign.pub",
-            "--insecure-ignore-tlog",
-            "--allow-http-registry",
-            &back,
-        ],
-    )
-    .ok();
+    cosign3_verify(&s, "verify", &back).ok();
     s.sm(&["verify", "--key", "cosign.pub", &back]).ok();
 }
 

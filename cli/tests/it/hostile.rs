@@ -96,28 +96,6 @@ fn self_referencing_attachments_terminate() {
     );
 }
 
-/// A tmpfs of `size` mounted at `path`, unmounted when dropped (the tests run as root).
-struct SmallDisk(std::path::PathBuf);
-
-impl SmallDisk {
-    fn mount(path: std::path::PathBuf, size: &str) -> SmallDisk {
-        std::fs::create_dir_all(&path).unwrap();
-        let status = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&path)
-            .status()
-            .unwrap();
-        assert!(status.success(), "mount a tmpfs (needs root)");
-        SmallDisk(path)
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg(&self.0).status();
-    }
-}
-
 #[test]
 fn a_full_disk_gives_one_clear_error_and_a_consistent_store() {
     let reg = sigmirror_tests::registry::TestRegistry::start();
@@ -142,11 +120,11 @@ fn a_full_disk_gives_one_clear_error_and_a_consistent_store() {
             image
         })
         .collect();
-    let disk = SmallDisk::mount(dir.join("small"), "2m");
+    let disk = sigmirror_tests::mounts::Mount::tmpfs(&dir.join("small"), "2m");
     // Writes run on the blocking pool while others download: before, a failed write left the
     // others running past the runtime's shutdown, and most runs ended in Tokio panics.
     for attempt in 0..6 {
-        let store = disk.0.join(format!("store{attempt}"));
+        let store = disk.point().join(format!("store{attempt}"));
         let out = run(
             sigmirror(&dir)
                 .args(["pull", "--store"])

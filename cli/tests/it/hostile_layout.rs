@@ -13,8 +13,26 @@ use crate::sigmirror;
 
 const NAME: &str = "registry.test/team/app:v1";
 
-/// A one-image layout written by hand; returns the paths of its manifest and config blobs.
-fn write_layout(root: &Path) -> (PathBuf, PathBuf) {
+/// The files of a layout that [`write_layout`] wrote.
+struct LayoutFiles {
+    root: PathBuf,
+    manifest: PathBuf,
+    config: PathBuf,
+}
+
+impl LayoutFiles {
+    /// The file a case names: `manifest`, `config`, or a file at the layout's top.
+    fn path(&self, case: &str) -> PathBuf {
+        match case {
+            "manifest" => self.manifest.clone(),
+            "config" => self.config.clone(),
+            file => self.root.join(file),
+        }
+    }
+}
+
+/// A one-image layout written by hand.
+fn write_layout(root: &Path) -> LayoutFiles {
     let blobs = root.join("blobs/sha256");
     std::fs::create_dir_all(&blobs).unwrap();
     let put = |bytes: &[u8]| {
@@ -40,7 +58,11 @@ fn write_layout(root: &Path) -> (PathBuf, PathBuf) {
     });
     std::fs::write(root.join("index.json"), index.to_string()).unwrap();
     std::fs::write(root.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
-    (manifest_path, config_path)
+    LayoutFiles {
+        root: root.to_path_buf(),
+        manifest: manifest_path,
+        config: config_path,
+    }
 }
 
 fn load(dir: &TestDir, layout: &str) -> Run {
@@ -91,13 +113,7 @@ fn symbolic_links_in_a_layout_are_refused_by_name() {
         ("manifest", "plain-copy"),
     ] {
         let dir = TestDir::new();
-        let root = dir.join("layout");
-        let (manifest, config) = write_layout(&root);
-        let path = match case {
-            "manifest" => manifest,
-            "config" => config,
-            file => root.join(file),
-        };
+        let path = write_layout(&dir.join("layout")).path(case);
         // A link to an honest copy of the same bytes is refused too: a layout holds files.
         let target = if target == "plain-copy" {
             let copy = dir.join("copy");
@@ -122,13 +138,7 @@ fn symbolic_links_in_a_layout_are_refused_by_name() {
 fn named_pipes_are_refused_without_waiting_for_a_writer() {
     for case in ["index.json", "manifest", "config"] {
         let dir = TestDir::new();
-        let root = dir.join("layout");
-        let (manifest, config) = write_layout(&root);
-        let path = match case {
-            "manifest" => manifest,
-            "config" => config,
-            file => root.join(file),
-        };
+        let path = write_layout(&dir.join("layout")).path(case);
         replace(&path, |p| {
             let status = std::process::Command::new("mkfifo")
                 .arg(p)
@@ -147,13 +157,7 @@ fn oversized_files_are_refused_before_they_are_read() {
     const HUGE: u64 = 3 << 30;
     for case in ["index.json", "manifest"] {
         let dir = TestDir::new();
-        let root = dir.join("layout");
-        let (manifest, _) = write_layout(&root);
-        let path = if case == "manifest" {
-            manifest
-        } else {
-            root.join(case)
-        };
+        let path = write_layout(&dir.join("layout")).path(case);
         std::fs::OpenOptions::new()
             .write(true)
             .open(&path)

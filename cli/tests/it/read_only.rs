@@ -1,36 +1,10 @@
 //! A store on write-protected media, the normal case at an air-gapped site: every command that
 //! only reads works, none creates a lock file, and commands that write say why they cannot.
 
-use std::path::{Path, PathBuf};
+use sigmirror_tests::mounts::Mount;
 
 use crate::fuse::Mounted;
 use crate::setup;
-
-/// `from` bound read-only at `to` (the tests run as root), unmounted when dropped.
-struct ReadOnlyBind(PathBuf);
-
-impl ReadOnlyBind {
-    fn new(from: &Path, to: &Path) -> ReadOnlyBind {
-        std::fs::create_dir_all(to).unwrap();
-        let mount = |args: &[&str]| {
-            let status = std::process::Command::new("mount")
-                .args(args)
-                .status()
-                .unwrap();
-            assert!(status.success(), "mount {args:?}");
-        };
-        mount(&["--bind", from.to_str().unwrap(), to.to_str().unwrap()]);
-        let bound = ReadOnlyBind(to.to_path_buf());
-        mount(&["-o", "remount,bind,ro", to.to_str().unwrap()]);
-        bound
-    }
-}
-
-impl Drop for ReadOnlyBind {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg(&self.0).status();
-    }
-}
 
 #[test]
 fn a_store_on_read_only_media_is_read_without_a_lock_file() {
@@ -42,33 +16,18 @@ fn a_store_on_read_only_media_is_read_without_a_lock_file() {
     std::fs::remove_file(writable.join("lock")).unwrap();
     // `store` is what the FUSE helper mounts: the same store, write-protected.
     let store = s.dir.join("store");
-    let _bind = ReadOnlyBind::new(&writable, &store);
+    let _bind = Mount::read_only_bind(&writable, &store);
     let ro = store.to_str().unwrap();
     assert!(
         std::fs::write(store.join("probe"), b"x").is_err(),
         "the bind is read-only"
     );
 
-    s.sm(&[
-        "verify",
-        "--offline",
-        "--store",
-        ro,
-        "--key",
-        "cosign.pub",
-        &s.image,
-    ])
-    .ok();
-    s.sm(&[
-        "verify",
-        "--offline",
-        "--store",
-        ro,
-        "--key",
-        "cosign.pub",
-        &s.image,
-    ])
-    .ok();
+    // Verification from the read-only store: the signing key passes, another key does not.
+    crate::generate_other_key_pair(&s.dir);
+    let verify = |key: &str| s.sm(&["verify", "--offline", "--store", ro, "--key", key, &s.image]);
+    verify("cosign.pub").ok();
+    verify("other.pub").fails_with("does not verify");
     let ls = s.sm(&["store", "ls", "--store", ro]).ok();
     assert!(
         ls.stdout_text().contains("team/ro:v1"),
