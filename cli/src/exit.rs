@@ -49,7 +49,9 @@ fn specific_code(error: &(dyn std::error::Error + 'static)) -> Option<u8> {
     }
     if let Some(e) = error.downcast_ref::<sigmirror_oci::Error>() {
         return match e {
-            sigmirror_oci::Error::NotFound { .. } => Some(11),
+            sigmirror_oci::Error::NotFound { .. } | sigmirror_oci::Error::NotInStore { .. } => {
+                Some(11)
+            }
             sigmirror_oci::Error::Backend(inner) => specific_code(inner.as_ref()),
             _ => None,
         };

@@ -35,6 +35,13 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "sigmirror", version, about, long_about = None, propagate_version = true)]
 struct Cli {
+    /// Give up on a command that talks to registries after this long, saying what it was
+    /// still waiting for (a Go duration as cosign takes it: 30s, 3m0s, 1h; 0 for no limit).
+    /// Without it, a registry that stops answering is given up on by the stall rule
+    /// (--stall-timeout), and a long pull is never cut short.
+    #[arg(long, short = 't', global = true, value_name = "DURATION",
+          value_parser = commands::registry::parse_duration)]
+    timeout: Option<std::time::Duration>,
     #[command(subcommand)]
     command: Command,
 }
@@ -117,7 +124,19 @@ fn main() -> std::process::ExitCode {
         )
         .without_time()
         .init();
+    // A busy store is said at once, not after the wait.
+    sigmirror_store::on_lock_wait(|root, holder, wait| {
+        eprintln!(
+            "store {} is in use by another sigmirror process ({holder}); waiting up to {} s \
+             (SIGMIRROR_LOCK_WAIT) for it to finish",
+            root.display(),
+            wait.as_secs()
+        );
+    });
     let cli = Cli::parse();
+    if let Some(timeout) = cli.timeout {
+        commands::registry::set_timeout(timeout);
+    }
     let result = match cli.command {
         Command::GenerateKeyPair(cmd) => cmd.run(),
         Command::ImportKeyPair(cmd) => cmd.run(),

@@ -15,6 +15,21 @@ pub fn would_read_stdin() -> bool {
     std::env::var_os(PASSWORD_ENV).is_none() && !std::io::stdin().is_terminal()
 }
 
+/// What a password read from stdin looked like, for the hint when the key then fails to open:
+/// a CI job that forgot `COSIGN_PASSWORD` reads an empty stdin, and "wrong password" alone
+/// sends its author looking at the wrong thing.
+pub fn stdin_hint(bytes: usize) -> String {
+    let what = if bytes == 0 {
+        "which was empty".to_owned()
+    } else {
+        format!("{bytes} byte(s), a trailing newline included if there was one")
+    };
+    format!(
+        "{PASSWORD_ENV} is unset and stdin is not a terminal, so the password was read from \
+         stdin ({what}); set {PASSWORD_ENV} (it may be empty) or pipe the exact password"
+    )
+}
+
 /// Reads the password; with `confirm` (creating a key) a terminal user types it twice.
 pub fn read_password(confirm: bool) -> Result<Zeroizing<Vec<u8>>> {
     if let Some(value) = std::env::var_os(PASSWORD_ENV) {

@@ -33,9 +33,32 @@ pub enum MountError {
     /// The store folder cannot be examined.
     #[error("{0}: {1}")]
     StoreFolder(PathBuf, #[source] std::io::Error),
-    /// The kernel refused the mount.
-    #[error("mounting at {0} failed: {1} (is /dev/fuse available?)")]
-    Mount(PathBuf, #[source] std::io::Error),
+    /// The kernel refused the mount; the text says what to check.
+    #[error("mounting at {0} failed ({1})")]
+    Mount(PathBuf, String, #[source] std::io::Error),
+}
+
+/// What to check when the kernel refuses a mount with `error`.
+fn mount_hint(error: &std::io::Error) -> String {
+    let root = is_root();
+    match error.kind() {
+        std::io::ErrorKind::PermissionDenied if !root => "this user may not mount FUSE file \
+            systems: /dev/fuse must be readable and writable by it and fusermount3 installed \
+            setuid root (Debian's fuse3 package), or run as root"
+            .to_owned(),
+        std::io::ErrorKind::NotFound => "no /dev/fuse: load the fuse module (`modprobe fuse`) \
+            or, in a container, pass the device (--device /dev/fuse)"
+            .to_owned(),
+        _ => "is /dev/fuse available, and may this process use it?".to_owned(),
+    }
+}
+
+/// Whether this process runs as root (effective uid 0).
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self").is_ok_and(|m| {
+        use std::os::unix::fs::MetadataExt;
+        m.uid() == 0
+    })
 }
 
 /// Whether `path` is a mount point, from `/proc/self/mountinfo` (which escapes spaces as `\040`).
@@ -100,7 +123,7 @@ pub fn mount(store: &Path, mount_point: &Path) -> Result<BackgroundSession, Moun
         mount_point,
         &config,
     )
-    .map_err(|e| MountError::Mount(mount_point.to_path_buf(), e))?;
+    .map_err(|e| MountError::Mount(mount_point.to_path_buf(), mount_hint(&e), e))?;
     // Ends by itself once the session has dropped the view.
     invalidate_on_change(
         Arc::downgrade(&vfs),

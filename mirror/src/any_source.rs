@@ -44,6 +44,13 @@ impl Source for AnySource {
         }
     }
 
+    fn missing(&self, image: &ImageRef) -> sigmirror_oci::Error {
+        match self {
+            AnySource::Registry(r) => Source::missing(r, image),
+            AnySource::Store(s) => Source::missing(s, image),
+        }
+    }
+
     async fn referrers(&self, image: &ImageRef) -> Result<Vec<Digest>> {
         match self {
             AnySource::Registry(r) => Source::referrers(r, image).await,

@@ -35,6 +35,16 @@ pub enum Error {
         /// What was looked up.
         what: String,
     },
+    /// An image the local store does not hold, with the names it holds that look closest.
+    #[error("{what}: not in the store {}{}", store.display(), closest_names(closest))]
+    NotInStore {
+        /// What was looked up.
+        what: String,
+        /// The store's folder.
+        store: std::path::PathBuf,
+        /// The store's image names closest to `what`, closest first (none if it holds none).
+        closest: Vec<String>,
+    },
     /// A manifest, index or descriptor breaks the format.
     #[error("{what}: {reason}")]
     Malformed {
@@ -98,7 +108,16 @@ impl Error {
 
     /// Whether this says that something does not exist.
     pub fn is_not_found(&self) -> bool {
-        matches!(self, Error::NotFound { .. })
+        matches!(self, Error::NotFound { .. } | Error::NotInStore { .. })
+    }
+}
+
+/// `; it holds a:1, b:2` for [`Error::NotInStore`].
+fn closest_names(closest: &[String]) -> String {
+    if closest.is_empty() {
+        "; it holds no image of that name or a close one".to_owned()
+    } else {
+        format!("; the closest names it holds: {}", closest.join(", "))
     }
 }
 

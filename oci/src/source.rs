@@ -50,6 +50,14 @@ pub trait Source: Sync {
         async move { Ok(self.get_manifest(image).await?.map(|m| m.digest)) }
     }
 
+    /// The error for `image` not being there. A source can say more than "not found": the
+    /// store names itself and the names it holds that look closest.
+    fn missing(&self, image: &ImageRef) -> Error {
+        Error::NotFound {
+            what: image.to_string(),
+        }
+    }
+
     /// Digests of the OCI 1.1 referrers of `image`'s digest (none by default).
     fn referrers(&self, image: &ImageRef) -> impl Future<Output = Result<Vec<Digest>>> + Send {
         let _ = image;
@@ -131,7 +139,5 @@ pub async fn resolve<S: Source>(source: &S, image: &ImageRef) -> Result<Manifest
     source
         .get_manifest(image)
         .await?
-        .ok_or_else(|| Error::NotFound {
-            what: image.to_string(),
-        })
+        .ok_or_else(|| source.missing(image))
 }

@@ -149,11 +149,16 @@ async fn within_two_windows<T>(
         .await
         .unwrap_or_else(|_| {
             Err(OciDistributionError::GenericError(Some(format!(
-                "{reference}: transfer stalled: no complete answer in {} s (--stall-timeout)",
+                "{TIMED_OUT}{} sent no complete answer in {} s (two --stall-timeout windows)",
+                reference.registry(),
                 deadline.as_secs()
             ))))
         })
 }
+
+/// How [`within_two_windows`] marks its error, which `oci-client` carries as a generic one,
+/// for [`map_error`] to recognise.
+const TIMED_OUT: &str = "timed out: ";
 
 /// An `oci-client` request that failed, after how many attempts.
 struct Failed {
@@ -163,8 +168,11 @@ struct Failed {
 
 impl Failed {
     /// Our error for it (see [`map_error`]), saying how many attempts were made.
-    fn into_error(self, reference: &str) -> Error {
+    fn into_error(self, reference: &str, auth: &RegistryAuth) -> Error {
         let mut error = map_error(reference, self.error);
+        if let Error::Unauthorized { sent, .. } = &mut error {
+            *sent = credentials_sent(auth);
+        }
         if let Error::Registry { reason, .. } | Error::Unreachable { reason, .. } = &mut error {
             reason.push_str(&retry::after(self.attempts));
         }
@@ -172,14 +180,15 @@ impl Failed {
     }
 }
 
-/// Runs an `oci-client` request, retrying as [`crate::retry`] says. `oci-client` does not pass
+/// Runs an `oci-client` request for `what`, retrying as [`crate::retry`] says. `oci-client` does not pass
 /// a response's headers on with its errors, so `Retry-After` cannot be honoured on this path:
 /// the backoff applies.
-async fn retrying<T, F, Fut>(mut request: F) -> std::result::Result<T, Failed>
+async fn retrying<T, F, Fut>(what: &str, mut request: F) -> std::result::Result<T, Failed>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = std::result::Result<T, OciDistributionError>>,
 {
+    let _waiting = crate::waiting::track(what);
     let mut attempt = 1;
     loop {
         let error = match request().await {
@@ -211,6 +220,15 @@ where
     }
 }
 
+/// What credentials `auth` sends, for an error saying they were refused.
+fn credentials_sent(auth: &RegistryAuth) -> Option<String> {
+    match auth {
+        RegistryAuth::Basic(user, _) => Some(format!("user {user:?}")),
+        RegistryAuth::Bearer(token) if !token.is_empty() => Some("a bearer token".into()),
+        _ => None,
+    }
+}
+
 /// Maps an `oci-client` error to one of ours, keeping "not found" and "unauthorized" apart
 /// because callers act on them.
 fn map_error(reference: &str, e: OciDistributionError) -> Error {
@@ -232,7 +250,10 @@ fn map_error(reference: &str, e: OciDistributionError) -> Error {
                 .iter()
                 .any(|c| matches!(c, OciErrorCode::Unauthorized | OciErrorCode::Denied))
             {
-                Error::Unauthorized { reference }
+                Error::Unauthorized {
+                    reference,
+                    sent: None,
+                }
             } else {
                 let reason = envelope
                     .errors
@@ -244,12 +265,18 @@ fn map_error(reference: &str, e: OciDistributionError) -> Error {
             }
         }
         OciDistributionError::UnauthorizedError { .. }
-        | OciDistributionError::AuthenticationFailure(_) => Error::Unauthorized { reference },
+        | OciDistributionError::AuthenticationFailure(_) => Error::Unauthorized {
+            reference,
+            sent: None,
+        },
         OciDistributionError::ImageManifestNotFoundError(_) => Error::NotFound { reference },
         OciDistributionError::ServerError { code: 404, .. } => Error::NotFound { reference },
         OciDistributionError::ServerError {
             code: 401 | 403, ..
-        } => Error::Unauthorized { reference },
+        } => Error::Unauthorized {
+            reference,
+            sent: None,
+        },
         OciDistributionError::ServerError { code, message, .. } => Error::Registry {
             reference,
             reason: format!("HTTP {code}: {}", message.trim()),
@@ -267,6 +294,12 @@ fn map_error(reference: &str, e: OciDistributionError) -> Error {
             reference,
             reason: format!("content does not match its digest: {d}"),
         },
+        OciDistributionError::GenericError(Some(message)) if message.starts_with(TIMED_OUT) => {
+            Error::TimedOut {
+                reference,
+                reason: message[TIMED_OUT.len()..].to_owned(),
+            }
+        }
         other => Error::Registry {
             reference,
             reason: other.to_string(),
@@ -398,10 +431,10 @@ impl Registry {
     async fn login(&self, client: &Client, image: &ImageRef, op: RegistryOperation) -> Result<()> {
         let auth = self.auth(image.registry());
         let reference = oci_ref(image);
-        retrying(|| client.auth(&reference, &auth, op))
+        retrying(&image.to_string(), || client.auth(&reference, &auth, op))
             .await
             .map(|_| ())
-            .map_err(|e| e.into_error(&image.to_string()))
+            .map_err(|e| e.into_error(&image.to_string(), &self.auth(image.registry())))
     }
 
     /// Fetches a manifest by tag or digest; `Ok(None)` if the registry does not have it.
@@ -417,7 +450,7 @@ impl Registry {
             let client = self.client(image.registry());
             let auth = self.auth(image.registry());
             let reference = oci_ref(image);
-            let result = retrying(|| {
+            let result = retrying(&image.to_string(), || {
                 // oci-client reads the body whole: one deadline of two stall windows.
                 let pull = client.pull_manifest_raw(&reference, &auth, media_types::ALL_MANIFESTS);
                 within_two_windows(self.options.stall, &reference, pull)
@@ -434,7 +467,7 @@ impl Registry {
                     (bytes, digest)
                 }
                 Err(e) => {
-                    return match e.into_error(&image.to_string()) {
+                    return match e.into_error(&image.to_string(), &self.auth(image.registry())) {
                         Error::NotFound { .. } => Ok(None),
                         other => Err(other),
                     };
@@ -470,13 +503,17 @@ impl Registry {
         let client = self.client(repo.registry());
         self.login(&client, repo, RegistryOperation::Push).await?;
         let reference = oci_ref(repo);
-        let exists = retrying(|| client.blob_exists(&reference, digest.as_str()))
-            .await
-            .map_err(|e| e.into_error(&repo.to_string()))?;
+        let exists = retrying(&format!("{}@{digest}", repo.repo_name()), || {
+            client.blob_exists(&reference, digest.as_str())
+        })
+        .await
+        .map_err(|e| e.into_error(&repo.to_string(), &self.auth(repo.registry())))?;
         if !exists {
-            retrying(|| client.push_blob(&reference, data.clone(), digest.as_str()))
-                .await
-                .map_err(|e| e.into_error(&repo.to_string()))?;
+            retrying(&format!("{}@{digest}", repo.repo_name()), || {
+                client.push_blob(&reference, data.clone(), digest.as_str())
+            })
+            .await
+            .map_err(|e| e.into_error(&repo.to_string(), &self.auth(repo.registry())))?;
         }
         Ok(digest)
     }
@@ -496,10 +533,12 @@ impl Registry {
                 reason: format!("invalid media type {media_type:?}"),
             })?;
         let reference = oci_ref(image);
-        retrying(|| client.push_manifest_raw(&reference, bytes.clone(), content_type.clone()))
-            .await
-            .map(|_| ())
-            .map_err(|e| e.into_error(&image.to_string()))
+        retrying(&image.to_string(), || {
+            client.push_manifest_raw(&reference, bytes.clone(), content_type.clone())
+        })
+        .await
+        .map(|_| ())
+        .map_err(|e| e.into_error(&image.to_string(), &self.auth(image.registry())))
     }
 
     /// Fetches a blob into memory, refusing more than `max_size` bytes and checking the digest.
@@ -548,13 +587,17 @@ impl Registry {
         let auth = self.auth(image.registry());
         client.store_auth_if_needed(image.registry(), &auth).await;
         let reference = oci_ref(image);
-        match retrying(|| client.pull_referrers(&reference, None)).await {
+        match retrying(&image.to_string(), || {
+            client.pull_referrers(&reference, None)
+        })
+        .await
+        {
             Ok(index) => Ok(index
                 .manifests
                 .into_iter()
                 .filter_map(|m| Digest::parse(&m.digest).ok())
                 .collect()),
-            Err(e) => match e.into_error(&image.to_string()) {
+            Err(e) => match e.into_error(&image.to_string(), &self.auth(image.registry())) {
                 Error::NotFound { .. } => Ok(vec![]),
                 other => Err(other),
             },
@@ -577,14 +620,18 @@ impl Registry {
         let client = self.client(image.registry());
         let auth = self.auth(image.registry());
         let reference = oci_ref(image);
-        match retrying(|| client.fetch_manifest_digest(&reference, &auth)).await {
+        match retrying(&image.to_string(), || {
+            client.fetch_manifest_digest(&reference, &auth)
+        })
+        .await
+        {
             Ok(digest) if digest.starts_with("sha256:") && Digest::parse(&digest).is_ok() => {
                 Ok(Digest::parse(&digest).ok())
             }
             // A digest in another spelling is never used to build a reference: the manifest
             // itself says what it hashes to.
             Ok(_) => Ok(self.get_manifest(image).await?.map(|m| m.digest)),
-            Err(e) => match e.into_error(&image.to_string()) {
+            Err(e) => match e.into_error(&image.to_string(), &self.auth(image.registry())) {
                 Error::NotFound { .. } => Ok(None),
                 other => Err(other),
             },
@@ -600,9 +647,16 @@ impl Registry {
         let auth = self.auth(repo.registry());
         client.store_auth_if_needed(repo.registry(), &auth).await;
         let reference = oci_ref(repo);
-        retrying(|| client.blob_exists(&reference, digest.as_str()))
-            .await
-            .map_err(|e| e.into_error(&format!("{}@{digest}", repo.repo_name())))
+        retrying(&format!("{}@{digest}", repo.repo_name()), || {
+            client.blob_exists(&reference, digest.as_str())
+        })
+        .await
+        .map_err(|e| {
+            e.into_error(
+                &format!("{}@{digest}", repo.repo_name()),
+                &self.auth(repo.registry()),
+            )
+        })
     }
 
     /// A blob as a stream of chunks; the consumer checks the digest.
@@ -624,9 +678,11 @@ impl Registry {
         let auth = self.auth(repo.registry());
         client.store_auth_if_needed(repo.registry(), &auth).await;
         let reference = oci_ref(repo);
-        let stream = retrying(|| client.pull_blob_stream(&reference, digest.as_str()))
-            .await
-            .map_err(|e| e.into_error(&what))?;
+        let stream = retrying(&format!("{}@{digest}", repo.repo_name()), || {
+            client.pull_blob_stream(&reference, digest.as_str())
+        })
+        .await
+        .map_err(|e| e.into_error(&what, &self.auth(repo.registry())))?;
         let length = stream.content_length;
         let reason_for = what.clone();
         let chunks = stall::guard(stream, length, self.options.stall, what, move |e| {
@@ -700,7 +756,10 @@ impl Registry {
         match response.status().as_u16() {
             200..=299 => Ok(()),
             404 => Err(Error::NotFound { reference: what }),
-            401 | 403 => Err(Error::Unauthorized { reference: what }),
+            401 | 403 => Err(Error::Unauthorized {
+                reference: what,
+                sent: credentials_sent(&self.auth(repo.registry())),
+            }),
             405 => Err(Error::Registry {
                 reference: what,
                 reason: "the registry does not allow deleting manifests".into(),

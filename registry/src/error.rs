@@ -14,13 +14,12 @@ pub enum Error {
         reference: String,
     },
     /// The registry refused the credentials (or their absence).
-    #[error(
-        "{reference}: unauthorized; give credentials with --registry-username/--registry-password \
-         or in ~/.docker/config.json"
-    )]
+    #[error("{reference}: {}", unauthorized(sent.as_deref()))]
     Unauthorized {
         /// What was accessed.
         reference: String,
+        /// The credentials that were sent and refused (`user "bob"`), if any were.
+        sent: Option<String>,
     },
     /// The registry could not be reached.
     #[error("{reference}: cannot reach the registry: {reason}")]
@@ -28,6 +27,14 @@ pub enum Error {
         /// What was accessed.
         reference: String,
         /// The transport error.
+        reason: String,
+    },
+    /// The registry did not answer in time (see [`crate::stall`]).
+    #[error("{reference}: timed out: {reason}")]
+    TimedOut {
+        /// What was waited for.
+        reference: String,
+        /// Who did not answer, and how long was waited.
         reason: String,
     },
     /// The registry answered with an error or with content that breaks the protocol.
@@ -103,3 +110,16 @@ impl From<Error> for sigmirror_oci::Error {
 
 /// Result with [`Error`] as the default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why access was refused: credentials that were sent and rejected, or none sent.
+fn unauthorized(sent: Option<&str>) -> String {
+    match sent {
+        Some(who) => format!(
+            "the registry rejected the credentials of {who} (wrong password or token, or no \
+             access to this repository)"
+        ),
+        None => "unauthorized; give credentials with --registry-username and \
+                 --registry-password(-stdin), or in ~/.docker/config.json"
+            .to_owned(),
+    }
+}

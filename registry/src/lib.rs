@@ -20,6 +20,7 @@ pub mod stall;
 pub mod transfer;
 pub mod upload;
 pub mod verify;
+pub mod waiting;
 
 pub use client::{Registry, RegistryOptions};
 pub use error::{Error, Result};

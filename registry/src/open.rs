@@ -131,7 +131,10 @@ async fn status_error(what: &str, response: Response) -> Error {
     match status {
         StatusCode::NOT_FOUND => return Error::NotFound { reference },
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-            return Error::Unauthorized { reference };
+            return Error::Unauthorized {
+                reference,
+                sent: None,
+            };
         }
         _ => {}
     }
@@ -239,6 +242,7 @@ impl OpenRegistry {
         accept: Option<&str>,
         what: &str,
     ) -> Result<Response> {
+        let _waiting = crate::waiting::track(what);
         let mut attempt = 1;
         loop {
             let wait = match self.send_once(method.clone(), url, accept, what).await {

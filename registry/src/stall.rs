@@ -89,6 +89,8 @@ pub(crate) fn guard<E>(
             if st.done {
                 return None;
             }
+            // The next chunk is waited for: `--timeout` names it if it is given up on.
+            let _waiting = crate::waiting::track(&what);
             loop {
                 let next = if rule.is_off() {
                     st.body.next().await

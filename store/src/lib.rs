@@ -43,6 +43,7 @@ mod fsck;
 mod gc;
 mod index;
 mod lock;
+pub use lock::{WaitNotice, on_lock_wait};
 mod source;
 mod trust;
 

@@ -40,10 +40,17 @@ impl StoreLock {
         // (best effort: a lock file owned by someone else keeps its mode).
         let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
         let deadline = Instant::now() + wait;
+        let mut told = false;
         loop {
             match file.try_lock() {
                 Ok(()) => break,
                 Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    if !told {
+                        told = true;
+                        if let Some(notice) = WAIT_NOTICE.get() {
+                            notice(root, &holder(&path), wait);
+                        }
+                    }
                     std::thread::sleep(POLL);
                 }
                 Err(TryLockError::WouldBlock) => {
@@ -62,6 +69,20 @@ impl StoreLock {
             .map_err(|e| Error::io(&path, e))?;
         Ok(StoreLock { _file: file })
     }
+}
+
+/// Told once, when an opener finds the store locked and starts waiting: the store, who holds
+/// it and how long the opener will wait.
+pub type WaitNotice = fn(&Path, &str, Duration);
+
+/// The process's [`WaitNotice`]. A process-wide hook, because the lock is process-wide and
+/// stores are opened deep inside many operations; libraries never print, so the program that
+/// wants users told (the CLI, on stderr) sets it once.
+static WAIT_NOTICE: std::sync::OnceLock<WaitNotice> = std::sync::OnceLock::new();
+
+/// Sets the process's [`WaitNotice`]; the first call wins.
+pub fn on_lock_wait(notice: WaitNotice) {
+    let _ = WAIT_NOTICE.set(notice);
 }
 
 /// Who holds the lock, from what the holder wrote into the lock file.

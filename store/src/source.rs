@@ -88,6 +88,33 @@ impl Store {
     }
 }
 
+/// How many close names a miss shows.
+const CLOSEST_SHOWN: usize = 3;
+
+impl Store {
+    /// The tagged names (`registry/repo:tag`) closest to `name` by edit distance, at most
+    /// [`CLOSEST_SHOWN`], and only those within a third of its length: a typo, not any name.
+    fn closest_names(&self, name: &str) -> Vec<String> {
+        let Ok(tags) = self.tags() else {
+            return vec![];
+        };
+        let limit = (name.chars().count() / 3).max(2);
+        let mut scored: Vec<(usize, String)> = tags
+            .into_iter()
+            .map(|(repo, tag, _)| format!("{repo}:{tag}"))
+            .map(|held| (strsim::levenshtein(name, &held), held))
+            .filter(|(distance, _)| *distance <= limit)
+            .collect();
+        scored.sort();
+        scored.dedup();
+        scored
+            .into_iter()
+            .take(CLOSEST_SHOWN)
+            .map(|(_, held)| held)
+            .collect()
+    }
+}
+
 impl Source for Store {
     fn get_manifest(
         &self,
@@ -118,6 +145,14 @@ impl Source for Store {
         async move {
             let (reader, path) = opened?;
             Ok(sigmirror_oci::stream::read_stream(reader, path))
+        }
+    }
+
+    fn missing(&self, image: &ImageRef) -> sigmirror_oci::Error {
+        sigmirror_oci::Error::NotInStore {
+            what: image.to_string(),
+            store: self.root().to_path_buf(),
+            closest: self.closest_names(&image.to_string()),
         }
     }
 

@@ -185,6 +185,7 @@ pub fn cosign(dir: &TestDir) -> Command {
     let mut cmd = Command::new(tool("cosign"));
     cmd.current_dir(dir.path())
         .env_remove("COSIGN_PASSWORD")
+        .env_remove("SIGMIRROR_REGISTRY_PASSWORD")
         .env("HOME", dir.path());
     cmd
 }
@@ -195,6 +196,7 @@ pub fn sigmirror(bin: impl AsRef<OsStr>, dir: &TestDir) -> Command {
     let mut cmd = Command::new(bin);
     cmd.current_dir(dir.path())
         .env_remove("COSIGN_PASSWORD")
+        .env_remove("SIGMIRROR_REGISTRY_PASSWORD")
         .env_remove("XDG_DATA_HOME")
         .env("HOME", dir.path())
         .env("SIGMIRROR_PLUGIN_PATH", plugin_dir());

@@ -130,7 +130,7 @@ impl AttachAttestation {
             bail!("a certificate or timestamp belongs to one envelope; attach one at a time");
         }
         let evidence = self.evidence.read()?;
-        let registry = self.registry.registry();
+        let registry = self.registry.registry()?;
         let target = block_on(async {
             Ok(sigmirror_registry::attest::attach_attestations(
                 &registry, &image, &envelopes, &evidence,
@@ -209,7 +209,7 @@ impl AttachSbom {
             SbomType::Syft => "syft",
         };
         let media_type = sigmirror_cosign::attest::sbom_media_type(kind, json)?;
-        let registry = self.registry.registry();
+        let registry = self.registry.registry()?;
         let target = block_on(async {
             Ok(
                 sigmirror_registry::attest::attach_sbom(&registry, &image, bytes, media_type)
@@ -254,7 +254,7 @@ impl AttachSignature {
             .transpose()
             .context("reading the payload")?;
         let evidence = self.evidence.read()?;
-        let registry = self.registry.registry();
+        let registry = self.registry.registry()?;
         let target = block_on(async {
             Ok(attach_signature(&registry, &image, payload, &signature, &evidence).await?)
         })?;
@@ -347,7 +347,7 @@ impl UploadBlob {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let registry = self.registry.registry();
+        let registry = self.registry.registry()?;
         let digest =
             block_on(async { Ok(upload_blob(&registry, &image, &files, &annotations).await?) })?;
         eprintln!("Uploaded image to:");
@@ -380,7 +380,7 @@ impl UploadWasm {
                 self.file.display()
             );
         }
-        let registry = self.registry.registry();
+        let registry = self.registry.registry()?;
         let digest = block_on(async { Ok(upload_wasm(&registry, &image, module).await?) })?;
         eprintln!("Uploaded image to:");
         outln!("{}", image.with_digest(&digest))?;
@@ -438,7 +438,7 @@ impl Clean {
                 bail!("user declined the prompt (pass --force to skip it)");
             }
         }
-        let registry = self.registry.registry();
+        let registry = self.registry.registry()?;
         let removed = block_on(async { Ok(clean(&registry, &image, &kinds).await?) })?;
         for r in &removed {
             eprintln!("Removed {r}");

@@ -75,7 +75,7 @@ impl Attest {
         }
         let (predicate_type, predicate) = read_predicate(&self.predicate, &self.kind)?;
         let signer: Arc<dyn Signer> = Arc::new(super::open_signer(&self.key, false)?);
-        let registry = self.registry.registry();
+        let registry = self.registry.registry()?;
         block_on(async {
             let results: Vec<_> = futures_util::stream::iter(images.iter().map(|image| {
                 let request = AttestRequest {

@@ -75,7 +75,7 @@ impl Sign {
             );
         }
         let signer: Arc<dyn Signer> = Arc::new(super::open_signer(&self.key, false)?);
-        let registry = self.registry.registry();
+        let registry = self.registry.registry()?;
         let bundle = self.new_bundle_format;
         block_on(async {
             let results: Vec<_> = futures_util::stream::iter(images.iter().map(|image| {

@@ -61,7 +61,7 @@ impl Pull {
             bail!("nothing to pull: name images or give --from-file");
         }
         let store = Arc::new(self.store.open()?);
-        let registry = self.registry.registry();
+        let registry = self.registry.registry()?;
         let options = self.transfer.options(!self.no_layers);
         self.transfer.run("pull", Threads::Two, |bars| async {
             let summary = sigmirror_mirror::pull(&registry, store, &images, options, &bars).await?;
@@ -93,7 +93,7 @@ impl Push {
     pub fn run(self) -> Result<()> {
         let images = parse_images(&self.images)?;
         let store = self.store.open_for_reading()?;
-        let registry = self.registry.registry();
+        let registry = self.registry.registry()?;
         let options = self.transfer.options(true);
         self.transfer.run("push", Threads::One, |bars| async {
             let summary =

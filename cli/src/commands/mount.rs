@@ -1,6 +1,6 @@
 //! `mount`: the read-only FUSE view of the store.
 
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -54,8 +54,10 @@ impl Mount {
         }
         // Detach: run the foreground mount as a child in its own process group, wait until the
         // mount is there (or the child reports why not), then leave it running.
-        let log = root.join(format!("tmp/mount-{}.log", std::process::id()));
-        let log_file = std::fs::File::create(&log).context("cannot create the mount log")?;
+        // The child's stderr goes to an unnamed temporary file, read from here if it fails. Not
+        // a file in the store: the child's store opening clears the store's tmp/.
+        let mut log = tempfile::tempfile().context("cannot create the mount log")?;
+        let log_file = log.try_clone().context("cannot create the mount log")?;
         let exe = std::env::current_exe().context("cannot find the sigmirror binary")?;
         let mut child = Command::new(exe)
             .arg("mount")
@@ -73,14 +75,19 @@ impl Mount {
         while Instant::now() < deadline {
             if let Some(status) = child.try_wait()? {
                 let mut why = String::new();
-                std::fs::File::open(&log)
-                    .and_then(|mut f| f.read_to_string(&mut why))
+                log.seek(SeekFrom::Start(0))
+                    .and_then(|_| log.read_to_string(&mut why))
                     .ok();
-                let _ = std::fs::remove_file(&log);
-                bail!("the mount process exited ({status}): {}", why.trim());
+                let why = why.trim().strip_prefix("Error: ").unwrap_or(why.trim());
+                if why.is_empty() {
+                    bail!(
+                        "the mount process exited ({status}) without saying why; run `mount \
+                         --foreground` to see it"
+                    );
+                }
+                bail!("{why}");
             }
             if is_mounted(&self.mount_point) {
-                let _ = std::fs::remove_file(&log);
                 eprintln!(
                     "mounted {} on {} (process {}); unmount with `umount {}`",
                     root.display(),

@@ -101,6 +101,6 @@ pub fn any_source(offline: &OfflineArgs, registry: &RegistryArgs) -> Result<AnyS
     Ok(if offline.offline {
         AnySource::Store(offline.store.open_for_reading()?)
     } else {
-        AnySource::Registry(registry.registry())
+        AnySource::Registry(registry.registry()?)
     })
 }

@@ -125,7 +125,7 @@ impl Copy {
                 Some(parse_only(&self.only)?)
             },
         };
-        let registry = self.registry.registry();
+        let registry = self.registry.registry()?;
         let options = self.transfer.options(true);
         self.transfer.run("copy", Threads::One, |bars| async {
             let summary =

@@ -13,6 +13,7 @@ mod k8s;
 mod keyless;
 mod keys;
 mod kms;
+mod messages;
 mod mirror;
 mod output;
 mod pkcs11;

@@ -548,8 +548,16 @@ fn second_writer_gets_the_lock_message_and_gc_keeps_what_tags_reach() {
         None,
     );
     assert_ne!(out.code, 0);
+    // Said at once (the first line, before the wait), then the error after the wait.
+    let first = out.stderr.lines().next().unwrap_or_default();
     assert!(
-        out.stderr.contains("in use by another sigmirror process"),
+        first.contains("in use by another sigmirror process")
+            && first.contains("waiting up to 1 s"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("Error: cannot open the store"),
         "{}",
         out.stderr
     );
