@@ -36,6 +36,7 @@ pub mod keyref;
 pub mod keys;
 pub mod payload;
 pub mod pem;
+mod predicate_check;
 pub mod signature_image;
 pub mod signer;
 pub mod sigstore;

@@ -90,6 +90,12 @@ pub fn predicate(type_arg: &str, contents: &[u8], now_rfc3339: &str) -> Result<(
         }
         Body::Text => Value::String(text()?),
         Body::Object => match serde_json::from_slice::<Value>(contents) {
+            // cosign's own checks for the type (required fields, Go types) come first.
+            Ok(v) if let Err(reason) = crate::predicate_check::check(type_arg, &v) => {
+                return Err(Error::Predicate {
+                    reason: format!("{type_arg} predicate ({uri}): {reason}"),
+                });
+            }
             Ok(v @ Value::Object(_)) => v,
             _ => {
                 return Err(Error::Predicate {

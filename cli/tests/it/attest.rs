@@ -568,3 +568,111 @@ fn sboms_attach_and_download_like_cosign() {
     let tri = s.sm(&["triangulate", "--type", "sbom", &s.image]).ok();
     assert!(tri.stdout_text().trim().ends_with(".sbom"));
 }
+
+/// `attest --type` refuses the predicates the real cosign refuses for that type, naming the
+/// same missing field, and takes the ones cosign takes (issue: "The mirror tells the truth",
+/// item 5). An SLSA 0.2 attestation sigmirror writes is then read back by
+/// `cosign verify-attestation --type slsaprovenance`, which decodes it into cosign's Go type.
+#[test]
+fn predicates_are_checked_for_their_type_as_cosign_checks_them() {
+    let s = setup("team/predicates");
+    let cases: &[(&str, &str)] = &[
+        ("slsaprovenance", "{}"),
+        ("slsaprovenance", r#"{"builder":{}}"#),
+        ("slsaprovenance", r#"{"builder":"x","buildType":"t"}"#),
+        ("slsaprovenance", r#"{"builder":{"id":5},"buildType":"t"}"#),
+        (
+            "slsaprovenance",
+            r#"{"builder":{},"buildType":"t","invocation":5}"#,
+        ),
+        (
+            "slsaprovenance",
+            r#"{"builder":{},"buildType":"t","metadata":{"buildStartedOn":"now"}}"#,
+        ),
+        (
+            "slsaprovenance",
+            r#"{"builder":{"id":"b"},"buildType":"t","unknown":[1]}"#,
+        ),
+        (
+            "slsaprovenance02",
+            r#"{"Builder":{"ID":"b"},"buildType":"t"}"#,
+        ),
+        ("slsaprovenance1", r#"{"buildDefinition":{}}"#),
+        (
+            "slsaprovenance1",
+            r#"{"buildDefinition":{"buildType":5},"runDetails":{}}"#,
+        ),
+        (
+            "slsaprovenance1",
+            r#"{"buildDefinition":{},"runDetails":{"builder":{"id":"b"}}}"#,
+        ),
+        ("link", r#"{"_type":"link","name":"n"}"#),
+        ("vuln", "{}"),
+        ("vuln", r#"{"scanner":{"db":{"uri":1}}}"#),
+        (
+            "vuln",
+            r#"{"metadata":{"scanStartedOn":"2024-01-01T00:00:00Z"}}"#,
+        ),
+        ("cyclonedx", r#"{"bomFormat":5}"#),
+    ];
+    for (i, (kind, predicate)) in cases.iter().enumerate() {
+        let file = format!("predicate-{i}.json");
+        s.dir.write(&file, predicate);
+        let attest = |tool: &str| {
+            let mut args = vec![
+                "attest",
+                "--key",
+                "cosign.key",
+                "--type",
+                kind,
+                "--predicate",
+                &file,
+            ];
+            if tool == "cosign" {
+                args.extend(["--yes", "--tlog-upload=false", "--allow-http-registry"]);
+                args.push(&s.image);
+                s.cosign(&args)
+            } else {
+                args.push(&s.image);
+                s.sm(&args)
+            }
+        };
+        let theirs = attest("cosign");
+        let ours = attest("sigmirror");
+        assert_eq!(
+            theirs.code == 0,
+            ours.code == 0,
+            "{kind} {predicate}: cosign {}, sigmirror {}",
+            theirs.stderr,
+            ours.stderr
+        );
+        // The field cosign names as missing is the one sigmirror names.
+        if let Some(at) = theirs.stderr.find("required field ") {
+            let field = theirs.stderr[at..].split_whitespace().nth(2).unwrap();
+            ours.fails_with(&format!("required field {field} missing"));
+        }
+    }
+    // What sigmirror accepted, cosign reads back with the type's Go decoder.
+    s.sm(&[
+        "attest",
+        "--key",
+        "cosign.key",
+        "--type",
+        "slsaprovenance",
+        "--predicate",
+        "provenance.json",
+        &s.image,
+    ])
+    .ok();
+    s.cosign(&[
+        "verify-attestation",
+        "--key",
+        "cosign.pub",
+        "--insecure-ignore-tlog",
+        "--allow-http-registry",
+        "--type",
+        "slsaprovenance",
+        &s.image,
+    ])
+    .ok();
+}
