@@ -75,27 +75,78 @@ fn specific_code(error: &(dyn std::error::Error + 'static)) -> Option<u8> {
     None
 }
 
-/// Reports the outcome for each of several images: `on_ok` for a success, one `Error:` line for
-/// a failure. Every image is reported; the result then fails with the first failure's exit code
-/// (its message already printed).
-pub fn report_each<T, E: Into<anyhow::Error>>(
-    results: impl IntoIterator<Item = Result<T, E>>,
+/// Reports the outcome for each of several images, given as `(reference, outcome)` in the
+/// order to report them: `on_ok` for a success, one `Error:` line for a failure, and, when
+/// there were several and any failed, a summary line (`3 of 5 signed; 2 failed: a, b`). Every
+/// image is reported; the result then fails with the first failure's exit code (its message
+/// already printed).
+pub fn report_each<T>(
+    verb: &str,
+    outcomes: impl IntoIterator<Item = (String, anyhow::Result<T>)>,
     mut on_ok: impl FnMut(T) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let mut first_error = None;
-    for result in results {
-        match result {
+    let mut failed = vec![];
+    let mut total = 0;
+    for (reference, outcome) in outcomes {
+        total += 1;
+        match outcome {
             Ok(value) => on_ok(value)?,
             Err(e) => {
-                let e: anyhow::Error = e.into();
                 eprintln!("Error: {}", message(&e));
                 first_error.get_or_insert(code_for(&e));
+                failed.push(reference);
             }
         }
     }
+    summarize(verb, total, &failed);
     match first_error {
         Some(code) => Err(AlreadyReported { code }.into()),
         None => Ok(()),
+    }
+}
+
+/// The summary line of a batch with failures (`3 of 5 pulled; 2 failed: a, b`); nothing for a
+/// single image or when all succeeded.
+pub fn summarize(verb: &str, total: usize, failed: &[String]) {
+    if total > 1 && !failed.is_empty() {
+        eprintln!(
+            "{} of {total} {verb}; {} failed: {}",
+            total - failed.len(),
+            failed.len(),
+            failed.join(", ")
+        );
+    }
+}
+
+/// References parsed one by one, so that one that does not parse is one failure of a batch,
+/// not the end of it.
+pub struct Parsed {
+    /// The references that parsed, in the order given.
+    pub images: Vec<sigmirror_oci::ImageRef>,
+    /// The ones that did not, each with its error.
+    pub bad: Vec<(String, anyhow::Error)>,
+}
+
+/// Parses each of `names` (see [`Parsed`]).
+pub fn parse_each(names: &[String]) -> Parsed {
+    let mut parsed = Parsed {
+        images: vec![],
+        bad: vec![],
+    };
+    for name in names {
+        match sigmirror_oci::ImageRef::parse(name) {
+            Ok(image) => parsed.images.push(image),
+            Err(e) => parsed.bad.push((name.clone(), anyhow::Error::new(e))),
+        }
+    }
+    parsed
+}
+
+impl Parsed {
+    /// The failures of the references that did not parse, as outcomes for [`report_each`].
+    pub fn failures<T>(&mut self) -> Vec<(String, anyhow::Result<T>)> {
+        self.bad.drain(..).map(|(name, e)| (name, Err(e))).collect()
     }
 }
 

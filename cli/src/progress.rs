@@ -63,13 +63,23 @@ pub fn human_bytes(bytes: u64) -> String {
     }
 }
 
-/// Prints the summary: one line on stderr, or the JSON report on stdout with `json`.
-pub fn print_summary(action: &str, summary: &Summary, json: bool) -> std::io::Result<()> {
+/// Prints the summary: one line on stderr, or the JSON report on stdout with `json` (the
+/// counters, and `failed`: each image that failed with its error).
+pub fn print_summary(
+    action: &str,
+    summary: &Summary,
+    json: bool,
+    failed: &[(String, anyhow::Error)],
+) -> std::io::Result<()> {
     if json {
-        return outln!(
-            "{}",
-            serde_json::to_string(summary).expect("summary serializes")
-        );
+        let mut report = serde_json::to_value(summary).expect("summary serializes");
+        report["failed"] = failed
+            .iter()
+            .map(|(image, e)| {
+                serde_json::json!({ "image": image, "error": crate::exit::message(e) })
+            })
+            .collect();
+        return outln!("{report}");
     }
     eprintln!(
         "{action} {} image(s): {} manifest(s), {} blob(s), {} written, {} already present, in {:.2} s",

@@ -15,5 +15,5 @@ mod store_sink;
 
 pub use any_source::AnySource;
 pub use error::{Error, Result};
-pub use ops::{CopyOptions, copy, load, pull, push, save};
+pub use ops::{Batch, CopyOptions, copy, load, pull, push, save};
 pub use store_sink::BlockingStore;

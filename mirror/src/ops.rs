@@ -39,28 +39,55 @@ pub fn under_prefix(prefix: &str, image: &ImageRef) -> Result<ImageRef> {
     Ok(ImageRef::parse(&name)?)
 }
 
-/// Copies each `(from, to)` pair, `at_once` images at a time, and returns each source with
-/// the digest it was copied at; stops at the first failure, which names its image. The engine
-/// makes a walk that needs a manifest or blob another walk is copying wait for it, so nothing
-/// is written before its content.
+/// What a command over several images did: the transfer's counters, and each image that
+/// failed with its error (which names the image). Images that succeeded are kept whatever the
+/// others did: one bad reference in a list of fifty must not cost the other forty-nine.
+#[derive(Debug)]
+pub struct Batch {
+    /// The transfer's counters (of what succeeded, and what failed images wrote first).
+    pub summary: Summary,
+    /// How many images the command was given.
+    pub total: usize,
+    /// The images that failed, as given, each with its error (which names it too), in the
+    /// order given.
+    pub failed: Vec<(String, Error)>,
+}
+
+impl Batch {
+    /// The summary if every image succeeded, else the first failure: for callers that want
+    /// all or nothing.
+    pub fn into_result(self) -> Result<Summary> {
+        match self.failed.into_iter().next() {
+            Some((_, first)) => Err(first),
+            None => Ok(self.summary),
+        }
+    }
+}
+
+/// Copies each `(from, to)` pair, `at_once` images at a time, and returns each pair with its
+/// outcome, in the order given: the digest it was copied at, or the error, which names its
+/// image. The engine makes a walk that needs a manifest or blob another walk is copying wait
+/// for it, so nothing is written before its content, and one image's failure does not stop
+/// the others.
 async fn copy_images<'i, S: Source, K: Sink>(
     transfer: &Transfer<'_, S, K>,
     pairs: &'i [(ImageRef, ImageRef)],
     at_once: usize,
     context: impl Fn(&ImageRef, &ImageRef) -> String,
-) -> Result<Vec<(&'i ImageRef, Digest)>> {
+) -> Vec<(&'i ImageRef, Result<Digest>)> {
     futures_util::stream::iter(pairs)
         .map(|(from, to)| {
             let context = context(from, to);
             async move {
-                match transfer.copy_image(from, to).await {
-                    Ok(digest) => Ok((from, digest)),
-                    Err(e) => Err(Error::from(e).for_image(context)),
-                }
+                let outcome = transfer
+                    .copy_image(from, to)
+                    .await
+                    .map_err(|e| Error::from(e).for_image(context));
+                (from, outcome)
             }
         })
-        .buffer_unordered(at_once.max(1))
-        .try_collect()
+        .buffered(at_once.max(1))
+        .collect()
         .await
 }
 
@@ -78,16 +105,17 @@ fn record(
 }
 
 /// Pulls each image's closure from its registry into the store, `options.concurrency` images
-/// at a time. An image already in the store is marked incomplete first, and every image is
-/// marked complete only once the whole pull succeeded (attachments shared by two images are
-/// copied by one walk only). Each manifest records the repository it was pulled from.
+/// at a time. An image already in the store is marked incomplete first, and marked complete
+/// again once its closure is (attachments shared by two images are copied by one walk only,
+/// which both wait for). Each manifest records the repository it was pulled from. Images that
+/// fail are reported in the [`Batch`]; the others are kept.
 pub async fn pull(
     registry: &Registry,
     store: Arc<Store>,
     images: &[ImageRef],
     options: TransferOptions,
     progress: &dyn Progress,
-) -> Result<Summary> {
+) -> Result<Batch> {
     let no_layers = !options.layers;
     let images: Vec<ImageRef> = images.iter().cloned().map(with_default_tag).collect();
     if images.is_empty() {
@@ -115,11 +143,18 @@ pub async fn pull(
     })
     .await;
     sink.finish_writes().await;
-    let pulled = pulled?;
-    for (image, digest) in pulled {
-        record(&store, image, &digest, true, no_layers, &image.repo_name())?;
+    let mut failed = vec![];
+    for (image, outcome) in pulled {
+        match outcome {
+            Ok(digest) => record(&store, image, &digest, true, no_layers, &image.repo_name())?,
+            Err(e) => failed.push((image.to_string(), e)),
+        }
     }
-    Ok(transfer.summary())
+    Ok(Batch {
+        summary: transfer.summary(),
+        total: pairs.len(),
+        failed,
+    })
 }
 
 /// Pushes images with everything attached from the store to `prefix`, each keeping its
@@ -131,7 +166,7 @@ pub async fn push(
     images: &[ImageRef],
     options: TransferOptions,
     progress: &dyn Progress,
-) -> Result<Summary> {
+) -> Result<Batch> {
     let images: Vec<ImageRef> = if images.is_empty() {
         store
             .images()?
@@ -153,11 +188,18 @@ pub async fn push(
         .collect::<Result<Vec<_>>>()?;
     let at_once = options.concurrency;
     let transfer = Transfer::new(store, registry, options, progress);
-    copy_images(&transfer, &pairs, at_once, |image, to| {
+    let pushed = copy_images(&transfer, &pairs, at_once, |image, to| {
         format!("pushing {image} to {to}")
     })
-    .await?;
-    Ok(transfer.summary())
+    .await;
+    Ok(Batch {
+        summary: transfer.summary(),
+        total: pairs.len(),
+        failed: pushed
+            .into_iter()
+            .filter_map(|(image, o)| Some((image.to_string(), o.err()?)))
+            .collect(),
+    })
 }
 
 /// The images a layout holds, as `(where in the layout, name to give it)`: every named entry
@@ -256,27 +298,29 @@ pub async fn save<S: Source>(
     images: &[ImageRef],
     options: TransferOptions,
     progress: &dyn Progress,
-) -> Result<Summary> {
+) -> Result<Batch> {
     let layout = Layout::create(dir)?;
     // index.json is written once, at the end, with every image that was saved (also when a
     // later one failed): rewriting it per manifest made large saves quadratic.
     layout.defer_index_writes();
     let transfer = Transfer::new(source, &layout, options, progress);
-    let mut saved = Ok(());
+    let mut failed = vec![];
     for image in images {
         let name = with_default_tag(image.clone());
         let result = match transfer.copy_image(image, &name).await {
             Ok(digest) => layout.finish(&name, &digest).map_err(Error::from),
-            Err(e) => Err(Error::from(e).for_image(format!("saving {image}"))),
+            Err(e) => Err(Error::from(e)),
         };
         if let Err(e) = result {
-            saved = Err(e);
-            break;
+            failed.push((image.to_string(), e.for_image(format!("saving {image}"))));
         }
     }
     layout.write_pending()?;
-    saved?;
-    Ok(transfer.summary())
+    Ok(Batch {
+        summary: transfer.summary(),
+        total: images.len(),
+        failed,
+    })
 }
 
 /// What `copy` does besides copying.

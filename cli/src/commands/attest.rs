@@ -11,7 +11,6 @@ use sigmirror_cosign::attest::{attest_blob, verify_blob_attestation};
 use sigmirror_cosign::bundle::LocalBundle;
 use sigmirror_cosign::signer::Signer;
 use sigmirror_cosign::statement::{predicate, predicate_type_uri};
-use sigmirror_oci::ImageRef;
 use sigmirror_oci::timefmt::now_rfc3339;
 use sigmirror_registry::attest::{AttestRequest, attest_image};
 use sigmirror_registry::verify::verify_image_attestations;
@@ -63,11 +62,8 @@ impl Attest {
     /// Runs the command.
     pub fn run(self) -> Result<()> {
         self.tlog.check()?;
-        let images: Vec<ImageRef> = self
-            .images
-            .iter()
-            .map(|i| ImageRef::parse(i))
-            .collect::<Result<_, _>>()?;
+        let mut parsed = crate::exit::parse_each(&self.images);
+        let images = std::mem::take(&mut parsed.images);
         if self.replace && self.new_bundle_format {
             anyhow::bail!(
                 "--replace works on .att images; it cannot be used with --new-bundle-format"
@@ -95,7 +91,11 @@ impl Attest {
             .buffered(CONCURRENCY)
             .collect()
             .await;
-            crate::exit::report_each(results, |target| {
+            let outcomes = parsed
+                .failures()
+                .into_iter()
+                .chain(images.iter().map(ToString::to_string).zip(results));
+            crate::exit::report_each("attested", outcomes, |target| {
                 eprintln!("Pushing attestation to: {target}");
                 Ok(())
             })
@@ -137,11 +137,8 @@ pub struct VerifyAttestation {
 impl VerifyAttestation {
     /// Runs the command: exits 0 only if every image has a valid attestation.
     pub fn run(self) -> Result<()> {
-        let images: Vec<ImageRef> = self
-            .images
-            .iter()
-            .map(|i| ImageRef::parse(i))
-            .collect::<Result<_, _>>()?;
+        let mut parsed = crate::exit::parse_each(&self.images);
+        let images = std::mem::take(&mut parsed.images);
         let predicate_type = predicate_type_uri(&self.kind)?;
         let verifier = self
             .verifier
@@ -155,11 +152,14 @@ impl VerifyAttestation {
             .collect()
             .await;
             let mut out = std::io::stdout().lock();
-            let results = images
-                .iter()
-                .zip(results)
-                .map(|(image, r)| r.map(|v| (image, v)));
-            crate::exit::report_each(results, |(image, (_, attestations))| {
+            let outcomes =
+                parsed
+                    .failures()
+                    .into_iter()
+                    .chain(images.iter().zip(results).map(|(image, r)| {
+                        (image.to_string(), r.map(|v| (image, v)).map_err(Into::into))
+                    }));
+            crate::exit::report_each("verified", outcomes, |(image, (_, attestations))| {
                 super::image::print_checks(image, false, self.verifier.is_keyless());
                 for a in attestations {
                     match self.output {

@@ -21,10 +21,6 @@ use super::registry::{RegistryArgs, block_on};
 /// How many images one call works on at once.
 const CONCURRENCY: usize = 16;
 
-fn parse_images(images: &[String]) -> Result<Vec<ImageRef>> {
-    images.iter().map(|i| Ok(ImageRef::parse(i)?)).collect()
-}
-
 /// Arguments of `sign`.
 #[derive(Debug, Args)]
 pub struct Sign {
@@ -64,7 +60,7 @@ impl Sign {
     /// Runs the command: signs every image concurrently.
     pub fn run(self) -> Result<()> {
         self.tlog.check()?;
-        let images = parse_images(&self.images)?;
+        let mut parsed = crate::exit::parse_each(&self.images);
         let annotations = parse_annotations(&self.annotations)?;
         if self.new_bundle_format
             && (!annotations.is_empty() || self.sign_container_identity.is_some())
@@ -77,6 +73,7 @@ impl Sign {
         let signer: Arc<dyn Signer> = Arc::new(super::open_signer(&self.key, false)?);
         let registry = self.registry.registry()?;
         let bundle = self.new_bundle_format;
+        let images = std::mem::take(&mut parsed.images);
         block_on(async {
             let results: Vec<_> = futures_util::stream::iter(images.iter().map(|image| {
                 let request = SignRequest {
@@ -98,7 +95,11 @@ impl Sign {
             .buffered(CONCURRENCY)
             .collect()
             .await;
-            crate::exit::report_each(results, |signed| {
+            let outcomes = parsed
+                .failures()
+                .into_iter()
+                .chain(images.iter().map(ToString::to_string).zip(results));
+            crate::exit::report_each("signed", outcomes, |signed| {
                 for s in signed {
                     if s.already_present {
                         eprintln!("Signature for {} already present; nothing pushed", s.image);
@@ -149,7 +150,8 @@ pub struct Verify {
 impl Verify {
     /// Runs the command: exits 0 only if every image has at least one valid signature.
     pub fn run(self) -> Result<()> {
-        let images = parse_images(&self.images)?;
+        let mut parsed = crate::exit::parse_each(&self.images);
+        let images = std::mem::take(&mut parsed.images);
         let required = parse_annotations(&self.annotations)?;
         let verifier = self
             .verifier
@@ -164,11 +166,14 @@ impl Verify {
             .buffered(CONCURRENCY)
             .collect()
             .await;
-            let results = images
-                .iter()
-                .zip(results)
-                .map(|(image, r)| r.map(|v| (image, v)));
-            crate::exit::report_each(results, |(image, verification)| {
+            let outcomes =
+                parsed
+                    .failures()
+                    .into_iter()
+                    .chain(images.iter().zip(results).map(|(image, r)| {
+                        (image.to_string(), r.map(|v| (image, v)).map_err(Into::into))
+                    }));
+            crate::exit::report_each("verified", outcomes, |(image, verification)| {
                 print_checks(image, !required.is_empty(), self.verifier.is_keyless());
                 print_verification(image, &verification, self.output)?;
                 Ok(())

@@ -15,13 +15,6 @@ use super::source::StoreArgs;
 use super::transfer::{Threads, TransferArgs};
 use crate::progress::human_bytes;
 
-fn parse_images(names: &[String]) -> Result<Vec<ImageRef>> {
-    Ok(names
-        .iter()
-        .map(|i| ImageRef::parse(i))
-        .collect::<Result<_, _>>()?)
-}
-
 /// Arguments of `pull`.
 #[derive(Debug, Args)]
 pub struct Pull {
@@ -56,17 +49,23 @@ impl Pull {
                     .map(str::to_owned),
             );
         }
-        let images = parse_images(&names)?;
-        if images.is_empty() {
+        if names.is_empty() {
             bail!("nothing to pull: name images or give --from-file");
         }
+        let mut parsed = crate::exit::parse_each(&names);
+        if parsed.images.is_empty() {
+            return crate::exit::report_each("pulled", parsed.failures::<()>(), |()| Ok(()));
+        }
+        let images = std::mem::take(&mut parsed.images);
         let store = Arc::new(self.store.open()?);
         let registry = self.registry.registry()?;
         let options = self.transfer.options(!self.no_layers);
-        self.transfer.run("pull", Threads::Two, |bars| async {
-            let summary = sigmirror_mirror::pull(&registry, store, &images, options, &bars).await?;
-            Ok((summary, bars))
-        })
+        self.transfer
+            .run("pull", Threads::Two, parsed.bad, |bars| async {
+                let batch =
+                    sigmirror_mirror::pull(&registry, store, &images, options, &bars).await?;
+                Ok((batch, bars))
+            })
     }
 }
 
@@ -91,16 +90,21 @@ pub struct Push {
 impl Push {
     /// Copies images and everything attached from the store to a registry.
     pub fn run(self) -> Result<()> {
-        let images = parse_images(&self.images)?;
+        let mut parsed = crate::exit::parse_each(&self.images);
+        if parsed.images.is_empty() && !parsed.bad.is_empty() {
+            return crate::exit::report_each("pushed", parsed.failures::<()>(), |()| Ok(()));
+        }
+        let images = std::mem::take(&mut parsed.images);
         let store = self.store.open_for_reading()?;
         let registry = self.registry.registry()?;
         let options = self.transfer.options(true);
-        self.transfer.run("push", Threads::One, |bars| async {
-            let summary =
-                sigmirror_mirror::push(&store, &registry, &self.to, &images, options, &bars)
-                    .await?;
-            Ok((summary, bars))
-        })
+        self.transfer
+            .run("push", Threads::One, parsed.bad, |bars| async {
+                let batch =
+                    sigmirror_mirror::push(&store, &registry, &self.to, &images, options, &bars)
+                        .await?;
+                Ok((batch, bars))
+            })
     }
 }
 
@@ -125,12 +129,14 @@ impl Load {
         let name = self.image.as_deref().map(ImageRef::parse).transpose()?;
         let store = std::sync::Arc::new(self.store.open()?);
         let options = self.transfer.options(true);
-        self.transfer.run("load", Threads::One, |bars| async {
-            let summary = sigmirror_mirror::load(&self.dir, store, name.as_ref(), options, &bars)
-                .await
-                .with_context(|| format!("cannot load {}", self.dir.display()))?;
-            Ok((summary, bars))
-        })
+        self.transfer
+            .run("load", Threads::One, vec![], |bars| async {
+                let summary =
+                    sigmirror_mirror::load(&self.dir, store, name.as_ref(), options, &bars)
+                        .await
+                        .with_context(|| format!("cannot load {}", self.dir.display()))?;
+                Ok((super::transfer::single(summary), bars))
+            })
     }
 }
 

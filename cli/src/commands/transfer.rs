@@ -3,7 +3,7 @@
 
 use anyhow::{Result, bail};
 use clap::Args;
-use sigmirror_mirror::CopyOptions;
+use sigmirror_mirror::{Batch, CopyOptions};
 use sigmirror_oci::ImageRef;
 use sigmirror_oci::attachment::AttachmentKind;
 use sigmirror_registry::TransferOptions;
@@ -38,25 +38,52 @@ impl TransferArgs {
     }
 
     /// Runs a transfer with progress bars (removed when it ends, also on failure), then prints
-    /// its summary. One thread serves network transfers; `pull` asks for two, so that store
-    /// writes on the blocking pool overlap with downloads.
+    /// its summary, each image that failed (`bad` are the references that did not parse) and,
+    /// with failures among several, the `3 of 5 pulled; 2 failed: …` line; fails with the
+    /// first failure's exit code. One thread serves network transfers; `pull` asks for two, so
+    /// that store writes on the blocking pool overlap with downloads.
     pub fn run<F>(
         &self,
         action: &str,
         threads: Threads,
+        bad: Vec<(String, anyhow::Error)>,
         transfer: impl FnOnce(Bars) -> F,
     ) -> Result<()>
     where
-        F: std::future::Future<Output = Result<(sigmirror_registry::Summary, Bars)>>,
+        F: std::future::Future<Output = Result<(Batch, Bars)>>,
     {
         let work = transfer(Bars::new(action));
-        let (summary, bars) = match threads {
+        let (batch, bars) = match threads {
             Threads::One => block_on(work)?,
             Threads::Two => super::registry::block_on_parallel(work)?,
         };
         drop(bars);
-        print_summary(action_past(action), &summary, self.json)?;
-        Ok(())
+        let total = batch.total + bad.len();
+        let mut failed = bad;
+        failed.extend(batch.failed.into_iter().map(|(r, e)| (r, e.into())));
+        let past = action_past(action);
+        print_summary(past, &batch.summary, self.json, &failed)?;
+        for (_, e) in &failed {
+            eprintln!("Error: {}", crate::exit::message(e));
+        }
+        let names: Vec<String> = failed.iter().map(|(r, _)| r.clone()).collect();
+        crate::exit::summarize(past, total, &names);
+        match failed.first() {
+            Some((_, e)) => Err(crate::exit::AlreadyReported {
+                code: crate::exit::code_for(e),
+            }
+            .into()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A whole batch made of one image's transfer (`copy`): its failure is the command's.
+pub fn single(summary: sigmirror_registry::Summary) -> Batch {
+    Batch {
+        summary,
+        total: 1,
+        failed: vec![],
     }
 }
 
@@ -127,11 +154,12 @@ impl Copy {
         };
         let registry = self.registry.registry()?;
         let options = self.transfer.options(true);
-        self.transfer.run("copy", Threads::One, |bars| async {
-            let summary =
-                sigmirror_mirror::copy(&registry, &from, &to, &copy, options, &bars).await?;
-            Ok((summary, bars))
-        })
+        self.transfer
+            .run("copy", Threads::One, vec![], |bars| async {
+                let summary =
+                    sigmirror_mirror::copy(&registry, &from, &to, &copy, options, &bars).await?;
+                Ok((single(summary), bars))
+            })
     }
 }
 
@@ -158,17 +186,15 @@ pub struct Save {
 impl Save {
     /// Writes the images and everything attached into an OCI layout, cosign-compatible.
     pub fn run(self) -> Result<()> {
-        let images: Vec<ImageRef> = self
-            .images
-            .iter()
-            .map(|i| ImageRef::parse(i))
-            .collect::<Result<_, _>>()?;
+        let mut parsed = crate::exit::parse_each(&self.images);
+        let images = std::mem::take(&mut parsed.images);
         let source = super::source::any_source(&self.offline, &self.registry)?;
         let options = self.transfer.options(!self.no_layers);
-        self.transfer.run("save", Threads::One, |bars| async {
-            let summary =
-                sigmirror_mirror::save(&source, &self.dir, &images, options, &bars).await?;
-            Ok((summary, bars))
-        })
+        self.transfer
+            .run("save", Threads::One, parsed.bad, |bars| async {
+                let batch =
+                    sigmirror_mirror::save(&source, &self.dir, &images, options, &bars).await?;
+                Ok((batch, bars))
+            })
     }
 }

@@ -97,7 +97,7 @@ fn self_referencing_attachments_terminate() {
 }
 
 #[test]
-fn a_full_disk_gives_one_clear_error_and_a_consistent_store() {
+fn a_full_disk_gives_clear_errors_and_a_consistent_store() {
     let reg = sigmirror_tests::registry::TestRegistry::start();
     let dir = TestDir::new();
     let images: Vec<String> = (1..=3)
@@ -138,12 +138,15 @@ fn a_full_disk_gives_one_clear_error_and_a_consistent_store() {
             "attempt {attempt}: {}",
             out.stderr
         );
-        assert_eq!(
-            out.stderr
-                .lines()
-                .filter(|l| l.starts_with("Error"))
-                .count(),
-            1,
+        // One error line per image that failed (a batch keeps what succeeded), each naming
+        // the full disk: no other error, no panic.
+        let errors: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("Error"))
+            .collect();
+        assert!(
+            !errors.is_empty() && errors.iter().all(|l| l.contains("No space left on device")),
             "attempt {attempt}: {}",
             out.stderr
         );

@@ -394,7 +394,7 @@ fn unsigned_unknown_unauthorized_and_unreachable() {
         "wrong",
         &image,
     ])
-    .fails_with("unauthorized");
+    .fails_with("the registry rejected the credentials of user");
     s.sm(&[
         "sign",
         "--key",

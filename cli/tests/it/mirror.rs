@@ -680,3 +680,90 @@ fn concurrent_pulls_of_shared_content_leave_a_complete_store() {
         .ok();
     }
 }
+
+/// One missing image and one malformed reference in a batch (arguments and --from-file): the
+/// good images are pulled, kept and verify offline; each failure is named with its reason; the
+/// summary line counts them; the exit code is not zero. `push`, `sign` and `verify` of several
+/// references behave the same (issue: "The mirror tells the truth", item 2).
+#[test]
+fn batch_commands_keep_what_succeeded_and_name_each_failure() {
+    let m = mirror("team/batch");
+    let missing = format!("{}:v1", m.reg.image("team/absent"));
+    m.dir
+        .write("images.txt", format!("{}\nNot A Reference\n", m.child(0)));
+    let out = m.sm(&[
+        "pull",
+        "--json",
+        "--from-file",
+        "images.txt",
+        &m.image,
+        &missing,
+    ]);
+    assert_ne!(out.code, 0);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["images"], 2, "{report}");
+    let failed: Vec<&str> = report["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["image"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["Not A Reference", missing.as_str()], "{report}");
+    assert!(
+        out.stderr.contains(&format!(
+            "2 of 4 pulled; 2 failed: Not A Reference, {missing}"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains(&format!("Error: pulling {missing}: {missing}: not found")),
+        "{}",
+        out.stderr
+    );
+    for good in [&m.image, &m.child(0)] {
+        let info = m.sm(&["store", "info", good]).ok();
+        assert!(
+            info.stdout_text().contains("complete"),
+            "{}",
+            info.stdout_text()
+        );
+        m.sm(&["verify", "--offline", "--key", "cosign.pub", good])
+            .ok();
+    }
+
+    // push: an image the store does not hold fails alone.
+    let to = format!("{}/copy", m.reg.addr());
+    let out = m.sm(&["push", "--to", &to, &m.image, &missing]);
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("1 of 2 pushed; 1 failed"),
+        "{}",
+        out.stderr
+    );
+    let pushed = m.image.replacen(m.reg.addr(), &to, 1);
+    m.sm(&["verify", "--key", "cosign.pub", &pushed]).ok();
+
+    // sign and verify: a malformed reference does not stop the others.
+    let other = m.child(1);
+    let out = m.sm(&["sign", "--key", "cosign.key", "bad ref", &other]);
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("1 of 2 signed; 1 failed: bad ref"),
+        "{}",
+        out.stderr
+    );
+    let out = m.sm(&["verify", "--key", "cosign.pub", &other, &missing, "bad ref"]);
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains(&format!("1 of 3 verified; 2 failed: bad ref, {missing}")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout_text().contains("critical"),
+        "the good one's payload is printed"
+    );
+}

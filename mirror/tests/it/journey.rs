@@ -67,6 +67,7 @@ fn pull_save_load_push_copy_keep_signatures_verifiable() {
             &NoProgress,
         )
         .await
+        .and_then(sigmirror_mirror::Batch::into_result)
         .unwrap();
         assert_eq!(pulled.images, 1);
         assert!(pulled.manifests >= 2, "{pulled:?}"); // the image and its .sig
@@ -84,6 +85,7 @@ fn pull_save_load_push_copy_keep_signatures_verifiable() {
             &NoProgress,
         )
         .await
+        .and_then(sigmirror_mirror::Batch::into_result)
         .unwrap();
         assert_eq!(saved.images, 1);
         drop(offline);
@@ -115,6 +117,7 @@ fn pull_save_load_push_copy_keep_signatures_verifiable() {
             &NoProgress,
         )
         .await
+        .and_then(sigmirror_mirror::Batch::into_result)
         .unwrap();
         let pushed = ImageRef::parse(&format!("{prefix}/team/app:v1")).unwrap();
         assert_eq!(verified(&registry, &key, &pushed).await, digest);
@@ -168,6 +171,7 @@ fn a_failed_pull_names_its_image_and_records_nothing_complete() {
             TransferOptions::default(),
             &NoProgress,
         ))
+        .and_then(sigmirror_mirror::Batch::into_result)
         .unwrap_err();
     assert!(
         err.to_string().starts_with(&format!("pulling {missing}")),
