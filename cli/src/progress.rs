@@ -1,33 +1,68 @@
-//! Progress bars for transfers (indicatif) on a terminal, nothing otherwise, and the one-line
-//! summary printed at the end.
+//! Progress for transfers: on a terminal an indicatif bar of bytes as they stream, with rate
+//! and an estimate; elsewhere one plain line per image; and the one-line summary printed at
+//! the end.
 
 use std::io::IsTerminal;
+use std::sync::Arc;
 
+use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sigmirror_oci::Digest;
-use sigmirror_registry::{Progress, Summary};
+use sigmirror_registry::{Meter, Progress, Summary};
 
-/// Draws a byte counter and the number of manifests done while a transfer runs.
+/// How a transfer shows its progress (`--progress`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressMode {
+    /// A bar on a terminal, plain lines otherwise.
+    Auto,
+    /// A bar of bytes as they stream, with rate and estimate (needs a terminal on stderr).
+    Bar,
+    /// One line per image done, on stderr: for logs and CI.
+    Plain,
+    /// Nothing but the summary.
+    None,
+}
+
+/// Shows a transfer's progress as [`ProgressMode`] says.
 pub struct Bars {
+    /// The bar, hidden unless drawing one.
     bar: ProgressBar,
+    /// The past tense of the action (`pulled`), for plain lines.
+    past: &'static str,
+    plain: bool,
 }
 
 impl Bars {
-    /// A bar on stderr if it is a terminal, hidden otherwise.
-    pub fn new(action: &str) -> Self {
-        let target = if std::io::stderr().is_terminal() {
+    /// Progress for `action` (`pull`) in `mode`.
+    pub fn new(action: &str, mode: ProgressMode) -> Self {
+        let terminal = std::io::stderr().is_terminal();
+        let draw = match mode {
+            ProgressMode::Auto => terminal,
+            ProgressMode::Bar => true,
+            ProgressMode::Plain | ProgressMode::None => false,
+        };
+        let target = if draw {
             ProgressDrawTarget::stderr()
         } else {
             ProgressDrawTarget::hidden()
         };
-        let bar = ProgressBar::with_draw_target(None, target);
+        // The length grows as blobs start: the estimate is for what is known so far.
+        let bar = ProgressBar::with_draw_target(Some(0), target);
         bar.set_style(
-            ProgressStyle::with_template("{spinner} {prefix} {bytes} ({bytes_per_sec}) {msg}")
-                .expect("valid template"),
+            ProgressStyle::with_template(
+                "{spinner} {prefix} {bytes}/{total_bytes} ({bytes_per_sec}, {eta} left) {msg}",
+            )
+            .expect("valid template"),
         );
         bar.set_prefix(action.to_owned());
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        Bars { bar }
+        if draw {
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        }
+        Bars {
+            bar,
+            past: crate::commands::transfer::action_past(action),
+            plain: mode == ProgressMode::Plain || (mode == ProgressMode::Auto && !terminal),
+        }
     }
 }
 
@@ -39,11 +74,21 @@ impl Drop for Bars {
 }
 
 impl Progress for Bars {
-    fn blob_finished(&self, _digest: &Digest, size: u64) {
-        self.bar.inc(size);
+    fn blob_started(&self, _digest: &Digest, size: u64) {
+        self.bar.inc_length(size);
     }
     fn manifest_done(&self, reference: &str) {
         self.bar.set_message(reference.to_owned());
+    }
+    fn image_done(&self, image: &str, digest: &Digest) {
+        if self.plain {
+            self.bar
+                .suspend(|| eprintln!("{} {image} ({digest})", self.past));
+        }
+    }
+    fn meter(&self) -> Option<Meter> {
+        let bar = self.bar.clone();
+        Some(Arc::new(move |bytes| bar.inc(bytes)))
     }
 }
 

@@ -25,6 +25,6 @@ pub mod waiting;
 pub use client::{Registry, RegistryOptions};
 pub use error::{Error, Result};
 pub use layout::Layout;
-pub use transfer::{NoProgress, Progress, Summary, Transfer, TransferOptions};
+pub use transfer::{Meter, NoProgress, Progress, Summary, Transfer, TransferOptions};
 
 mod source_impl;

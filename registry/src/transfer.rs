@@ -55,6 +55,9 @@ impl Default for TransferOptions {
     }
 }
 
+/// Counts bytes as a blob streams, called with each chunk's length.
+pub type Meter = Arc<dyn Fn(u64) + Send + Sync>;
+
 /// Receives progress events (the CLI draws bars; libraries never print).
 pub trait Progress: Send + Sync {
     /// A blob transfer starts.
@@ -63,6 +66,13 @@ pub trait Progress: Send + Sync {
     fn blob_finished(&self, _digest: &Digest, _size: u64) {}
     /// A manifest was written (or was already there).
     fn manifest_done(&self, _reference: &str) {}
+    /// A root image is complete at the destination, at `digest`.
+    fn image_done(&self, _image: &str, _digest: &Digest) {}
+    /// What counts bytes while blobs stream, if anything should: a large layer then shows
+    /// progress as it arrives, not only once it is complete.
+    fn meter(&self) -> Option<Meter> {
+        None
+    }
 }
 
 /// Progress that shows nothing.
@@ -250,6 +260,7 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
             self.sink.put_manifest(to, &manifest).await?;
         }
         self.stats.images.fetch_add(1, Ordering::Relaxed);
+        self.progress.image_done(&to.to_string(), &digest);
         Ok(digest)
     }
 
@@ -554,7 +565,15 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
         self.progress.blob_started(&digest, size);
         let stream = self.source.open_blob(src_repo, &digest).await?;
         let what = format!("{}@{digest}", src_repo.repo_name());
-        let checked = check_stream(stream, &digest, size, what);
+        let mut checked = check_stream(stream, &digest, size, what);
+        if let Some(meter) = self.progress.meter() {
+            use futures_util::StreamExt as _;
+            checked = Box::pin(checked.inspect(move |chunk| {
+                if let Ok(bytes) = chunk {
+                    meter(bytes.len() as u64);
+                }
+            }));
+        }
         self.sink.put_blob(dst_repo, &digest, size, checked).await?;
         self.stats.blobs.fetch_add(1, Ordering::Relaxed);
         self.stats.bytes.fetch_add(size, Ordering::Relaxed);

@@ -9,7 +9,7 @@ use sigmirror_oci::attachment::AttachmentKind;
 use sigmirror_registry::TransferOptions;
 
 use super::registry::{RegistryArgs, block_on};
-use crate::progress::{Bars, print_summary};
+use crate::progress::{Bars, ProgressMode, print_summary};
 
 /// Flags every transfer command shares.
 #[derive(Debug, Args, Clone)]
@@ -23,6 +23,10 @@ pub struct TransferArgs {
     /// Print a JSON report on stdout instead of the summary line.
     #[arg(long)]
     pub json: bool,
+    /// How to show progress: a bar of bytes with rate and estimate on a terminal, a line per
+    /// image elsewhere (auto), or always one of them, or nothing.
+    #[arg(long, value_enum, default_value = "auto", value_name = "MODE")]
+    pub progress: ProgressMode,
 }
 
 impl TransferArgs {
@@ -52,7 +56,7 @@ impl TransferArgs {
     where
         F: std::future::Future<Output = Result<(Batch, Bars)>>,
     {
-        let work = transfer(Bars::new(action));
+        let work = transfer(Bars::new(action, self.progress));
         let (batch, bars) = match threads {
             Threads::One => block_on(work)?,
             Threads::Two => super::registry::block_on_parallel(work)?,

@@ -84,3 +84,105 @@ fn error_lines_escape_control_characters_and_name_each_cause_once() {
     assert!(out.stderr.contains("x\\u{1b}[2Jy\\nz"), "{}", out.stderr);
     assert_eq!(out.stderr.trim_end().lines().count(), 1, "{}", out.stderr);
 }
+
+/// Progress (issue: "The mirror tells the truth", item 4). On a terminal the bar counts a large
+/// layer's bytes as they stream, against the total, with rate and estimate (it used to stay at
+/// the size of the small blobs until the layer was complete); elsewhere, one plain line per
+/// image; `--progress none` shows only the summary.
+#[test]
+fn progress_counts_bytes_as_they_stream_and_is_plain_off_a_terminal() {
+    const LAYER: usize = 96 << 20;
+    let reg = sigmirror_tests::registry::TestRegistry::start();
+    let dir = TestDir::new();
+    let big = format!("{}:v1", reg.image("progress/big"));
+    let digest = sigmirror_tests::oci::push_big_image(&big, "progress", 1, LAYER);
+    let small = format!("{}:v1", reg.image("progress/small"));
+    sigmirror_tests::oci::push_image(&small, "progress");
+
+    // A terminal: `script` gives the command a pseudo-terminal and keeps what it drew.
+    let typescript = dir.join("typescript");
+    let command = format!(
+        "{} pull --store {} {big}",
+        env!("CARGO_BIN_EXE_sigmirror"),
+        dir.join("store-tty").display()
+    );
+    run(
+        std::process::Command::new(sigmirror_tests::tool("script"))
+            .args(["-qec", &command])
+            .arg(&typescript)
+            .env("HOME", dir.path()),
+        None,
+    )
+    .ok();
+    let drawn = String::from_utf8_lossy(&std::fs::read(&typescript).unwrap()).into_owned();
+    // Frames look like `⠙ pull 36.84 MiB/96.00 MiB (303.51 MiB/s, 0s left) …`.
+    let counts: Vec<(f64, f64)> = drawn
+        .split(['\r', '\n'])
+        .filter(|frame| frame.contains(" left)"))
+        .filter_map(|frame| {
+            let (done, rest) = frame.split_once(" pull ")?.1.split_once('/')?;
+            let total = rest.split(" (").next()?;
+            Some((mebibytes(done)?, mebibytes(total)?))
+        })
+        .collect();
+    assert!(
+        counts
+            .iter()
+            .any(|&(done, total)| done > 1.0 && total >= 95.0 && frame_has_rate(&drawn)),
+        "no frame counted the layer's bytes: {counts:?}\n{drawn}"
+    );
+
+    // Not a terminal: a line per image, then the summary.
+    let out = run(
+        sigmirror(&dir).args(["pull", "--store", "store-plain", &big, &small]),
+        None,
+    )
+    .ok();
+    assert!(
+        out.stderr.contains(&format!("pulled {big} ({digest})")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(&format!("pulled {small} (sha256:")),
+        "{}",
+        out.stderr
+    );
+    let out = run(
+        sigmirror(&dir).args([
+            "pull",
+            "--progress",
+            "none",
+            "--store",
+            "store-none",
+            &small,
+        ]),
+        None,
+    )
+    .ok();
+    assert!(
+        !out.stderr.contains(&format!("pulled {small}")),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("pulled 1 image(s)"), "{}", out.stderr);
+}
+
+/// `12.5 MiB`, `300 KiB`, `7 B` as mebibytes.
+fn mebibytes(text: &str) -> Option<f64> {
+    let (value, unit) = text.trim().split_once(' ')?;
+    let value: f64 = value.parse().ok()?;
+    let scale = match unit {
+        "B" => 1.0 / (1024.0 * 1024.0),
+        "KiB" => 1.0 / 1024.0,
+        "MiB" => 1.0,
+        "GiB" => 1024.0,
+        _ => return None,
+    };
+    Some(value * scale)
+}
+
+/// Whether the bar shows a transfer rate.
+fn frame_has_rate(drawn: &str) -> bool {
+    drawn.contains("MiB/s") || drawn.contains("GiB/s")
+}

@@ -3,10 +3,11 @@
 //! shared content must never write a manifest early.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use futures_util::StreamExt;
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
@@ -14,7 +15,7 @@ use sigmirror_oci::manifest::Manifest;
 use sigmirror_oci::source::{BlobStream, Sink, Source};
 use sigmirror_oci::{Digest, Error, ImageRef, Result, media_types};
 
-use super::{NoProgress, Transfer, TransferOptions};
+use super::{NoProgress, Progress, Transfer, TransferOptions};
 
 fn digest(bytes: &[u8]) -> Digest {
     Digest::sha256_of(bytes)
@@ -116,10 +117,17 @@ impl Source for MemorySource {
         shuffle(digest.as_str()).await;
         let bytes = self.blobs.get(digest).cloned().unwrap_or_default();
         let key = digest.to_string();
-        Ok(Box::pin(futures_util::stream::once(async move {
-            shuffle(&key).await;
-            Ok(bytes)
-        })))
+        // In chunks of 4 bytes, as a network body arrives in pieces.
+        let chunks: Vec<Bytes> = bytes.chunks(4).map(Bytes::copy_from_slice).collect();
+        Ok(Box::pin(futures_util::stream::iter(chunks).then(
+            move |chunk| {
+                let key = key.clone();
+                async move {
+                    shuffle(&key).await;
+                    Ok(chunk)
+                }
+            },
+        )))
     }
 }
 
@@ -509,4 +517,71 @@ async fn deep_indexes_and_referrer_floods_are_refused() {
         .expect_err("refused");
     assert!(error.to_string().contains("5000 referrers"), "{error}");
     assert!(source.total_requests() <= 10, "{}", source.total_requests());
+}
+
+/// Records progress events in order.
+#[derive(Default)]
+struct Recorder {
+    events: Arc<Mutex<Vec<String>>>,
+}
+
+impl Progress for Recorder {
+    fn blob_started(&self, digest: &Digest, size: u64) {
+        self.events
+            .lock()
+            .unwrap()
+            .push(format!("start {digest} {size}"));
+    }
+    fn blob_finished(&self, digest: &Digest, _size: u64) {
+        self.events.lock().unwrap().push(format!("end {digest}"));
+    }
+    fn image_done(&self, image: &str, digest: &Digest) {
+        self.events
+            .lock()
+            .unwrap()
+            .push(format!("image {image} {digest}"));
+    }
+    fn meter(&self) -> Option<crate::Meter> {
+        let events = self.events.clone();
+        Some(Arc::new(move |n| {
+            events.lock().unwrap().push(format!("bytes {n}"))
+        }))
+    }
+}
+
+/// A blob's bytes are counted as they stream, between its start and its end, so a large layer
+/// shows progress before it is complete; the image is reported once, when done.
+#[tokio::test]
+async fn bytes_are_metered_as_blobs_stream() {
+    let mut source = MemorySource::default();
+    let (image, _) = source.add_image("metered with a layer of several chunks");
+    source.tags.insert("v1".into(), image.clone());
+    let layer = digest(b"layer metered with a layer of several chunks");
+    let repo = ImageRef::parse("127.0.0.1:5000/team/app:v1").expect("reference");
+    let sink = CheckingSink::default();
+    let recorder = Recorder::default();
+    let transfer = Transfer::new(&source, &sink, TransferOptions::default(), &recorder);
+    transfer.copy_image(&repo, &repo).await.expect("copied");
+    let events = recorder.events.lock().unwrap().clone();
+    let start = events
+        .iter()
+        .position(|e| e.starts_with(&format!("start {layer}")))
+        .expect("the layer started");
+    let end = events
+        .iter()
+        .position(|e| *e == format!("end {layer}"))
+        .expect("the layer ended");
+    // Several meter calls for this blob in between (another blob may interleave: count them
+    // all; the layer alone is 44 bytes, 11 chunks).
+    let metered: Vec<u64> = events[start..end]
+        .iter()
+        .filter_map(|e| e.strip_prefix("bytes ")?.parse().ok())
+        .collect();
+    assert!(metered.len() >= 11, "{events:?}");
+    assert_eq!(
+        events.iter().filter(|e| e.starts_with("image ")).count(),
+        1,
+        "{events:?}"
+    );
+    assert_eq!(events.last().unwrap(), &format!("image {repo} {image}"));
 }
