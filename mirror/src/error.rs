@@ -30,6 +30,17 @@ pub enum Error {
         /// The name it was to be loaded as.
         image: String,
     },
+    /// The store holds one platform of this image's index: a registry refuses the index
+    /// without its other platforms' manifests.
+    #[error(
+        "the store holds only {platform} of this multi-platform image (pulled with --platform), \
+         and a registry refuses an index whose other platforms' manifests it does not hold; \
+         pull it without --platform to push it"
+    )]
+    PartialImage {
+        /// The platform it was pulled for.
+        platform: String,
+    },
     /// `copy` without `--force` would move an existing tag.
     #[error("image \"{0}\" already exists with another digest; use -f to overwrite")]
     DestinationExists(String),

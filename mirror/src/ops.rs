@@ -91,16 +91,23 @@ async fn copy_images<'i, S: Source, K: Sink>(
         .await
 }
 
+/// How an image was transferred, for its record.
+struct Pulled<'o> {
+    no_layers: bool,
+    platform: Option<&'o str>,
+}
+
 /// Records `name` in the store: incomplete before a transfer, complete after.
 fn record(
     store: &Store,
     name: &ImageRef,
     digest: &Digest,
     complete: bool,
-    no_layers: bool,
+    how: &Pulled<'_>,
     source: &str,
 ) -> Result<()> {
-    let record = ImageRecord::new(digest, complete, no_layers, source);
+    let record = ImageRecord::new(digest, complete, how.no_layers, source)
+        .for_platform(how.platform.map(str::to_owned));
     Ok(store.record_image(&name.to_string(), record)?)
 }
 
@@ -116,7 +123,11 @@ pub async fn pull(
     options: TransferOptions,
     progress: &dyn Progress,
 ) -> Result<Batch> {
-    let no_layers = !options.layers;
+    let platform = options.platform.clone();
+    let how = Pulled {
+        no_layers: !options.layers,
+        platform: platform.as_deref(),
+    };
     let images: Vec<ImageRef> = images.iter().cloned().map(with_default_tag).collect();
     if images.is_empty() {
         return Err(Error::NothingToDo("pull", " or give --from-file"));
@@ -127,12 +138,16 @@ pub async fn pull(
     let transfer = Transfer::new(registry, &sink, options, progress);
     for image in &images {
         if let Some(existing) = store.image(&image.to_string())? {
+            let was = Pulled {
+                no_layers: existing.no_layers,
+                platform: existing.platform.as_deref(),
+            };
             record(
                 &store,
                 image,
                 &existing.digest,
                 false,
-                no_layers,
+                &was,
                 &image.repo_name(),
             )?;
         }
@@ -146,7 +161,7 @@ pub async fn pull(
     let mut failed = vec![];
     for (image, outcome) in pulled {
         match outcome {
-            Ok(digest) => record(&store, image, &digest, true, no_layers, &image.repo_name())?,
+            Ok(digest) => record(&store, image, &digest, true, &how, &image.repo_name())?,
             Err(e) => failed.push((image.to_string(), e)),
         }
     }
@@ -186,19 +201,37 @@ pub async fn push(
             Ok((image, target))
         })
         .collect::<Result<Vec<_>>>()?;
+    let total = pairs.len();
+    // An image pulled for one platform cannot go to a registry: said per image, up front.
+    let mut failed = vec![];
+    let mut whole = vec![];
+    for (image, target) in pairs {
+        match store.image(&image.to_string())?.and_then(|r| r.platform) {
+            Some(platform) => {
+                let e = Error::PartialImage { platform };
+                failed.push((
+                    image.to_string(),
+                    e.for_image(format!("pushing {image} to {target}")),
+                ));
+            }
+            None => whole.push((image, target)),
+        }
+    }
     let at_once = options.concurrency;
     let transfer = Transfer::new(store, registry, options, progress);
-    let pushed = copy_images(&transfer, &pairs, at_once, |image, to| {
+    let pushed = copy_images(&transfer, &whole, at_once, |image, to| {
         format!("pushing {image} to {to}")
     })
     .await;
+    failed.extend(
+        pushed
+            .into_iter()
+            .filter_map(|(image, o)| Some((image.to_string(), o.err()?))),
+    );
     Ok(Batch {
         summary: transfer.summary(),
-        total: pairs.len(),
-        failed: pushed
-            .into_iter()
-            .filter_map(|(image, o)| Some((image.to_string(), o.err()?)))
-            .collect(),
+        total,
+        failed,
     })
 }
 
@@ -266,18 +299,23 @@ pub async fn load(
     let source = format!("layout:{}", dir.display());
     store.set_provenance(&source);
     let at_once = options.concurrency.max(1);
+    let platform = options.platform.clone();
+    let how = Pulled {
+        no_layers: false,
+        platform: platform.as_deref(),
+    };
     let sink = BlockingStore::new(store.clone());
     let transfer = Transfer::new(&layout, &sink, options, progress);
     let batch = store.batch();
     let loaded = futures_util::stream::iter(&roots)
         .map(|(from, to)| {
-            let (transfer, store, source) = (&transfer, &store, &source);
+            let (transfer, store, source, how) = (&transfer, &store, &source, &how);
             async move {
                 let digest = transfer
                     .copy_image(from, to)
                     .await
                     .map_err(|e| Error::from(e).for_image(format!("loading {to}")))?;
-                record(store, to, &digest, true, false, source)
+                record(store, to, &digest, true, how, source)
             }
         })
         .buffer_unordered(at_once)

@@ -97,6 +97,11 @@ fn until_dropped(stream: BlobStream, dropped: oneshot::Receiver<()>) -> BlobStre
 }
 
 impl Sink for BlockingStore {
+    /// An index pulled for one platform is kept whole, its other children absent.
+    fn holds_partial_indexes(&self) -> bool {
+        true
+    }
+
     async fn has_blob(&self, repo: &ImageRef, digest: &Digest) -> sigmirror_oci::Result<bool> {
         Sink::has_blob(&*self.store, repo, digest).await
     }

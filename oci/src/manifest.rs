@@ -114,6 +114,17 @@ pub struct Platform {
     pub features: Option<Vec<String>>,
 }
 
+/// `os/arch[/variant]`, the `--platform` syntax.
+impl std::fmt::Display for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        match &self.variant {
+            Some(variant) => write!(f, "/{variant}"),
+            None => Ok(()),
+        }
+    }
+}
+
 impl Platform {
     /// Whether this platform is `os[/arch[/variant]]` (the `--platform` syntax).
     pub fn matches(&self, wanted: &str) -> bool {

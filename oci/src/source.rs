@@ -84,6 +84,13 @@ pub trait Sink: Sync {
         self.has_blob(repo, digest)
     }
 
+    /// Whether the sink can hold an index without all of its children (`--platform`): the
+    /// store and OCI layouts can; registries refuse such an index, so by default a sink
+    /// cannot.
+    fn holds_partial_indexes(&self) -> bool {
+        false
+    }
+
     /// Whether a manifest already in the sink is known to have all its content: then the
     /// transfer does not walk it again. Sinks write manifests after their content, so this
     /// holds unless layers are wanted and an earlier transfer skipped them; registries refuse

@@ -499,6 +499,12 @@ impl Source for Layout {
 }
 
 impl Sink for Layout {
+    /// The image-layout spec lets a layout miss blobs it names (to be fetched elsewhere): an
+    /// index saved for one platform keeps its bytes, its other children absent.
+    fn holds_partial_indexes(&self) -> bool {
+        true
+    }
+
     async fn has_blob(&self, _repo: &ImageRef, digest: &Digest) -> Result<bool> {
         Ok(self.blob_path(digest)?.is_file())
     }

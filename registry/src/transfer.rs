@@ -228,28 +228,25 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
 
     /// Copies the closure of `from` (tag or digest) to `to`'s repository, and tags it there
     /// with `to`'s tag if it has one. Returns the manifest digest.
+    ///
+    /// With a platform, an index keeps its bytes and digest (signatures made on it still
+    /// verify) and only the chosen platform's image is copied with it; the other children are
+    /// left out, which only sinks that hold partial indexes accept (see
+    /// [`Self::copy_platform`]).
     pub async fn copy_image(&self, from: &ImageRef, to: &ImageRef) -> Result<Digest> {
-        let mut manifest = self.request(resolve(self.source, from)).await?;
-        // With a platform, an index is replaced by its matching image: a partial index would
-        // name manifests the destination does not have.
-        if let Some(platform) = &self.options.platform {
-            let view = manifest.view(&from.to_string())?;
-            if view.is_index() {
-                let entry = view
-                    .platform_entry(platform)
-                    .ok_or_else(|| Error::NotFound {
-                        what: format!("{from} for platform {platform}"),
-                    })?;
-                manifest = self
-                    .request(resolve(self.source, &from.with_digest(&entry.digest)))
-                    .await?;
-            }
-        }
+        let manifest = self.request(resolve(self.source, from)).await?;
         let digest = manifest.digest.clone();
         let (src_repo, dst_repo) = (from.clone(), to.clone());
-        let digests = self
-            .copy_content(&src_repo, manifest.clone(), &dst_repo, false)
-            .await?;
+        let digests = match &self.options.platform {
+            Some(platform) if manifest.view(&from.to_string())?.is_index() => {
+                self.copy_platform(&src_repo, &manifest, &dst_repo, platform)
+                    .await?
+            }
+            _ => {
+                self.copy_content(&src_repo, manifest.clone(), &dst_repo, false)
+                    .await?
+            }
+        };
         try_join_all(
             digests
                 .iter()
@@ -262,6 +259,52 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
         self.stats.images.fetch_add(1, Ordering::Relaxed);
         self.progress.image_done(&to.to_string(), &digest);
         Ok(digest)
+    }
+
+    /// Copies the index `manifest` itself and the closure of its `platform` child, and returns
+    /// the digests of the manifests copied (the index first). The index is written after the
+    /// child; the other children are not copied, and not walked.
+    async fn copy_platform(
+        &'a self,
+        src_repo: &'a ImageRef,
+        manifest: &Manifest,
+        dst_repo: &'a ImageRef,
+        platform: &str,
+    ) -> Result<ManifestDigests> {
+        let what = format!("{}@{}", src_repo.repo_name(), manifest.digest);
+        let view = manifest.view(&what)?;
+        let entry = view
+            .platform_entry(platform)
+            .ok_or_else(|| Error::NotFound {
+                what: format!("{what}: no manifest for platform {platform} in the index"),
+            })?;
+        if !self.sink.holds_partial_indexes() {
+            return Err(malformed(
+                &what,
+                format!(
+                    "--platform {platform}: the destination is a registry, which refuses an \
+                     index whose other platforms' manifests it does not hold, and rewriting the \
+                     tag to the platform's manifest would change its digest; copy the whole \
+                     image, or the platform's image by digest ({}@{})",
+                    src_repo.repo_name(),
+                    entry.digest
+                ),
+            ));
+        }
+        let child = self
+            .copy_content_of(src_repo, entry.digest.clone(), None, dst_repo, false, 1)
+            .await?;
+        let target = dst_repo.with_digest(&manifest.digest);
+        if self.sink.has_manifest(dst_repo, &manifest.digest).await? {
+            self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.sink.put_manifest(&target, manifest).await?;
+            self.stats.manifests.fetch_add(1, Ordering::Relaxed);
+        }
+        self.progress.manifest_done(&target.to_string());
+        let mut digests = vec![manifest.digest.clone()];
+        digests.extend(child.iter().cloned());
+        Ok(Arc::new(digests))
     }
 
     /// Makes `manifest` and everything it names complete in the sink, at most once per

@@ -66,8 +66,22 @@ pub struct ImageInfo {
     /// The closure of its digest.
     pub closure: Closure,
     /// The record says the transfer finished and the closure has nothing missing (but image
-    /// layers when it was pulled without them).
+    /// layers when it was pulled without them, and the other platforms of an image pulled for
+    /// one platform).
     pub complete: bool,
+    /// For an index: each platform it lists, with its manifest and whether the store holds it.
+    pub platforms: Vec<PlatformEntry>,
+}
+
+/// One platform of an index, and whether the store holds its manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformEntry {
+    /// `os/arch[/variant]` (`unknown` where the index does not say).
+    pub platform: String,
+    /// Its manifest.
+    pub digest: Digest,
+    /// Whether the store holds that manifest.
+    pub present: bool,
 }
 
 impl Store {
@@ -92,14 +106,45 @@ impl Store {
         let record = self.image(&key)?.ok_or_else(|| Error::NotFound {
             what: format!("image {key}"),
         })?;
-        let closure = self.closure(&record.digest)?;
+        let mut closure = self.closure(&record.digest)?;
+        let platforms = self.platforms_of(&record.digest)?;
+        if record.platform.is_some() {
+            // Left out by choice: not missing.
+            for absent in platforms.iter().filter(|p| !p.present) {
+                closure.missing_manifests.remove(&absent.digest);
+            }
+        }
         let complete = record.complete && closure.is_complete(record.no_layers);
         Ok(ImageInfo {
             name: key,
             record,
             closure,
             complete,
+            platforms,
         })
+    }
+
+    /// The platforms an index lists, each with whether its manifest is here; none for anything
+    /// that is not a stored index.
+    fn platforms_of(&self, digest: &Digest) -> Result<Vec<PlatformEntry>> {
+        let Some(view) = self.stored_view(digest)? else {
+            return Ok(vec![]);
+        };
+        if !view.is_index() {
+            return Ok(vec![]);
+        }
+        Ok(view
+            .manifests
+            .iter()
+            .map(|d| PlatformEntry {
+                platform: d
+                    .platform
+                    .as_ref()
+                    .map_or_else(|| "unknown".to_owned(), ToString::to_string),
+                digest: d.digest.clone(),
+                present: self.has_blob(&d.digest),
+            })
+            .collect())
     }
 
     /// The stored manifest `digest` as a walkable view: `Ok(None)` if it is absent, damaged

@@ -53,6 +53,10 @@ pub struct ImageRecord {
     pub source: String,
     /// When (RFC 3339, UTC).
     pub pulled_at: String,
+    /// Pulled for this platform only (`--platform`): the digest is an index kept whole, and
+    /// its other platforms' manifests are absent by choice, not missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
 }
 
 impl ImageRecord {
@@ -64,7 +68,14 @@ impl ImageRecord {
             no_layers,
             source: source.to_owned(),
             pulled_at: sigmirror_oci::timefmt::now_rfc3339(),
+            platform: None,
         }
+    }
+
+    /// The record of an image pulled for `platform` only (see [`ImageRecord::platform`]).
+    pub fn for_platform(mut self, platform: Option<String>) -> ImageRecord {
+        self.platform = platform;
+        self
     }
 }
 

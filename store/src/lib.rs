@@ -55,7 +55,7 @@ use sigmirror_oci::Digest;
 use sigmirror_oci::digest::Algorithm;
 
 pub use blobs::{BlobReader, BlobWriter};
-pub use closure::{Closure, ImageInfo};
+pub use closure::{Closure, ImageInfo, PlatformEntry};
 pub use error::{Error, Result};
 pub use fsck::FsckReport;
 pub use gc::{GcReport, Usage};

@@ -163,6 +163,11 @@ impl Source for Store {
 }
 
 impl Sink for Store {
+    /// An index pulled for one platform is kept whole, its other children absent.
+    fn holds_partial_indexes(&self) -> bool {
+        true
+    }
+
     fn holds_complete(
         &self,
         _repo: &ImageRef,

@@ -186,7 +186,15 @@ impl StoreCmd {
                         "incomplete"
                     };
                     let layers = if rec.no_layers { " no-layers" } else { "" };
-                    outln!("{name}\t{}\t{state}{layers}\t{}", rec.digest, rec.pulled_at)?;
+                    let platform = rec
+                        .platform
+                        .as_ref()
+                        .map_or(String::new(), |p| format!(" platform={p}"));
+                    outln!(
+                        "{name}\t{}\t{state}{layers}{platform}\t{}",
+                        rec.digest,
+                        rec.pulled_at
+                    )?;
                 }
                 Ok(())
             }
@@ -210,6 +218,12 @@ impl StoreCmd {
                     "missingBlobs": c.missing_blobs,
                     "missingLayers": c.missing_layers,
                     "damaged": c.damaged,
+                    "pulledForPlatform": info.record.platform,
+                    "platforms": info.platforms.iter().map(|p| serde_json::json!({
+                        "platform": p.platform,
+                        "digest": p.digest,
+                        "present": p.present,
+                    })).collect::<Vec<_>>(),
                 });
                 outln!("{}", serde_json::to_string_pretty(&report)?)?;
                 if !info.complete {

@@ -260,11 +260,13 @@ fn push_and_copy_keep_digests_and_cosign_verifies_the_destination() {
         let tag = ours.trim().rsplit_once(':').unwrap().1.to_owned();
         assert_eq!(tag, format!("{}.sig", m.index.replace(':', "-")));
     }
-    // --platform copies just that platform's image, tagged at the destination.
+    // --platform to a registry: refused, for the registry would refuse the partial index and
+    // tagging the platform's manifest instead would change what the tag names.
     let arm = format!("{}:arm", second.image("copied/app"));
     m.sm(&["copy", "--platform", "linux/arm64", &m.image, &arm])
-        .ok();
-    assert_eq!(digest(&arm), m.children[1]);
+        .fails_with("refuses an index whose other platforms' manifests it does not hold");
+    m.sm(&["verify", "--key", "cosign.pub", &arm])
+        .fails_with("not found");
     // Copying onto a tag that holds another image needs --force.
     let other = format!("{}:v3", second.image("copied/app"));
     push_image(&other, "unrelated");
@@ -766,4 +768,123 @@ fn batch_commands_keep_what_succeeded_and_name_each_failure() {
         out.stdout_text().contains("critical"),
         "the good one's payload is printed"
     );
+}
+
+/// `--platform` never changes what a tag names (issue: "The mirror tells the truth", item 1):
+/// `pull` keeps the index (bytes and digest) with only the chosen platform's image, records the
+/// other platforms as absent, and signatures and attestations made on the index verify
+/// offline; `save` writes the same partial index into a layout that skopeo reads for that
+/// platform and `load --platform` reads back; `push` of such an image is refused with why.
+#[test]
+fn platform_pulls_keep_the_index_digest_and_its_signatures() {
+    let m = mirror("team/platform");
+    let (amd64, arm64) = (&m.children[0], &m.children[1]);
+    m.sm(&["pull", "--platform", "linux/arm64", &m.image]).ok();
+    let info = m.sm(&["store", "info", &m.image]).ok();
+    let info: Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!(info["digest"], m.index.as_str(), "{info}");
+    assert_eq!(info["complete"], true, "{info}");
+    assert_eq!(info["pulledForPlatform"], "linux/arm64", "{info}");
+    let platforms = info["platforms"].as_array().unwrap();
+    let present = |digest: &str| {
+        platforms
+            .iter()
+            .find(|p| p["digest"] == digest)
+            .map(|p| p["present"].as_bool().unwrap())
+    };
+    assert_eq!(present(arm64), Some(true), "{info}");
+    assert_eq!(present(amd64), Some(false), "{info}");
+    assert_eq!(info["missingManifests"], Value::Array(vec![]), "{info}");
+    let ls = m.sm(&["store", "ls"]).ok().stdout_text();
+    assert!(
+        ls.contains(&format!(
+            "{}\t{}\tcomplete platform=linux/arm64",
+            m.image, m.index
+        )),
+        "{ls}"
+    );
+    // The signature and attestation made on the index verify offline.
+    m.sm(&["verify", "--offline", "--key", "cosign.pub", &m.image])
+        .ok();
+    m.sm(&[
+        "verify-attestation",
+        "--offline",
+        "--key",
+        "cosign.pub",
+        "--type",
+        "https://example.com/t/v1",
+        &m.image,
+    ])
+    .ok();
+    // The absent platform is absent, not silently there.
+    m.sm(&["verify", "--offline", "--key", "cosign.pub", &m.child(0)])
+        .fails_with("not");
+
+    // save: the same partial index in a layout; skopeo reads it for arm64.
+    m.sm(&[
+        "save",
+        "--offline",
+        "--platform",
+        "linux/arm64",
+        "--dir",
+        "partial",
+        &m.image,
+    ])
+    .ok();
+    let layout = m.dir.join("partial");
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    assert!(
+        index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["digest"] == m.index.as_str()),
+        "{index}"
+    );
+    assert!(!layout.join("blobs/sha256").join(&amd64[7..]).exists());
+    let copied = m.dir.join("skopeo-arm64");
+    run(
+        Command::new(tool("skopeo")).args([
+            "copy",
+            "--override-os",
+            "linux",
+            "--override-arch",
+            "arm64",
+            &format!("oci:{}:{}", layout.display(), m.image),
+            &format!("dir:{}", copied.display()),
+        ]),
+        None,
+    )
+    .ok();
+    let manifest = std::fs::read(copied.join("manifest.json")).unwrap();
+    assert_eq!(sigmirror_oci::Digest::sha256_of(&manifest).as_str(), arm64);
+    // load --platform reads it into another store, whole index and signatures.
+    let other = m.dir.join("other");
+    let other = other.to_str().unwrap();
+    m.sm(&[
+        "load",
+        "--platform",
+        "linux/arm64",
+        "--store",
+        other,
+        "--dir",
+        "partial",
+    ])
+    .ok();
+    m.sm(&[
+        "verify",
+        "--offline",
+        "--store",
+        other,
+        "--key",
+        "cosign.pub",
+        &m.image,
+    ])
+    .ok();
+
+    // push: a registry cannot hold it; said per image, the others still go.
+    let to = format!("{}/copy", m.reg.addr());
+    m.sm(&["push", "--to", &to, &m.image])
+        .fails_with("holds only linux/arm64 of this multi-platform image");
 }
