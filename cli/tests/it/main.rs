@@ -4,6 +4,7 @@
 mod attest;
 mod blob;
 mod cosign3;
+mod docs;
 mod fuse;
 mod hostile;
 mod hostile_layout;
