@@ -152,7 +152,7 @@ fn stalled(
     expected: Option<u64>,
 ) -> Error {
     let of = expected.map_or(String::new(), |n| format!(" of {n}"));
-    Error::Registry {
+    Error::TimedOut {
         reference: what.to_owned(),
         reason: format!(
             "transfer stalled: {in_window} bytes in the last {} s ({received}{of} in all), below \

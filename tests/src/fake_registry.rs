@@ -292,7 +292,7 @@ fn serve(stream: TcpStream, content: &Content) {
         } else if content.lie == Lie::ComeBackInAnHour {
             let headers = [("Retry-After", "3600".to_owned())];
             respond(&mut stream, "429 Too Many Requests", &headers, busy, head);
-        } else if let Some(reference) = path.strip_prefix("/v2/lie/app/manifests/") {
+        } else if let Some(reference) = after(path, "/manifests/") {
             let digest = content
                 .tags
                 .get(reference)
@@ -337,7 +337,7 @@ fn serve(stream: TcpStream, content: &Content) {
                     head,
                 ),
             }
-        } else if let Some(d) = path.strip_prefix("/v2/lie/app/blobs/") {
+        } else if let Some(d) = after(path, "/blobs/") {
             if content.lie == Lie::ServerError {
                 respond(&mut stream, "500 Internal Server Error", &[], b"boom", head);
             } else {
@@ -368,4 +368,11 @@ fn serve(stream: TcpStream, content: &Content) {
             );
         }
     }
+}
+
+/// What follows `/v2/<any repository><marker>` in `path`: the fake serves one image under
+/// every repository name.
+fn after<'p>(path: &'p str, marker: &str) -> Option<&'p str> {
+    let rest = path.strip_prefix("/v2/")?;
+    rest.rfind(marker).map(|i| &rest[i + marker.len()..])
 }

@@ -66,7 +66,10 @@ impl TransferArgs {
         let mut failed = bad;
         failed.extend(batch.failed.into_iter().map(|(r, e)| (r, e.into())));
         let past = action_past(action);
-        print_summary(past, &batch.summary, self.json, &failed)?;
+        // A summary of nothing done says nothing the errors below do not.
+        if self.json || batch.summary.images > 0 || failed.is_empty() {
+            print_summary(past, &batch.summary, self.json, &failed)?;
+        }
         for (_, e) in &failed {
             eprintln!("Error: {}", crate::exit::message(e));
         }

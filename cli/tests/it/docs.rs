@@ -9,18 +9,23 @@
 //! - `<!-- doc-test: image REF [index] [seed=S] -->` pushes an image (an index of linux/amd64
 //!   and linux/arm64 with `index`) to a registry started that way, its content made from `S`
 //!   (default: the last part of REF), so the same seed gives the same digests;
+//! - `<!-- doc-test: stop ADDR -->` stops it (a source registry gone);
 //! - `<!-- doc-test: trickle ADDR -->` starts a registry that sends manifests one byte at a time;
 //! - `<!-- doc-test: path DOC-PATH -->` maps an absolute path of the guide (`/mnt/sigs`) into
-//!   the test's folder;
+//!   the test's folder (created; anything mounted there is unmounted when the guide ends);
 //! - `<!-- doc-test: home DOC-PATH -->` maps the guide's home folder to the shell's (the
 //!   test's folder);
+//! - `<!-- doc-test: name DOC-TEXT WORK-PATH -->` maps a path the guide shows (`/var/tmp/x`)
+//!   to one under the test's folder;
 //! - `<!-- doc-test: run COMMAND -->` runs a setup command the reader need not see (it must
 //!   succeed);
 //! - `<!-- doc-test: skip REASON -->` leaves out the next transcript line (say why: a cloud
 //!   service that cannot run here).
 //!
 //! Outputs are compared line by line after the parts that differ between runs are masked: hex
-//! digests and other hex runs, base64 text (signatures), and numbers (sizes, times, pids). With
+//! digests and other hex runs, base64 text (signatures), and numbers (sizes, times, pids); the
+//! lines are compared as a set, for images transferred concurrently report in the order they
+//! finish. With
 //! `SIGMIRROR_DOCS_UPDATE=1` the guides are rewritten with what the commands print instead, to
 //! be reviewed as a diff.
 
@@ -180,7 +185,8 @@ impl Drop for Shell {
 /// What a guide's examples ran against, and how its names map to this run's.
 struct World {
     dir: TestDir,
-    registries: Vec<TestRegistry>,
+    /// Registries by the address the guide gives them.
+    registries: Vec<(String, TestRegistry)>,
     fakes: Vec<FakeRegistry>,
     /// `(as the guide writes it, as this run has it)`, longest first when applied.
     names: Vec<(String, String)>,
@@ -197,6 +203,7 @@ impl World {
     }
 
     fn map(&mut self, doc: &str, actual: &str) {
+        self.names.retain(|(d, _)| d != doc);
         self.names.push((doc.to_owned(), actual.to_owned()));
         self.names
             .sort_by_key(|(d, a)| std::cmp::Reverse(d.len().max(a.len())));
@@ -218,6 +225,19 @@ impl World {
             .fold(text.to_owned(), |t, (doc, actual)| t.replace(actual, doc))
     }
 
+    /// Lazily unmounts whatever a guide left mounted under its mapped paths (a stale mount
+    /// included), so the test's folder can be removed.
+    fn unmount_all(&self) {
+        for (doc, actual) in &self.names {
+            if doc.starts_with('/') && Path::new(actual).starts_with(self.dir.path()) {
+                let _ = Command::new("umount")
+                    .args(["-l", actual])
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+    }
+
     fn directive(&mut self, shell: &mut Shell, doc: &str, line: usize, words: &[String]) {
         let at = format!("{doc}:{line}");
         match words
@@ -229,7 +249,15 @@ impl World {
             ["registry", addr] => {
                 let registry = TestRegistry::start();
                 self.map(addr, registry.addr());
-                self.registries.push(registry);
+                self.registries.push(((*addr).to_owned(), registry));
+            }
+            ["stop", addr] => {
+                let (_, registry) = self
+                    .registries
+                    .iter_mut()
+                    .find(|(doc, _)| doc == addr)
+                    .unwrap_or_else(|| panic!("{at}: no registry {addr}"));
+                registry.stop();
             }
             ["trickle", addr] => {
                 let fake = FakeRegistry::start(Lie::Trickle);
@@ -255,6 +283,10 @@ impl World {
                 let home = self.dir.path().to_str().expect("UTF-8 path").to_owned();
                 self.map(doc_path, &home);
             }
+            ["name", doc_text, work_path] => {
+                let actual = self.dir.join(work_path);
+                self.map(doc_text, actual.to_str().expect("UTF-8 path"));
+            }
             ["path", doc_path] => {
                 let actual = self.dir.join(doc_path.trim_start_matches('/'));
                 std::fs::create_dir_all(&actual).expect("create mapped path");
@@ -268,6 +300,13 @@ impl World {
             ["skip", _reason] => {}
             other => panic!("{at}: unknown doc-test directive {other:?}"),
         }
+    }
+}
+
+/// Whatever a guide mounted is unmounted, also when a step failed.
+impl Drop for World {
+    fn drop(&mut self) {
+        self.unmount_all();
     }
 }
 
@@ -367,8 +406,14 @@ fn replay(name: &str) {
                     .collect();
                 let printed: Vec<&String> =
                     output.iter().filter(|l| !l.trim().is_empty()).collect();
-                let same = shown.len() == printed.len()
-                    && shown.iter().zip(&printed).all(|(s, p)| mask(s) == mask(p));
+                // Sorted: images transferred concurrently report in the order they finish.
+                let masked = |lines: &mut dyn Iterator<Item = &str>| {
+                    let mut m: Vec<String> = lines.map(mask).collect();
+                    m.sort();
+                    m
+                };
+                let same = masked(&mut shown.iter().copied())
+                    == masked(&mut printed.iter().map(|l| l.as_str()));
                 let status_ok = (status != 0) == shows_failure(&shown);
                 if update && !same {
                     // Keep the guide's blank lines only where the output has them.
@@ -382,7 +427,8 @@ fn replay(name: &str) {
                         printed.iter().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n"),
                     ));
                 }
-                if update && !status_ok {
+                let printed_failure = printed.iter().any(|l| l.starts_with("Error: "));
+                if update && (status != 0) != printed_failure {
                     failures.push(format!(
                         "{name}:{line}: $ {command}: exit status {status}: {output:#?}"
                     ));
@@ -390,6 +436,7 @@ fn replay(name: &str) {
             }
         }
     }
+    drop(shell);
     assert!(ran > 0, "{name} has no transcript to run");
     if update && !replacements.is_empty() {
         for (first, end, output) in replacements.into_iter().rev() {
@@ -449,4 +496,24 @@ fn images_guide() {
 #[test]
 fn keys_and_blobs_guide() {
     replay("keys-and-blobs.md");
+}
+
+#[test]
+fn mirror_guide() {
+    replay("mirror.md");
+}
+
+#[test]
+fn attestations_guide() {
+    replay("attestations.md");
+}
+
+#[test]
+fn fuse_guide() {
+    replay("fuse.md");
+}
+
+#[test]
+fn plugin_abi_guide() {
+    replay("plugin-abi.md");
 }
