@@ -517,3 +517,128 @@ fn fuse_guide() {
 fn plugin_abi_guide() {
     replay("plugin-abi.md");
 }
+
+/// The `sigmirror` command lines of a guide that are not transcripts: usage forms with
+/// placeholders (`IMAGE`, `FILE`), and commands against services that cannot run here (cloud
+/// KMS, a public registry). Continuation lines are joined; comments are dropped.
+fn usage_lines(text: &str) -> Vec<(usize, String)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = vec![];
+    let mut i = 0;
+    while i < lines.len() {
+        if !lines[i].starts_with("```") {
+            i += 1;
+            continue;
+        }
+        let start = i + 1;
+        let end = (start..lines.len())
+            .find(|&j| lines[j].starts_with("```"))
+            .unwrap_or(lines.len());
+        i = end + 1;
+        // Transcripts are replayed, outputs and all.
+        if lines[start..end].iter().any(|l| l.starts_with("$ ")) {
+            continue;
+        }
+        let mut pending: Option<(usize, String)> = None;
+        for (j, line) in lines.iter().enumerate().take(end).skip(start) {
+            let line = line.split(" # ").next().unwrap_or_default().trim_end();
+            let (first, mut joined) = match pending.take() {
+                Some((first, so_far)) => (first, format!("{so_far} {}", line.trim())),
+                None => (j + 1, line.trim().to_owned()),
+            };
+            if joined.ends_with('\\') {
+                joined.pop();
+                pending = Some((first, joined));
+                continue;
+            }
+            // A command line: `sigmirror …`, after any `VAR=value` words.
+            let command = joined
+                .split_whitespace()
+                .find(|w| !(w.contains('=') && !w.starts_with('-')));
+            if command == Some("sigmirror") {
+                out.push((first, joined));
+            }
+        }
+    }
+    out
+}
+
+/// Every `sigmirror` command line in the guides and the README that is not a transcript names
+/// a subcommand that exists and only flags it has (checked against its `--help`): a renamed or
+/// removed flag cannot linger in a usage form either. (The transcripts are run above; what
+/// these lines do is run by the tests of each capability: kms.rs, pkcs11.rs, k8s.rs,
+/// keyless.rs, tuf.rs.)
+#[test]
+fn usage_forms_name_only_commands_and_flags_that_exist() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut guides: Vec<PathBuf> = std::fs::read_dir(root.join("docs"))
+        .expect("docs folder")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    guides.push(root.join("README.md"));
+    let mut problems = vec![];
+    let mut checked = 0;
+    for guide in guides {
+        let text = std::fs::read_to_string(&guide).expect("read guide");
+        for (line, command) in usage_lines(&text) {
+            let words: Vec<&str> = command.split_whitespace().collect();
+            let Some(at) = words.iter().position(|w| *w == "sigmirror") else {
+                continue;
+            };
+            let args: Vec<String> = words[at + 1..]
+                .iter()
+                .map(|w| w.trim_matches(|c| c == '[' || c == ']').to_owned())
+                .collect();
+            // The subcommand path: the words before the first flag that are lower-case names.
+            let path: Vec<&str> = args
+                .iter()
+                .take_while(|a| {
+                    !a.starts_with('-')
+                        && a.chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                })
+                .take(3)
+                .map(String::as_str)
+                .collect();
+            let help = std::process::Command::new(env!("CARGO_BIN_EXE_sigmirror"))
+                .args(&path)
+                .arg("--help")
+                .output()
+                .expect("run sigmirror --help");
+            let where_ = format!("{}:{line}: {command}", guide.display());
+            if !help.status.success() {
+                problems.push(format!(
+                    "{where_}\n  {}",
+                    String::from_utf8_lossy(&help.stderr)
+                        .lines()
+                        .next()
+                        .unwrap_or_default()
+                ));
+                continue;
+            }
+            let help = String::from_utf8_lossy(&help.stdout).into_owned();
+            for arg in &args {
+                let flag = arg.split('=').next().unwrap_or_default();
+                let known = if let Some(long) = flag.strip_prefix("--") {
+                    long.is_empty()
+                        || help.contains(&format!("--{long} "))
+                        || help.contains(&format!("--{long}\n"))
+                        || help.contains(&format!("--{long}["))
+                        || help.contains(&format!("--{long}="))
+                        || help.contains(&format!("--{long} <"))
+                } else if flag.len() == 2 && flag.starts_with('-') {
+                    help.contains(&format!("{flag}, "))
+                } else {
+                    true
+                };
+                if !known {
+                    problems.push(format!("{where_}\n  no flag {flag}"));
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 20, "only {checked} usage lines found");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
