@@ -10,6 +10,10 @@
 //!   and linux/arm64 with `index`) to a registry started that way, its content made from `S`
 //!   (default: the last part of REF), so the same seed gives the same digests;
 //! - `<!-- doc-test: stop ADDR -->` stops it (a source registry gone);
+//! - `<!-- doc-test: keyless-image REF -->` pushes an image and signs it keyless with a private
+//!   Sigstore instance (`tests/peers/private_sigstore.py`), as `sigmirror_tests` signs for the
+//!   keyless tests; `<!-- doc-test: tuf-repository URL ROOT -->` publishes that instance's
+//!   trusted root in a TUF repository the guide calls `URL`, its first root saved as `ROOT`;
 //! - `<!-- doc-test: trickle ADDR -->` starts a registry that sends manifests one byte at a time;
 //! - `<!-- doc-test: path DOC-PATH -->` maps an absolute path of the guide (`/mnt/sigs`) into
 //!   the test's folder (created; anything mounted there is unmounted when the guide ends);
@@ -35,6 +39,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use sigmirror_tests::TestDir;
 use sigmirror_tests::fake_registry::{FakeRegistry, Lie};
+use sigmirror_tests::private_sigstore::PrivateSigstore;
 use sigmirror_tests::registry::TestRegistry;
 
 /// One piece of a guide, in order.
@@ -188,6 +193,10 @@ struct World {
     /// Registries by the address the guide gives them.
     registries: Vec<(String, TestRegistry)>,
     fakes: Vec<FakeRegistry>,
+    /// The private Sigstore instance keyless images are signed with, made on first need.
+    sigstore: Option<PrivateSigstore>,
+    /// TUF repositories publishing its trusted root.
+    tuf: Vec<crate::tuf::Repo>,
     /// `(as the guide writes it, as this run has it)`, longest first when applied.
     names: Vec<(String, String)>,
 }
@@ -198,6 +207,8 @@ impl World {
             dir: TestDir::new(),
             registries: vec![],
             fakes: vec![],
+            sigstore: None,
+            tuf: vec![],
             names: vec![],
         }
     }
@@ -286,6 +297,22 @@ impl World {
             ["name", doc_text, work_path] => {
                 let actual = self.dir.join(work_path);
                 self.map(doc_text, actual.to_str().expect("UTF-8 path"));
+            }
+            ["keyless-image", reference] => {
+                let actual = self.to_actual(reference);
+                let seed = reference.rsplit('/').next().expect("name");
+                let digest = sigmirror_tests::oci::push_image(&actual, seed);
+                let repo = actual.rsplit_once(':').expect("a tag").0.to_owned();
+                let sigstore = self.sigstore.get_or_insert_with(PrivateSigstore::init);
+                crate::keyless::sign_image(sigstore, &self.dir, &actual, &repo, &digest, &[]);
+            }
+            ["tuf-repository", url, pinned_root] => {
+                let sigstore = self.sigstore.get_or_insert_with(PrivateSigstore::init);
+                let repo = crate::tuf::new_repo(&sigstore.trusted_root());
+                std::fs::copy(repo.root(), self.dir.join(pinned_root)).expect("copy the root");
+                let actual = repo.server.url();
+                self.map(url, actual.trim_end_matches('/'));
+                self.tuf.push(repo);
             }
             ["path", doc_path] => {
                 let actual = self.dir.join(doc_path.trim_start_matches('/'));
@@ -641,4 +668,9 @@ fn usage_forms_name_only_commands_and_flags_that_exist() {
     }
     assert!(checked > 20, "only {checked} usage lines found");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn air_gap_guide() {
+    replay("air-gap.md");
 }

@@ -564,7 +564,7 @@ fn keyless_flags_are_checked_before_anything_is_read() {
 
 /// Signs `repo@digest` as the private instance would for cosign 2 (`sign-image-layer` with
 /// `extra`) and attaches the signature with its certificate, Rekor bundle and timestamp.
-fn sign_image(
+pub(crate) fn sign_image(
     ps: &PrivateSigstore,
     dir: &TestDir,
     image: &str,

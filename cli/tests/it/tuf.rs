@@ -16,9 +16,9 @@ use sigmirror_tests::{Run, TestDir, run, venv_python};
 use crate::sigmirror;
 
 /// A TUF repository in `dir/repo`, published at `server`.
-struct Repo {
+pub(crate) struct Repo {
     dir: TestDir,
-    server: Server,
+    pub(crate) server: Server,
 }
 
 impl Repo {
@@ -26,7 +26,7 @@ impl Repo {
         self.dir.join("repo")
     }
 
-    fn root(&self) -> PathBuf {
+    pub(crate) fn root(&self) -> PathBuf {
         self.path().join("1.root.json")
     }
 
@@ -70,7 +70,7 @@ fn copy(from: &Path, to: &Path) {
     );
 }
 
-fn new_repo(target: &Path) -> Repo {
+pub(crate) fn new_repo(target: &Path) -> Repo {
     let dir = TestDir::new();
     std::fs::create_dir_all(dir.join("repo")).unwrap();
     let server = Server::static_files(&dir.join("repo"));
