@@ -12,7 +12,9 @@
 //! - `<!-- doc-test: stop ADDR -->` stops it (a source registry gone);
 //! - `<!-- doc-test: keyless-image REF -->` pushes an image and signs it keyless with a private
 //!   Sigstore instance (`tests/peers/private_sigstore.py`), as `sigmirror_tests` signs for the
-//!   keyless tests; `<!-- doc-test: tuf-repository URL ROOT -->` publishes that instance's
+//!   keyless tests; `<!-- doc-test: keyless-blob FILE BUNDLE ROOT -->` writes FILE, signs it so
+//!   into the Sigstore bundle BUNDLE and saves the instance's trusted root as ROOT;
+//!   `<!-- doc-test: tuf-repository URL ROOT -->` publishes that instance's
 //!   trusted root in a TUF repository the guide calls `URL`, its first root saved as `ROOT`;
 //! - `<!-- doc-test: trickle ADDR -->` starts a registry that sends manifests one byte at a time;
 //! - `<!-- doc-test: path DOC-PATH -->` maps an absolute path of the guide (`/mnt/sigs`) into
@@ -305,6 +307,17 @@ impl World {
                 let repo = actual.rsplit_once(':').expect("a tag").0.to_owned();
                 let sigstore = self.sigstore.get_or_insert_with(PrivateSigstore::init);
                 crate::keyless::sign_image(sigstore, &self.dir, &actual, &repo, &digest, &[]);
+            }
+            ["keyless-blob", file, bundle, root] => {
+                let sigstore = self.sigstore.get_or_insert_with(PrivateSigstore::init);
+                let input = self.dir.write(file, format!("{file}\n"));
+                let out = self.dir.join(bundle);
+                sigstore.sign(
+                    "sign-blob",
+                    &input,
+                    &["--out", out.to_str().expect("UTF-8")],
+                );
+                std::fs::copy(sigstore.trusted_root(), self.dir.join(root)).expect("copy root");
             }
             ["tuf-repository", url, pinned_root] => {
                 let sigstore = self.sigstore.get_or_insert_with(PrivateSigstore::init);
@@ -673,4 +686,9 @@ fn usage_forms_name_only_commands_and_flags_that_exist() {
 #[test]
 fn air_gap_guide() {
     replay("air-gap.md");
+}
+
+#[test]
+fn keyless_guide() {
+    replay("keyless.md");
 }
