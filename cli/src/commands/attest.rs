@@ -152,13 +152,7 @@ impl VerifyAttestation {
             .collect()
             .await;
             let mut out = std::io::stdout().lock();
-            let outcomes =
-                parsed
-                    .failures()
-                    .into_iter()
-                    .chain(images.iter().zip(results).map(|(image, r)| {
-                        (image.to_string(), r.map(|v| (image, v)).map_err(Into::into))
-                    }));
+            let outcomes = parsed.outcomes(&images, results);
             crate::exit::report_each("verified", outcomes, |(image, (_, attestations))| {
                 super::image::print_checks(image, false, self.verifier.is_keyless());
                 for a in attestations {

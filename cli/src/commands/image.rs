@@ -166,13 +166,7 @@ impl Verify {
             .buffered(CONCURRENCY)
             .collect()
             .await;
-            let outcomes =
-                parsed
-                    .failures()
-                    .into_iter()
-                    .chain(images.iter().zip(results).map(|(image, r)| {
-                        (image.to_string(), r.map(|v| (image, v)).map_err(Into::into))
-                    }));
+            let outcomes = parsed.outcomes(&images, results);
             crate::exit::report_each("verified", outcomes, |(image, verification)| {
                 print_checks(image, !required.is_empty(), self.verifier.is_keyless());
                 print_verification(image, &verification, self.output)?;

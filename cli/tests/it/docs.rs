@@ -594,7 +594,7 @@ fn usage_lines(text: &str) -> Vec<(usize, String)> {
             // A command line: `sigmirror …`, after any `VAR=value` words.
             let command = joined
                 .split_whitespace()
-                .find(|w| !(w.contains('=') && !w.starts_with('-')));
+                .find(|w| !w.contains('=') || w.starts_with('-'));
             if command == Some("sigmirror") {
                 out.push((first, joined));
             }
