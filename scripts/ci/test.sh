@@ -6,7 +6,7 @@
 # Usage: scripts/ci/test.sh [extra cargo test args]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-if ! command -v cosign >/dev/null || ! command -v docker-registry >/dev/null \
+if ! command -v cosign >/dev/null || ! command -v docker-registry >/dev/null || ! command -v jq >/dev/null \
     || [ ! -x /opt/sigmirror-test-venv/bin/python ]; then
     sh scripts/ci/setup-test-deps.sh
 fi

@@ -234,3 +234,28 @@ fn a_mount_that_cannot_be_made_says_why_also_in_the_background() {
     );
     assert_eq!(said, reason(&foreground.stderr));
 }
+
+/// `download signature | head -c 1`: the reader goes away; the command ends quietly with
+/// success (it used to print "Error: Broken pipe").
+#[test]
+fn a_closed_pipe_after_a_download_ends_quietly() {
+    let s = setup("msg/pipe");
+    s.sm(&["sign", "--key", "cosign.key", &s.image]).ok();
+    for args in [
+        vec!["download", "signature", s.image.as_str()],
+        vec!["verify", "--key", "cosign.pub", s.image.as_str()],
+        vec!["triangulate", s.image.as_str()],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = sigmirror(&s.dir)
+            .args(&args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
+        assert!(!stderr.contains("Error"), "{args:?}: {stderr}");
+    }
+}
