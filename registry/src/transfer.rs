@@ -231,8 +231,8 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
     ///
     /// With a platform, an index keeps its bytes and digest (signatures made on it still
     /// verify) and only the chosen platform's image is copied with it; the other children are
-    /// left out, which only sinks that hold partial indexes accept (see
-    /// [`Self::copy_platform`]).
+    /// left out, which only sinks that hold partial indexes accept
+    /// ([`Sink::holds_partial_indexes`]); a registry is refused with why.
     pub async fn copy_image(&self, from: &ImageRef, to: &ImageRef) -> Result<Digest> {
         let manifest = self.request(resolve(self.source, from)).await?;
         let digest = manifest.digest.clone();
