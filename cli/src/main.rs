@@ -110,6 +110,9 @@ enum Command {
     /// Mount the store as a read-only filesystem of signatures, attestations and verification
     /// status.
     Mount(commands::mount::Mount),
+    /// Serve the store as a read-only OCI registry (pull with skopeo, crane, oras, cosign,
+    /// containerd).
+    Serve(commands::serve::Serve),
     /// Manage what the store trusts: keys, Sigstore trusted roots, certificate identities.
     #[command(subcommand)]
     Trust(commands::trust::Trust),
@@ -165,6 +168,7 @@ fn main() -> std::process::ExitCode {
         Command::Load(cmd) => cmd.run(),
         Command::Store(cmd) => cmd.run(),
         Command::Mount(cmd) => cmd.run(),
+        Command::Serve(cmd) => cmd.run(),
         Command::Trust(cmd) => cmd.run(),
     };
     match result {

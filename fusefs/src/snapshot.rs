@@ -50,20 +50,7 @@ pub struct Snapshot {
 
 /// What changes when the store changes: the index files and the trust folders.
 pub fn marker(root: &Path) -> Vec<(PathBuf, Option<(SystemTime, u64)>)> {
-    let mut watched: Vec<PathBuf> = std::fs::read_dir(root.join("index"))
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
-        .unwrap_or_default();
-    watched.extend(TrustKind::ALL.iter().map(|k| root.join(k.dir())));
-    watched.sort();
-    watched
-        .into_iter()
-        .map(|p| {
-            let meta = std::fs::metadata(&p)
-                .ok()
-                .and_then(|m| Some((m.modified().ok()?, m.len())));
-            (p, meta)
-        })
-        .collect()
+    sigmirror_store::change_marker(root, TrustKind::ALL.iter().map(|k| root.join(k.dir())))
 }
 
 impl Snapshot {

@@ -529,6 +529,22 @@ impl Store {
         Ok(repos.into_iter().collect())
     }
 
+    /// Every manifest the index records, with what it records about it, sorted by digest.
+    pub fn manifests(&self) -> Result<Vec<(Digest, ManifestInfo)>> {
+        let mut out = vec![];
+        for entry in self.index.manifests.iter() {
+            let (k, v) = entry.map_err(|e| self.index.err(e))?;
+            let key = utf8("manifests", &k)?;
+            let digest = Digest::parse(&key).map_err(|e| Error::BadEntry {
+                tree: "manifests",
+                key: key.clone(),
+                reason: e.to_string(),
+            })?;
+            out.push((digest, decode("manifests", &k, &v)?));
+        }
+        Ok(out)
+    }
+
     /// What the index records about manifest `digest`.
     pub fn manifest_info(&self, digest: &Digest) -> Result<Option<ManifestInfo>> {
         match self

@@ -342,3 +342,26 @@ pub(crate) fn stored_digest(text: &str) -> Option<Digest> {
         .ok()
         .filter(|d| d.algorithm() == Algorithm::Sha256)
 }
+
+/// The state of files that change whenever the store's index changes (their modification
+/// times and sizes), for readers that keep a picture of the index and retake it only when the
+/// store changed: the FUSE view and `serve`. `extra` adds paths of their own (trust folders).
+pub fn change_marker(
+    root: &std::path::Path,
+    extra: impl IntoIterator<Item = std::path::PathBuf>,
+) -> Vec<(std::path::PathBuf, Option<(std::time::SystemTime, u64)>)> {
+    let mut watched: Vec<std::path::PathBuf> = std::fs::read_dir(root.join("index"))
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    watched.extend(extra);
+    watched.sort();
+    watched
+        .into_iter()
+        .map(|p| {
+            let meta = std::fs::metadata(&p)
+                .ok()
+                .and_then(|m| Some((m.modified().ok()?, m.len())));
+            (p, meta)
+        })
+        .collect()
+}

@@ -9,6 +9,7 @@ pub mod fake_registry;
 pub mod mounts;
 pub mod oci;
 pub mod peers;
+pub use peers::curl_headers;
 pub mod private_sigstore;
 pub mod registry;
 pub mod tls;

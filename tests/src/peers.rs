@@ -151,6 +151,56 @@ pub fn curl(args: &[&str]) -> (u16, String) {
     (code.trim().parse().unwrap_or(0), body.to_owned())
 }
 
+/// A header line, `(name, value)`.
+pub type Header = (String, String);
+
+/// `curl URL` with `extra` options; returns the HTTP status, the response headers (of the
+/// last response, names as sent) and the body bytes. For comparing servers.
+pub fn curl_headers(url: &str, extra: &[&str]) -> (u16, Vec<Header>, Vec<u8>) {
+    let dir = crate::TestDir::new();
+    let headers_file = dir.join("headers");
+    let body_file = dir.join("body");
+    let out = run(
+        Command::new(tool("curl"))
+            .arg("-s")
+            .arg("-D")
+            .arg(&headers_file)
+            .arg("-o")
+            .arg(&body_file)
+            .args(extra)
+            .arg(url),
+        None,
+    );
+    assert!(
+        out.code == 0 || out.code == 18,
+        "curl {url}: exit {} {}",
+        out.code,
+        out.stderr
+    );
+    let text = std::fs::read_to_string(&headers_file).unwrap_or_default();
+    // After redirects or `100 Continue`, the last block is the answer.
+    let block = text
+        .trim_end()
+        .rsplit("\r\n\r\n")
+        .next()
+        .unwrap_or_default();
+    let mut lines = block.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    (
+        status,
+        headers,
+        std::fs::read(&body_file).unwrap_or_default(),
+    )
+}
+
 /// The AWS KMS API served by moto, with the MessageType=DIGEST fix.
 pub struct Moto {
     /// The server process.

@@ -12,6 +12,7 @@ pub mod mount;
 pub mod pkcs11_tool;
 pub mod plugins;
 pub mod registry;
+pub mod serve;
 pub mod source;
 pub mod transfer;
 pub mod trust;

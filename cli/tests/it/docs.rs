@@ -9,6 +9,8 @@
 //! - `<!-- doc-test: image REF [index] [seed=S] -->` pushes an image (an index of linux/amd64
 //!   and linux/arm64 with `index`) to a registry started that way, its content made from `S`
 //!   (default: the last part of REF), so the same seed gives the same digests;
+//! - `<!-- doc-test: port ADDR -->` maps `ADDR` to a free loopback port (for a server the guide
+//!   starts);
 //! - `<!-- doc-test: stop ADDR -->` stops it (a source registry gone);
 //! - `<!-- doc-test: keyless-image REF -->` pushes an image and signs it keyless with a private
 //!   Sigstore instance (`tests/peers/private_sigstore.py`), as `sigmirror_tests` signs for the
@@ -262,7 +264,18 @@ impl World {
             ["registry", addr] => {
                 let registry = TestRegistry::start();
                 self.map(addr, registry.addr());
+                // As `serve` names its repositories.
+                self.map(
+                    &addr.replacen(':', "-", 1),
+                    &registry.addr().replacen(':', "-", 1),
+                );
                 self.registries.push(((*addr).to_owned(), registry));
+            }
+            ["port", addr] => {
+                let free = std::net::TcpListener::bind("127.0.0.1:0")
+                    .and_then(|l| l.local_addr())
+                    .expect("a free port");
+                self.map(addr, &free.to_string());
             }
             ["stop", addr] => {
                 let (_, registry) = self
@@ -691,4 +704,9 @@ fn air_gap_guide() {
 #[test]
 fn keyless_guide() {
     replay("keyless.md");
+}
+
+#[test]
+fn serve_guide() {
+    replay("serve.md");
 }

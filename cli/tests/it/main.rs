@@ -20,6 +20,7 @@ mod output;
 mod pkcs11;
 mod plugins;
 mod read_only;
+mod serve;
 mod tuf;
 
 use std::process::Command;

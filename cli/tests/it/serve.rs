@@ -1,0 +1,388 @@
+//! `serve`: the store as a read-only registry, judged by real clients (crane, skopeo, oras,
+//! cosign) and compared endpoint by endpoint with the Debian registry holding the same content.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sigmirror_tests::oci::{push_image, push_index};
+use sigmirror_tests::{curl_headers, run, tool};
+
+use crate::{Setup, setup, sigmirror};
+
+/// A running `sigmirror serve`, stopped (SIGTERM) when dropped.
+struct Served {
+    child: Child,
+    addr: String,
+}
+
+impl Served {
+    fn start(s: &Setup, store: &str) -> Served {
+        let mut child = sigmirror(&s.dir)
+            .args(["serve", "--addr", "127.0.0.1:0", "--store", store])
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start serve");
+        let mut first = String::new();
+        BufReader::new(child.stderr.as_mut().expect("stderr"))
+            .read_line(&mut first)
+            .expect("read serve's first line");
+        let addr = first
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_else(|| panic!("no address in {first:?}"))
+            .to_owned();
+        Served { child, addr }
+    }
+
+    /// The served name of `registry/repo` (the port separator written `-`).
+    fn name(&self, store_repo: &str) -> String {
+        format!("{}/{}", self.addr, store_repo.replacen(':', "-", 1))
+    }
+
+    /// SIGTERM, and the exit status and stderr after it.
+    fn stop(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        run(Command::new("kill").args(["-TERM", &pid]), None).ok();
+        let mut rest = String::new();
+        if let Some(mut err) = self.child.stderr.take() {
+            use std::io::Read;
+            let _ = err.read_to_string(&mut rest);
+        }
+        let status = self.child.wait().expect("wait for serve");
+        (status, rest)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn get(url: &str, extra: &[&str]) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    curl_headers(url, extra)
+}
+
+fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Every manifest and blob of a signed, attested two-platform image answers from `serve` as
+/// from the registry it was pulled from: same bytes, digest and media type; the listings and the
+/// referrers API answer as the spec says; writes are refused; and crane, skopeo, oras and
+/// cosign use it as they use any registry.
+#[test]
+fn the_served_store_answers_as_the_registry_it_mirrors() {
+    let s = setup("serve/app");
+    let multi = format!("{}:v2", s.reg.image("serve/multi"));
+    let (index, children) = push_index(&multi, "serve-multi");
+    s.sm(&["sign", "--key", "cosign.key", "--recursive", &multi])
+        .ok();
+    s.dir.write(
+        "provenance.json",
+        r#"{"builder":{"id":"https://ci.example/b"},"buildType":"https://ci.example/t"}"#,
+    );
+    s.sm(&[
+        "attest",
+        "--key",
+        "cosign.key",
+        "--type",
+        "slsaprovenance",
+        "--predicate",
+        "provenance.json",
+        &multi,
+    ])
+    .ok();
+    s.sm(&["sign", "--key", "cosign.key", &s.image]).ok();
+    let store = s.dir.join("store");
+    let store = store.to_str().unwrap();
+    s.sm(&["pull", "--store", store, &multi, &s.image]).ok();
+    let served = Served::start(&s, store);
+    let origin_repo = s.reg.image("serve/multi");
+    let name = served.name(&origin_repo);
+    let served_path = name.split_once('/').unwrap().1.to_owned();
+    let origin_path = "serve/multi";
+
+    // Manifests by tag and by digest: the index, its children, the .sig and .att images.
+    let sig_tag = format!("{}.sig", index.replace(':', "-"));
+    let att_tag = format!("{}.att", index.replace(':', "-"));
+    let mut references = vec!["v2".to_owned(), index.clone(), sig_tag, att_tag];
+    references.extend(children.iter().cloned());
+    let accept = "Accept: application/vnd.oci.image.index.v1+json,application/vnd.oci.image.manifest.v1+json,application/vnd.docker.distribution.manifest.v2+json,application/vnd.docker.distribution.manifest.list.v2+json";
+    let mut blobs = vec![];
+    for reference in &references {
+        let ours = get(
+            &format!(
+                "http://{}/v2/{served_path}/manifests/{reference}",
+                served.addr
+            ),
+            &["-H", accept],
+        );
+        let theirs = get(
+            &format!(
+                "http://{}/v2/{origin_path}/manifests/{reference}",
+                s.reg.addr()
+            ),
+            &["-H", accept],
+        );
+        assert_eq!(
+            ours.0,
+            200,
+            "{reference}: {}",
+            String::from_utf8_lossy(&ours.2)
+        );
+        assert_eq!(ours.2, theirs.2, "{reference}: manifest bytes");
+        for h in ["Content-Type", "Docker-Content-Digest", "Content-Length"] {
+            assert_eq!(header(&ours.1, h), header(&theirs.1, h), "{reference}: {h}");
+        }
+        let head = get(
+            &format!(
+                "http://{}/v2/{served_path}/manifests/{reference}",
+                served.addr
+            ),
+            &["-I"],
+        );
+        assert_eq!(head.0, 200);
+        assert_eq!(
+            header(&head.1, "Docker-Content-Digest"),
+            header(&ours.1, "Docker-Content-Digest")
+        );
+        let manifest: Value = serde_json::from_slice(&ours.2).unwrap();
+        for d in manifest["layers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .chain(manifest.get("config"))
+        {
+            blobs.push(d["digest"].as_str().unwrap().to_owned());
+        }
+    }
+    for blob in &blobs {
+        let ours = get(
+            &format!("http://{}/v2/{served_path}/blobs/{blob}", served.addr),
+            &[],
+        );
+        let theirs = get(
+            &format!("http://{}/v2/{origin_path}/blobs/{blob}", s.reg.addr()),
+            &[],
+        );
+        assert_eq!((ours.0, &ours.2), (200, &theirs.2), "{blob}");
+        assert_eq!(
+            header(&ours.1, "Docker-Content-Digest"),
+            Some(blob.as_str())
+        );
+    }
+    // A range of a blob.
+    let blob = &blobs[0];
+    let whole = get(
+        &format!("http://{}/v2/{served_path}/blobs/{blob}", served.addr),
+        &[],
+    )
+    .2;
+    let part = get(
+        &format!("http://{}/v2/{served_path}/blobs/{blob}", served.addr),
+        &["-H", "Range: bytes=2-5"],
+    );
+    assert_eq!(part.0, 206);
+    assert_eq!(part.2, whole[2..6]);
+    assert_eq!(
+        header(&part.1, "Content-Range"),
+        Some(format!("bytes 2-5/{}", whole.len()).as_str())
+    );
+
+    // Listings: the same tags as the origin; pages of one with a Link to the next.
+    let tags = |url: String| -> Vec<String> {
+        let body: Value = serde_json::from_slice(&get(&url, &[]).2).unwrap();
+        body["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let mut origin_tags = tags(format!(
+        "http://{}/v2/{origin_path}/tags/list",
+        s.reg.addr()
+    ));
+    origin_tags.sort();
+    assert_eq!(
+        tags(format!("http://{}/v2/{served_path}/tags/list", served.addr)),
+        origin_tags
+    );
+    let first = get(
+        &format!("http://{}/v2/{served_path}/tags/list?n=1", served.addr),
+        &[],
+    );
+    assert_eq!(
+        header(&first.1, "Link"),
+        Some(
+            format!(
+                "</v2/{served_path}/tags/list?n=1&last={}>; rel=\"next\"",
+                origin_tags[0]
+            )
+            .as_str()
+        )
+    );
+    let catalog: Value =
+        serde_json::from_slice(&get(&format!("http://{}/v2/_catalog", served.addr), &[]).2)
+            .unwrap();
+    let repositories: Vec<&str> = catalog["repositories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert!(repositories.contains(&served_path.as_str()), "{catalog}");
+    // Unknown names and manifests, and writes, answer with the spec's error JSON.
+    let missing = get(
+        &format!("http://{}/v2/{served_path}/manifests/nope", served.addr),
+        &[],
+    );
+    assert_eq!(missing.0, 404);
+    let errors: Value = serde_json::from_slice(&missing.2).unwrap();
+    assert_eq!(errors["errors"][0]["code"], "MANIFEST_UNKNOWN");
+    let write = get(
+        &format!("http://{}/v2/{served_path}/manifests/v9", served.addr),
+        &["-X", "PUT", "--data", "{}"],
+    );
+    assert_eq!(write.0, 405);
+    let upload = get(
+        &format!("http://{}/v2/{served_path}/blobs/uploads/", served.addr),
+        &["-X", "POST"],
+    );
+    assert_eq!(upload.0, 405);
+    let errors: Value = serde_json::from_slice(&upload.2).unwrap();
+    assert_eq!(errors["errors"][0]["code"], "UNSUPPORTED");
+
+    // Real clients.
+    let crane = |args: &[&str]| {
+        run(
+            Command::new(tool("crane")).args(args).arg("--insecure"),
+            None,
+        )
+        .ok()
+    };
+    assert_eq!(
+        crane(&["digest", &format!("{name}:v2")])
+            .stdout_text()
+            .trim(),
+        index
+    );
+    assert!(crane(&["ls", &name]).stdout_text().contains("v2"));
+    assert!(
+        crane(&["catalog", &served.addr])
+            .stdout_text()
+            .contains(&served_path)
+    );
+    crane(&[
+        "pull",
+        "--format",
+        "oci",
+        &format!("{name}@{}", children[0]),
+        s.dir.join("crane-oci").to_str().unwrap(),
+    ]);
+    let inspected = run(
+        Command::new(tool("skopeo")).args([
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{name}:v2"),
+        ]),
+        None,
+    )
+    .ok();
+    assert_eq!(
+        sigmirror_oci::Digest::sha256_of(&inspected.stdout).as_str(),
+        index
+    );
+    run(
+        Command::new(tool("skopeo")).args([
+            "copy",
+            "--all",
+            "--src-tls-verify=false",
+            &format!("docker://{name}:v2"),
+            &format!("oci:{}:v2", s.dir.join("skopeo-oci").display()),
+        ]),
+        None,
+    )
+    .ok();
+    s.cosign(&[
+        "verify",
+        "--key",
+        "cosign.pub",
+        "--insecure-ignore-tlog",
+        "--allow-http-registry",
+        &format!("{name}:v2"),
+    ])
+    .ok();
+    s.cosign(&[
+        "verify-attestation",
+        "--key",
+        "cosign.pub",
+        "--insecure-ignore-tlog",
+        "--allow-http-registry",
+        "--type",
+        "slsaprovenance",
+        &format!("{name}:v2"),
+    ])
+    .ok();
+    // oras asks the referrers API (none here: cosign 2 stores by tag) and gets the empty index.
+    let referrers = get(
+        &format!("http://{}/v2/{served_path}/referrers/{index}", served.addr),
+        &[],
+    );
+    assert_eq!(referrers.0, 200);
+    assert_eq!(
+        header(&referrers.1, "Content-Type"),
+        Some("application/vnd.oci.image.index.v1+json")
+    );
+    run(
+        Command::new(tool("oras")).args(["discover", "--plain-http", &format!("{name}:v2")]),
+        None,
+    )
+    .ok();
+
+    // Graceful stop on SIGTERM.
+    let (status, rest) = served.stop();
+    assert!(status.success(), "{status:?} {rest}");
+    assert!(rest.contains("stopped"), "{rest}");
+}
+
+/// A pull that completes while `serve` runs is served without a restart, and `serve` holds no
+/// lock that would stop the pull.
+#[test]
+fn a_pull_shows_in_a_running_serve() {
+    let s = setup("serve/live");
+    let store = s.dir.join("store");
+    let store = store.to_str().unwrap();
+    s.sm(&["pull", "--store", store, &s.image]).ok();
+    let served = Served::start(&s, store);
+    let later = format!("{}:v1", s.reg.image("serve/later"));
+    push_image(&later, "serve-later");
+    s.sm(&["pull", "--store", store, &later]).ok();
+    let name = served.name(&s.reg.image("serve/later"));
+    let path = name.split_once('/').unwrap().1.to_owned();
+    let started = Instant::now();
+    loop {
+        let (status, _, _) = get(
+            &format!("http://{}/v2/{path}/manifests/v1", served.addr),
+            &[],
+        );
+        if status == 200 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the pulled image did not show in 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
