@@ -8,6 +8,7 @@
 //! completed pull shows without a restart. Blob files are immutable and read in place; a blob
 //! is hashed the first time it is served whole, and never served again if it does not match.
 
+pub mod access;
 pub mod names;
 pub mod picture;
 pub mod registry;
@@ -20,6 +21,9 @@ pub enum Error {
     /// The store could not be read.
     #[error(transparent)]
     Store(#[from] sigmirror_store::Error),
+    /// The login file or the TLS certificate cannot be used.
+    #[error(transparent)]
+    Access(#[from] access::AccessError),
     /// The address could not be listened on.
     #[error("cannot listen on {addr}: {source}")]
     Listen {

@@ -14,6 +14,7 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Response, StatusCode};
 use sigmirror_oci::Digest;
 
+use crate::access::Logins;
 use crate::picture::{Current, Picture};
 
 /// A response body: small JSON, or a blob streamed from its file.
@@ -28,6 +29,8 @@ const CHUNK: usize = 256 << 10;
 /// The registry over one store.
 pub struct Registry {
     current: Current,
+    /// With a login file, every request must carry one of its logins.
+    logins: Option<Logins>,
     /// Blobs whose whole file was hashed and matched its digest in this process.
     verified: Arc<Mutex<HashSet<Digest>>>,
 }
@@ -179,9 +182,10 @@ fn page<'a>(
 
 impl Registry {
     /// The registry over the store `current` pictures.
-    pub fn new(current: Current) -> Registry {
+    pub fn new(current: Current, logins: Option<Logins>) -> Registry {
         Registry {
             current,
+            logins,
             verified: Arc::default(),
         }
     }
@@ -199,7 +203,27 @@ impl Registry {
         query: Option<&str>,
         headers: &HeaderMap,
     ) -> Response<Body> {
-        let mut response = self.answer(method, path, query, headers).await;
+        let allowed = self.logins.as_ref().is_none_or(|logins| {
+            logins.allows(
+                headers
+                    .get(header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok()),
+            )
+        });
+        let mut response = if allowed {
+            self.answer(method, path, query, headers).await
+        } else {
+            let mut response = error(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHORIZED",
+                "authentication required",
+            );
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"sigmirror\""),
+            );
+            response
+        };
         response.headers_mut().insert(
             "Docker-Distribution-API-Version",
             HeaderValue::from_static("registry/2.0"),

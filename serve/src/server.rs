@@ -32,14 +32,16 @@ pub async fn listen(addr: &str) -> crate::Result<TcpListener> {
         })
 }
 
-/// Serves `registry` on `listener` until `stop` completes, then lets requests in flight finish
-/// (up to [`GRACE`]).
+/// Serves `registry` on `listener` (over TLS with `tls`) until `stop` completes, then lets
+/// requests in flight finish (up to [`GRACE`]).
 pub async fn serve(
     listener: TcpListener,
     registry: Arc<Registry>,
     log: AccessLog,
+    tls: Option<Arc<rustls::ServerConfig>>,
     stop: impl Future<Output = ()>,
 ) {
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let mut connections = JoinSet::new();
     tokio::pin!(stop);
     loop {
@@ -47,16 +49,19 @@ pub async fn serve(
             () = &mut stop => break,
             accepted = listener.accept() => {
                 let Ok((stream, peer)) = accepted else { continue };
-                let (registry, log) = (registry.clone(), log.clone());
+                let (registry, log, acceptor) = (registry.clone(), log.clone(), acceptor.clone());
                 connections.spawn(async move {
-                    let service = service_fn(move |request| {
-                        let (registry, log) = (registry.clone(), log.clone());
-                        async move { Ok::<_, std::convert::Infallible>(answer(&registry, &log, peer, request).await) }
-                    });
-                    let _ = http1::Builder::new()
-                        .keep_alive(true)
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    match acceptor {
+                        Some(acceptor) => {
+                            // A handshake that fails (a plain-HTTP client, a scanner) ends
+                            // the connection; it is logged like a request.
+                            match acceptor.accept(stream).await {
+                                Ok(tls) => connection(tls, peer, registry, log).await,
+                                Err(e) => log(&format!("{peer} TLS handshake failed: {e}")),
+                            }
+                        }
+                        None => connection(stream, peer, registry, log).await,
+                    }
                 });
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
@@ -67,6 +72,21 @@ pub async fn serve(
         while connections.join_next().await.is_some() {}
     })
     .await;
+}
+
+/// Serves the requests of one connection.
+async fn connection<S>(stream: S, peer: SocketAddr, registry: Arc<Registry>, log: AccessLog)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request| {
+        let (registry, log) = (registry.clone(), log.clone());
+        async move { Ok::<_, std::convert::Infallible>(answer(&registry, &log, peer, request).await) }
+    });
+    let _ = http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
 }
 
 async fn answer(

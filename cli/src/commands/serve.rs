@@ -17,6 +17,16 @@ pub struct Serve {
     /// The address to listen on (HOST:PORT).
     #[arg(long, default_value = "127.0.0.1:5000", value_name = "HOST:PORT")]
     addr: String,
+    /// Serve HTTPS with this PEM certificate (chain), with --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
+    /// Require a login from this htpasswd file (bcrypt entries: `htpasswd -B`) on every
+    /// request; answered 401 with a Basic challenge otherwise.
+    #[arg(long, value_name = "FILE")]
+    htpasswd: Option<std::path::PathBuf>,
     /// Do not print a line per request on stderr.
     #[arg(long)]
     quiet: bool,
@@ -31,7 +41,17 @@ impl Serve {
         let root = self.store.open_for_reading()?.root().to_path_buf();
         let current = Current::new(&root, Duration::from_secs(10))
             .with_context(|| format!("cannot read the store {}", root.display()))?;
-        let registry = Arc::new(Registry::new(current));
+        let logins = self
+            .htpasswd
+            .as_deref()
+            .map(sigmirror_serve::access::Logins::read)
+            .transpose()?;
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(sigmirror_serve::access::tls_config(cert, key)?),
+            _ => None,
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let registry = Arc::new(Registry::new(current, logins));
         let log: server::AccessLog = if self.quiet {
             Arc::new(|_: &str| {})
         } else {
@@ -56,11 +76,11 @@ impl Serve {
                 let listener = server::listen(&self.addr).await?;
                 let local = listener.local_addr()?;
                 eprintln!(
-                    "serving {} read-only on http://{local}/ (repositories as 127.0.0.1-5077/team/app \
+                    "serving {} read-only on {scheme}://{local}/ (repositories as 127.0.0.1-5077/team/app \
                      for 127.0.0.1:5077/team/app); Ctrl-C or SIGTERM stops",
                     root.display()
                 );
-                server::serve(listener, registry, log, async {
+                server::serve(listener, registry, log, tls, async {
                     let _ = rx.await;
                 })
                 .await;

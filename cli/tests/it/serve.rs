@@ -19,8 +19,13 @@ struct Served {
 
 impl Served {
     fn start(s: &Setup, store: &str) -> Served {
+        Served::start_with(s, store, &[])
+    }
+
+    fn start_with(s: &Setup, store: &str, extra: &[&str]) -> Served {
         let mut child = sigmirror(&s.dir)
             .args(["serve", "--addr", "127.0.0.1:0", "--store", store])
+            .args(extra)
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -30,7 +35,7 @@ impl Served {
             .read_line(&mut first)
             .expect("read serve's first line");
         let addr = first
-            .split("http://")
+            .split("://")
             .nth(1)
             .and_then(|rest| rest.split('/').next())
             .unwrap_or_else(|| panic!("no address in {first:?}"))
@@ -385,4 +390,131 @@ fn a_pull_shows_in_a_running_serve() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Over TLS with a login file: a request without the login, or with a wrong password, gets 401
+/// and a Basic challenge (writes too); with it, curl, skopeo and cosign read as before. A login
+/// file with other hash kinds than bcrypt is refused at start.
+#[test]
+fn tls_and_logins_guard_the_served_store() {
+    let s = setup("serve/guarded");
+    s.sm(&["sign", "--key", "cosign.key", &s.image]).ok();
+    let store = s.dir.join("store");
+    let store = store.to_str().unwrap();
+    s.sm(&["pull", "--store", store, &s.image]).ok();
+    sigmirror_tests::tls::make_certs(s.dir.path());
+    let htpasswd = run(
+        Command::new(tool("htpasswd")).args(["-Bbn", "reader", "open sesame"]),
+        None,
+    )
+    .ok();
+    s.dir.write("htpasswd", &htpasswd.stdout);
+    let served = Served::start_with(
+        &s,
+        store,
+        &[
+            "--tls-cert",
+            "server.crt",
+            "--tls-key",
+            "server.key",
+            "--htpasswd",
+            "htpasswd",
+        ],
+    );
+    let ca = s.dir.join("ca.crt");
+    let ca = ca.to_str().unwrap();
+    let name = served.name(&s.reg.image("serve/guarded"));
+    let path = name.split_once('/').unwrap().1.to_owned();
+    let url = format!("https://{}/v2/{path}/manifests/v1", served.addr);
+    let anonymous = get(&url, &["--cacert", ca]);
+    assert_eq!(anonymous.0, 401);
+    assert_eq!(
+        header(&anonymous.1, "WWW-Authenticate"),
+        Some("Basic realm=\"sigmirror\"")
+    );
+    let errors: Value = serde_json::from_slice(&anonymous.2).unwrap();
+    assert_eq!(errors["errors"][0]["code"], "UNAUTHORIZED");
+    assert_eq!(get(&url, &["--cacert", ca, "-u", "reader:wrong"]).0, 401);
+    assert_eq!(get(&url, &["--cacert", ca, "-X", "DELETE"]).0, 401);
+    let good = get(&url, &["--cacert", ca, "-u", "reader:open sesame"]);
+    assert_eq!(good.0, 200);
+    assert_eq!(
+        header(&good.1, "Docker-Content-Digest"),
+        Some(s.digest.as_str())
+    );
+    assert_eq!(
+        get(
+            &url,
+            &["--cacert", ca, "-u", "reader:open sesame", "-X", "DELETE"]
+        )
+        .0,
+        405
+    );
+    // Plain HTTP to the TLS port is not served.
+    let plain = run(
+        Command::new(tool("curl")).args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &format!("http://{}/v2/", served.addr),
+        ]),
+        None,
+    );
+    assert!(plain.code != 0 || plain.stdout_text() != "200", "{plain:?}");
+    // skopeo verifies the certificate against the CA (a folder holding only `ca.crt`).
+    std::fs::create_dir(s.dir.join("certs")).unwrap();
+    std::fs::copy(ca, s.dir.join("certs/ca.crt")).unwrap();
+    let inspected = run(
+        Command::new(tool("skopeo")).args([
+            "inspect",
+            "--raw",
+            "--cert-dir",
+            s.dir.join("certs").to_str().unwrap(),
+            "--creds",
+            "reader:open sesame",
+            &format!("docker://{name}:v1"),
+        ]),
+        None,
+    )
+    .ok();
+    assert_eq!(
+        sigmirror_oci::Digest::sha256_of(&inspected.stdout).as_str(),
+        s.digest
+    );
+    s.cosign(&[
+        "verify",
+        "--key",
+        "cosign.pub",
+        "--insecure-ignore-tlog",
+        "--registry-cacert",
+        ca,
+        "--registry-username",
+        "reader",
+        "--registry-password",
+        "open sesame",
+        &format!("{name}:v1"),
+    ])
+    .ok();
+    drop(served);
+
+    // Only bcrypt entries.
+    s.dir
+        .write("md5", "reader:$apr1$abcdefgh$0123456789abcdefghijk1\n");
+    let out = s.sm(&[
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--store",
+        store,
+        "--htpasswd",
+        "md5",
+    ]);
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("md5:1: not a bcrypt entry"),
+        "{}",
+        out.stderr
+    );
 }
