@@ -7,6 +7,7 @@
 #   openssl gcc time  key generation, a plugin-less ELF for loader tests, peak-memory checks
 #   curl jq           the guides' examples use them (docs are run by cli/tests/it/docs.rs)
 #   docker-registry   the CNCF distribution registry (/usr/bin/docker-registry; tests start it)
+#   containerd        a registry client for `serve` (tests start their own daemon and use ctr)
 #   skopeo umoci      push and read OCI images and layouts
 #   fuse3             fusermount3, for FUSE mounts
 #   softhsm2 opensc   a PKCS#11 token and pkcs11-tool
@@ -23,7 +24,7 @@ BIN=${2:-/usr/local/bin}
 HERE=$(cd "$(dirname "$0")" && pwd)
 export DEBIAN_FRONTEND=noninteractive
 
-PACKAGES="openssl gcc time apache2-utils curl jq fuse3 docker-registry skopeo umoci softhsm2 opensc python3-venv"
+PACKAGES="openssl gcc time apache2-utils curl jq fuse3 containerd docker-registry skopeo umoci softhsm2 opensc python3-venv"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -761,3 +761,66 @@ impl ReferrersRegistry {
         format!("127.0.0.1:{}/{repo}", self.server.port())
     }
 }
+
+/// A containerd daemon of its own (root, state and socket in a scratch folder; the CRI plugin
+/// off), for `ctr` to pull with. Killed when dropped.
+pub struct Containerd {
+    child: std::process::Child,
+    dir: crate::TestDir,
+}
+
+impl Containerd {
+    /// Starts it and waits for its socket.
+    pub fn start() -> Containerd {
+        let dir = crate::TestDir::new();
+        let config = format!(
+            "version = 2\nroot = \"{root}/root\"\nstate = \"{root}/state\"\n\
+             [grpc]\n  address = \"{root}/containerd.sock\"\n\
+             [plugins.\"io.containerd.grpc.v1.cri\"]\n  disable = true\n",
+            root = dir.path().display()
+        );
+        let config_path = dir.write("config.toml", config);
+        let log = std::fs::File::create(dir.join("log")).expect("containerd log");
+        let child = Command::new(tool("containerd"))
+            .arg("--config")
+            .arg(&config_path)
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start containerd");
+        let c = Containerd { child, dir };
+        let started = std::time::Instant::now();
+        while !c.socket().exists() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "containerd did not start: {}",
+                std::fs::read_to_string(c.dir.join("log")).unwrap_or_default()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        c
+    }
+
+    /// Its socket.
+    pub fn socket(&self) -> std::path::PathBuf {
+        self.dir.join("containerd.sock")
+    }
+
+    /// `ctr` against it, with `args`.
+    pub fn ctr(&self, args: &[&str]) -> crate::Run {
+        run(
+            Command::new(tool("ctr"))
+                .arg("--address")
+                .arg(self.socket())
+                .args(args),
+            None,
+        )
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

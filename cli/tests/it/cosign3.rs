@@ -10,7 +10,7 @@ use sigmirror_tests::{run, tool};
 
 use crate::{Setup, setup};
 
-fn cosign3(s: &Setup, args: &[&str]) -> sigmirror_tests::Run {
+pub(crate) fn cosign3(s: &Setup, args: &[&str]) -> sigmirror_tests::Run {
     run(
         Command::new(tool("cosign3"))
             .current_dir(s.dir.path())
@@ -42,7 +42,7 @@ fn write_keyed_signing_config(s: &Setup) {
 
 /// cosign 3's `verify` or `verify-attestation` of `image` with `cosign.pub`, on a plain-HTTP
 /// registry and without a log.
-fn cosign3_verify(s: &Setup, command: &str, image: &str) -> sigmirror_tests::Run {
+pub(crate) fn cosign3_verify(s: &Setup, command: &str, image: &str) -> sigmirror_tests::Run {
     cosign3(
         s,
         &[

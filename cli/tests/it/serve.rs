@@ -355,6 +355,26 @@ fn the_served_store_answers_as_the_registry_it_mirrors() {
     )
     .ok();
 
+    // containerd fetches the whole index, every platform, by its digest.
+    let containerd = sigmirror_tests::peers::Containerd::start();
+    containerd
+        .ctr(&[
+            "content",
+            "fetch",
+            "--plain-http",
+            "--all-platforms",
+            &format!("{name}:v2"),
+        ])
+        .ok();
+    let held = containerd.ctr(&["content", "ls", "-q"]).ok().stdout_text();
+    for digest in std::iter::once(&index).chain(&children) {
+        assert!(
+            held.contains(digest.as_str()),
+            "{digest} not fetched: {held}"
+        );
+    }
+    drop(containerd);
+
     // Graceful stop on SIGTERM.
     let (status, rest) = served.stop();
     assert!(status.success(), "{status:?} {rest}");
@@ -517,4 +537,92 @@ fn tls_and_logins_guard_the_served_store() {
         "{}",
         out.stderr
     );
+}
+
+/// cosign 3's bundles in OCI 1.1 referrers: stored by `pull` (from the fallback tag of a
+/// registry without the referrers API), served through the referrers API, where cosign 3 finds
+/// and verifies them, and oras lists them; `artifactType` filters.
+#[test]
+fn referrer_bundles_are_served_through_the_referrers_api() {
+    let s = setup("serve/bundles");
+    s.sm(&[
+        "sign",
+        "--key",
+        "cosign.key",
+        "--new-bundle-format",
+        &s.image,
+    ])
+    .ok();
+    let store = s.dir.join("store");
+    let store = store.to_str().unwrap();
+    s.sm(&["pull", "--store", store, &s.image]).ok();
+    let served = Served::start(&s, store);
+    let name = served.name(&s.reg.image("serve/bundles"));
+    let path = name.split_once('/').unwrap().1.to_owned();
+    let url = format!("http://{}/v2/{path}/referrers/{}", served.addr, s.digest);
+    let listed: Value = serde_json::from_slice(&get(&url, &[]).2).unwrap();
+    let manifests = listed["manifests"].as_array().unwrap();
+    assert_eq!(manifests.len(), 1, "{listed}");
+    let artifact_type = manifests[0]["artifactType"].as_str().unwrap().to_owned();
+    assert!(
+        artifact_type.starts_with("application/vnd.dev.sigstore.bundle"),
+        "{listed}"
+    );
+    let filtered = get(&format!("{url}?artifactType=application/x-other"), &[]);
+    assert_eq!(
+        header(&filtered.1, "OCI-Filters-Applied"),
+        Some("artifactType")
+    );
+    let none: Value = serde_json::from_slice(&filtered.2).unwrap();
+    assert_eq!(none["manifests"], serde_json::json!([]));
+    crate::cosign3::cosign3_verify(&s, "verify", &format!("{name}:v1")).ok();
+    let discovered = run(
+        Command::new(tool("oras")).args(["discover", "--plain-http", &format!("{name}:v1")]),
+        None,
+    )
+    .ok();
+    assert!(
+        discovered.stdout_text().contains(&artifact_type),
+        "{}",
+        discovered.stdout_text()
+    );
+}
+
+/// A blob damaged on disk (same size, one byte flipped) never reaches a client whole: its last
+/// bytes are held back when the digest does not match, and the transfer is cut.
+#[test]
+fn a_damaged_blob_is_never_served_whole() {
+    let s = setup("serve/damaged");
+    let store = s.dir.join("store");
+    let store_str = store.to_str().unwrap();
+    s.sm(&["pull", "--store", store_str, &s.image]).ok();
+    let manifest: Value = serde_json::from_slice(
+        &std::fs::read(store.join("blobs/sha256").join(&s.digest[7..])).unwrap(),
+    )
+    .unwrap();
+    let layer = manifest["layers"][0]["digest"].as_str().unwrap().to_owned();
+    let size = manifest["layers"][0]["size"].as_u64().unwrap() as usize;
+    let file = store.join("blobs/sha256").join(&layer[7..]);
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[size / 2] ^= 0xff;
+    let mut perms = std::fs::metadata(&file).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&file, perms).unwrap();
+    std::fs::write(&file, &bytes).unwrap();
+    let served = Served::start(&s, store_str);
+    let path = served
+        .name(&s.reg.image("serve/damaged"))
+        .split_once('/')
+        .unwrap()
+        .1
+        .to_owned();
+    for _ in 0..2 {
+        let (status, _, body) = get(
+            &format!("http://{}/v2/{path}/blobs/{layer}", served.addr),
+            &[],
+        );
+        assert_eq!(status, 200);
+        assert!(body.len() < size, "{} of {size} bytes served", body.len());
+    }
 }
