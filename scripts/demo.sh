@@ -10,6 +10,9 @@ sh scripts/ci/setup-test-deps.sh
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/sigmirror-target}
 cargo build --release -p sigmirror -p sigmirror-plugin-file
 BIN="$CARGO_TARGET_DIR/release/sigmirror"
+# Man pages and bash completion, from the command definitions.
+"$BIN" man --dir /usr/local/share/man/man1 2>/dev/null
+mkdir -p /etc/bash_completion.d && "$BIN" completion bash > /etc/bash_completion.d/sigmirror
 WORK=$(mktemp -d /tmp/sigmirror-demo.XXXXXX)
 trap 'stop_registries; rm -rf "$WORK"' EXIT
 start_registry "$WORK/registry"

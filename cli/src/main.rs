@@ -22,13 +22,14 @@ macro_rules! out {
 }
 
 mod commands;
+mod cosign_env;
 mod exit;
 mod input;
 mod output;
 mod password;
 mod progress;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Sign and verify container images, blobs and attestations in cosign's formats, and keep a
 /// local mirror of images with their signatures that verifies air-gapped.
@@ -113,6 +114,10 @@ enum Command {
     /// Serve the store as a read-only OCI registry (pull with skopeo, crane, oras, cosign,
     /// containerd).
     Serve(commands::serve::Serve),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completion(commands::shell::Completion),
+    /// Write a man page per command into a folder.
+    Man(commands::shell::Man),
     /// Manage what the store trusts: keys, Sigstore trusted roots, certificate identities.
     #[command(subcommand)]
     Trust(commands::trust::Trust),
@@ -136,7 +141,12 @@ fn main() -> std::process::ExitCode {
             wait.as_secs()
         );
     });
-    let cli = Cli::parse();
+    // Every flag also reads cosign's COSIGN_<FLAG> variable (see cosign_env).
+    let matches = cosign_env::bind(Cli::command()).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     if let Some(timeout) = cli.timeout {
         commands::registry::set_timeout(timeout);
     }
@@ -170,6 +180,8 @@ fn main() -> std::process::ExitCode {
         Command::Mount(cmd) => cmd.run(),
         Command::Serve(cmd) => cmd.run(),
         Command::Trust(cmd) => cmd.run(),
+        Command::Completion(cmd) => cmd.run(cosign_env::bind(Cli::command())),
+        Command::Man(cmd) => cmd.run(cosign_env::bind(Cli::command())),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

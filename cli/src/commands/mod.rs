@@ -13,6 +13,7 @@ pub mod pkcs11_tool;
 pub mod plugins;
 pub mod registry;
 pub mod serve;
+pub mod shell;
 pub mod source;
 pub mod transfer;
 pub mod trust;

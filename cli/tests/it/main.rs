@@ -4,6 +4,7 @@
 mod attest;
 mod blob;
 mod cosign3;
+mod cosign_env;
 mod docs;
 mod fuse;
 mod hostile;

@@ -186,3 +186,61 @@ fn mebibytes(text: &str) -> Option<f64> {
 fn frame_has_rate(drawn: &str) -> bool {
     drawn.contains("MiB/s") || drawn.contains("GiB/s")
 }
+
+/// `completion bash` completes commands and flags in a real bash; `man` writes a page per
+/// command whose synopsis names the command as it is typed.
+#[test]
+fn completion_scripts_complete_and_man_pages_cover_every_command() {
+    let dir = TestDir::new();
+    let script = run(sigmirror(&dir).args(["completion", "bash"]), None).ok();
+    dir.write("completion.bash", &script.stdout);
+    let complete = |line: &str| {
+        let words: Vec<&str> = line.split(' ').collect();
+        let program = format!(
+            "source completion.bash; COMP_WORDS=({}); COMP_CWORD={}; COMP_LINE='{line}'; \
+             COMP_POINT={}; _sigmirror sigmirror; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            words
+                .iter()
+                .map(|w| format!("'{w}'"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            words.len() - 1,
+            line.len()
+        );
+        run(
+            std::process::Command::new("bash")
+                .current_dir(dir.path())
+                .args(["-c", &program]),
+            None,
+        )
+        .ok()
+        .stdout_text()
+    };
+    let commands = complete("sigmirror veri");
+    assert!(
+        commands.lines().any(|l| l == "verify") && commands.lines().any(|l| l == "verify-blob"),
+        "{commands}"
+    );
+    let flags = complete("sigmirror verify --allow-");
+    assert!(flags.contains("--allow-http-registry"), "{flags}");
+    for shell in ["zsh", "fish", "powershell"] {
+        let out = run(sigmirror(&dir).args(["completion", shell]), None).ok();
+        assert!(out.stdout_text().contains("verify-attestation"), "{shell}");
+    }
+
+    run(sigmirror(&dir).args(["man", "--dir", "man"]), None).ok();
+    let page = String::from_utf8(dir.read("man/sigmirror-trust-add.1")).unwrap();
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH sigmirror-trust-add"),
+        "{page}"
+    );
+    assert!(page.contains("sigmirror trust add"), "{page}");
+    for command in [
+        "sigmirror.1",
+        "sigmirror-pull.1",
+        "sigmirror-store-gc.1",
+        "sigmirror-serve.1",
+    ] {
+        assert!(dir.join("man").join(command).is_file(), "{command}");
+    }
+}

@@ -1,0 +1,49 @@
+//! cosign binds every flag to an environment variable, `COSIGN_` and the flag's long name in
+//! upper case with dashes as underscores (`--key` is `COSIGN_KEY`, `--allow-insecure-registry`
+//! is `COSIGN_ALLOW_INSECURE_REGISTRY`); a flag given on the command line wins. Scripts written
+//! for cosign set them, so every flag of every subcommand gets the same binding here, unless it
+//! already reads a variable of its own (`SIGMIRROR_…`).
+
+use clap::Command;
+
+/// The variable cosign reads for the flag `--long`.
+pub fn variable_for(long: &str) -> String {
+    format!("COSIGN_{}", long.to_ascii_uppercase().replace('-', "_"))
+}
+
+/// `command` with every flag (recursively through subcommands) bound to its `COSIGN_` variable.
+pub fn bind(command: Command) -> Command {
+    let command = command.mut_args(|arg| match arg.get_long() {
+        Some(long)
+            if arg.get_env().is_none()
+                && !arg.is_positional()
+                && !matches!(long, "help" | "version") =>
+        {
+            let variable = variable_for(long);
+            arg.env(variable)
+        }
+        _ => arg,
+    });
+    let names: Vec<String> = command
+        .get_subcommands()
+        .map(|s| s.get_name().to_owned())
+        .collect();
+    names
+        .into_iter()
+        .fold(command, |command, name| command.mut_subcommand(name, bind))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_map_to_cosigns_variable_names() {
+        assert_eq!(variable_for("key"), "COSIGN_KEY");
+        assert_eq!(
+            variable_for("allow-insecure-registry"),
+            "COSIGN_ALLOW_INSECURE_REGISTRY"
+        );
+        assert_eq!(variable_for("output-signature"), "COSIGN_OUTPUT_SIGNATURE");
+    }
+}
