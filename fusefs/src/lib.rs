@@ -3,8 +3,9 @@
 //!
 //! [`vfs::Vfs`] maps paths to nodes with no FUSE involved (tested directly); [`fs::SigFs`] is
 //! the thin `fuser` adapter and [`mount`] the lifecycle (mount, stale-mount detection,
-//! unmount on signals). The view takes the store lock only for the moment it reads the index,
-//! so pulls can run while it is mounted; it notices their results within a second.
+//! unmount on signals). The view reads the index as a reader does (the snapshot the last writer
+//! left, or the index itself under the lock for a moment), so pulls can run while it is
+//! mounted; it notices their results within a second.
 
 pub mod content;
 mod error;

@@ -3,7 +3,7 @@
 //! `n`/`last` pagination, and the OCI 1.1 referrers API), answered from the store's files with
 //! no copy. Writes are refused with the spec's error JSON.
 //!
-//! The index is read as a [`picture::Picture`], taken with the store lock held for a moment
+//! The index is read as a [`picture::Picture`], taken as every reader takes it (from the snapshot the last writer left, or under the store lock for a moment)
 //! and retaken when the store changes, so `pull` and other writers run while it serves and a
 //! completed pull shows without a restart. Blob files are immutable and read in place; a blob
 //! is hashed the first time it is served whole, and never served again if it does not match.

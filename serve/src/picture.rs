@@ -1,5 +1,6 @@
-//! A picture of the store's index as the registry serves it, taken with the store lock held for
-//! a moment and then released, and retaken when the store changes.
+//! A picture of the store's index as the registry serves it, read as every reader reads the
+//! store (see `Store::open_for_reading`: never waiting for a writer), and retaken when the
+//! store changes.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};

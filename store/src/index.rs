@@ -231,7 +231,16 @@ pub(crate) struct Index {
     /// Open [`crate::FlushBatch`]es: while any is open, [`Index::flush`] leaves the syncing to
     /// the batch's end.
     deferred: std::sync::Arc<AtomicUsize>,
+    /// Something was written since the index was opened: the snapshot readers use while a
+    /// writer holds the store is rewritten when the writer closes it (see [`Index::snapshot`]).
+    dirty: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
+
+/// The trees of the index, in the order a snapshot lists them.
+const TREES: [&str; 5] = ["tags", "manifests", "sizes", "images", "attachments"];
+
+/// The first line of a snapshot file.
+const SNAPSHOT_MAGIC: &[u8] = b"sigmirror-index-snapshot 1\n";
 
 impl Index {
     /// Opens the index at `path`. sled takes its own file lock, which a store dropped an
@@ -257,6 +266,10 @@ impl Index {
                 }
             }
         };
+        Index::from_db(db, path)
+    }
+
+    fn from_db(db: sled::Db, path: &Path) -> Result<Index> {
         let tree = |name: &str| {
             db.open_tree(name).map_err(|source| Error::Index {
                 path: path.to_path_buf(),
@@ -272,7 +285,107 @@ impl Index {
             path: path.to_path_buf(),
             db,
             deferred: Default::default(),
+            dirty: Default::default(),
         })
+    }
+
+    fn tree(&self, name: &str) -> &sled::Tree {
+        match name {
+            "tags" => &self.tags,
+            "manifests" => &self.manifests,
+            "sizes" => &self.sizes,
+            "images" => &self.images,
+            _ => &self.attachments,
+        }
+    }
+
+    /// Whether anything was written since the index was opened.
+    pub(crate) fn is_dirty(&self) -> bool {
+        self.dirty.load(Ordering::SeqCst)
+    }
+
+    /// Writes every entry of every tree to `file` (through `tmp`, then renamed, so a reader
+    /// sees the old snapshot or the new one, never a part). Readers that find the store held by
+    /// a writer read this instead of waiting: the state as of the writer's last close, in which
+    /// every image is whole (an image is recorded only once its content is in place).
+    ///
+    /// Format: the magic line, then per tree its name, entry count, and each key and value,
+    /// every field prefixed by its length (u32 or u64, big-endian).
+    pub(crate) fn snapshot(&self, file: &Path, tmp: &Path) -> Result<()> {
+        use std::io::Write;
+        let io = |e| Error::io(tmp, e);
+        let mut out = std::io::BufWriter::new(std::fs::File::create(tmp).map_err(io)?);
+        out.write_all(SNAPSHOT_MAGIC).map_err(io)?;
+        for name in TREES {
+            let tree = self.tree(name);
+            out.write_all(&(name.len() as u32).to_be_bytes())
+                .map_err(io)?;
+            out.write_all(name.as_bytes()).map_err(io)?;
+            out.write_all(&(tree.len() as u64).to_be_bytes())
+                .map_err(io)?;
+            for entry in tree.iter() {
+                let (k, v) = entry.map_err(|e| self.err(e))?;
+                for field in [&k[..], &v[..]] {
+                    out.write_all(&(field.len() as u32).to_be_bytes())
+                        .map_err(io)?;
+                    out.write_all(field).map_err(io)?;
+                }
+            }
+        }
+        let file_handle = out.into_inner().map_err(|e| io(e.into_error()))?;
+        file_handle.sync_all().map_err(io)?;
+        std::fs::rename(tmp, file).map_err(|e| Error::io(file, e))
+    }
+
+    /// An index in memory (a temporary sled database) holding what the snapshot `file` holds.
+    pub(crate) fn from_snapshot(file: &Path) -> Result<Index> {
+        use std::io::Read;
+        let bad = |reason: &str| Error::BadEntry {
+            tree: "snapshot",
+            key: file.display().to_string(),
+            reason: reason.to_owned(),
+        };
+        let mut input =
+            std::io::BufReader::new(std::fs::File::open(file).map_err(|e| Error::io(file, e))?);
+        let mut read_exact = |n: usize| -> Result<Vec<u8>> {
+            let mut buf = vec![0u8; n];
+            input.read_exact(&mut buf).map_err(|_| bad("truncated"))?;
+            Ok(buf)
+        };
+        if read_exact(SNAPSHOT_MAGIC.len())? != SNAPSHOT_MAGIC {
+            return Err(bad("not an index snapshot"));
+        }
+        let db = sled::Config::new()
+            .temporary(true)
+            .flush_every_ms(None)
+            .open()
+            .map_err(|source| Error::Index {
+                path: file.to_path_buf(),
+                source,
+            })?;
+        let index = Index::from_db(db, file)?;
+        /// Fields are at most this long: no index entry is near it, a damaged file could be.
+        const MAX_FIELD: usize = 64 << 20;
+        for expected in TREES {
+            let len = u32::from_be_bytes(read_exact(4)?.try_into().expect("4 bytes")) as usize;
+            if read_exact(len.min(64))? != expected.as_bytes() {
+                return Err(bad("trees out of order"));
+            }
+            let count = u64::from_be_bytes(read_exact(8)?.try_into().expect("8 bytes"));
+            let tree = index.tree(expected);
+            for _ in 0..count {
+                let mut field = || -> Result<Vec<u8>> {
+                    let n = u32::from_be_bytes(read_exact(4)?.try_into().expect("4 bytes"));
+                    if n as usize > MAX_FIELD {
+                        return Err(bad("field too long"));
+                    }
+                    read_exact(n as usize)
+                };
+                let (k, v) = (field()?, field()?);
+                tree.insert(k, v).map_err(|e| index.err(e))?;
+            }
+        }
+        Ok(index)
     }
 
     /// An [`Error::Index`] for this index.
@@ -292,6 +405,8 @@ impl Index {
 
     /// Makes everything written so far durable, unless a batch is open (its end will).
     pub(crate) fn flush(&self) -> Result<()> {
+        // Every logical write ends here: the snapshot is to be rewritten at close.
+        self.dirty.store(true, Ordering::SeqCst);
         if self.deferred.load(Ordering::SeqCst) > 0 {
             return Ok(());
         }

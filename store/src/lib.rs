@@ -89,6 +89,8 @@ pub struct Store {
     /// A private copy of the index, for a store on write-protected media (see
     /// [`Store::open_for_reading`]); removed when the store is dropped, after `index`.
     index_copy: Option<IndexCopy>,
+    /// The index is the snapshot a writer left (see [`Store::open_for_reading`]).
+    from_snapshot: bool,
     /// Declared last so that it is dropped last: sled is closed before another process may
     /// open the index. `None` for a read-only store, which nobody can write.
     _lock: Option<StoreLock>,
@@ -172,6 +174,7 @@ impl Store {
             index,
             provenance: Mutex::new(Some("unknown".to_owned())),
             index_copy: None,
+            from_snapshot: false,
             _lock: Some(lock),
         })
     }
@@ -194,6 +197,21 @@ impl Store {
             return Err(Error::NoStore { root });
         }
         let started = Instant::now();
+        // A writer holds the store: read the snapshot it left at its last close, at once,
+        // rather than wait for it (readers never wait for a writer; see docs/architecture.md).
+        let snapshot = root.join(SNAPSHOT_FILE);
+        // No write since the last writer closed: the snapshot is the index; read it without
+        // the lock, so that readers never make a writer wait either.
+        if snapshot_is_current(&root) {
+            return Store::open_snapshot(root, &snapshot);
+        }
+        if snapshot.is_file() {
+            match StoreLock::acquire(&root, Duration::ZERO) {
+                Ok(lock) => return Store::open_locked(root, lock, wait),
+                Err(Error::Locked { .. }) => return Store::open_snapshot(root, &snapshot),
+                Err(_) => {}
+            }
+        }
         match StoreLock::acquire(&root, wait) {
             Ok(lock) => Store::open_locked(root, lock, wait.saturating_sub(started.elapsed())),
             Err(e) if is_unwritable(&e) => {
@@ -224,13 +242,34 @@ impl Store {
             index,
             provenance: Mutex::new(Some("unknown".to_owned())),
             index_copy: Some(copy),
+            from_snapshot: false,
+            _lock: None,
+        })
+    }
+
+    /// See [`Store::open_for_reading`]: the index as the snapshot `file` holds it, in memory.
+    fn open_snapshot(root: PathBuf, file: &Path) -> Result<Store> {
+        let index = Index::from_snapshot(file)?;
+        Ok(Store {
+            blobs_dir: root.join("blobs").join("sha256"),
+            tmp_dir: root.join("tmp"),
+            root,
+            index,
+            provenance: Mutex::new(Some("unknown".to_owned())),
+            index_copy: None,
+            from_snapshot: true,
             _lock: None,
         })
     }
 
     /// Whether the store was opened read-only (see [`Store::open_for_reading`]).
     pub fn is_read_only(&self) -> bool {
-        self.index_copy.is_some()
+        self.index_copy.is_some() || self.from_snapshot
+    }
+
+    /// Whether this store reads the snapshot a writer left, because a writer holds the store.
+    pub fn is_snapshot(&self) -> bool {
+        self.from_snapshot
     }
 
     /// Refuses `what` on a read-only store.
@@ -321,8 +360,35 @@ impl Drop for Store {
     fn drop(&mut self) {
         // Best effort: every logical operation already flushed what must be durable.
         let _ = self.index.flush_now();
+        // A writer that changed the index leaves a snapshot for the readers of its next run
+        // (best effort too: without one, readers wait for the writer as before).
+        if self._lock.is_some() && self.index.is_dirty() {
+            let tmp = self
+                .tmp_dir
+                .join(format!("{SNAPSHOT_FILE}.{}", std::process::id()));
+            let _ = self.index.snapshot(&self.root.join(SNAPSHOT_FILE), &tmp);
+        }
     }
 }
+
+/// Whether the snapshot was written after the index last changed: no file of the index is
+/// newer than it.
+fn snapshot_is_current(root: &Path) -> bool {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let Some(taken) = modified(&root.join(SNAPSHOT_FILE)) else {
+        return false;
+    };
+    let Ok(entries) = std::fs::read_dir(root.join("index")) else {
+        return false;
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .all(|e| modified(&e.path()).is_some_and(|m| m <= taken))
+}
+
+/// The snapshot of the index a writer leaves when it closes the store, which readers read while
+/// another writer holds it.
+pub const SNAPSHOT_FILE: &str = "index.snapshot";
 
 /// The hex of a SHA-256 digest: the store keeps `blobs/sha256/<hex>` only, so a digest of
 /// any other algorithm is refused before it can become a path.

@@ -170,3 +170,66 @@ fn reading_opens_a_half_created_store_and_refuses_a_folder_that_is_none() {
     assert!(err.to_string().contains("no store here"), "{err}");
     assert!(!other.path().join("index").exists() && !other.path().join("lock").exists());
 }
+
+/// Readers never wait for a writer: while a writer holds the store, a reader at once gets the
+/// state the last writer left (its snapshot), with every image whole; what the writer adds
+/// appears to readers once it closes the store. Without any snapshot yet, a reader waits as
+/// before. A damaged snapshot is refused, not read as an empty store.
+#[test]
+fn readers_read_the_last_closed_state_while_a_writer_holds_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    // No snapshot yet: the reader waits (and here gives up).
+    let first = Store::open(dir.path()).unwrap();
+    let (one, _, _) = image(&first, "reg.example/team/one", "one", true);
+    first.set_tag("reg.example/team/one", "v1", &one).unwrap();
+    assert!(Store::open_for_reading(dir.path(), Duration::from_millis(100)).is_err());
+    drop(first);
+    assert!(dir.path().join(sigmirror_store::SNAPSHOT_FILE).is_file());
+
+    // No writer: the current snapshot is read without taking the lock, so a writer that
+    // starts meanwhile does not wait for this reader.
+    let reader = Store::open_for_reading(dir.path(), Duration::ZERO).unwrap();
+    assert!(reader.is_snapshot());
+    let writer = Store::open_with_wait(dir.path(), Duration::ZERO).unwrap();
+    drop(reader);
+
+    // A writer adds an image: readers meanwhile see the last closed state, at once.
+    let (two, _, _) = image(&writer, "reg.example/team/two", "two", true);
+    writer.set_tag("reg.example/team/two", "v1", &two).unwrap();
+    let started = Instant::now();
+    let reader = Store::open_for_reading(dir.path(), Duration::from_secs(10)).unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the reader waited"
+    );
+    assert!(reader.is_snapshot() && reader.is_read_only());
+    assert_eq!(
+        reader.resolve_tag("reg.example/team/one", "v1").unwrap(),
+        Some(one.clone())
+    );
+    assert_eq!(
+        reader.resolve_tag("reg.example/team/two", "v1").unwrap(),
+        None
+    );
+    assert!(reader.content_complete(&one, true).unwrap());
+    assert!(reader.set_tag("reg.example/team/one", "v2", &one).is_err());
+    drop(reader);
+    drop(writer);
+    let reader = Store::open_for_reading(dir.path(), Duration::ZERO).unwrap();
+    assert_eq!(
+        reader.resolve_tag("reg.example/team/two", "v1").unwrap(),
+        Some(two)
+    );
+    drop(reader);
+
+    // A damaged snapshot, read while a writer holds the store, is an error.
+    let writer = Store::open(dir.path()).unwrap();
+    let snapshot = dir.path().join(sigmirror_store::SNAPSHOT_FILE);
+    let bytes = std::fs::read(&snapshot).unwrap();
+    std::fs::write(&snapshot, &bytes[..bytes.len() / 2]).unwrap();
+    let err = Store::open_for_reading(dir.path(), Duration::ZERO)
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("truncated"), "{err}");
+    drop(writer);
+}
