@@ -255,13 +255,17 @@ impl Registry {
         }
         let head = method == Method::HEAD;
         let picture = self.current.get();
+        let named = |name: &str| resolve_name(&picture, name, query);
         let response = match route {
             Route::Base => json(StatusCode::OK, &serde_json::json!({})),
             Route::Catalog => Self::catalog(&picture, query),
-            Route::Tags(name) => Self::tags(&picture, name, query),
-            Route::Manifest(name, reference) => self.manifest(&picture, name, reference),
-            Route::Blob(name, digest) => self.blob(&picture, name, digest, headers, head).await,
-            Route::Referrers(name, digest) => self.referrers(&picture, name, digest, query),
+            Route::Tags(name) => Self::tags(&picture, &named(name), query),
+            Route::Manifest(name, reference) => self.manifest(&picture, &named(name), reference),
+            Route::Blob(name, digest) => {
+                self.blob(&picture, &named(name), digest, headers, head)
+                    .await
+            }
+            Route::Referrers(name, digest) => self.referrers(&picture, &named(name), digest, query),
             Route::Upload => error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "UNSUPPORTED",
@@ -609,6 +613,24 @@ impl Registry {
         }
         response
     }
+}
+
+/// The served repository a request names. containerd, configured to use `serve` as a mirror
+/// of a registry (`hosts.toml`), asks for the repository path without the registry and says
+/// which registry in the `ns` query parameter (`/v2/team/app/manifests/v1?ns=registry:5000`):
+/// then the name is the one that registry's repository is served under.
+fn resolve_name(picture: &Picture, name: &str, query: Option<&str>) -> String {
+    if picture.repos.contains_key(name) {
+        return name.to_owned();
+    }
+    query
+        .unwrap_or_default()
+        .split('&')
+        .find_map(|p| p.strip_prefix("ns="))
+        .map(percent_decode)
+        .and_then(|ns| crate::names::served_name(&format!("{ns}/{name}")))
+        .filter(|served| picture.repos.contains_key(served))
+        .unwrap_or_else(|| name.to_owned())
 }
 
 /// A single `bytes=` range of a blob of `size` bytes as `start..end`; `None` if it cannot be

@@ -49,6 +49,9 @@ pub async fn serve(
             () = &mut stop => break,
             accepted = listener.accept() => {
                 let Ok((stream, peer)) = accepted else { continue };
+                // Headers and a streamed body go out in separate writes: without this, Nagle's
+                // algorithm holds the body until the client's delayed ACK (40 ms per request).
+                let _ = stream.set_nodelay(true);
                 let (registry, log, acceptor) = (registry.clone(), log.clone(), acceptor.clone());
                 connections.spawn(async move {
                     match acceptor {

@@ -86,7 +86,7 @@ fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
 /// cosign use it as they use any registry.
 #[test]
 fn the_served_store_answers_as_the_registry_it_mirrors() {
-    let s = setup("serve/app");
+    let mut s = setup("serve/app");
     let multi = format!("{}:v2", s.reg.image("serve/multi"));
     let (index, children) = push_index(&multi, "serve-multi");
     s.sm(&["sign", "--key", "cosign.key", "--recursive", &multi])
@@ -373,6 +373,37 @@ fn the_served_store_answers_as_the_registry_it_mirrors() {
             "{digest} not fetched: {held}"
         );
     }
+    drop(containerd);
+    // As a mirror of the origin registry (hosts.toml), with the origin stopped: containerd
+    // asks `serve` for the origin's repository path with `?ns=ORIGIN`.
+    let hosts = s.dir.join("hosts").join(s.reg.addr());
+    std::fs::create_dir_all(&hosts).unwrap();
+    std::fs::write(
+        hosts.join("hosts.toml"),
+        format!(
+            "server = \"http://{}\"\n[host.\"http://{}\"]\n  capabilities = [\"pull\", \"resolve\"]\n",
+            s.reg.addr(),
+            served.addr
+        ),
+    )
+    .unwrap();
+    s.reg.stop();
+    let containerd = sigmirror_tests::peers::Containerd::start();
+    containerd
+        .ctr(&[
+            "content",
+            "fetch",
+            "--hosts-dir",
+            s.dir.join("hosts").to_str().unwrap(),
+            "--all-platforms",
+            &multi,
+        ])
+        .ok();
+    let held = containerd.ctr(&["content", "ls", "-q"]).ok().stdout_text();
+    assert!(
+        held.contains(index.as_str()),
+        "not fetched through the mirror: {held}"
+    );
     drop(containerd);
 
     // Graceful stop on SIGTERM.
