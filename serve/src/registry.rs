@@ -24,7 +24,7 @@ pub type Body = BoxBody<Bytes, std::io::Error>;
 const MAX_MANIFEST: u64 = 4 << 20;
 
 /// Blob files are read in chunks of this size.
-const CHUNK: usize = 256 << 10;
+const CHUNK: usize = 512 << 10;
 
 /// The registry over one store.
 pub struct Registry {
@@ -499,14 +499,14 @@ impl Registry {
                 return None;
             }
             let want = st.left.min(CHUNK as u64) as usize;
-            let mut buf = vec![0u8; want];
-            match st.file.read(&mut buf).await {
+            // Not zeroed first: `read_buf` fills what it reads and nothing is read past it.
+            let mut buf = bytes::BytesMut::with_capacity(want);
+            match st.file.read_buf(&mut buf).await {
                 Ok(0) => Some((
                     Err(std::io::Error::other("blob file shorter than it was")),
                     None,
                 )),
                 Ok(n) => {
-                    buf.truncate(n);
                     st.left -= n as u64;
                     if let Some(hasher) = st.hasher.as_mut() {
                         hasher.update(&buf);
@@ -528,7 +528,7 @@ impl Registry {
                             .unwrap_or_else(|e| e.into_inner())
                             .insert(st.digest.clone());
                     }
-                    Some((Ok(Bytes::from(buf)), Some(st)))
+                    Some((Ok(buf.freeze()), Some(st)))
                 }
                 Err(e) => Some((Err(e), None)),
             }
