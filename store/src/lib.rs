@@ -187,7 +187,18 @@ impl Store {
     /// write access, so the index (small: its own folder, not the blobs) is copied to a private
     /// temporary folder and opened there; blobs are read in place. Writes are then refused.
     pub fn open_for_reading(root: impl AsRef<Path>, wait: Duration) -> Result<Store> {
-        let root = root.as_ref().to_path_buf();
+        Store::open_reader(root.as_ref(), wait, true)
+    }
+
+    /// [`Store::open_for_reading`] for `fsck`: the index itself whenever the store is free (a
+    /// current snapshot is not read instead), so damage in the index's own files is found;
+    /// the snapshot only while a writer holds the store.
+    pub fn open_for_checking(root: impl AsRef<Path>, wait: Duration) -> Result<Store> {
+        Store::open_reader(root.as_ref(), wait, false)
+    }
+
+    fn open_reader(root: &Path, wait: Duration, current_snapshot: bool) -> Result<Store> {
+        let root = root.to_path_buf();
         // A store is a folder with any of its parts: one whose creation was interrupted (a
         // `pull` killed at once) is completed below where it is writable.
         if !["index", "blobs", "lock"]
@@ -202,7 +213,7 @@ impl Store {
         let snapshot = root.join(SNAPSHOT_FILE);
         // No write since the last writer closed: the snapshot is the index; read it without
         // the lock, so that readers never make a writer wait either.
-        if snapshot_is_current(&root) {
+        if current_snapshot && snapshot_is_current(&root) {
             return Store::open_snapshot(root, &snapshot);
         }
         if snapshot.is_file() {

@@ -244,7 +244,7 @@ impl StoreCmd {
                 Ok(())
             }
             StoreCmd::Fsck(a) => {
-                let report = a.store.open_for_reading()?.fsck()?;
+                let report = a.store.open_for_checking()?.fsck()?;
                 for (digest, reason) in &report.damaged {
                     outln!("damaged\t{digest}\t{reason}")?;
                 }

@@ -46,6 +46,13 @@ impl StoreArgs {
         Store::open_for_reading(&dir, wait).context("cannot open the store")
     }
 
+    /// Opens an existing store for `fsck`: as [`StoreArgs::open_for_reading`], but the index
+    /// itself whenever no writer holds the store.
+    pub fn open_for_checking(&self) -> Result<Store> {
+        let (dir, wait) = self.dir_and_wait()?;
+        Store::open_for_checking(&dir, wait).context("cannot open the store")
+    }
+
     /// The store folder, and how long to wait for another sigmirror process to release it.
     fn dir_and_wait(&self) -> Result<(PathBuf, std::time::Duration)> {
         let dir = match &self.store {
