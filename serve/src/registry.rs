@@ -85,6 +85,18 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
     json(status, &body)
 }
 
+fn name_unknown() -> Response<Body> {
+    error(
+        StatusCode::NOT_FOUND,
+        "NAME_UNKNOWN",
+        "repository name not known to registry",
+    )
+}
+
+fn digest_invalid() -> Response<Body> {
+    error(StatusCode::BAD_REQUEST, "DIGEST_INVALID", "invalid digest")
+}
+
 fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
     let bytes = Bytes::from(serde_json::to_vec(value).expect("JSON serialises"));
     let mut response = full(status, bytes);
@@ -299,11 +311,7 @@ impl Registry {
 
     fn tags(picture: &Picture, name: &str, query: Option<&str>) -> Response<Body> {
         let Some(repo) = picture.repos.get(name) else {
-            return error(
-                StatusCode::NOT_FOUND,
-                "NAME_UNKNOWN",
-                "repository name not known to registry",
-            );
+            return name_unknown();
         };
         let Some((n, last)) = pagination(query) else {
             return invalid_page_size();
@@ -333,18 +341,14 @@ impl Registry {
             )
         };
         let Some(repo) = picture.repos.get(name) else {
-            return error(
-                StatusCode::NOT_FOUND,
-                "NAME_UNKNOWN",
-                "repository name not known to registry",
-            );
+            return name_unknown();
         };
         let digest = if reference.contains(':') {
             match Digest::parse(reference) {
                 Ok(d) if repo.manifests.contains(&d) => d,
                 Ok(_) => return unknown(),
                 Err(_) => {
-                    return error(StatusCode::BAD_REQUEST, "DIGEST_INVALID", "invalid digest");
+                    return digest_invalid();
                 }
             }
         } else {
@@ -394,14 +398,10 @@ impl Registry {
             )
         };
         if !picture.repos.contains_key(name) {
-            return error(
-                StatusCode::NOT_FOUND,
-                "NAME_UNKNOWN",
-                "repository name not known to registry",
-            );
+            return name_unknown();
         }
         let Ok(digest) = Digest::parse(digest) else {
-            return error(StatusCode::BAD_REQUEST, "DIGEST_INVALID", "invalid digest");
+            return digest_invalid();
         };
         let Some(path) = self.blob_path(&digest) else {
             return unknown();
@@ -546,14 +546,10 @@ impl Registry {
         query: Option<&str>,
     ) -> Response<Body> {
         if !picture.repos.contains_key(name) {
-            return error(
-                StatusCode::NOT_FOUND,
-                "NAME_UNKNOWN",
-                "repository name not known to registry",
-            );
+            return name_unknown();
         }
         let Ok(subject) = Digest::parse(digest) else {
-            return error(StatusCode::BAD_REQUEST, "DIGEST_INVALID", "invalid digest");
+            return digest_invalid();
         };
         let wanted = query
             .unwrap_or_default()
