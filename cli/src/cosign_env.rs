@@ -11,8 +11,10 @@ pub fn variable_for(long: &str) -> String {
     format!("COSIGN_{}", long.to_ascii_uppercase().replace('-', "_"))
 }
 
-/// `command` with every flag (recursively through subcommands) bound to its `COSIGN_` variable.
-pub fn bind(command: Command) -> Command {
+/// `command` with the flags of the subcommand `args` invoke (and of every command on the way to
+/// it) bound to their `COSIGN_` variables. Only that path is bound: binding all of the tree's
+/// flags on every start would cost more than the rest of a quick command.
+pub fn bind(command: Command, args: &[String]) -> Command {
     let command = command.mut_args(|arg| match arg.get_long() {
         Some(long)
             if arg.get_env().is_none()
@@ -24,13 +26,30 @@ pub fn bind(command: Command) -> Command {
         }
         _ => arg,
     });
+    // The next word that names a subcommand of this one (flags before it are skipped).
+    let Some((at, name)) = args.iter().enumerate().find_map(|(i, word)| {
+        command
+            .get_subcommands()
+            .find(|s| s.get_name() == word)
+            .map(|s| (i, s.get_name().to_owned()))
+    }) else {
+        return command;
+    };
+    let rest = args[at + 1..].to_vec();
+    command.mut_subcommand(name, |sub| bind(sub, &rest))
+}
+
+/// `command` with every flag of every subcommand bound (for completion scripts and man pages,
+/// which show them all).
+pub fn bind_all(command: Command) -> Command {
+    let command = bind(command, &[]);
     let names: Vec<String> = command
         .get_subcommands()
         .map(|s| s.get_name().to_owned())
         .collect();
-    names
-        .into_iter()
-        .fold(command, |command, name| command.mut_subcommand(name, bind))
+    names.into_iter().fold(command, |command, name| {
+        command.mut_subcommand(name, bind_all)
+    })
 }
 
 #[cfg(test)]

@@ -142,7 +142,8 @@ fn main() -> std::process::ExitCode {
         );
     });
     // Every flag also reads cosign's COSIGN_<FLAG> variable (see cosign_env).
-    let matches = cosign_env::bind(Cli::command()).get_matches();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let matches = cosign_env::bind(Cli::command(), &args).get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
@@ -180,8 +181,8 @@ fn main() -> std::process::ExitCode {
         Command::Mount(cmd) => cmd.run(),
         Command::Serve(cmd) => cmd.run(),
         Command::Trust(cmd) => cmd.run(),
-        Command::Completion(cmd) => cmd.run(cosign_env::bind(Cli::command())),
-        Command::Man(cmd) => cmd.run(cosign_env::bind(Cli::command())),
+        Command::Completion(cmd) => cmd.run(cosign_env::bind_all(Cli::command())),
+        Command::Man(cmd) => cmd.run(cosign_env::bind_all(Cli::command())),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

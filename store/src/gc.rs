@@ -64,7 +64,7 @@ impl Store {
 
         let ix = &self.index;
         let utf8 = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        let mut doomed: Vec<(&sled::Tree, sled::IVec)> = vec![];
+        let mut doomed: Vec<(&crate::tree::Tree, sled::IVec)> = vec![];
         for entry in ix.tags.iter() {
             let (k, v) = entry.map_err(|e| ix.err(e))?;
             let key = utf8(&k);

@@ -2,7 +2,7 @@
 //! sizes, image records and the attachments of each subject digest. It never holds blob bytes,
 //! and every entry that names a blob is written after the blob's file is in place.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -15,6 +15,7 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use crate::error::{Error, Result};
+use crate::tree::Tree;
 use crate::{Store, sha256_hex, stored_digest};
 
 /// Separates the parts of an `attachments` key; it cannot occur in a digest, repository or tag.
@@ -216,18 +217,19 @@ pub(crate) fn decode_size(key: &[u8], value: &[u8]) -> Result<u64> {
 #[derive(Debug, Clone)]
 pub(crate) struct Index {
     path: PathBuf,
-    db: sled::Db,
+    /// The sled database; `None` for a snapshot read into memory.
+    db: Option<sled::Db>,
     /// `registry/repo:tag` → digest.
-    pub(crate) tags: sled::Tree,
+    pub(crate) tags: Tree,
     /// digest → [`ManifestInfo`] JSON.
-    pub(crate) manifests: sled::Tree,
+    pub(crate) manifests: Tree,
     /// digest → size (u64 big-endian), for every blob.
-    pub(crate) sizes: sled::Tree,
+    pub(crate) sizes: Tree,
     /// image reference → [`ImageRecord`] JSON.
-    pub(crate) images: sled::Tree,
+    pub(crate) images: Tree,
     /// `subject \0 kind \0 repo \0 tag-or-digest` → attached digest: finds a digest's
     /// signatures, attestations, SBOMs and referrers without scanning every tag.
-    pub(crate) attachments: sled::Tree,
+    pub(crate) attachments: Tree,
     /// Open [`crate::FlushBatch`]es: while any is open, [`Index::flush`] leaves the syncing to
     /// the batch's end.
     deferred: std::sync::Arc<AtomicUsize>,
@@ -238,6 +240,9 @@ pub(crate) struct Index {
 
 /// The trees of the index, in the order a snapshot lists them.
 const TREES: [&str; 5] = ["tags", "manifests", "sizes", "images", "attachments"];
+
+/// A file beside the index while a writer has changed it and not yet left a new snapshot.
+pub(crate) const WRITING_MARKER: &str = "index.writing";
 
 /// The first line of a snapshot file.
 const SNAPSHOT_MAGIC: &[u8] = b"sigmirror-index-snapshot 1\n";
@@ -271,10 +276,12 @@ impl Index {
 
     fn from_db(db: sled::Db, path: &Path) -> Result<Index> {
         let tree = |name: &str| {
-            db.open_tree(name).map_err(|source| Error::Index {
-                path: path.to_path_buf(),
-                source,
-            })
+            db.open_tree(name)
+                .map(Tree::Sled)
+                .map_err(|source| Error::Index {
+                    path: path.to_path_buf(),
+                    source,
+                })
         };
         Ok(Index {
             tags: tree("tags")?,
@@ -283,13 +290,13 @@ impl Index {
             images: tree("images")?,
             attachments: tree("attachments")?,
             path: path.to_path_buf(),
-            db,
+            db: Some(db),
             deferred: Default::default(),
             dirty: Default::default(),
         })
     }
 
-    fn tree(&self, name: &str) -> &sled::Tree {
+    fn tree(&self, name: &str) -> &Tree {
         match name {
             "tags" => &self.tags,
             "manifests" => &self.manifests,
@@ -337,7 +344,7 @@ impl Index {
         std::fs::rename(tmp, file).map_err(|e| Error::io(file, e))
     }
 
-    /// An index in memory (a temporary sled database) holding what the snapshot `file` holds.
+    /// An index in memory (sorted maps) holding what the snapshot `file` holds.
     pub(crate) fn from_snapshot(file: &Path) -> Result<Index> {
         use std::io::Read;
         let bad = |reason: &str| Error::BadEntry {
@@ -355,24 +362,16 @@ impl Index {
         if read_exact(SNAPSHOT_MAGIC.len())? != SNAPSHOT_MAGIC {
             return Err(bad("not an index snapshot"));
         }
-        let db = sled::Config::new()
-            .temporary(true)
-            .flush_every_ms(None)
-            .open()
-            .map_err(|source| Error::Index {
-                path: file.to_path_buf(),
-                source,
-            })?;
-        let index = Index::from_db(db, file)?;
         /// Fields are at most this long: no index entry is near it, a damaged file could be.
         const MAX_FIELD: usize = 64 << 20;
+        let mut trees: Vec<BTreeMap<Vec<u8>, Vec<u8>>> = vec![];
         for expected in TREES {
             let len = u32::from_be_bytes(read_exact(4)?.try_into().expect("4 bytes")) as usize;
             if read_exact(len.min(64))? != expected.as_bytes() {
                 return Err(bad("trees out of order"));
             }
             let count = u64::from_be_bytes(read_exact(8)?.try_into().expect("8 bytes"));
-            let tree = index.tree(expected);
+            let mut tree = BTreeMap::new();
             for _ in 0..count {
                 let mut field = || -> Result<Vec<u8>> {
                     let n = u32::from_be_bytes(read_exact(4)?.try_into().expect("4 bytes"));
@@ -382,9 +381,25 @@ impl Index {
                     read_exact(n as usize)
                 };
                 let (k, v) = (field()?, field()?);
-                tree.insert(k, v).map_err(|e| index.err(e))?;
+                tree.insert(k, v);
             }
+            trees.push(tree);
         }
+        let mut trees = trees
+            .into_iter()
+            .map(|t| Tree::Memory(std::sync::Arc::new(t)));
+        let mut next = || trees.next().expect("one map per tree");
+        let index = Index {
+            tags: next(),
+            manifests: next(),
+            sizes: next(),
+            images: next(),
+            attachments: next(),
+            path: file.to_path_buf(),
+            db: None,
+            deferred: Default::default(),
+            dirty: Default::default(),
+        };
         Ok(index)
     }
 
@@ -405,8 +420,14 @@ impl Index {
 
     /// Makes everything written so far durable, unless a batch is open (its end will).
     pub(crate) fn flush(&self) -> Result<()> {
-        // Every logical write ends here: the snapshot is to be rewritten at close.
-        self.dirty.store(true, Ordering::SeqCst);
+        // Every logical write ends here: the snapshot is to be rewritten at close, and until
+        // then it is not current (a writer killed before its close leaves the marker, and
+        // readers then read the index itself).
+        if !self.dirty.swap(true, Ordering::SeqCst)
+            && let Some(root) = self.path.parent()
+        {
+            let _ = std::fs::File::create(root.join(WRITING_MARKER));
+        }
         if self.deferred.load(Ordering::SeqCst) > 0 {
             return Ok(());
         }
@@ -415,7 +436,10 @@ impl Index {
 
     /// Makes everything written so far durable, batch or not.
     pub(crate) fn flush_now(&self) -> Result<()> {
-        self.db.flush().map(|_| ()).map_err(|e| self.err(e))
+        match &self.db {
+            Some(db) => db.flush().map(|_| ()).map_err(|e| self.err(e)),
+            None => Ok(()),
+        }
     }
 
     pub(crate) fn defer_flushes(&self) {
@@ -504,7 +528,10 @@ impl Store {
             pulled_at: sigmirror_oci::timefmt::now_rfc3339(),
         };
         let ix = &self.index;
-        (&ix.manifests, &ix.attachments)
+        (
+            ix.manifests.sled().map_err(|e| ix.err(e))?,
+            ix.attachments.sled().map_err(|e| ix.err(e))?,
+        )
             .transaction(|(m, a)| {
                 let abort = ConflictableTransactionError::Abort;
                 let mut rec = match m.get(digest.as_str())? {
@@ -581,7 +608,10 @@ impl Store {
             return Ok(());
         }
         let ix = &self.index;
-        (&ix.tags, &ix.attachments)
+        (
+            ix.tags.sled().map_err(|e| ix.err(e))?,
+            ix.attachments.sled().map_err(|e| ix.err(e))?,
+        )
             .transaction(|(t, a)| {
                 t.insert(key.as_str(), digest.as_str())?;
                 if let Some(akey) = &attached {
@@ -596,7 +626,7 @@ impl Store {
     /// Whether the tag `key` and its attachment entry (if any) already point at `digest`.
     fn tag_recorded(&self, key: &str, attached: Option<&str>, digest: &Digest) -> Result<bool> {
         let ix = &self.index;
-        let points = |tree: &sled::Tree, key: &str| -> Result<bool> {
+        let points = |tree: &Tree, key: &str| -> Result<bool> {
             Ok(tree
                 .get(key)
                 .map_err(|e| ix.err(e))?

@@ -43,6 +43,7 @@ mod fsck;
 mod gc;
 mod index;
 mod lock;
+mod tree;
 pub use lock::{WaitNotice, on_lock_wait};
 mod source;
 mod trust;
@@ -377,24 +378,22 @@ impl Drop for Store {
             let tmp = self
                 .tmp_dir
                 .join(format!("{SNAPSHOT_FILE}.{}", std::process::id()));
-            let _ = self.index.snapshot(&self.root.join(SNAPSHOT_FILE), &tmp);
+            if self
+                .index
+                .snapshot(&self.root.join(SNAPSHOT_FILE), &tmp)
+                .is_ok()
+            {
+                let _ = std::fs::remove_file(self.root.join(index::WRITING_MARKER));
+            }
         }
     }
 }
 
-/// Whether the snapshot was written after the index last changed: no file of the index is
-/// newer than it.
+/// Whether the snapshot holds what the index holds: it exists, and no writer has changed the
+/// index since (the writing marker, made at a writer's first change and removed once its
+/// snapshot is in place, is absent).
 fn snapshot_is_current(root: &Path) -> bool {
-    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let Some(taken) = modified(&root.join(SNAPSHOT_FILE)) else {
-        return false;
-    };
-    let Ok(entries) = std::fs::read_dir(root.join("index")) else {
-        return false;
-    };
-    entries
-        .filter_map(|e| e.ok())
-        .all(|e| modified(&e.path()).is_some_and(|m| m <= taken))
+    root.join(SNAPSHOT_FILE).is_file() && !root.join(index::WRITING_MARKER).exists()
 }
 
 /// The snapshot of the index a writer leaves when it closes the store, which readers read while

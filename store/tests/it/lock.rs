@@ -222,6 +222,46 @@ fn readers_read_the_last_closed_state_while_a_writer_holds_the_store() {
     );
     drop(reader);
 
+    // While a writer has changed the index, the snapshot is not current (the marker is
+    // there); its close leaves a new snapshot and removes the marker.
+    let writer = Store::open(dir.path()).unwrap();
+    writer.set_tag("reg.example/team/one", "v3", &one).unwrap();
+    assert!(dir.path().join("index.writing").exists());
+    drop(writer);
+    assert!(!dir.path().join("index.writing").exists());
+    let reader = Store::open_for_reading(dir.path(), Duration::ZERO).unwrap();
+    assert!(reader.is_snapshot());
+    assert_eq!(
+        reader.resolve_tag("reg.example/team/one", "v3").unwrap(),
+        Some(one)
+    );
+}
+
+#[test]
+fn a_writer_killed_before_its_close_leaves_readers_on_the_index_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let writer = Store::open(dir.path()).unwrap();
+    let (one, _, _) = image(&writer, "reg.example/team/one", "one", true);
+    writer.set_tag("reg.example/team/one", "v1", &one).unwrap();
+    drop(writer);
+    assert!(!dir.path().join("index.writing").exists());
+    // The marker of a writer that never closed: the snapshot is stale, the store free.
+    std::fs::write(dir.path().join("index.writing"), b"").unwrap();
+    let reader = Store::open_for_reading(dir.path(), Duration::ZERO).unwrap();
+    assert!(!reader.is_snapshot());
+    assert_eq!(
+        reader.resolve_tag("reg.example/team/one", "v1").unwrap(),
+        Some(one)
+    );
+}
+
+#[test]
+fn damaged_snapshots_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let writer = Store::open(dir.path()).unwrap();
+    let (one, _, _) = image(&writer, "reg.example/team/one", "one", true);
+    writer.set_tag("reg.example/team/one", "v1", &one).unwrap();
+    drop(writer);
     // A damaged snapshot, read while a writer holds the store, is an error.
     let writer = Store::open(dir.path()).unwrap();
     let snapshot = dir.path().join(sigmirror_store::SNAPSHOT_FILE);
