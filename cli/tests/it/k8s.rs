@@ -288,3 +288,39 @@ fn k8s_failures_are_clear() {
     kube.server.stop();
     sign("k8s://ci/release-key").fails_with("cannot reach the Kubernetes API");
 }
+
+/// With `COSIGN_PASSWORD` set, the secret's key is encrypted with it and it is stored as the
+/// secret's password, as cosign does (issue: "A true drop-in for cosign", item 8); without it,
+/// the password is random.
+#[test]
+fn generate_key_pair_stores_cosign_password_when_set() {
+    let kube = FakeKube::start();
+    let dir = setup(&kube);
+    run(
+        sm(&dir)
+            .env("COSIGN_PASSWORD", "chosen password")
+            .args(["generate-key-pair", "k8s://ci/chosen"]),
+        None,
+    )
+    .ok();
+    let secret = secret_json(&kube, "chosen", None);
+    let field =
+        |k: &str| b64::decode_lenient(secret["data"][k].as_str().unwrap().as_bytes()).unwrap();
+    assert_eq!(field("cosign.password"), b"chosen password");
+    sigmirror_cosign::keys::PrivateKey::from_encrypted_pem(
+        &field("cosign.key"),
+        b"chosen password",
+    )
+    .unwrap();
+    sm_run(&dir, &["generate-key-pair", "k8s://ci/random", "-y"]).ok();
+    let secret = secret_json(&kube, "random", None);
+    let password = b64::decode_lenient(
+        secret["data"]["cosign.password"]
+            .as_str()
+            .unwrap()
+            .as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(password.len(), 32);
+    assert_ne!(password, b"chosen password");
+}

@@ -2,7 +2,8 @@
 //!
 //! The Secret has cosign's layout: `cosign.key` (the encrypted private key PEM), `cosign.pub`
 //! and `cosign.password`, so keys made by `cosign generate-key-pair k8s://…` sign here and the
-//! reverse. `createKey` makes a fresh key with a random password and creates the Secret
+//! reverse. `createKey` makes a fresh key with `COSIGN_PASSWORD` as its password when that is
+//! set, as cosign does, else with a random one, and creates the Secret
 //! `immutable: true`; it never replaces an existing Secret. Signing reads the Secret once per
 //! instance and decrypts the key with its `cosign.password`: the plugin never asks the host for
 //! a password. The API is reached with a blocking client the instance owns (see
@@ -170,11 +171,13 @@ impl K8sKey {
 
     fn create(&self) -> Result<PublicKey, String> {
         let key = PrivateKey::generate();
-        let password = random_password()?;
-        let encrypted = Zeroizing::new(
-            key.to_encrypted_pem(password.as_bytes())
-                .map_err(|e| e.to_string())?,
-        );
+        // As cosign: `COSIGN_PASSWORD`, when set (even empty), is the key's password and is
+        // stored in the secret; otherwise a random one.
+        let password = match std::env::var_os("COSIGN_PASSWORD") {
+            Some(chosen) => Zeroizing::new(chosen.into_encoded_bytes()),
+            None => Zeroizing::new(random_password()?.as_bytes().to_vec()),
+        };
+        let encrypted = Zeroizing::new(key.to_encrypted_pem(&password).map_err(|e| e.to_string())?);
         let public = key.public_key();
         let secret = json!({
             "apiVersion": "v1",
@@ -184,7 +187,7 @@ impl K8sKey {
             "data": {
                 KEY_FIELD: b64::encode(encrypted.as_bytes()),
                 PUB_FIELD: b64::encode(public.to_pem().as_bytes()),
-                PASSWORD_FIELD: b64::encode(password.as_bytes()),
+                PASSWORD_FIELD: b64::encode(&password),
             },
         });
         self.api
