@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if ! command -v cosign >/dev/null || ! command -v docker-registry >/dev/null || ! command -v jq >/dev/null \
+    || ! command -v ctr >/dev/null \
     || [ ! -x /opt/sigmirror-test-venv/bin/python ]; then
     sh scripts/ci/setup-test-deps.sh
 fi

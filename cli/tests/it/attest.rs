@@ -664,15 +664,11 @@ fn predicates_are_checked_for_their_type_as_cosign_checks_them() {
         &s.image,
     ])
     .ok();
-    s.cosign(&[
+    s.cosign_verify(
         "verify-attestation",
-        "--key",
         "cosign.pub",
-        "--insecure-ignore-tlog",
-        "--allow-http-registry",
-        "--type",
-        "slsaprovenance",
         &s.image,
-    ])
+        &["--type", "slsaprovenance"],
+    )
     .ok();
 }

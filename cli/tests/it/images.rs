@@ -11,16 +11,6 @@ use sigmirror_tests::{TestDir, cosign, http_get, http_put, run};
 use crate::{Setup, generate_key_pair, setup, sigmirror};
 
 impl Setup {
-    fn cosign_verify(&self, key: &str, image: &str) -> sigmirror_tests::Run {
-        self.cosign(&[
-            "verify",
-            "--key",
-            key,
-            "--insecure-ignore-tlog",
-            "--allow-http-registry",
-            image,
-        ])
-    }
     fn sig_tag_url(&self, repo: &str, digest: &str) -> String {
         format!(
             "http://{}/v2/{repo}/manifests/{}.sig",
@@ -44,7 +34,7 @@ fn cosign_verifies_sigmirror_signatures_and_the_reverse() {
     let s = setup("team/app");
     s.sm(&["sign", "--key", "cosign.key", "-a", "tag=v1", &s.image])
         .ok();
-    let out = s.cosign_verify("cosign.pub", &s.image).ok();
+    let out = s.cosign_verify("verify", "cosign.pub", &s.image, &[]).ok();
     assert!(
         out.stdout_text().contains(&s.digest),
         "{}",
@@ -92,7 +82,7 @@ fn cosign_verifies_sigmirror_signatures_and_the_reverse() {
         serde_json::from_slice(&http_get(&s.sig_tag_url("team/app", &s.digest))).unwrap();
     assert_eq!(manifest["layers"].as_array().unwrap().len(), 2);
     for key in ["cosign.pub", "c.pub"] {
-        s.cosign_verify(key, &s.image).ok();
+        s.cosign_verify("verify", key, &s.image, &[]).ok();
         s.sm(&["verify", "--key", key, &s.image]).ok();
     }
     let out = s
@@ -283,12 +273,12 @@ fn every_kind_of_bad_signature_fails_verification() {
         );
     }
     // cosign rejects the same .sig for this key.
-    s.cosign_verify("cosign.pub", &s.image)
+    s.cosign_verify("verify", "cosign.pub", &s.image, &[])
         .fails_with("no matching signatures");
     // And the good signature, once attached, is accepted by both.
     attach(&s, &generated, &good_sig);
     s.sm(&["verify", "--key", "cosign.pub", &s.image]).ok();
-    s.cosign_verify("cosign.pub", &s.image).ok();
+    s.cosign_verify("verify", "cosign.pub", &s.image, &[]).ok();
 }
 
 #[test]
@@ -604,7 +594,7 @@ fn cosign_repository_and_docker_media_types() {
         manifest["config"]["mediaType"],
         "application/vnd.docker.container.image.v1+json"
     );
-    s.cosign_verify("cosign.pub", &s.image).ok();
+    s.cosign_verify("verify", "cosign.pub", &s.image, &[]).ok();
 }
 
 #[test]
@@ -664,7 +654,8 @@ fn generate_triangulate_tree_download_match_cosign() {
     ])
     .ok();
     s2.sm(&["verify", "--key", "cosign.pub", &s2.image]).ok();
-    s2.cosign_verify("cosign.pub", &s2.image).ok();
+    s2.cosign_verify("verify", "cosign.pub", &s2.image, &[])
+        .ok();
 }
 
 #[test]
@@ -815,7 +806,7 @@ fn verify_prints_odd_payloads_byte_for_byte_as_cosign_does() {
     );
     attach(&s, payload.as_bytes(), &sign_bytes(&s, payload.as_bytes()));
     let ours = s.sm(&["verify", "--key", "cosign.pub", &s.image]).ok();
-    let theirs = s.cosign_verify("cosign.pub", &s.image).ok();
+    let theirs = s.cosign_verify("verify", "cosign.pub", &s.image, &[]).ok();
     assert_eq!(
         ours.stdout_text(),
         theirs.stdout_text(),

@@ -93,6 +93,36 @@ impl Setup {
         )
     }
 
+    /// Pulls `images` into the setup's `store` folder; returns its path.
+    pub fn pull_into_store(&self, images: &[&str]) -> String {
+        let store = self.dir.join("store").to_str().unwrap().to_owned();
+        let mut args = vec!["pull", "--store", store.as_str()];
+        args.extend_from_slice(images);
+        self.sm(&args).ok();
+        store
+    }
+
+    /// The real cosign's `command` (`verify`, `verify-attestation`) of `image` with `key`,
+    /// without a transparency log, on a plain-HTTP registry; `extra` goes before the image.
+    pub fn cosign_verify(
+        &self,
+        command: &str,
+        key: &str,
+        image: &str,
+        extra: &[&str],
+    ) -> sigmirror_tests::Run {
+        let mut args = vec![
+            command,
+            "--key",
+            key,
+            "--insecure-ignore-tlog",
+            "--allow-http-registry",
+        ];
+        args.extend_from_slice(extra);
+        args.push(image);
+        self.cosign(&args)
+    }
+
     /// Runs the real cosign in the setup's folder with the key password.
     pub fn cosign(&self, args: &[&str]) -> sigmirror_tests::Run {
         sigmirror_tests::run(

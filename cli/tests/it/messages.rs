@@ -89,21 +89,21 @@ fn registry_logins_are_whole_and_a_rejected_password_says_so() {
 fn an_offline_miss_names_the_store_and_the_closest_names() {
     let s = setup("msg/offline");
     s.sm(&["sign", "--key", "cosign.key", &s.image]).ok();
-    let store = s.dir.join("store");
-    let store = store.to_str().unwrap();
-    s.sm(&["pull", "--store", store, &s.image]).ok();
-    let typo = s.image.replace("msg/offline", "msg/ofline");
-    let out = s
-        .sm(&[
+    let store = s.pull_into_store(&[&s.image]);
+    let store = store.as_str();
+    let verify_offline = |image: &str| {
+        s.sm(&[
             "verify",
             "--offline",
             "--store",
             store,
             "--key",
             "cosign.pub",
-            &typo,
+            image,
         ])
-        .fails_with(&format!("{typo}: not in the store {store}"));
+    };
+    let typo = s.image.replace("msg/offline", "msg/ofline");
+    let out = verify_offline(&typo).fails_with(&format!("{typo}: not in the store {store}"));
     assert_eq!(out.code, 11, "{}", out.stderr);
     assert!(
         out.stderr
@@ -113,17 +113,7 @@ fn an_offline_miss_names_the_store_and_the_closest_names() {
     );
     // Nothing like it: no names are suggested.
     let far = format!("{}/zz/completely-different:v9", s.reg.addr());
-    let out = s
-        .sm(&[
-            "verify",
-            "--offline",
-            "--store",
-            store,
-            "--key",
-            "cosign.pub",
-            &far,
-        ])
-        .fails_with("no image of that name or a close one");
+    let out = verify_offline(&far).fails_with("no image of that name or a close one");
     assert!(!out.stderr.contains(&s.image), "{}", out.stderr);
     // A mistyped --store is not created, and the error names the path.
     s.sm(&[

@@ -107,9 +107,8 @@ fn the_served_store_answers_as_the_registry_it_mirrors() {
     ])
     .ok();
     s.sm(&["sign", "--key", "cosign.key", &s.image]).ok();
-    let store = s.dir.join("store");
-    let store = store.to_str().unwrap();
-    s.sm(&["pull", "--store", store, &multi, &s.image]).ok();
+    let store = s.pull_into_store(&[&multi, &s.image]);
+    let store = store.as_str();
     let served = Served::start(&s, store);
     let origin_repo = s.reg.image("serve/multi");
     let name = served.name(&origin_repo);
@@ -319,25 +318,14 @@ fn the_served_store_answers_as_the_registry_it_mirrors() {
         None,
     )
     .ok();
-    s.cosign(&[
-        "verify",
-        "--key",
-        "cosign.pub",
-        "--insecure-ignore-tlog",
-        "--allow-http-registry",
-        &format!("{name}:v2"),
-    ])
-    .ok();
-    s.cosign(&[
+    s.cosign_verify("verify", "cosign.pub", &format!("{name}:v2"), &[])
+        .ok();
+    s.cosign_verify(
         "verify-attestation",
-        "--key",
         "cosign.pub",
-        "--insecure-ignore-tlog",
-        "--allow-http-registry",
-        "--type",
-        "slsaprovenance",
         &format!("{name}:v2"),
-    ])
+        &["--type", "slsaprovenance"],
+    )
     .ok();
     // oras asks the referrers API (none here: cosign 2 stores by tag) and gets the empty index.
     let referrers = get(
@@ -417,9 +405,8 @@ fn the_served_store_answers_as_the_registry_it_mirrors() {
 #[test]
 fn a_pull_shows_in_a_running_serve() {
     let s = setup("serve/live");
-    let store = s.dir.join("store");
-    let store = store.to_str().unwrap();
-    s.sm(&["pull", "--store", store, &s.image]).ok();
+    let store = s.pull_into_store(&[&s.image]);
+    let store = store.as_str();
     let served = Served::start(&s, store);
     let later = format!("{}:v1", s.reg.image("serve/later"));
     push_image(&later, "serve-later");
@@ -450,9 +437,8 @@ fn a_pull_shows_in_a_running_serve() {
 fn tls_and_logins_guard_the_served_store() {
     let s = setup("serve/guarded");
     s.sm(&["sign", "--key", "cosign.key", &s.image]).ok();
-    let store = s.dir.join("store");
-    let store = store.to_str().unwrap();
-    s.sm(&["pull", "--store", store, &s.image]).ok();
+    let store = s.pull_into_store(&[&s.image]);
+    let store = store.as_str();
     sigmirror_tests::tls::make_certs(s.dir.path());
     let htpasswd = run(
         Command::new(tool("htpasswd")).args(["-Bbn", "reader", "open sesame"]),
@@ -584,9 +570,8 @@ fn referrer_bundles_are_served_through_the_referrers_api() {
         &s.image,
     ])
     .ok();
-    let store = s.dir.join("store");
-    let store = store.to_str().unwrap();
-    s.sm(&["pull", "--store", store, &s.image]).ok();
+    let store = s.pull_into_store(&[&s.image]);
+    let store = store.as_str();
     let served = Served::start(&s, store);
     let name = served.name(&s.reg.image("serve/bundles"));
     let path = name.split_once('/').unwrap().1.to_owned();
@@ -624,9 +609,9 @@ fn referrer_bundles_are_served_through_the_referrers_api() {
 #[test]
 fn a_damaged_blob_is_never_served_whole() {
     let s = setup("serve/damaged");
-    let store = s.dir.join("store");
-    let store_str = store.to_str().unwrap();
-    s.sm(&["pull", "--store", store_str, &s.image]).ok();
+    let store_str = s.pull_into_store(&[&s.image]);
+    let store_str = store_str.as_str();
+    let store = std::path::PathBuf::from(store_str);
     let manifest: Value = serde_json::from_slice(
         &std::fs::read(store.join("blobs/sha256").join(&s.digest[7..])).unwrap(),
     )
@@ -677,9 +662,8 @@ fn readers_keep_working_while_a_long_pull_writes() {
     use std::sync::atomic::{AtomicBool, Ordering};
     let s = setup("busy/first");
     s.sm(&["sign", "--key", "cosign.key", &s.image]).ok();
-    let store = s.dir.join("store");
-    let store_str = store.to_str().unwrap().to_owned();
-    s.sm(&["pull", "--store", &store_str, &s.image]).ok();
+    let store_str = s.pull_into_store(&[&s.image]);
+    let store = std::path::PathBuf::from(&store_str);
     // 240 tags of one image, and a large one.
     let many = s.reg.image("busy/many");
     push_image(&format!("{many}:t0"), "busy-many");
