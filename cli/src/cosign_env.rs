@@ -4,11 +4,25 @@
 //! for cosign set them, so every flag of every subcommand gets the same binding here, unless it
 //! already reads a variable of its own (`SIGMIRROR_…`).
 
-use clap::Command;
+use clap::{ArgMatches, Command};
 
 /// The variable cosign reads for the flag `--long`.
 pub fn variable_for(long: &str) -> String {
     format!("COSIGN_{}", long.to_ascii_uppercase().replace('-', "_"))
+}
+
+/// Parses the process's arguments with `command`, every flag on the invoked command's path
+/// bound to its `COSIGN_` variable; exits with clap's message on an error, `--help` or
+/// `--version`.
+///
+/// The subcommands of `command` are deferred (built only when invoked), so their flags do not
+/// exist until a parse has walked into them: a first parse, whose errors are ignored, builds the
+/// invoked path in place; the flags found there are bound, and the second parse is the one whose
+/// result counts. A flag that only its variable supplies fails the first parse, never the second.
+pub fn parse(mut command: Command) -> ArgMatches {
+    let args: Vec<String> = std::env::args().collect();
+    let _ = command.try_get_matches_from_mut(&args);
+    bind(command, &args[1..]).get_matches_from(&args)
 }
 
 /// `command` with the flags of the subcommand `args` invoke (and of every command on the way to
@@ -41,7 +55,9 @@ pub fn bind(command: Command, args: &[String]) -> Command {
 
 /// `command` with every flag of every subcommand bound (for completion scripts and man pages,
 /// which show them all).
-pub fn bind_all(command: Command) -> Command {
+pub fn bind_all(mut command: Command) -> Command {
+    // Deferred subcommands get their flags here, top-down as a parse would build them.
+    command.build();
     let command = bind(command, &[]);
     let names: Vec<String> = command
         .get_subcommands()

@@ -69,6 +69,6 @@ echo "serve peak memory (VmHWM): $(awk '/VmHWM/ {print $2, $3}' "/proc/$SERVE_PI
 kill "$SERVE_PID"
 SERVE_PID=
 stop_registries
-hyperfine -N -w 5 -r 50 --export-json verify.json \
+hyperfine -N -w 5 -r 200 --export-json verify.json \
     "$SM verify --offline --key cosign.pub $REG/bench/small:v1" >/dev/null 2>&1
 python3 -c "import json; r=json.load(open('verify.json'))['results'][0]; print(f'one verify --offline process (one image, key): median {r[\"median\"]*1000:.2f} ms')"

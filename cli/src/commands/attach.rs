@@ -38,7 +38,9 @@ pub enum Attach {
     Attestation(AttachAttestation),
 }
 
-/// Keyless evidence made elsewhere, attached beside a signature or attestation as cosign does.
+// Keyless evidence made elsewhere, attached beside a signature or attestation as cosign does.
+// (Plain comments: a flattened struct's doc comment would replace the about of the
+// commands that flatten it, see `Command` in main.rs.)
 #[derive(Debug, Args)]
 pub struct EvidenceArgs {
     /// PEM signing certificate to attach.
@@ -401,7 +403,8 @@ pub enum CleanType {
     Sbom,
 }
 
-/// Arguments of `clean`.
+// Arguments of `clean` (a plain comment: a doc comment here would replace the
+// command's about, see `Command` in main.rs).
 #[derive(Debug, Args)]
 pub struct Clean {
     /// What to remove.

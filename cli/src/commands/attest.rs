@@ -28,7 +28,8 @@ fn read_predicate(path: &PathBuf, type_arg: &str) -> Result<(String, serde_json:
     Ok(predicate(type_arg, &contents, &now_rfc3339())?)
 }
 
-/// Arguments of `attest`.
+// Arguments of `attest` (a plain comment: a doc comment here would replace the
+// command's about, see `Command` in main.rs).
 #[derive(Debug, Args)]
 pub struct Attest {
     /// Private key file or key reference (awskms://…, pkcs11:…, k8s://…, env://VAR).
@@ -112,7 +113,8 @@ pub enum AttestationOutput {
     Statement,
 }
 
-/// Arguments of `verify-attestation`.
+// Arguments of `verify-attestation` (a plain comment: a doc comment here would replace the
+// command's about, see `Command` in main.rs).
 #[derive(Debug, Args)]
 pub struct VerifyAttestation {
     #[command(flatten)]
@@ -170,7 +172,8 @@ impl VerifyAttestation {
     }
 }
 
-/// Arguments of `attest-blob`.
+// Arguments of `attest-blob` (a plain comment: a doc comment here would replace the
+// command's about, see `Command` in main.rs).
 #[derive(Debug, Args)]
 pub struct AttestBlob {
     /// Private key file or key reference.
@@ -249,7 +252,8 @@ impl AttestBlob {
     }
 }
 
-/// Arguments of `verify-blob-attestation`.
+// Arguments of `verify-blob-attestation` (a plain comment: a doc comment here would replace the
+// command's about, see `Command` in main.rs).
 #[derive(Debug, Args)]
 pub struct VerifyBlobAttestation {
     #[command(flatten)]

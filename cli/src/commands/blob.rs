@@ -33,8 +33,10 @@ fn open_blob(blob: &str) -> Result<Box<dyn Read>> {
     Ok(Box::new(file))
 }
 
-/// cosign's transparency-log flags, accepted so that cosign command lines work unchanged:
-/// sigmirror signs with keys only and never talks to Rekor.
+// cosign's transparency-log flags, accepted so that cosign command lines work unchanged:
+// sigmirror signs with keys only and never talks to Rekor.
+// (Plain comments: a flattened struct's doc comment would replace the about of the
+// commands that flatten it, see `Command` in main.rs.)
 #[derive(Debug, Args)]
 pub struct TlogArgs {
     /// Accepted for cosign compatibility; only `false` is supported (no Rekor upload).
@@ -60,7 +62,8 @@ impl TlogArgs {
     }
 }
 
-/// Arguments of `sign-blob`.
+// Arguments of `sign-blob` (a plain comment: a doc comment here would replace the
+// command's about, see `Command` in main.rs).
 #[derive(Debug, Args)]
 pub struct SignBlob {
     /// Private key file or key reference (awskms://…, pkcs11:…, k8s://…, env://VAR).
@@ -145,7 +148,8 @@ impl SignBlob {
     }
 }
 
-/// Arguments of `verify-blob`.
+// Arguments of `verify-blob` (a plain comment: a doc comment here would replace the
+// command's about, see `Command` in main.rs).
 #[derive(Debug, Args)]
 pub struct VerifyBlob {
     #[command(flatten)]
@@ -165,7 +169,9 @@ pub struct VerifyBlob {
     blob: String,
 }
 
-/// The evidence cosign 2 kept beside a keyless signature outside a bundle.
+// The evidence cosign 2 kept beside a keyless signature outside a bundle.
+// (Plain comments: a flattened struct's doc comment would replace the about of the
+// commands that flatten it, see `Command` in main.rs.)
 #[derive(Debug, Args)]
 pub struct ClassicEvidenceArgs {
     /// The signing certificate (PEM, or base64 of the PEM), for a signature outside a bundle

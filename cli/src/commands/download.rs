@@ -33,7 +33,8 @@ pub enum DownloadKind {
     Sbom,
 }
 
-/// Arguments of `download`.
+// Arguments of `download` (a plain comment: a doc comment here would replace the
+// command's about, see `Command` in main.rs).
 #[derive(Debug, Args)]
 pub struct Download {
     /// What to download.

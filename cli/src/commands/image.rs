@@ -21,7 +21,8 @@ use super::registry::{RegistryArgs, block_on};
 /// How many images one call works on at once.
 const CONCURRENCY: usize = 16;
 
-/// Arguments of `sign`.
+// Arguments of `sign` (a plain comment: a doc comment here would replace the
+// command's about, see `Command` in main.rs).
 #[derive(Debug, Args)]
 pub struct Sign {
     /// Private key file or key reference (awskms://…, pkcs11:…, k8s://…, env://VAR).
@@ -122,7 +123,8 @@ pub enum VerifyOutput {
     Text,
 }
 
-/// Arguments of `verify`.
+// Arguments of `verify` (a plain comment: a doc comment here would replace the
+// command's about, see `Command` in main.rs).
 #[derive(Debug, Args)]
 pub struct Verify {
     #[command(flatten)]
@@ -217,7 +219,8 @@ fn print_verification(
     Ok(())
 }
 
-/// Arguments of `generate`.
+// Arguments of `generate` (a plain comment: a doc comment here would replace the
+// command's about, see `Command` in main.rs).
 #[derive(Debug, Args)]
 pub struct Generate {
     /// Annotation for the payload, KEY=VALUE; repeatable or comma-separated.
@@ -258,7 +261,8 @@ pub enum TriangulateType {
     Digest,
 }
 
-/// Arguments of `triangulate`.
+// Arguments of `triangulate` (a plain comment: a doc comment here would replace the
+// command's about, see `Command` in main.rs).
 #[derive(Debug, Args)]
 pub struct Triangulate {
     /// What to locate.
@@ -287,7 +291,8 @@ impl Triangulate {
     }
 }
 
-/// Arguments of `tree`.
+// Arguments of `tree` (a plain comment: a doc comment here would replace the
+// command's about, see `Command` in main.rs).
 #[derive(Debug, Args)]
 pub struct Tree {
     #[command(flatten)]

@@ -9,7 +9,8 @@ use sigmirror_cosign::keys::PrivateKey;
 use crate::output::{confirm_overwrite, write_file, write_files};
 use crate::password::read_password;
 
-/// Arguments of `generate-key-pair`.
+// Arguments of `generate-key-pair` (a plain comment: a doc comment here would replace the
+// command's about, see `Command` in main.rs).
 #[derive(Debug, Args)]
 pub struct GenerateKeyPair {
     /// Create the key in a signer plugin instead (e.g. awskms:///alias/NAME, pkcs11:…,
@@ -72,7 +73,8 @@ impl GenerateKeyPair {
     }
 }
 
-/// Arguments of `import-key-pair`.
+// Arguments of `import-key-pair` (a plain comment: a doc comment here would replace the
+// command's about, see `Command` in main.rs).
 #[derive(Debug, Args)]
 pub struct ImportKeyPair {
     /// Unencrypted EC P-256 private key PEM to import (PKCS#8 `PRIVATE KEY` or SEC1
@@ -106,7 +108,8 @@ fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
-/// Arguments of `public-key`.
+// Arguments of `public-key` (a plain comment: a doc comment here would replace the
+// command's about, see `Command` in main.rs).
 #[derive(Debug, Args)]
 pub struct PublicKeyCmd {
     /// Private key file or key reference (awskms://…, pkcs11:…, k8s://…).

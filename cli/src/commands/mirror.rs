@@ -15,7 +15,8 @@ use super::source::StoreArgs;
 use super::transfer::{Threads, TransferArgs};
 use crate::progress::human_bytes;
 
-/// Arguments of `pull`.
+// Arguments of `pull` (a plain comment: a doc comment here would replace the
+// command's about, see `Command` in main.rs).
 #[derive(Debug, Args)]
 pub struct Pull {
     /// Mirror only what verification needs: manifests, configs and attachments, no layers.
@@ -69,7 +70,8 @@ impl Pull {
     }
 }
 
-/// Arguments of `push`.
+// Arguments of `push` (a plain comment: a doc comment here would replace the
+// command's about, see `Command` in main.rs).
 #[derive(Debug, Args)]
 pub struct Push {
     /// Destination repository prefix, e.g. registry.internal:5000/mirror; each image keeps its
@@ -108,7 +110,8 @@ impl Push {
     }
 }
 
-/// Arguments of `load`.
+// Arguments of `load` (a plain comment: a doc comment here would replace the
+// command's about, see `Command` in main.rs).
 #[derive(Debug, Args)]
 pub struct Load {
     /// The OCI image-layout folder (written by `sigmirror save` or `cosign save`).

@@ -14,7 +14,8 @@ use sigmirror_fusefs::mount::{check_mount_point, is_mounted, mount};
 
 use super::source::StoreArgs;
 
-/// Arguments of `mount`.
+// Arguments of `mount` (a plain comment: a doc comment here would replace the
+// command's about, see `Command` in main.rs).
 #[derive(Debug, Args)]
 pub struct Mount {
     /// Stay in the foreground until Ctrl-C, SIGTERM or `umount` (default: detach once mounted).

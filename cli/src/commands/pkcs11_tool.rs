@@ -31,7 +31,9 @@ impl Pkcs11Tool {
     }
 }
 
-/// The PKCS#11 module, from the flag or `COSIGN_PKCS11_MODULE_PATH`.
+// The PKCS#11 module, from the flag or `COSIGN_PKCS11_MODULE_PATH`.
+// (Plain comments: a flattened struct's doc comment would replace the about of the
+// commands that flatten it, see `Command` in main.rs.)
 #[derive(Debug, Args)]
 pub struct ModuleArg {
     /// Path of the PKCS#11 module (e.g. /usr/lib/softhsm/libsofthsm2.so, ykcs11 or

@@ -4,7 +4,8 @@ use anyhow::Result;
 use clap::Args;
 use sigmirror_signer::Discovery;
 
-/// Arguments of `plugins`.
+// Arguments of `plugins` (a plain comment: a doc comment here would replace the
+// command's about, see `Command` in main.rs).
 #[derive(Debug, Args)]
 pub struct PluginsCmd {
     /// Also list the folders searched.

@@ -10,7 +10,9 @@ use sigmirror_registry::stall::StallRule;
 use sigmirror_registry::{Registry, RegistryOptions};
 use zeroize::Zeroizing;
 
-/// cosign's registry flags.
+// cosign's registry flags.
+// (Plain comments: a flattened struct's doc comment would replace the about of the
+// commands that flatten it, see `Command` in main.rs.)
 #[derive(Debug, Args, Clone)]
 pub struct RegistryArgs {
     /// Use plain HTTP for the registry. Loopback, localhost and private-network registries
@@ -136,6 +138,9 @@ pub fn set_timeout(timeout: Duration) {
 pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
     let bad = || format!("{text:?} is not a duration (such as 30s, 3m0s, 1h30m, 500ms)");
     let text = text.trim();
+    if text.is_empty() {
+        return Err(bad());
+    }
     if let Ok(seconds) = text.parse::<u64>() {
         return Ok(Duration::from_secs(seconds));
     }

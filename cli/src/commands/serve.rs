@@ -11,7 +11,8 @@ use sigmirror_serve::server;
 
 use super::source::StoreArgs;
 
-/// Arguments of `serve`.
+// Arguments of `serve` (a plain comment: a doc comment here would replace the
+// command's about, see `Command` in main.rs).
 #[derive(Debug, Args)]
 pub struct Serve {
     /// The address to listen on (HOST:PORT).

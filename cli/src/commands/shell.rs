@@ -7,7 +7,8 @@ use anyhow::{Context, Result};
 use clap::{Args, Command};
 use clap_complete::Shell;
 
-/// Arguments of `completion`.
+// Arguments of `completion` (a plain comment: a doc comment here would replace the
+// command's about, see `Command` in main.rs).
 #[derive(Debug, Args)]
 pub struct Completion {
     /// The shell: bash, zsh, fish, powershell or elvish.
@@ -27,7 +28,8 @@ impl Completion {
     }
 }
 
-/// Arguments of `man`.
+// Arguments of `man` (a plain comment: a doc comment here would replace the
+// command's about, see `Command` in main.rs).
 #[derive(Debug, Args)]
 pub struct Man {
     /// The folder to write the pages to (created if missing): `sigmirror.1`, and
@@ -68,7 +70,8 @@ fn write_pages(
         .with_context(|| format!("rendering {path}"))?;
     std::fs::write(&file, page).with_context(|| format!("cannot write {}", file.display()))?;
     *written += 1;
-    for sub in command.get_subcommands() {
+    // `help` is clap's, not a command of ours (building the tree adds one per level).
+    for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
         let sub_path = format!("{path} {}", sub.get_name());
         write_pages(dir, sub.clone(), &sub_path, written)?;
     }

@@ -11,7 +11,9 @@ use sigmirror_store::Store;
 
 use super::registry::RegistryArgs;
 
-/// `--store`: where the local mirror lives.
+// `--store`: where the local mirror lives.
+// (Plain comments: a flattened struct's doc comment would replace the about of the
+// commands that flatten it, see `Command` in main.rs.)
 #[derive(Debug, Args, Clone)]
 pub struct StoreArgs {
     /// The local mirror folder (default: $SIGMIRROR_STORE, else ~/.local/share/sigmirror/store).
@@ -71,7 +73,9 @@ impl StoreArgs {
     }
 }
 
-/// `--offline` and `--store`, for read-only commands.
+// `--offline` and `--store`, for read-only commands.
+// (Plain comments: a flattened struct's doc comment would replace the about of the
+// commands that flatten it, see `Command` in main.rs.)
 #[derive(Debug, Args, Clone)]
 pub struct OfflineArgs {
     /// Read from the local store only; make no network connection.
@@ -81,7 +85,9 @@ pub struct OfflineArgs {
     pub store: StoreArgs,
 }
 
-/// The one image a read-only command looks at, and where it is read from.
+// The one image a read-only command looks at, and where it is read from.
+// (Plain comments: a flattened struct's doc comment would replace the about of the
+// commands that flatten it, see `Command` in main.rs.)
 #[derive(Debug, Args)]
 pub struct ReadImageArgs {
     #[command(flatten)]

@@ -11,7 +11,9 @@ use sigmirror_registry::TransferOptions;
 use super::registry::{RegistryArgs, block_on};
 use crate::progress::{Bars, ProgressMode, print_summary};
 
-/// Flags every transfer command shares.
+// Flags every transfer command shares.
+// (Plain comments: a flattened struct's doc comment would replace the about of the
+// commands that flatten it, see `Command` in main.rs.)
 #[derive(Debug, Args, Clone)]
 pub struct TransferArgs {
     /// Blob transfers in flight at once, and images walked at once by `pull` and `push`.
@@ -124,7 +126,8 @@ fn parse_only(only: &[String]) -> Result<Vec<AttachmentKind>> {
         .collect()
 }
 
-/// Arguments of `copy`.
+// Arguments of `copy` (a plain comment: a doc comment here would replace the
+// command's about, see `Command` in main.rs).
 #[derive(Debug, Args)]
 pub struct Copy {
     /// Copy only these attachments (comma-separated: sig, att, sbom); the destination tag is
@@ -170,7 +173,8 @@ impl Copy {
     }
 }
 
-/// Arguments of `save`.
+// Arguments of `save` (a plain comment: a doc comment here would replace the
+// command's about, see `Command` in main.rs).
 #[derive(Debug, Args)]
 pub struct Save {
     /// The OCI image-layout folder to write (created if missing; several images share it).

@@ -15,7 +15,9 @@ use sigmirror_cosign::sigstore::{
 };
 use sigmirror_cosign::verifier::{SigstoreVerifier, Verifier};
 
-/// The certificate identity flags.
+// The certificate identity flags.
+// (Plain comments: a flattened struct's doc comment would replace the about of the
+// commands that flatten it, see `Command` in main.rs.)
 #[derive(Debug, Args, Clone, Default)]
 pub struct IdentityArgs {
     /// The identity (SAN: URI or e-mail) the signing certificate must carry.
@@ -64,7 +66,9 @@ impl IdentityArgs {
     }
 }
 
-/// Where trust comes from, and which checks may be skipped.
+// Where trust comes from, and which checks may be skipped.
+// (Plain comments: a flattened struct's doc comment would replace the about of the
+// commands that flatten it, see `Command` in main.rs.)
 #[derive(Debug, Args, Clone, Default)]
 pub struct TrustArgs {
     /// A Sigstore trusted root (trusted_root.json): certificate authorities, transparency logs,
@@ -97,7 +101,9 @@ pub struct TrustArgs {
     use_signed_timestamps: bool,
 }
 
-/// `--key`, or an identity under a trusted root.
+// `--key`, or an identity under a trusted root.
+// (Plain comments: a flattened struct's doc comment would replace the about of the
+// commands that flatten it, see `Command` in main.rs.)
 #[derive(Debug, Args, Clone, Default)]
 pub struct VerifierArgs {
     /// Public key file (PEM), env://VAR, or a plugin key reference whose public half is used.
