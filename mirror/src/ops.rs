@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use futures_util::{StreamExt, TryStreamExt};
-use sigmirror_oci::attachment::AttachmentKind;
+use sigmirror_oci::attachment::{AttachmentKind, is_attached_tag};
 use sigmirror_oci::source::{Sink, Source, resolve};
 use sigmirror_oci::{Digest, ImageRef};
 use sigmirror_registry::layout::{KIND_IMAGE, KIND_INDEX};
@@ -111,8 +111,58 @@ fn record(
     Ok(store.record_image(&name.to_string(), record)?)
 }
 
+/// The images `requested` names: a reference with a tag or digest is itself; a repository
+/// without either is every image tag it has (`tags/list`, every page; attachment and referrers
+/// fallback tags are not images, they come with their subjects). Each repository listed is told
+/// to `transfer`, which then finds attachments in the list instead of asking for each. A
+/// repository that cannot be listed, or has no image tags, is a failure of its own.
+async fn expand_repositories<K: Sink>(
+    registry: &Registry,
+    transfer: &Transfer<'_, Registry, K>,
+    requested: Vec<ImageRef>,
+) -> (Vec<ImageRef>, Vec<(String, Error)>) {
+    let mut images = vec![];
+    let mut failed = vec![];
+    for image in requested {
+        if image.tag().is_some() || image.digest().is_some() {
+            images.push(image);
+            continue;
+        }
+        let listed = match registry.list_tags(&image).await {
+            Ok(Some(tags)) => tags,
+            Ok(None) => {
+                let missing = sigmirror_oci::Error::NotFound {
+                    what: format!("repository {image}"),
+                };
+                failed.push((image.to_string(), Error::from(missing)));
+                continue;
+            }
+            Err(e) => {
+                let e = Error::from(e).for_image(format!("listing the tags of {image}"));
+                failed.push((image.to_string(), e));
+                continue;
+            }
+        };
+        transfer.know_tags(&image, &listed);
+        let before = images.len();
+        images.extend(
+            listed
+                .iter()
+                .filter(|tag| !is_attached_tag(tag))
+                .map(|tag| image.with_tag(tag)),
+        );
+        if images.len() == before {
+            let empty = sigmirror_oci::Error::NotFound {
+                what: format!("an image tag in repository {image} (it has none)"),
+            };
+            failed.push((image.to_string(), Error::from(empty)));
+        }
+    }
+    (images, failed)
+}
+
 /// Pulls each image's closure from its registry into the store, `options.concurrency` images
-/// at a time. An image already in the store is marked incomplete first, and marked complete
+/// at a time; a repository named without a tag or digest is every image tag it has. An image already in the store is marked incomplete first, and marked complete
 /// again once its closure is (attachments shared by two images are copied by one walk only,
 /// which both wait for). Each manifest records the repository it was pulled from. Images that
 /// fail are reported in the [`Batch`]; the others are kept.
@@ -128,7 +178,6 @@ pub async fn pull(
         no_layers: !options.layers,
         platform: platform.as_deref(),
     };
-    let images: Vec<ImageRef> = images.iter().cloned().map(with_default_tag).collect();
     if images.is_empty() {
         return Err(Error::NothingToDo("pull", " or give --from-file"));
     }
@@ -136,6 +185,8 @@ pub async fn pull(
     let sink = BlockingStore::new(store.clone());
     store.set_provenance_to_repository();
     let transfer = Transfer::new(registry, &sink, options, progress);
+    let (images, mut failed) = expand_repositories(registry, &transfer, images.to_vec()).await;
+    let unlisted = failed.len();
     for image in &images {
         if let Some(existing) = store.image(&image.to_string())? {
             let was = Pulled {
@@ -158,7 +209,6 @@ pub async fn pull(
     })
     .await;
     sink.finish_writes().await;
-    let mut failed = vec![];
     for (image, outcome) in pulled {
         match outcome {
             Ok(digest) => record(&store, image, &digest, true, &how, &image.repo_name())?,
@@ -167,7 +217,7 @@ pub async fn pull(
     }
     Ok(Batch {
         summary: transfer.summary(),
-        total: pairs.len(),
+        total: pairs.len() + unlisted,
         failed,
     })
 }

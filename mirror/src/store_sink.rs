@@ -119,6 +119,10 @@ impl Sink for BlockingStore {
         Sink::holds_complete(&*self.store, repo, digest, layers).await
     }
 
+    async fn tagged(&self, target: &ImageRef) -> sigmirror_oci::Result<Option<Manifest>> {
+        Sink::tagged(&*self.store, target).await
+    }
+
     async fn tag_existing(
         &self,
         target: &ImageRef,

@@ -72,6 +72,17 @@ impl AttachmentKind {
     }
 }
 
+/// Whether `tag` names something attached rather than an image: a cosign attachment tag
+/// (`sha256-<hex>.sig`, `.att`, `.sbom`) or an OCI 1.1 referrers fallback tag (`sha256-<hex>`,
+/// the index of a subject's referrers on a registry without the referrers API). A repository's
+/// images are its other tags.
+pub fn is_attached_tag(tag: &str) -> bool {
+    AttachmentKind::parse_tag(tag).is_some()
+        || tag
+            .split_once('-')
+            .is_some_and(|(algorithm, hex)| Digest::parse(&format!("{algorithm}:{hex}")).is_ok())
+}
+
 impl std::fmt::Display for AttachmentKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -81,6 +92,25 @@ impl std::fmt::Display for AttachmentKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attached_tags_are_told_from_image_tags() {
+        let digest = Digest::sha256_of(b"x");
+        for kind in AttachmentKind::TAGGED {
+            assert!(is_attached_tag(&kind.tag_for(&digest).unwrap()));
+        }
+        assert!(is_attached_tag(&digest.tag_form()));
+        for image_tag in [
+            "latest",
+            "v1.2.3",
+            "sha256-short",
+            "sha256",
+            "sha512-abc.sig",
+            "main-2024",
+        ] {
+            assert!(!is_attached_tag(image_tag), "{image_tag}");
+        }
+    }
 
     #[test]
     fn tags_round_trip_and_nothing_else_is_a_tag() {

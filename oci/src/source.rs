@@ -3,6 +3,7 @@
 //! download, triangulate) takes any `Source`, so "offline" is just another implementation, and
 //! the transfer engine moves content from any `Source` to any `Sink`.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -63,6 +64,30 @@ pub trait Source: Sync {
         let _ = image;
         async { Ok(vec![]) }
     }
+
+    /// Every tag of `repo`'s repository, where the source can list them in a request or a few
+    /// (a registry's `tags/list`); `Ok(None)` where it cannot, or does not know the repository.
+    /// The transfer engine then learns which attachment tags exist from the list instead of
+    /// asking for each.
+    fn list_tags(
+        &self,
+        repo: &ImageRef,
+    ) -> impl Future<Output = Result<Option<Vec<String>>>> + Send {
+        let _ = repo;
+        async { Ok(None) }
+    }
+
+    /// [`Source::referrers`] when `tags` are all the tags of the repository: a source that
+    /// keeps referrers only at the subject's fallback tag (a registry without the referrers
+    /// API) answers without asking when that tag is not among them.
+    fn referrers_among(
+        &self,
+        image: &ImageRef,
+        tags: &HashSet<String>,
+    ) -> impl Future<Output = Result<Vec<Digest>>> + Send {
+        let _ = tags;
+        self.referrers(image)
+    }
 }
 
 /// Write access to manifests and blobs. Every write is all-or-nothing.
@@ -110,6 +135,14 @@ pub trait Sink: Sync {
         layers: bool,
     ) -> impl Future<Output = Result<bool>> + Send {
         async move { Ok(self.trusts_existing(layers) && self.has_manifest(repo, digest).await?) }
+    }
+
+    /// The manifest the sink holds at `target`'s tag, where it can tell without a request (a
+    /// local sink); `Ok(None)` otherwise. A transfer then asks the source only whether the tag
+    /// still points there (a HEAD), and fetches the manifest only if it moved.
+    fn tagged(&self, target: &ImageRef) -> impl Future<Output = Result<Option<Manifest>>> + Send {
+        let _ = target;
+        async { Ok(None) }
     }
 
     /// Points `target`'s tag at the manifest `digest` the sink already has, if it can do so

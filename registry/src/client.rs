@@ -9,7 +9,7 @@
 //! `oci-client`. Reads from open plain-HTTP registries skip `oci-client` (see `open.rs` for
 //! why).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, OnceLock};
 
 use bytes::Bytes;
@@ -64,8 +64,9 @@ pub struct Registry {
     /// Credentials per registry, looked up once (the docker config may run a helper).
     auths: Mutex<HashMap<String, RegistryAuth>>,
     /// Reads from open plain-HTTP registries, which bypass `oci-client` (see `open.rs`);
-    /// `None` if its client could not be built.
-    reader: OnceLock<Option<OpenRegistry>>,
+    /// `None` if its client could not be built. Boxed: a `Registry` is held by value in enums
+    /// beside small variants, and most commands never make a reader.
+    reader: OnceLock<Option<Box<OpenRegistry>>>,
     /// Held while a referrers fallback index is read, changed and written: referrers of one
     /// subject copied at once would otherwise each write the index without the others.
     pub(crate) referrer_index: tokio::sync::Mutex<()>,
@@ -351,9 +352,11 @@ impl Registry {
             RegistryAuth::Bearer(token) if token.is_empty() => self
                 .reader
                 .get_or_init(|| {
-                    OpenRegistry::new(self.options.allow_insecure, self.options.stall).ok()
+                    OpenRegistry::new(self.options.allow_insecure, self.options.stall)
+                        .ok()
+                        .map(Box::new)
                 })
-                .as_ref(),
+                .as_deref(),
             _ => None,
         }
     }
@@ -577,11 +580,75 @@ impl Registry {
         Ok(data)
     }
 
+    /// Every tag of `repo`'s repository; `None` if the registry does not know the repository.
+    /// Through `oci-client` (registries that want a login) pages are asked for with `n` and
+    /// `last` until one comes back empty, because that client does not show the `Link` header
+    /// that would say which page is the last.
+    pub async fn list_tags(&self, repo: &ImageRef) -> Result<Option<Vec<String>>> {
+        if let Some(reader) = self.open_reader(repo.registry()) {
+            return reader.list_tags(repo).await;
+        }
+        const PAGE: usize = 1000;
+        const MAX_PAGES: usize = 1000;
+        let client = self.client(repo.registry());
+        let auth = self.auth(repo.registry());
+        let reference = oci_ref(repo);
+        let what = format!("{}/{} (tags/list)", repo.registry(), repo.repository());
+        let mut tags: Vec<String> = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let last = tags.last().cloned();
+            let page = match retrying(&what, || {
+                client.list_tags(&reference, &auth, Some(PAGE), last.as_deref())
+            })
+            .await
+            {
+                Ok(page) => page.tags,
+                Err(e) => match e.into_error(&what, &auth) {
+                    Error::NotFound { .. } if tags.is_empty() => return Ok(None),
+                    other => return Err(other),
+                },
+            };
+            // A page that repeats the last tag, or is empty, ends the list.
+            let fresh: Vec<String> = page
+                .into_iter()
+                .filter(|t| last.as_ref().is_none_or(|l| t > l))
+                .collect();
+            if fresh.is_empty() {
+                return Ok(Some(tags));
+            }
+            tags.extend(fresh);
+        }
+        Err(Error::Registry {
+            reference: what,
+            reason: format!("tags/list has more than {MAX_PAGES} pages"),
+        })
+    }
+
+    /// The tags of `repo`'s repository where listing them is one request or a few (the plain
+    /// HTTP reader, which follows the `Link` header); `None` where it would take pages of
+    /// guesses (see [`Self::list_tags`]), or where the repository is unknown.
+    pub async fn quick_tags(&self, repo: &ImageRef) -> Result<Option<Vec<String>>> {
+        match self.open_reader(repo.registry()) {
+            Some(reader) => reader.list_tags(repo).await,
+            None => Ok(None),
+        }
+    }
+
     /// Digests of the OCI 1.1 referrers of `image` (a digest reference): the referrers API, or
     /// the `sha256-<hex>` fallback tag where the registry has no API; none if neither exists.
     pub async fn referrers(&self, image: &ImageRef) -> Result<Vec<Digest>> {
+        self.referrers_among(image, None).await
+    }
+
+    /// [`Self::referrers`], knowing (with `listed`) every tag of the repository: where the
+    /// referrers are only at the fallback tag, a tag not listed is not asked for.
+    pub async fn referrers_among(
+        &self,
+        image: &ImageRef,
+        listed: Option<&HashSet<String>>,
+    ) -> Result<Vec<Digest>> {
         if let Some(reader) = self.open_reader(image.registry()) {
-            return reader.referrers(image).await;
+            return reader.referrers(image, listed).await;
         }
         let client = self.client(image.registry());
         let auth = self.auth(image.registry());

@@ -57,6 +57,11 @@ pub(crate) struct OpenRegistry {
     /// Registries that answered 404 to the referrers API: it is not asked again; the fallback
     /// tag is read directly.
     no_referrers_api: Mutex<HashSet<String>>,
+    /// Registries whose referrers API answered.
+    referrers_api: Mutex<HashSet<String>>,
+    /// Held while a registry's referrers API is asked for the first time, so that images walked
+    /// at once do not each find out that it is missing.
+    referrers_probe: tokio::sync::Mutex<()>,
 }
 
 fn builder() -> reqwest::ClientBuilder {
@@ -188,6 +193,31 @@ fn manifest_url(image: &ImageRef) -> String {
     )
 }
 
+/// The most `tags/list` pages read for one repository (a thousand tags or more each, at the
+/// registries seen).
+const MAX_TAG_PAGES: usize = 1000;
+
+/// One page of `tags/list`. `tags` is `null` for a repository without tags at some registries.
+#[derive(serde::Deserialize)]
+struct TagPage {
+    tags: Option<Vec<String>>,
+}
+
+/// The target of a `Link: <…>; rel="next"` header, if the response has one.
+fn next_link(response: &Response) -> Option<String> {
+    response
+        .headers()
+        .get_all(header::LINK)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find(|link| link.split(';').skip(1).any(|p| p.trim() == "rel=\"next\""))
+        .and_then(|link| {
+            let target = link.split(';').next()?.trim();
+            Some(target.strip_prefix('<')?.strip_suffix('>')?.to_owned())
+        })
+}
+
 fn blob_url(repo: &ImageRef, digest: &Digest) -> String {
     format!(
         "http://{}/v2/{}/blobs/{digest}",
@@ -213,6 +243,8 @@ impl OpenRegistry {
             allow_insecure,
             stall,
             no_referrers_api: Mutex::new(HashSet::new()),
+            referrers_api: Mutex::new(HashSet::new()),
+            referrers_probe: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -455,17 +487,75 @@ impl OpenRegistry {
     /// Digests of the OCI 1.1 referrers of `image` (a digest reference): the referrers API,
     /// or the `sha256-<hex>` fallback tag where the registry has no API (asked once per
     /// registry); none if neither exists.
-    pub(crate) async fn referrers(&self, image: &ImageRef) -> Result<Vec<Digest>> {
+    /// Every tag of `repo`'s repository (`tags/list`, following the `Link` header from page
+    /// to page); `None` if the repository does not exist. At most [`MAX_TAG_PAGES`] pages of
+    /// at most 4 MiB each: a registry whose links never end is refused, not followed forever.
+    pub(crate) async fn list_tags(&self, repo: &ImageRef) -> Result<Option<Vec<String>>> {
+        let what = format!("{}/{} (tags/list)", repo.registry(), repo.repository());
+        let base = format!("http://{}", repo.registry());
+        let mut url = format!("{base}/v2/{}/tags/list", repo.repository());
+        let mut tags = Vec::new();
+        for _ in 0..MAX_TAG_PAGES {
+            let Some(response) = self.fetch(Method::GET, &url, None, &what).await? else {
+                return Ok(None);
+            };
+            let next = next_link(&response);
+            let body = read_limited(response, MAX_MANIFEST_SIZE as usize, &what, self.stall)
+                .await?
+                .ok_or_else(|| Error::Registry {
+                    reference: what.clone(),
+                    reason: "a tags/list page exceeds 4 MiB".into(),
+                })?;
+            let page: TagPage = serde_json::from_slice(&body).map_err(|e| Error::Registry {
+                reference: what.clone(),
+                reason: format!("tags/list is not a tag list: {e}"),
+            })?;
+            tags.extend(page.tags.unwrap_or_default());
+            match next {
+                // The spec's links are paths on the same registry; anything else is refused
+                // rather than followed to another host.
+                Some(path) if path.starts_with("/v2/") => url = format!("{base}{path}"),
+                Some(other) => {
+                    return Err(Error::Registry {
+                        reference: what,
+                        reason: format!(
+                            "tags/list links to {other:?}, not a path of this registry"
+                        ),
+                    });
+                }
+                None => return Ok(Some(tags)),
+            }
+        }
+        Err(Error::Registry {
+            reference: what,
+            reason: format!("tags/list has more than {MAX_TAG_PAGES} pages"),
+        })
+    }
+
+    /// The referrers of `image`'s digest: the referrers API, else the fallback tag. With
+    /// `listed`, every tag of the repository: a fallback tag not among them is not asked for.
+    pub(crate) async fn referrers(
+        &self,
+        image: &ImageRef,
+        listed: Option<&HashSet<String>>,
+    ) -> Result<Vec<Digest>> {
         let Some(digest) = image.digest() else {
             return Ok(vec![]);
         };
         let what = image.to_string();
         let registry = image.registry().to_owned();
-        let api_known_missing = self
-            .no_referrers_api
-            .lock()
-            .expect("referrers set poisoned")
-            .contains(&registry);
+        let known = |set: &Mutex<HashSet<String>>| {
+            set.lock()
+                .expect("referrers sets poisoned")
+                .contains(&registry)
+        };
+        // Until the first answer says whether the API exists, one request at a time asks.
+        let _probe = if known(&self.no_referrers_api) || known(&self.referrers_api) {
+            None
+        } else {
+            Some(self.referrers_probe.lock().await)
+        };
+        let api_known_missing = known(&self.no_referrers_api);
         let index = if api_known_missing {
             None
         } else {
@@ -491,6 +581,10 @@ impl OpenRegistry {
             } else if !response.status().is_success() {
                 return Err(status_error(&what, response).await);
             } else {
+                self.referrers_api
+                    .lock()
+                    .expect("referrers sets poisoned")
+                    .insert(registry.clone());
                 let body = read_limited(response, MAX_MANIFEST_SIZE as usize, &what, self.stall)
                     .await?
                     .ok_or_else(|| Error::Registry {
@@ -502,6 +596,9 @@ impl OpenRegistry {
         };
         let index = match index {
             Some(body) => body,
+            None if listed.is_some_and(|tags| !tags.contains(&digest.tag_form())) => {
+                return Ok(vec![]);
+            }
             None => {
                 match self
                     .get_manifest(&image.with_tag(&digest.tag_form()))

@@ -1,6 +1,8 @@
 //! The registry client as a [`Source`] and a [`Sink`]: its own errors become
 //! `sigmirror_oci` errors (a registry's "not found" stays one; the rest travels whole).
 
+use std::collections::HashSet;
+
 use sigmirror_oci::manifest::Manifest;
 use sigmirror_oci::source::{BlobStream, Sink, Source};
 use sigmirror_oci::{Digest, ImageRef, Result};
@@ -26,6 +28,18 @@ impl Source for Registry {
 
     async fn head_manifest(&self, image: &ImageRef) -> Result<Option<Digest>> {
         Ok(Registry::head_manifest(self, image).await?)
+    }
+
+    async fn list_tags(&self, repo: &ImageRef) -> Result<Option<Vec<String>>> {
+        Ok(Registry::quick_tags(self, repo).await?)
+    }
+
+    async fn referrers_among(
+        &self,
+        image: &ImageRef,
+        tags: &HashSet<String>,
+    ) -> Result<Vec<Digest>> {
+        Ok(Registry::referrers_among(self, image, Some(tags)).await?)
     }
 }
 

@@ -1,9 +1,10 @@
 //! The transfer engine: copies the closure of an image from any [`Source`] to any [`Sink`].
 //!
 //! The closure of a reference is: an index and its platform manifests, each manifest's config
-//! and layers (layers optional), the `.sig`/`.att`/`.sbom` attachments of every digest in it
-//! (found by probing their tags, never by listing tags), OCI 1.1 referrers where the source
-//! has them, and the attachments of SBOMs and referrers, recursively. Digests are preserved
+//! and layers (layers optional), the `.sig`/`.att`/`.sbom` attachments of every digest in it,
+//! OCI 1.1 referrers where the source has them, and the attachments of SBOMs and referrers,
+//! recursively. Which attachment tags exist is read from one `tags/list` per repository where
+//! the source can list tags cheaply ([`Source::list_tags`]); elsewhere each tag is probed. Digests are preserved
 //! byte for byte. Children are written before their parents, blobs before the manifests that
 //! name them, and an attachment before its tag, so a sink never holds a manifest whose content
 //! is missing; everything already in the sink is skipped, which makes an interrupted transfer
@@ -123,6 +124,8 @@ pub struct Transfer<'a, S: Source, K: Sink> {
     manifests_done: Mutex<HashMap<String, Arc<OnceCell<ManifestDigests>>>>,
     /// Digests whose attachments this transfer has looked for (or is looking for).
     attachments_seen: Mutex<HashSet<String>>,
+    /// The tags of each source repository, listed once per transfer (`None`: not listable).
+    tag_lists: Mutex<HashMap<String, TagList>>,
     /// One cell per blob: a second walk that needs a blob already in flight waits for it, so a
     /// manifest is never written before every blob it names is complete.
     blobs_done: Mutex<HashMap<String, Arc<OnceCell<()>>>>,
@@ -135,6 +138,9 @@ pub struct Transfer<'a, S: Source, K: Sink> {
 
 /// The digests of the manifests in a manifest's content: itself and an index's children.
 type ManifestDigests = Arc<Vec<Digest>>;
+
+/// A repository's tags, listed at most once (see [`Transfer::tags_of`]).
+type TagList = Arc<OnceCell<Option<Arc<HashSet<String>>>>>;
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -196,6 +202,7 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
             stats: Stats::default(),
             manifests_done: Mutex::new(HashMap::new()),
             attachments_seen: Mutex::new(HashSet::new()),
+            tag_lists: Mutex::new(HashMap::new()),
             blobs_done: Mutex::new(HashMap::new()),
             blob_slots: Semaphore::new(slots),
             request_slots: Semaphore::new(slots),
@@ -211,6 +218,53 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
             .await
             .expect("the transfer never closes its semaphore");
         request.await
+    }
+
+    /// Tells the transfer every tag of `repo`'s repository in the source (a caller that listed
+    /// them to choose what to copy), so attachments are looked up in that list, not asked for.
+    pub fn know_tags(&self, repo: &ImageRef, tags: &[String]) {
+        let known = Arc::new(tags.iter().cloned().collect::<HashSet<_>>());
+        self.tag_list(repo).set(Some(known)).ok();
+    }
+
+    fn tag_list(&self, repo: &ImageRef) -> TagList {
+        self.tag_lists
+            .lock()
+            .expect("tag lists poisoned")
+            .entry(repo.repo_name())
+            .or_default()
+            .clone()
+    }
+
+    /// Every tag of `repo`'s repository in the source, listed once per transfer; `None` if the
+    /// source cannot list them, or the listing failed (then each attachment tag is probed, as
+    /// if there were no list: a listing is an optimisation, never a reason to fail).
+    async fn tags_of(&self, repo: &ImageRef) -> Option<Arc<HashSet<String>>> {
+        let cell = self.tag_list(repo);
+        cell.get_or_init(|| async {
+            match self.request(self.source.list_tags(repo)).await {
+                Ok(tags) => tags.map(|t| Arc::new(t.into_iter().collect())),
+                Err(e) => {
+                    tracing::debug!(repo = %repo.repo_name(), error = %e, "tags/list failed; probing tags");
+                    None
+                }
+            }
+        })
+        .await
+        .clone()
+    }
+
+    /// The manifest `from` names. When the sink already holds `to`'s tag, the source is only
+    /// asked where its tag points now (a HEAD): unchanged, the sink's copy is used and nothing
+    /// is fetched.
+    async fn root_manifest(&self, from: &ImageRef, to: &ImageRef) -> Result<Manifest> {
+        if from.digest().is_none()
+            && let Some(held) = self.sink.tagged(to).await?
+            && self.request(self.source.head_manifest(from)).await? == Some(held.digest.clone())
+        {
+            return Ok(held);
+        }
+        self.request(resolve(self.source, from)).await
     }
 
     /// The counters so far.
@@ -234,7 +288,7 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
     /// left out, which only sinks that hold partial indexes accept
     /// ([`Sink::holds_partial_indexes`]); a registry is refused with why.
     pub async fn copy_image(&self, from: &ImageRef, to: &ImageRef) -> Result<Digest> {
-        let manifest = self.request(resolve(self.source, from)).await?;
+        let manifest = self.root_manifest(from, to).await?;
         let digest = manifest.digest.clone();
         let (src_repo, dst_repo) = (from.clone(), to.clone());
         let digests = match &self.options.platform {
@@ -477,7 +531,14 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
                     return Ok(());
                 }
                 let subject = src_repo.with_digest(digest);
-                let found = distinct(self.request(self.source.referrers(&subject)).await?);
+                let found = match self.tags_of(src_repo).await {
+                    Some(tags) => {
+                        self.request(self.source.referrers_among(&subject, &tags))
+                            .await?
+                    }
+                    None => self.request(self.source.referrers(&subject)).await?,
+                };
+                let found = distinct(found);
                 if found.len() > MAX_REFERRERS {
                     return Err(malformed(
                         &subject.to_string(),
@@ -502,9 +563,12 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
     }
 
     /// Copies the attachment of `kind` of `digest`, if its tag exists: content first, then the
-    /// tag. The tag is probed with a HEAD: most probes find nothing, and registries that limit
-    /// pulls (Docker Hub) count manifest GETs, not HEADs. An attachment the sink already holds
-    /// (its payloads are always written before it) is only re-tagged, never fetched again.
+    /// tag. Whether the tag exists comes from the repository's tag list where there is one;
+    /// then a tag the sink does not hold yet is fetched at once (one GET), and one it holds is
+    /// checked with a HEAD. Without a list the tag is probed with a HEAD: most probes find
+    /// nothing, and registries that limit pulls (Docker Hub) count manifest GETs, not HEADs.
+    /// An attachment the sink already holds (its payloads are always written before it) is
+    /// only re-tagged, never fetched again.
     async fn copy_attachment(
         &'a self,
         src_repo: &'a ImageRef,
@@ -517,18 +581,37 @@ impl<'a, S: Source, K: Sink> Transfer<'a, S, K> {
             return Ok(());
         };
         let probe = src_repo.with_tag(&tag);
-        let Some(found) = self.request(self.source.head_manifest(&probe)).await? else {
-            return Ok(());
-        };
         let dst_tag = dst_repo.with_tag(&tag);
+        let listed = match self.tags_of(src_repo).await {
+            Some(tags) if !tags.contains(&tag) => return Ok(()),
+            Some(_) => true,
+            None => false,
+        };
+        let (found, fetched) = if listed && self.sink.tagged(&dst_tag).await?.is_none() {
+            match self.request(self.source.get_manifest(&probe)).await? {
+                Some(manifest) => (manifest.digest.clone(), Some(manifest)),
+                None => return Ok(()),
+            }
+        } else {
+            match self.request(self.source.head_manifest(&probe)).await? {
+                Some(found) => (found, None),
+                None => return Ok(()),
+            }
+        };
         if self.sink.holds_complete(dst_repo, &found, true).await?
             && self.sink.tag_existing(&dst_tag, &found).await?
         {
             self.stats.skipped.fetch_add(1, Ordering::Relaxed);
         } else {
-            let attached = src_repo.with_digest(&found);
-            let Some(manifest) = self.request(self.source.get_manifest(&attached)).await? else {
-                return Ok(());
+            let manifest = match fetched {
+                Some(manifest) => manifest,
+                None => {
+                    let attached = src_repo.with_digest(&found);
+                    match self.request(self.source.get_manifest(&attached)).await? {
+                        Some(manifest) => manifest,
+                        None => return Ok(()),
+                    }
+                }
             };
             self.copy_content(src_repo, manifest.clone(), dst_repo, true)
                 .await?;

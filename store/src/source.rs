@@ -168,6 +168,17 @@ impl Sink for Store {
         true
     }
 
+    fn tagged(
+        &self,
+        target: &ImageRef,
+    ) -> impl Future<Output = OciResult<Option<Manifest>>> + Send {
+        let held = match target.tag() {
+            Some(_) => self.manifest_for(target).map_err(Into::into),
+            None => Ok(None),
+        };
+        async move { held }
+    }
+
     fn holds_complete(
         &self,
         _repo: &ImageRef,

@@ -2,8 +2,8 @@
 //! one is a fake: the transfer engine must refuse each lie with a clear error and store nothing
 //! unverified.
 //!
-//! It serves one repository, `lie/app`, tag `v1`: a one-layer image, changed by the chosen
-//! [`Lie`]. Plain HTTP/1.1 on a loopback port, one thread per connection, closed on drop.
+//! It serves one repository, `lie/app`, tags `v1` and `v2`: a one-layer image, changed by the
+//! chosen [`Lie`]. Its `tags/list` has one tag per page. Plain HTTP/1.1 on a loopback port, one thread per connection, closed on drop.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -42,6 +42,10 @@ pub enum Lie {
     ComeBackInAnHour,
     /// Manifests are sent one byte every 100 ms (about 10 bytes/s): slow, never silent.
     Trickle,
+    /// `tags/list` never ends: every page links to a next one.
+    EndlessTagPages,
+    /// `tags/list` links its next page on another host.
+    ForeignTagLink,
 }
 
 /// How many of the first requests for one path a flaky registry refuses.
@@ -165,7 +169,9 @@ impl FakeRegistry {
             }
             _ => {}
         }
-        content.tags.insert("v1".into(), tag_target);
+        content.tags.insert("v1".into(), tag_target.clone());
+        // A second tag of the same image, so that a listing of the tags has two pages.
+        content.tags.insert("v2".into(), tag_target);
 
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind fake registry");
         let addr = listener.local_addr().expect("addr").to_string();
@@ -292,6 +298,49 @@ fn serve(stream: TcpStream, content: &Content) {
         } else if content.lie == Lie::ComeBackInAnHour {
             let headers = [("Retry-After", "3600".to_owned())];
             respond(&mut stream, "429 Too Many Requests", &headers, busy, head);
+        } else if let Some(query) = path.strip_prefix("/v2/lie/app/tags/list") {
+            // One tag per page, in order, each page linking to the next (`Link`, as the
+            // distribution spec paginates), so clients must follow the links.
+            let last = query
+                .split(['?', '&'])
+                .find_map(|p| p.strip_prefix("last="))
+                .unwrap_or("");
+            let mut tags: Vec<&String> = content.tags.keys().collect();
+            tags.sort();
+            let page: Vec<&String> = match content.lie {
+                Lie::EndlessTagPages => tags.into_iter().take(1).collect(),
+                _ => tags
+                    .into_iter()
+                    .filter(|t| t.as_str() > last)
+                    .take(1)
+                    .collect(),
+            };
+            let more = match content.lie {
+                Lie::EndlessTagPages | Lie::ForeignTagLink => true,
+                _ => page
+                    .first()
+                    .is_some_and(|first| content.tags.keys().any(|t| t.as_str() > first.as_str())),
+            };
+            let mut headers = vec![];
+            if let Some(first) = page.first().filter(|_| more) {
+                let host = if content.lie == Lie::ForeignTagLink {
+                    "http://elsewhere.example"
+                } else {
+                    ""
+                };
+                headers.push((
+                    "Link",
+                    format!("<{host}/v2/lie/app/tags/list?n=1&last={first}>; rel=\"next\""),
+                ));
+            }
+            let body = format!(
+                r#"{{"name":"lie/app","tags":[{}]}}"#,
+                page.iter()
+                    .map(|t| format!("\"{t}\""))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+            respond(&mut stream, "200 OK", &headers, body.as_bytes(), head);
         } else if let Some(reference) = after(path, "/manifests/") {
             let digest = content
                 .tags

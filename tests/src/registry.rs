@@ -12,7 +12,10 @@ use crate::{TestDir, tool};
 pub struct TestRegistry {
     child: Child,
     addr: String,
-    _dir: TestDir,
+    dir: TestDir,
+    logs_requests: bool,
+    /// Access log lines already seen by [`TestRegistry::clear_requests`].
+    seen_requests: std::sync::Mutex<usize>,
 }
 
 /// Login of a registry started with [`TestRegistry::start_with_login`].
@@ -31,12 +34,18 @@ fn free_port() -> u16 {
 impl TestRegistry {
     /// Starts an anonymous registry that allows deletes.
     pub fn start() -> Self {
-        Self::start_inner(false, None, "")
+        Self::start_inner(false, None, "", false)
+    }
+
+    /// Starts an anonymous registry that writes an access log, read by [`Self::requests`]:
+    /// for tests that count what a client asks.
+    pub fn start_logging_requests() -> Self {
+        Self::start_inner(false, None, "", true)
     }
 
     /// Starts a registry that requires HTTP basic auth ([`USER`]/[`PASSWORD`]).
     pub fn start_with_login() -> Self {
-        Self::start_inner(true, None, "")
+        Self::start_inner(true, None, "", false)
     }
 
     /// Starts a registry that keeps its content under `storage` and answers blob downloads
@@ -46,10 +55,10 @@ impl TestRegistry {
         let middleware = format!(
             "middleware:\n  storage:\n    - name: redirect\n      options:\n        baseurl: {base_url}\n"
         );
-        Self::start_inner(false, Some(storage), &middleware)
+        Self::start_inner(false, Some(storage), &middleware, false)
     }
 
-    fn start_inner(login: bool, storage: Option<&Path>, middleware: &str) -> Self {
+    fn start_inner(login: bool, storage: Option<&Path>, middleware: &str, log: bool) -> Self {
         let dir = TestDir::new();
         let storage = storage.map_or_else(|| dir.join("data"), Path::to_path_buf);
         let mut auth = String::new();
@@ -73,16 +82,23 @@ impl TestRegistry {
         for _ in 0..5 {
             let addr = format!("127.0.0.1:{}", free_port());
             let config = format!(
-                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n\
+                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: {}\n\
                  storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
                  {middleware}{auth}http:\n  addr: {addr}\n",
+                !log,
                 storage.display()
             );
             let config_path = dir.write("config.yml", config);
+            // The access log goes to stdout, one line per request.
+            let stdout = if log {
+                Stdio::from(std::fs::File::create(dir.join("access.log")).expect("access log"))
+            } else {
+                Stdio::null()
+            };
             let mut child = Command::new(tool("docker-registry"))
                 .arg("serve")
                 .arg(&config_path)
-                .stdout(Stdio::null())
+                .stdout(stdout)
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("start docker-registry");
@@ -97,7 +113,9 @@ impl TestRegistry {
                         return TestRegistry {
                             child,
                             addr,
-                            _dir: dir,
+                            dir,
+                            logs_requests: log,
+                            seen_requests: std::sync::Mutex::new(0),
                         };
                     }
                     break; // someone else listens there and our registry exited: retry
@@ -118,6 +136,33 @@ impl TestRegistry {
     /// `127.0.0.1:PORT/<repo>`.
     pub fn image(&self, repo: &str) -> String {
         format!("{}/{repo}", self.addr)
+    }
+
+    /// The requests answered so far, as `METHOD PATH` (`GET /v2/team/app/tags/list`), in
+    /// order; the registry must have been started with [`Self::start_logging_requests`].
+    pub fn requests(&self) -> Vec<String> {
+        let seen = *self.seen_requests.lock().expect("seen requests");
+        self.all_requests().into_iter().skip(seen).collect()
+    }
+
+    fn all_requests(&self) -> Vec<String> {
+        assert!(self.logs_requests, "this registry keeps no access log");
+        // The log is written as requests complete; a moment lets the last line land.
+        std::thread::sleep(Duration::from_millis(100));
+        let log = std::fs::read_to_string(self.dir.join("access.log")).expect("access log");
+        log.lines()
+            .filter_map(|line| {
+                let request = line.split('"').nth(1)?;
+                let mut words = request.split(' ');
+                Some(format!("{} {}", words.next()?, words.next()?))
+            })
+            .collect()
+    }
+
+    /// Forgets the requests logged so far (the next [`Self::requests`] starts after them).
+    pub fn clear_requests(&self) {
+        let count = self.all_requests().len();
+        *self.seen_requests.lock().expect("seen requests") = count;
     }
 
     /// Stops the registry now (for "registry down" tests).

@@ -31,7 +31,8 @@ pub struct Pull {
     store: StoreArgs,
     #[command(flatten)]
     registry: RegistryArgs,
-    /// Images to pull, with their signatures, attestations, SBOMs and referrers.
+    /// Images to pull, with their signatures, attestations, SBOMs and referrers. A repository
+    /// without a tag or digest (registry.example/team/app) means every image tag it has.
     #[arg(value_name = "IMAGE")]
     images: Vec<String>,
 }

@@ -238,3 +238,49 @@ fn a_trickling_registry_is_stopped_as_stalled_naming_the_object() {
     )
     .fails_with("not a rate in bytes per second");
 }
+
+/// A repository's tags are listed page by page through the `Link` headers; a listing whose
+/// links never end, or lead to another host, is refused by name and nothing is pulled.
+#[test]
+fn tag_lists_are_followed_by_their_links_and_endless_or_foreign_links_refused() {
+    let fake = FakeRegistry::start(Lie::None);
+    let dir = TestDir::new();
+    let repo = fake.image().trim_end_matches(":v1").to_owned();
+    run(
+        sigmirror(&dir).args(["pull", "--store", "store", "--progress", "none", &repo]),
+        None,
+    )
+    .ok();
+    assert_eq!(fake.hits("/v2/lie/app/tags/list"), 1);
+    assert_eq!(fake.hits("/v2/lie/app/tags/list?n=1&last=v1"), 1);
+    let listed = run(
+        sigmirror(&dir).args(["store", "ls", "--store", "store"]),
+        None,
+    )
+    .ok()
+    .stdout_text();
+    assert!(listed.contains(&format!("{repo}:v1\t")), "{listed}");
+    assert!(listed.contains(&format!("{repo}:v2\t")), "{listed}");
+
+    for (lie, needle) in [
+        (Lie::EndlessTagPages, "more than 1000 pages"),
+        (Lie::ForeignTagLink, "not a path of this registry"),
+    ] {
+        let fake = FakeRegistry::start(lie);
+        let dir = TestDir::new();
+        let repo = fake.image().trim_end_matches(":v1").to_owned();
+        let out = run(
+            sigmirror(&dir).args(["pull", "--store", "store", "--progress", "none", &repo]),
+            None,
+        )
+        .fails_with(needle);
+        assert!(out.stderr.contains("lie/app"), "{}", out.stderr);
+        let listed = run(
+            sigmirror(&dir).args(["store", "ls", "--store", "store"]),
+            None,
+        )
+        .ok()
+        .stdout_text();
+        assert!(!listed.contains("lie/app"), "{lie:?}: {listed}");
+    }
+}

@@ -415,6 +415,39 @@ fn unsigned_unknown_unauthorized_and_unreachable() {
         format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, locked.addr()),
     );
     s.sm(&["verify", "--key", "cosign.pub", &image]).ok();
+    // A whole repository behind a login: its tags are listed through the authenticated client
+    // (page by page with `n` and `last`), and every image tag is pulled.
+    push_with_auth(
+        &format!("{}:v2", locked.image("team/locked")),
+        &s.dir.join("auth.json"),
+    );
+    s.sm(&[
+        "pull",
+        "--store",
+        "store",
+        "--progress",
+        "none",
+        &locked.image("team/locked"),
+    ])
+    .ok();
+    let listed = s
+        .sm(&["store", "ls", "--store", "store"])
+        .ok()
+        .stdout_text();
+    for tag in ["v1", "v2"] {
+        let name = format!("{}:{tag}\t", locked.image("team/locked"));
+        assert!(listed.contains(&name), "{tag}: {listed}");
+    }
+    s.sm(&[
+        "verify",
+        "--offline",
+        "--store",
+        "store",
+        "--key",
+        "cosign.pub",
+        &image,
+    ])
+    .ok();
     // Credentials from a credential helper named in the docker config.
     let bin = TestDir::new();
     let helper = bin.write(

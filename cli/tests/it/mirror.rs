@@ -11,7 +11,7 @@ use sigmirror_tests::oci::{push_image, push_index};
 use sigmirror_tests::registry::TestRegistry;
 use sigmirror_tests::{Run, TestDir, cosign, run, tool};
 
-use crate::{generate_key_pair, sigmirror};
+use crate::{generate_key_pair, generate_other_key_pair, sigmirror};
 
 /// A key pair, a store and a registry with a signed, attested multi-platform image (signatures on
 /// the index and on one child).
@@ -887,4 +887,157 @@ fn platform_pulls_keep_the_index_digest_and_its_signatures() {
     let to = format!("{}/copy", m.reg.addr());
     m.sm(&["push", "--to", &to, &m.image])
         .fails_with("holds only linux/arm64 of this multi-platform image");
+}
+
+/// `pull REPOSITORY` pulls every image tag of it, and asks the registry only what the protocol
+/// needs, counted from the Debian registry's access log: on a first pull the manifest, config
+/// and layer of each image and of each `.sig` and `.att` (9 for a signed and attested image), no
+/// probe of an attachment tag that does not exist (one `tags/list` says which do); on a no-op
+/// re-pull one HEAD per image tag and per attachment tag; after a new signature, only it.
+#[test]
+fn whole_repositories_pull_every_tag_and_ask_only_what_is_needed() {
+    let reg = TestRegistry::start_logging_requests();
+    let dir = TestDir::new();
+    generate_key_pair(&dir, "pw");
+    let sm = |args: &[&str]| {
+        run(
+            sigmirror(&dir)
+                .args(args)
+                .env("COSIGN_PASSWORD", "pw")
+                .env("SIGMIRROR_STORE", dir.join("store")),
+            None,
+        )
+    };
+    let repo = reg.image("whole/app");
+    dir.write("pred.json", r#"{"buildType":"test"}"#);
+    let signed = ["v1", "v2", "v3"];
+    for tag in signed {
+        let image = format!("{repo}:{tag}");
+        push_image(&image, &format!("whole-{tag}"));
+        sm(&["sign", "--key", "cosign.key", &image]).ok();
+        sm(&[
+            "attest",
+            "--key",
+            "cosign.key",
+            "--predicate",
+            "pred.json",
+            "--type",
+            "https://example.com/t/v1",
+            &image,
+        ])
+        .ok();
+    }
+    push_image(&format!("{repo}:unsigned"), "whole-unsigned");
+    push_image(&reg.image("whole/other:v1"), "whole-other");
+    // What the registry was asked, without the `/v2/` version checks.
+    let asked = || -> Vec<String> {
+        reg.requests()
+            .into_iter()
+            .filter(|r| !r.ends_with(" /v2/"))
+            .collect()
+    };
+    let count =
+        |requests: &[String], what: &str| requests.iter().filter(|r| r.contains(what)).count();
+
+    reg.clear_requests();
+    let first = summary(&sm(&["pull", "--progress", "none", "--json", &repo]).ok());
+    assert_eq!(first["images"], 4, "{first}");
+    let requests = asked();
+    assert_eq!(count(&requests, "/tags/list"), 1, "{requests:#?}");
+    // The registry has no referrers API: asked once (images walked at once wait for that
+    // answer), and no referrers fallback tag is asked for, none being listed.
+    assert_eq!(count(&requests, "/referrers/"), 1, "{requests:#?}");
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.contains("/manifests/sha256-") && !r.contains('.')),
+        "{requests:#?}"
+    );
+    assert_eq!(
+        count(&requests, ".sbom"),
+        0,
+        "no probe of absent tags: {requests:#?}"
+    );
+    assert!(
+        !requests.iter().any(|r| r.starts_with("HEAD")),
+        "a first pull fetches what is listed at once: {requests:#?}"
+    );
+    // 3 signed and attested images at 9 each, the unsigned one at 3, the listing and the
+    // referrers probe.
+    assert!(
+        requests.len() <= 3 * 9 + 3 + 1 + 1,
+        "{} requests: {requests:#?}",
+        requests.len()
+    );
+    let listed = sm(&["store", "ls"]).ok().stdout_text();
+    for tag in ["v1", "v2", "v3", "unsigned"] {
+        assert!(
+            listed.contains(&format!("{repo}:{tag}\t")),
+            "{tag}: {listed}"
+        );
+    }
+    assert!(
+        !listed.contains("whole/other"),
+        "only the named repository: {listed}"
+    );
+    assert!(
+        !listed.contains(".sig\t") && !listed.contains(".att\t"),
+        "attachment tags are not images: {listed}"
+    );
+    sm(&[
+        "verify",
+        "--offline",
+        "--key",
+        "cosign.pub",
+        &format!("{repo}:v2"),
+    ])
+    .ok();
+
+    reg.clear_requests();
+    let again = summary(&sm(&["pull", "--progress", "none", "--json", &repo]).ok());
+    assert_eq!(
+        (again["manifests"].as_u64(), again["blobs"].as_u64()),
+        (Some(0), Some(0)),
+        "{again}"
+    );
+    let requests = asked();
+    assert_eq!(count(&requests, "/referrers/"), 1, "{requests:#?}");
+    let heads = requests.iter().filter(|r| r.starts_with("HEAD")).count();
+    assert_eq!(
+        heads,
+        4 + 2 * 3,
+        "a HEAD per image tag and attachment tag: {requests:#?}"
+    );
+    assert_eq!(
+        requests.len(),
+        heads + 1 + 1,
+        "nothing but HEADs, the listing and the referrers probes: {requests:#?}"
+    );
+
+    // A second signature on v1 moves its `.sig` tag: only that is fetched.
+    generate_other_key_pair(&dir);
+    sm(&["sign", "--key", "other.key", &format!("{repo}:v1")]).ok();
+    reg.clear_requests();
+    let moved = summary(&sm(&["pull", "--progress", "none", "--json", &repo]).ok());
+    assert_eq!(moved["manifests"], 1, "{moved}");
+    let requests = asked();
+    let gets: Vec<&String> = requests
+        .iter()
+        .filter(|r| r.starts_with("GET") && !r.contains("/tags/list") && !r.contains("/referrers/"))
+        .collect();
+    assert!(
+        gets.iter().all(|r| r.contains(".sig")
+            || r.contains("/blobs/")
+            || r.contains("/manifests/sha256:")),
+        "only the moved signature image and its new blob: {gets:#?}"
+    );
+    assert!(gets.len() <= 3, "{gets:#?}");
+    sm(&[
+        "verify",
+        "--offline",
+        "--key",
+        "other.pub",
+        &format!("{repo}:v1"),
+    ])
+    .ok();
 }
