@@ -53,6 +53,9 @@ pub enum Error {
     /// A source or sink failed (content, format, or a backend's own error).
     #[error(transparent)]
     Oci(#[from] sigmirror_oci::Error),
+    /// A policy could not be read.
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
     /// A store write moved to the blocking pool panicked or was cancelled.
     #[error("a store write did not finish: {0}")]
     Task(#[from] tokio::task::JoinError),

@@ -9,8 +9,10 @@
 //! switches read-only commands to.
 
 mod any_source;
+pub mod audit;
 mod error;
 pub mod ops;
+pub mod policy;
 mod store_sink;
 
 pub use any_source::AnySource;

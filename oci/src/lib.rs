@@ -34,6 +34,8 @@ pub mod reference;
 pub mod source;
 pub mod stream;
 pub mod timefmt;
+#[cfg(feature = "yaml")]
+pub mod yaml;
 
 pub use digest::Digest;
 pub use error::{Error, Result};

@@ -80,6 +80,30 @@ impl ImageRecord {
     }
 }
 
+/// The last verification of an image by `store verify`, kept in the index's ledger: what was
+/// verified (the image's digest and the digests of everything attached to it that was
+/// considered), against what (the policy's digest), when, and with what outcome. A later run
+/// whose image, attachments and policy are the same has nothing new to check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerificationRecord {
+    /// The image's digest when it was verified.
+    pub digest: Digest,
+    /// The digests of the signature, attestation and referrer manifests attached to it then,
+    /// sorted.
+    pub attachments: Vec<Digest>,
+    /// The digest of the policy (trust material and requirements) it was verified against.
+    pub policy: String,
+    /// When (RFC 3339, UTC).
+    pub checked_at: String,
+    /// Whether it satisfied the policy.
+    pub verified: bool,
+    /// The names of the keys and identities whose signatures verified.
+    pub verified_by: Vec<String>,
+    /// Why it did not satisfy the policy (empty when it did).
+    pub reasons: Vec<String>,
+}
+
 /// What the index records about something attached to a subject digest.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AttachmentRecord {
@@ -230,6 +254,8 @@ pub(crate) struct Index {
     /// `subject \0 kind \0 repo \0 tag-or-digest` → attached digest: finds a digest's
     /// signatures, attestations, SBOMs and referrers without scanning every tag.
     pub(crate) attachments: Tree,
+    /// image reference → [`VerificationRecord`] JSON: the verification ledger.
+    pub(crate) ledger: Tree,
     /// Open [`crate::FlushBatch`]es: while any is open, [`Index::flush`] leaves the syncing to
     /// the batch's end.
     deferred: std::sync::Arc<AtomicUsize>,
@@ -239,7 +265,18 @@ pub(crate) struct Index {
 }
 
 /// The trees of the index, in the order a snapshot lists them.
-const TREES: [&str; 5] = ["tags", "manifests", "sizes", "images", "attachments"];
+const TREES: [&str; 6] = [
+    "tags",
+    "manifests",
+    "sizes",
+    "images",
+    "attachments",
+    "ledger",
+];
+
+/// The trees a snapshot must have; the ones after them were added later, and a snapshot that
+/// ends before them (written by an older sigmirror) has them empty.
+const REQUIRED_TREES: usize = 5;
 
 /// A file beside the index while a writer has changed it and not yet left a new snapshot.
 pub(crate) const WRITING_MARKER: &str = "index.writing";
@@ -289,6 +326,7 @@ impl Index {
             sizes: tree("sizes")?,
             images: tree("images")?,
             attachments: tree("attachments")?,
+            ledger: tree("ledger")?,
             path: path.to_path_buf(),
             db: Some(db),
             deferred: Default::default(),
@@ -302,6 +340,7 @@ impl Index {
             "manifests" => &self.manifests,
             "sizes" => &self.sizes,
             "images" => &self.images,
+            "ledger" => &self.ledger,
             _ => &self.attachments,
         }
     }
@@ -365,8 +404,15 @@ impl Index {
         /// Fields are at most this long: no index entry is near it, a damaged file could be.
         const MAX_FIELD: usize = 64 << 20;
         let mut trees: Vec<BTreeMap<Vec<u8>, Vec<u8>>> = vec![];
-        for expected in TREES {
-            let len = u32::from_be_bytes(read_exact(4)?.try_into().expect("4 bytes")) as usize;
+        for (n, expected) in TREES.into_iter().enumerate() {
+            let len = match read_exact(4) {
+                Ok(len) => u32::from_be_bytes(len.try_into().expect("4 bytes")) as usize,
+                Err(_) if n >= REQUIRED_TREES => {
+                    trees.push(BTreeMap::new());
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             if read_exact(len.min(64))? != expected.as_bytes() {
                 return Err(bad("trees out of order"));
             }
@@ -395,6 +441,7 @@ impl Index {
             sizes: next(),
             images: next(),
             attachments: next(),
+            ledger: next(),
             path: file.to_path_buf(),
             db: None,
             deferred: Default::default(),
@@ -732,6 +779,27 @@ impl Store {
         let key = image_key(name)?;
         match self.index.images.get(&key).map_err(|e| self.index.err(e))? {
             Some(v) => decode("images", key.as_bytes(), &v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Records the outcome of verifying the image `name` in the ledger (replacing the last).
+    pub fn record_verification(&self, name: &str, record: &VerificationRecord) -> Result<()> {
+        self.writable("recording a verification")?;
+        let key = image_key(name)?;
+        let value = encode("ledger", &key, record)?;
+        self.index
+            .ledger
+            .insert(key.as_str(), value)
+            .map_err(|e| self.index.err(e))?;
+        self.index.flush()
+    }
+
+    /// The last recorded verification of the image `name`, if any.
+    pub fn verification(&self, name: &str) -> Result<Option<VerificationRecord>> {
+        let key = image_key(name)?;
+        match self.index.ledger.get(&key).map_err(|e| self.index.err(e))? {
+            Some(v) => decode("ledger", key.as_bytes(), &v).map(Some),
             None => Ok(None),
         }
     }

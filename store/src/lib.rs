@@ -60,7 +60,7 @@ pub use closure::{Closure, ImageInfo, PlatformEntry};
 pub use error::{Error, Result};
 pub use fsck::FsckReport;
 pub use gc::{GcReport, Usage};
-pub use index::{AttachmentRecord, ImageRecord, ManifestInfo};
+pub use index::{AttachmentRecord, ImageRecord, ManifestInfo, VerificationRecord};
 pub use trust::{TRUST_DIR, TrustKind, read_trusted, read_trusted_keys};
 
 use index::Index;

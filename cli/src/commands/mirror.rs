@@ -158,6 +158,114 @@ pub enum StoreCmd {
     Fsck(StoreOnly),
     /// Remove everything no tag or image record reaches.
     Gc(StoreOnly),
+    /// Verify every image of the store (or those named) against what the store trusts or a
+    /// policy file, and record each outcome in the store's ledger; exits non-zero if any is
+    /// refused.
+    ///
+    /// An image whose digest, attachments and policy are those of its last ledger entry is not
+    /// checked again: its recorded outcome stands. `store ls` shows each image's last outcome.
+    Verify(StoreVerify),
+}
+
+// Arguments of `store verify`.
+#[derive(Debug, Args)]
+pub struct StoreVerify {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// A policy file (YAML or JSON: keys, identities with a trusted root, minSignatures,
+    /// attestations; see docs/mirror.md) instead of the store's trust.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// Print the outcomes as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Threads verifying at once (default: one per core).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// The images (default: every image in the store).
+    #[arg(value_name = "IMAGE")]
+    images: Vec<String>,
+}
+
+impl StoreVerify {
+    fn run(self) -> Result<()> {
+        let store = self.store.open()?;
+        let policy = match &self.policy {
+            Some(file) => sigmirror_mirror::policy::Policy::load(file)?,
+            None => store_trust_policy(&store)?,
+        };
+        let names: Vec<String> = self
+            .images
+            .iter()
+            .map(|n| Ok(with_default_tag(ImageRef::parse(n)?).to_string()))
+            .collect::<Result<_>>()?;
+        let threads = self
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let outcomes = sigmirror_mirror::audit::verify_store(&store, &policy, &names, threads)?;
+        let refused = outcomes.iter().filter(|o| !o.record.verified).count();
+        let checked = outcomes.iter().filter(|o| o.checked).count();
+        if self.json {
+            let report: Vec<_> = outcomes
+                .iter()
+                .map(|o| {
+                    serde_json::json!({
+                        "image": o.name,
+                        "checked": o.checked,
+                        "ledger": o.record,
+                    })
+                })
+                .collect();
+            outln!("{}", serde_json::to_string_pretty(&report)?)?;
+        } else {
+            for o in &outcomes {
+                let r = &o.record;
+                let outcome = if r.verified {
+                    format!("verified\tby {}", r.verified_by.join(", "))
+                } else {
+                    format!("refused\t{}", r.reasons.join("; "))
+                };
+                outln!("{}\t{}\t{outcome}", o.name, r.digest)?;
+            }
+        }
+        eprintln!(
+            "{} images: {} verified, {refused} refused ({checked} checked, {} unchanged since \
+             the ledger) against policy {}",
+            outcomes.len(),
+            outcomes.len() - refused,
+            outcomes.len() - checked,
+            policy.digest
+        );
+        if refused > 0 {
+            bail!(
+                "{refused} of {} images did not satisfy the policy",
+                outcomes.len()
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The policy of what the store trusts (`sigmirror trust …`), its digest over every trust file.
+fn store_trust_policy(store: &sigmirror_store::Store) -> Result<sigmirror_mirror::policy::Policy> {
+    let root = store.root();
+    let signers = sigmirror_fusefs::trust::verifiers(root);
+    if signers.is_empty() {
+        bail!(
+            "the store at {} trusts no key or identity: add one with `sigmirror trust add` \
+             (or `trust identity add` with `trust root add`), or give --policy FILE",
+            root.display()
+        );
+    }
+    let material: Vec<(String, Vec<u8>)> = sigmirror_store::TrustKind::ALL
+        .iter()
+        .flat_map(|kind| {
+            sigmirror_store::read_trusted(root, *kind)
+                .into_iter()
+                .map(move |(name, bytes)| (format!("{} {name}", kind.dir()), bytes))
+        })
+        .collect();
+    Ok(sigmirror_mirror::policy::Policy::new(signers, &material))
 }
 
 /// Arguments of store commands without an image.
@@ -194,8 +302,14 @@ impl StoreCmd {
                         .platform
                         .as_ref()
                         .map_or(String::new(), |p| format!(" platform={p}"));
+                    // The ledger's last word on this digest (`store verify`).
+                    let verified = match store.verification(&name)? {
+                        Some(v) if v.digest == rec.digest && v.verified => "verified",
+                        Some(v) if v.digest == rec.digest => "refused",
+                        _ => "unverified",
+                    };
                     outln!(
-                        "{name}\t{}\t{state}{layers}{platform}\t{}",
+                        "{name}\t{}\t{state}{layers}{platform}\t{}\t{verified}",
                         rec.digest,
                         rec.pulled_at
                     )?;
@@ -263,6 +377,7 @@ impl StoreCmd {
                 }
                 Ok(())
             }
+            StoreCmd::Verify(a) => a.run(),
             StoreCmd::Gc(a) => {
                 let report = a.store.open()?.gc()?;
                 eprintln!(

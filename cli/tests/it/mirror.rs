@@ -1041,3 +1041,185 @@ fn whole_repositories_pull_every_tag_and_ask_only_what_is_needed() {
     ])
     .ok();
 }
+
+/// `store verify` checks every image of the store against the store's trust or a policy file,
+/// records each outcome in the ledger, re-checks only what changed, and agrees with the real
+/// cosign on which images verify.
+#[test]
+fn store_verify_records_outcomes_and_rechecks_only_what_changed() {
+    let s = crate::setup("ledger/a");
+    generate_other_key_pair(&s.dir);
+    let image = |name: &str| format!("{}:v1", s.reg.image(name));
+    for (name, seed) in [("ledger/b", "lb"), ("ledger/c", "lc"), ("ledger/d", "ld")] {
+        push_image(&image(name), seed);
+    }
+    s.dir.write("pred.json", r#"{"buildType":"test"}"#);
+    let attest = |key: &str, img: &str| {
+        s.sm(&[
+            "attest",
+            "--key",
+            key,
+            "--predicate",
+            "pred.json",
+            "--type",
+            "https://example.com/t/v1",
+            img,
+        ])
+        .ok();
+    };
+    // a: signed and attested by the release key; b: signed by another key; c: unsigned;
+    // d: signed by the release key, no attestation.
+    s.sm(&["sign", "--key", "cosign.key", &image("ledger/a")])
+        .ok();
+    attest("cosign.key", &image("ledger/a"));
+    s.sm(&["sign", "--key", "other.key", &image("ledger/b")])
+        .ok();
+    s.sm(&["sign", "--key", "cosign.key", &image("ledger/d")])
+        .ok();
+    let all: Vec<String> = ["ledger/a", "ledger/b", "ledger/c", "ledger/d"]
+        .iter()
+        .map(|n| image(n))
+        .collect();
+    let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+    let store = s.pull_into_store(&refs);
+    let store_verify = |extra: &[&str]| {
+        let mut args = vec!["store", "verify", "--store", &store, "--json"];
+        args.extend_from_slice(extra);
+        s.sm(&args)
+    };
+    // image → (verified, checked now, reasons)
+    let outcomes =
+        |run: &sigmirror_tests::Run| -> std::collections::BTreeMap<String, (bool, bool, String)> {
+            let v: Value = serde_json::from_str(&run.stdout_text()).expect("json");
+            v.as_array()
+                .expect("array")
+                .iter()
+                .map(|o| {
+                    (
+                        o["image"].as_str().unwrap().to_owned(),
+                        (
+                            o["ledger"]["verified"].as_bool().unwrap(),
+                            o["checked"].as_bool().unwrap(),
+                            o["ledger"]["reasons"].to_string(),
+                        ),
+                    )
+                })
+                .collect()
+        };
+
+    store_verify(&[]).fails_with("trusts no key or identity");
+    s.sm(&[
+        "trust",
+        "add",
+        "--store",
+        &store,
+        "--name",
+        "release",
+        "cosign.pub",
+    ])
+    .ok();
+    let run = store_verify(&[]).fails_with("2 of 4 images did not satisfy the policy");
+    let first = outcomes(&run);
+    assert_eq!(first.len(), 4);
+    for (img, (verified, checked, reasons)) in &first {
+        assert!(checked, "{img}");
+        // The real cosign, asked the same question of the registry, agrees.
+        let cosign = s.cosign_verify("verify", "cosign.pub", img, &[]);
+        assert_eq!(
+            *verified,
+            cosign.code == 0,
+            "{img}: {reasons} / {}",
+            cosign.stderr
+        );
+    }
+    assert!(first[&all[0]].0 && first[&all[3]].0, "{first:?}");
+    assert!(
+        first[&all[1]].2.contains("does not verify with this key"),
+        "{first:?}"
+    );
+    assert!(first[&all[2]].2.contains("no signature"), "{first:?}");
+    let listed = s.sm(&["store", "ls", "--store", &store]).ok().stdout_text();
+    for (img, state) in [
+        (&all[0], "verified"),
+        (&all[1], "refused"),
+        (&all[2], "refused"),
+    ] {
+        assert!(
+            listed
+                .lines()
+                .any(|l| l.starts_with(&format!("{img}\t")) && l.ends_with(&format!("\t{state}"))),
+            "{img} {state}: {listed}"
+        );
+    }
+
+    // Nothing changed: nothing is checked again, the outcomes stand.
+    let again = outcomes(&store_verify(&[]).fails_with("2 of 4"));
+    assert!(again.values().all(|(_, checked, _)| !checked), "{again:?}");
+    assert_eq!(
+        again.values().map(|o| o.0).collect::<Vec<_>>(),
+        first.values().map(|o| o.0).collect::<Vec<_>>()
+    );
+
+    // b is signed with the release key too and pulled again: only b is checked, and passes.
+    s.sm(&["sign", "--key", "cosign.key", &all[1]]).ok();
+    s.sm(&["pull", "--store", &store, "--progress", "none", &all[1]])
+        .ok();
+    let after = outcomes(&store_verify(&[]).fails_with("1 of 4"));
+    let checked: Vec<&String> = after.iter().filter(|(_, o)| o.1).map(|(i, _)| i).collect();
+    assert_eq!(checked, vec![&all[1]], "{after:?}");
+    assert!(after[&all[1]].0, "{after:?}");
+
+    // A policy file: the release key, an attestation of the test type required.
+    s.dir.write(
+        "policy.yaml",
+        "keys:\n  release: cosign.pub\nattestations:\n  - https://example.com/t/v1\n",
+    );
+    let policy = s.dir.join("policy.yaml").to_str().unwrap().to_owned();
+    let run = store_verify(&["--policy", &policy]).fails_with("3 of 4");
+    let with_attestations = outcomes(&run);
+    assert!(
+        with_attestations.values().all(|o| o.1),
+        "a new policy checks everything again"
+    );
+    assert!(with_attestations[&all[0]].0, "{with_attestations:?}");
+    assert!(
+        with_attestations[&all[3]]
+            .2
+            .contains("no verified attestation of type https://example.com/t/v1"),
+        "{with_attestations:?}"
+    );
+    // Two signatures required, from the release key or the other: only b has two.
+    s.dir.write(
+        "other.yaml",
+        "keys:\n  release: cosign.pub\n  other: other.pub\nminSignatures: 2\n",
+    );
+    let other = s.dir.join("other.yaml").to_str().unwrap().to_owned();
+    let two = outcomes(&store_verify(&["--policy", &other]).fails_with("3 of 4"));
+    assert!(two[&all[1]].0, "{two:?}");
+    assert!(
+        two[&all[0]].2.contains("2 signatures must verify, 1 did"),
+        "{two:?}"
+    );
+
+    // Policies that cannot be used are refused by name, and verify nothing.
+    for (text, needle) in [
+        ("keys:\n  release: missing.pub\n", "missing.pub"),
+        (
+            "identities:\n  ci:\n    certificateIdentity: x\n    certificateOidcIssuer: y\n",
+            "trustedRoot",
+        ),
+        ("keys: {}\n", "names no keys and no identities"),
+        (
+            "keys:\n  release: cosign.pub\nminSignatures: 0\n",
+            "at least 1",
+        ),
+        ("kyes:\n  release: cosign.pub\n", "unknown field"),
+    ] {
+        s.dir.write("bad.yaml", text);
+        let bad = s.dir.join("bad.yaml").to_str().unwrap().to_owned();
+        let out = store_verify(&["--policy", &bad]).fails_with(needle);
+        assert!(out.stdout_text().trim().is_empty(), "{}", out.stdout_text());
+    }
+    s.sm(&["store", "verify", "--store", &store, "ledger/nothing:v9"])
+        .fails_with("ledger/nothing:v9");
+}

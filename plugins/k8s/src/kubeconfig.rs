@@ -13,8 +13,6 @@ use serde_json::Value;
 use sigmirror_cosign::b64;
 use zeroize::Zeroizing;
 
-use crate::yaml;
-
 /// The service-account folder of a pod.
 const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 
@@ -150,7 +148,7 @@ pub fn from_kubeconfig_files(paths: &[PathBuf]) -> Result<ClusterConfig, String>
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(format!("cannot read kubeconfig {}: {e}", path.display())),
         };
-        let doc = yaml::parse(&text)
+        let doc = sigmirror_oci::yaml::parse(&text)
             .map_err(|e| format!("invalid kubeconfig {}: {e}", path.display()))?;
         files.push(File {
             path: path.clone(),

@@ -12,7 +12,6 @@
 mod api;
 mod exec;
 mod kubeconfig;
-mod yaml;
 
 use std::sync::{Arc, Mutex};
 

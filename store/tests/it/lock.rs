@@ -273,3 +273,48 @@ fn damaged_snapshots_are_refused() {
     assert!(err.to_string().contains("truncated"), "{err}");
     drop(writer);
 }
+
+/// The verification ledger travels in the snapshot readers load; a snapshot written before the
+/// ledger existed (five trees) still loads, with an empty ledger.
+#[test]
+fn snapshots_carry_the_ledger_and_older_snapshots_load_without_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (one, _, _) = image(&store, "reg.example/team/one", "one", true);
+    let name = "reg.example/team/one:v1";
+    store
+        .record_image(name, ImageRecord::new(&one, true, false, "test"))
+        .unwrap();
+    let record = sigmirror_store::VerificationRecord {
+        digest: one.clone(),
+        attachments: vec![],
+        policy: "sha256:policy".into(),
+        checked_at: "2026-12-01T00:00:00Z".into(),
+        verified: true,
+        verified_by: vec!["release".into()],
+        reasons: vec![],
+    };
+    store.record_verification(name, &record).unwrap();
+    drop(store);
+    let reader = Store::open_for_reading(dir.path(), Duration::ZERO).unwrap();
+    assert!(reader.is_snapshot());
+    assert_eq!(reader.verification(name).unwrap(), Some(record));
+    drop(reader);
+
+    // Cut the snapshot before its ledger tree, as an older sigmirror wrote it.
+    let file = dir.path().join(sigmirror_store::SNAPSHOT_FILE);
+    let bytes = std::fs::read(&file).unwrap();
+    let header = [&6u32.to_be_bytes()[..], b"ledger"].concat();
+    let at = bytes
+        .windows(header.len())
+        .rposition(|w| w == header.as_slice())
+        .expect("the ledger tree");
+    std::fs::write(&file, &bytes[..at]).unwrap();
+    let reader = Store::open_for_reading(dir.path(), Duration::ZERO).unwrap();
+    assert!(reader.is_snapshot());
+    assert!(reader.image(name).unwrap().is_some());
+    assert_eq!(reader.verification(name).unwrap(), None);
+    // A snapshot cut inside an older tree is still refused.
+    std::fs::write(&file, &bytes[..at / 2]).unwrap();
+    assert!(Store::open_for_reading(dir.path(), Duration::ZERO).is_err());
+}

@@ -1,5 +1,6 @@
-//! Kubeconfig files are YAML (JSON is YAML too). They are read into `serde_json::Value`, so
-//! the rest of the plugin walks one value type.
+//! YAML files (kubeconfigs, policy and sync files; JSON is YAML too) read into
+//! `serde_json::Value`, so their readers walk one value type and can deserialize it with serde.
+//! Behind the `yaml` feature: only the crates that read YAML pay for the parser.
 
 use serde_json::{Map, Value};
 use yaml_rust2::{Yaml, YamlLoader};

@@ -1,0 +1,215 @@
+//! What an image must satisfy to count as verified: who may sign it (named keys, and certificate
+//! identities under a Sigstore trusted root), how many of its signatures must verify, and which
+//! attestations it must carry. It comes from the store's trust (`sigmirror trust …`) or from a
+//! policy file, and has a digest over everything it trusts and requires, so that a ledger entry
+//! made against it can tell whether the policy changed since.
+//!
+//! A policy file is YAML (or JSON, which is YAML too); paths are relative to the file:
+//!
+//! ```yaml
+//! keys:                       # name: public key file (PEM)
+//!   release: release.pub
+//! identities:                 # name: certificate identity, as `trust identity add` takes it
+//!   ci:
+//!     certificateIdentity: https://github.com/org/app/.github/workflows/release.yml@refs/heads/main
+//!     certificateOidcIssuer: https://token.actions.githubusercontent.com
+//! trustedRoot: trusted_root.json   # required with identities
+//! minSignatures: 1            # signatures that must verify (default 1)
+//! attestations:               # predicate types that must each have a verified attestation
+//!   - https://slsa.dev/provenance/v1
+//! ```
+//!
+//! Anything the file names that cannot be read or parsed is an error: a policy must never
+//! quietly trust less, or more, than it says.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest as _, Sha256};
+use sigmirror_cosign::keys::PublicKey;
+use sigmirror_cosign::sigstore::{IdentitySpec, Options, Policy as SigstorePolicy, TrustedRoot};
+use sigmirror_cosign::verifier::{SigstoreVerifier, Verifier};
+
+/// Why a policy could not be made.
+#[derive(Debug, thiserror::Error)]
+#[error("policy {}: {reason}", path.display())]
+pub struct PolicyError {
+    /// The policy file (or the store, for its trust).
+    pub path: PathBuf,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// What an image must satisfy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Who may sign, by name.
+    pub signers: Vec<(String, Verifier)>,
+    /// How many signatures must verify (by any signer).
+    pub min_signatures: usize,
+    /// Predicate types that must each have an attestation verified by a signer.
+    pub attestations: Vec<String>,
+    /// `sha256:<hex>` over the trust material and the requirements.
+    pub digest: String,
+}
+
+/// The file format (see the module's documentation).
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PolicyFile {
+    #[serde(default)]
+    keys: BTreeMap<String, String>,
+    #[serde(default)]
+    identities: BTreeMap<String, IdentitySpec>,
+    #[serde(default)]
+    trusted_root: Option<String>,
+    #[serde(default = "one")]
+    min_signatures: usize,
+    #[serde(default)]
+    attestations: Vec<String>,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// The digest of a policy's material: each labelled item length-prefixed, then the
+/// requirements, so that no two different policies hash alike.
+fn digest_of<'m>(
+    material: impl IntoIterator<Item = (&'m str, &'m [u8])>,
+    min_signatures: usize,
+    attestations: &[String],
+) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"sigmirror policy 1\n");
+    let mut field = |bytes: &[u8]| {
+        hasher.update((bytes.len() as u64).to_be_bytes());
+        hasher.update(bytes);
+    };
+    for (label, bytes) in material {
+        field(label.as_bytes());
+        field(bytes);
+    }
+    field(min_signatures.to_string().as_bytes());
+    for predicate_type in attestations {
+        field(predicate_type.as_bytes());
+    }
+    let hex: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256:{hex}")
+}
+
+impl Policy {
+    /// A policy of `signers` (at least one), whose digest covers `material` (each signer's
+    /// bytes, labelled), with the default requirements: one signature, no attestation.
+    pub fn new(signers: Vec<(String, Verifier)>, material: &[(String, Vec<u8>)]) -> Policy {
+        let digest = digest_of(
+            material.iter().map(|(l, b)| (l.as_str(), b.as_slice())),
+            1,
+            &[],
+        );
+        Policy {
+            signers,
+            min_signatures: 1,
+            attestations: vec![],
+            digest,
+        }
+    }
+
+    /// Reads the policy file at `path`.
+    pub fn load(path: &Path) -> Result<Policy, PolicyError> {
+        let fail = |reason: String| PolicyError {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+        let value = sigmirror_oci::yaml::parse(&text).map_err(|e| fail(e))?;
+        let file: PolicyFile = serde_json::from_value(value).map_err(|e| fail(e.to_string()))?;
+        if file.min_signatures == 0 {
+            return Err(fail("minSignatures must be at least 1".into()));
+        }
+        let base = path.parent().unwrap_or(Path::new("."));
+        let read = |name: &str| {
+            let file = base.join(name);
+            std::fs::read(&file).map_err(|e| fail(format!("cannot read {}: {e}", file.display())))
+        };
+        let mut signers = vec![];
+        let mut material: Vec<(String, Vec<u8>)> = vec![];
+        for (name, key_file) in &file.keys {
+            let pem = read(key_file)?;
+            let key = PublicKey::from_pem(&pem)
+                .map_err(|e| fail(format!("key {name} ({key_file}): {e}")))?;
+            signers.push((name.clone(), Verifier::Key(key)));
+            material.push((format!("key {name}"), pem));
+        }
+        if !file.identities.is_empty() {
+            let root_file = file.trusted_root.as_deref().ok_or_else(|| {
+                fail("identities need a trustedRoot (the Sigstore trusted root they are checked under)".into())
+            })?;
+            let json = read(root_file)?;
+            let root = TrustedRoot::from_json(&json)
+                .map_err(|e| fail(format!("trusted root {root_file}: {e}")))?;
+            material.push(("trusted root".into(), json));
+            for (name, spec) in &file.identities {
+                if signers.iter().any(|(n, _)| n == name) {
+                    return Err(fail(format!("{name} names both a key and an identity")));
+                }
+                let identity = spec
+                    .policy()
+                    .map_err(|e| fail(format!("identity {name}: {e}")))?;
+                signers.push((
+                    name.clone(),
+                    Verifier::Sigstore(Box::new(SigstoreVerifier {
+                        trust: root.clone(),
+                        policy: SigstorePolicy::Identity(identity),
+                        options: Options::default(),
+                    })),
+                ));
+                let spec_json = serde_json::to_vec(spec).map_err(|e| fail(e.to_string()))?;
+                material.push((format!("identity {name}"), spec_json));
+            }
+        } else if file.trusted_root.is_some() {
+            return Err(fail(
+                "a trustedRoot without identities trusts nobody".into(),
+            ));
+        }
+        if signers.is_empty() {
+            return Err(fail("it names no keys and no identities".into()));
+        }
+        let digest = digest_of(
+            material.iter().map(|(l, b)| (l.as_str(), b.as_slice())),
+            file.min_signatures,
+            &file.attestations,
+        );
+        Ok(Policy {
+            signers,
+            min_signatures: file.min_signatures,
+            attestations: file.attestations,
+            digest,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_change_with_any_material_or_requirement() {
+        let a = digest_of([("key a", &b"pem"[..])], 1, &[]);
+        assert_eq!(a, digest_of([("key a", &b"pem"[..])], 1, &[]));
+        for other in [
+            digest_of([("key b", &b"pem"[..])], 1, &[]),
+            digest_of([("key a", &b"pem2"[..])], 1, &[]),
+            digest_of([("key a", &b"pem"[..])], 2, &[]),
+            digest_of([("key a", &b"pem"[..])], 1, &["t".to_owned()]),
+            // Length prefixes: moving bytes between label and value changes the digest.
+            digest_of([("key ap", &b"em"[..])], 1, &[]),
+        ] {
+            assert_ne!(a, other);
+        }
+    }
+}
