@@ -129,6 +129,39 @@ fn check(
     (reasons.is_empty(), verified_by, reasons)
 }
 
+/// The outcome of the image `name` at `digest`: its ledger entry if nothing it depends on
+/// changed, else a new check, recorded.
+fn check_one(store: &Store, policy: &Policy, name: &str, digest: &Digest) -> Result<Checked> {
+    let attachments = verified_attachments(store, digest)?;
+    if let Some(record) = store.verification(name)?
+        && record.digest == *digest
+        && record.attachments == attachments
+        && record.policy == policy.digest
+    {
+        return Ok(Checked {
+            name: name.to_owned(),
+            record,
+            checked: false,
+        });
+    }
+    let (verified, verified_by, reasons) = check(store, policy, name, digest);
+    let record = VerificationRecord {
+        digest: digest.clone(),
+        attachments,
+        policy: policy.digest.clone(),
+        checked_at: sigmirror_oci::timefmt::now_rfc3339(),
+        verified,
+        verified_by,
+        reasons,
+    };
+    store.record_verification(name, &record)?;
+    Ok(Checked {
+        name: name.to_owned(),
+        record,
+        checked: true,
+    })
+}
+
 /// Verifies the images `names` of the store (every image when empty) against `policy` on
 /// `threads` threads, records each new outcome in the ledger (synced once at the end), and
 /// returns every image's outcome sorted by name. A name the store does not hold is an error
@@ -151,62 +184,32 @@ pub fn verify_store(
         }
         found
     };
-    // What each image's outcome depends on, and the ledger's word where that is unchanged.
-    let mut work = vec![];
-    let mut done = vec![];
-    for (name, image) in images {
-        let attachments = verified_attachments(store, &image.digest)?;
-        match store.verification(&name)? {
-            Some(record)
-                if record.digest == image.digest
-                    && record.attachments == attachments
-                    && record.policy == policy.digest =>
-            {
-                done.push(Checked {
-                    name,
-                    record,
-                    checked: false,
-                });
-            }
-            _ => work.push((name, image.digest, attachments)),
-        }
-    }
+    // Each image on some thread: what its outcome depends on, the ledger's word where that is
+    // unchanged, else the checks and a new ledger entry. (Entries are synced once, at the end.)
     let next = AtomicUsize::new(0);
-    let results = Mutex::new(Vec::with_capacity(work.len()));
-    std::thread::scope(|scope| {
-        for _ in 0..threads.clamp(1, work.len().max(1)) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((name, digest, attachments)) = work.get(i) else {
-                        break;
-                    };
-                    let (verified, verified_by, reasons) = check(store, policy, name, digest);
-                    let record = VerificationRecord {
-                        digest: digest.clone(),
-                        attachments: attachments.clone(),
-                        policy: policy.digest.clone(),
-                        checked_at: sigmirror_oci::timefmt::now_rfc3339(),
-                        verified,
-                        verified_by,
-                        reasons,
-                    };
-                    results.lock().expect("results poisoned").push(Checked {
-                        name: name.clone(),
-                        record,
-                        checked: true,
-                    });
-                }
-            });
-        }
-    });
-    let checked = results.into_inner().expect("results poisoned");
+    let results = Mutex::new(Vec::with_capacity(images.len()));
     let batch = store.batch();
-    for c in &checked {
-        store.record_verification(&c.name, &c.record)?;
-    }
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.clamp(1, images.len().max(1)))
+            .map(|_| {
+                scope.spawn(|| -> Result<()> {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((name, image)) = images.get(i) else {
+                            return Ok(());
+                        };
+                        let outcome = check_one(store, policy, name, &image.digest)?;
+                        results.lock().expect("results poisoned").push(outcome);
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .try_for_each(|w| w.join().expect("a verifying thread panicked"))
+    })?;
     batch.finish()?;
-    done.extend(checked);
+    let mut done = results.into_inner().expect("results poisoned");
     done.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(done)
 }

@@ -35,10 +35,12 @@ impl Store {
             }
         };
         crate::sha256_hex(&digest)?;
-        if !self.has_blob(&digest) {
-            return Ok(None);
-        }
-        let bytes = self.read_blob(&digest, MAX_MANIFEST_SIZE)?;
+        // Absent is `None`: one open tells, no separate existence check.
+        let bytes = match self.read_blob(&digest, MAX_MANIFEST_SIZE) {
+            Ok(bytes) => bytes,
+            Err(crate::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
         let recorded = self
             .manifest_info(&digest)?
             .map(|i| i.media_type)
@@ -74,11 +76,18 @@ impl Store {
 
     /// The digests of the OCI 1.1 referrers of the manifest `image` names.
     fn referrers_of(&self, image: &ImageRef) -> crate::Result<Vec<Digest>> {
-        let Some(manifest) = self.manifest_for(image)? else {
-            return Ok(vec![]);
+        // By digest, the manifest need not be read (and hashed) again: that it is held is
+        // enough. By tag, the tag is resolved through it.
+        let subject = match image.digest() {
+            Some(digest) if self.has_blob(digest) => digest.clone(),
+            Some(_) => return Ok(vec![]),
+            None => match self.manifest_for(image)? {
+                Some(manifest) => manifest.digest,
+                None => return Ok(vec![]),
+            },
         };
         let mut out: Vec<Digest> = self
-            .attachments_of(&manifest.digest)?
+            .attachments_of(&subject)?
             .into_iter()
             .filter(|a| a.kind == AttachmentKind::Referrer)
             .map(|a| a.digest)

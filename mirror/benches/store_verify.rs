@@ -1,0 +1,188 @@
+//! `store verify` of many signed images against OpenSSL's ECDSA P-256 verification rate on the
+//! same machine, in one run: the goal is at least 0.8× OpenSSL's per-core rate times the cores.
+//! Each image has one cosign signature (one ECDSA P-256 verification), so images per second
+//! and verifications per second compare directly. Then a re-run with nothing changed (answered
+//! from the ledger).
+//!
+//! `cargo bench -p sigmirror-mirror --bench store_verify` (BENCH_IMAGES, default 10000;
+//! BENCH_THREADS, default one per core; BENCH_TMPDIR, default /var/tmp: the store is built
+//! there first, which takes a while, since every blob is synced).
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::process::Command;
+use std::time::Instant;
+
+use serde_json::json;
+use sigmirror_cosign::conventions::SIGNATURE_ANNOTATION;
+use sigmirror_cosign::keys::PrivateKey;
+use sigmirror_cosign::verifier::Verifier;
+use sigmirror_cosign::{b64, payload};
+use sigmirror_mirror::audit::verify_store;
+use sigmirror_mirror::policy::Policy;
+use sigmirror_oci::Digest;
+use sigmirror_oci::digest::Sha256Digest;
+use sigmirror_store::{ImageRecord, Store};
+
+const REPO: &str = "bench.example/team/app";
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
+fn put_blob(store: &Store, bytes: &[u8]) -> Digest {
+    let digest = Digest::sha256_of(bytes);
+    if !store.has_blob(&digest) {
+        let mut writer = store.writer(&digest, bytes.len() as u64).expect("writer");
+        writer.write_all(bytes).expect("write");
+        writer.commit().expect("commit");
+    }
+    digest
+}
+
+fn put_manifest(store: &Store, value: &serde_json::Value) -> Digest {
+    let bytes = serde_json::to_vec(value).expect("json");
+    let digest = Digest::sha256_of(&bytes);
+    store
+        .put_manifest(REPO, &digest, OCI_MANIFEST, &bytes, "bench")
+        .expect("manifest");
+    digest
+}
+
+fn descriptor(media_type: &str, digest: &Digest, size: usize) -> serde_json::Value {
+    json!({"mediaType": media_type, "digest": digest, "size": size})
+}
+
+/// Image `i`, signed by `key` as cosign signs (a simple-signing payload, its signature in the
+/// layer's annotation, the manifest at the `.sig` tag), recorded as pulled.
+fn signed_image(store: &Store, key: &PrivateKey, i: usize) {
+    let config = put_blob(store, b"{\"architecture\":\"amd64\",\"os\":\"linux\"}");
+    let layer_bytes = format!("layer {i}");
+    let layer = put_blob(store, layer_bytes.as_bytes());
+    let image = put_manifest(
+        store,
+        &json!({
+            "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "config": descriptor("application/vnd.oci.image.config.v1+json", &config, 38),
+            "layers": [descriptor("application/vnd.oci.image.layer.v1.tar", &layer, layer_bytes.len())],
+        }),
+    );
+    let tag = format!("v{i}");
+    store.set_tag(REPO, &tag, &image).expect("tag");
+    let payload = payload::simple_signing(REPO, &image, &BTreeMap::new());
+    let signature = key.sign_digest(&Sha256Digest::of(&payload)).expect("sign");
+    let payload_digest = put_blob(store, &payload);
+    let empty = put_blob(store, b"{}");
+    let mut layer = descriptor(
+        "application/vnd.dev.cosign.simplesigning.v1+json",
+        &payload_digest,
+        payload.len(),
+    );
+    layer["annotations"] = json!({ SIGNATURE_ANNOTATION: b64::encode(&signature) });
+    let sig = put_manifest(
+        store,
+        &json!({
+            "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "config": descriptor("application/vnd.oci.image.config.v1+json", &empty, 2),
+            "layers": [layer],
+        }),
+    );
+    store
+        .set_tag(REPO, &format!("{}.sig", image.tag_form()), &sig)
+        .expect("sig tag");
+    store
+        .record_image(
+            &format!("{REPO}:{tag}"),
+            ImageRecord::new(&image, true, false, "bench"),
+        )
+        .expect("record");
+}
+
+/// User and system CPU seconds of this process so far (from /proc/self/stat).
+fn cpu_seconds() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses): utime is the 12th, stime the 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<f64> = rest
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0.0))
+        .collect();
+    // Clock ticks per second: 100 on Linux.
+    let tick = |i: usize| fields.get(i).copied().unwrap_or(0.0) / 100.0;
+    (tick(11), tick(12))
+}
+
+/// OpenSSL's ECDSA P-256 verifications per second on one core (`openssl speed ecdsap256`).
+fn openssl_verifications_per_second() -> Option<f64> {
+    let out = Command::new("openssl")
+        .args(["speed", "-seconds", "3", "ecdsap256"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.contains("ecdsa (nistp256)"))?;
+    line.split_whitespace().last()?.parse().ok()
+}
+
+fn main() {
+    let n: usize = std::env::var("BENCH_IMAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let tmp = std::env::var("BENCH_TMPDIR").unwrap_or_else(|_| "/var/tmp".into());
+    let dir = tempfile::tempdir_in(tmp).expect("temp dir");
+    let store = Store::open(dir.path()).expect("store");
+    let key = PrivateKey::generate();
+    let started = Instant::now();
+    {
+        let batch = store.batch();
+        for i in 0..n {
+            signed_image(&store, &key, i);
+        }
+        batch.finish().expect("sync");
+    }
+    eprintln!(
+        "built {n} signed images in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let pem = key.public_key().to_pem();
+    let policy = Policy::new(
+        vec![("bench".into(), Verifier::Key(key.public_key()))],
+        &[("key bench".into(), pem.into_bytes())],
+    );
+    let cores = std::env::var("BENCH_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |c| c.get()));
+
+    let cpu_before = cpu_seconds();
+    let started = Instant::now();
+    let outcomes = verify_store(&store, &policy, &[], cores).expect("verify");
+    let first = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds();
+    let (user, system) = (cpu.0 - cpu_before.0, cpu.1 - cpu_before.1);
+    assert_eq!(outcomes.len(), n);
+    assert!(
+        outcomes.iter().all(|o| o.checked && o.record.verified),
+        "every image verifies"
+    );
+    let started = Instant::now();
+    let again = verify_store(&store, &policy, &[], cores).expect("verify again");
+    let rerun = started.elapsed().as_secs_f64();
+    assert!(again.iter().all(|o| !o.checked && o.record.verified));
+
+    let rate = n as f64 / first;
+    println!(
+        "store verify, {n} images, {cores} threads: {first:.2} s, {rate:.0} images/s \
+         (CPU: {user:.2} s user, {system:.2} s system; {:.0} µs of CPU per image)",
+        (user + system) * 1e6 / n as f64
+    );
+    println!("no-change re-run: {rerun:.3} s");
+    match openssl_verifications_per_second() {
+        Some(per_core) => {
+            let reference = per_core * cores as f64;
+            println!(
+                "openssl speed ecdsap256: {per_core:.0} verifications/s per core, {reference:.0} on {cores} cores; \
+                 store verify at {:.2}x (goal: 0.8x)",
+                rate / reference
+            );
+        }
+        None => println!("openssl speed ecdsap256 did not run"),
+    }
+}
