@@ -126,7 +126,7 @@ impl Policy {
             reason,
         };
         let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
-        let value = sigmirror_oci::yaml::parse(&text).map_err(|e| fail(e))?;
+        let value = sigmirror_oci::yaml::parse(&text).map_err(&fail)?;
         let file: PolicyFile = serde_json::from_value(value).map_err(|e| fail(e.to_string()))?;
         if file.min_signatures == 0 {
             return Err(fail("minSignatures must be at least 1".into()));
