@@ -187,13 +187,15 @@ fn platform_links(blobs: &Blobs, view: &ManifestView) -> Vec<(String, Entry)> {
     platforms
 }
 
-/// One signature layer's folder, and its verification by each trusted key.
+/// One signature layer's folder, and its verification by each trusted key (`None` when the
+/// ledger's outcome stands for the image's signatures: then nothing is verified here).
 fn signature_folder(
     blobs: &Blobs,
     snap: &Snapshot,
     layer: &Descriptor,
     digest: &Digest,
-) -> (Vec<(String, Entry)>, Value, Vec<String>) {
+    verify: bool,
+) -> (Vec<(String, Entry)>, Option<Value>, Vec<String>) {
     let mut files = vec![];
     if let Some(entry) = blob_entry(blobs, &layer.digest) {
         files.push(("payload.json".to_owned(), entry));
@@ -207,6 +209,9 @@ fn signature_folder(
         "annotations.json".into(),
         Entry::File(FileData::json(&annotations)),
     ));
+    if !verify {
+        return (files, None, vec![]);
+    }
     let payload = blobs.read(&layer.digest).ok();
     let none = BTreeMap::new();
     let (report, ok) = results(&snap.verifiers, |verifier| match &payload {
@@ -215,7 +220,7 @@ fn signature_folder(
             .map_err(|e| e.to_string()),
         None => Err("payload missing or corrupt in the store".into()),
     });
-    (files, report, ok)
+    (files, Some(report), ok)
 }
 
 /// The keyless evidence on a layer as files: the certificate (PEM, and decoded: subject,
@@ -394,7 +399,11 @@ pub fn digest_dir(
         .get(&(repo.to_owned(), digest.clone()))
         .cloned()
         .unwrap_or_default();
-    let mut verified_by: Vec<String> = vec![];
+    // A current ledger entry (`store verify` against the store's trust as it is now, with the
+    // attachments the image has now) stands for the image's signatures: they are not verified
+    // again here.
+    let ledger = snap.ledger.get(&(repo.to_owned(), digest.clone()));
+    let mut verified_by: Vec<String> = ledger.map(|l| l.verified_by.clone()).unwrap_or_default();
     let mut sig_report = vec![];
     let mut signatures = vec![];
     for layer in attached
@@ -403,12 +412,13 @@ pub fn digest_dir(
         .flat_map(|i| image_layers(blobs, i))
     {
         let n = signatures.len() + 1;
-        let (files, report, ok) = signature_folder(blobs, snap, &layer, digest);
+        let (files, report, ok) = signature_folder(blobs, snap, &layer, digest, ledger.is_none());
         for k in ok {
             if !verified_by.contains(&k) {
                 verified_by.push(k);
             }
         }
+        let report = report.unwrap_or_else(|| json!("see ledger"));
         sig_report.push(json!({"index": n, "layer": layer.digest, "keys": report}));
         signatures.push((n.to_string(), Entry::Dir(files)));
     }
@@ -446,7 +456,7 @@ pub fn digest_dir(
         else {
             continue;
         };
-        if signature {
+        if signature && ledger.is_none() {
             for k in ok {
                 if !verified_by.contains(&k) {
                     verified_by.push(k);
@@ -491,6 +501,7 @@ pub fn digest_dir(
         "digest": digest,
         "trustedKeys": snap.verifiers.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
         "verifiedBy": verified_by,
+        "ledger": ledger,
         "signatures": sig_report,
         "attestations": att_report,
         "bundles": bundle_report,

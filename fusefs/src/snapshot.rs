@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use sigmirror_cosign::verifier::Verifier;
 use sigmirror_oci::Digest;
 use sigmirror_oci::attachment::AttachmentKind;
-use sigmirror_store::{Store, TrustKind};
+use sigmirror_store::{Store, TrustKind, VerificationRecord};
 
 use crate::error::Result;
 
@@ -46,6 +46,10 @@ pub struct Snapshot {
     pub attached: HashMap<(String, Digest), Attached>,
     /// Who is trusted, by name: the store's keys (and, with a trusted root, its identities).
     pub verifiers: Vec<(String, Verifier)>,
+    /// `(registry/repo, digest)` → the ledger's entry for an image there (`store verify`) that
+    /// is current: made against the store's own trust as it is now, at this digest, with the
+    /// attachments it has now. The view shows that outcome instead of verifying again.
+    pub ledger: HashMap<(String, Digest), VerificationRecord>,
 }
 
 /// What changes when the store changes: the index files and the trust folders.
@@ -77,10 +81,19 @@ impl Snapshot {
                 .insert(tag, digest.clone());
             roots.push((repo, digest));
         }
+        let trust_digest = sigmirror_store::trust_policy_digest(root);
         for (name, record) in store.images()? {
             if let Some((repo, _)) = name.split_once('@').or_else(|| name.rsplit_once(':'))
                 && repo.split('/').all(crate::is_safe_component)
             {
+                if let Some(entry) = store.verification(&name)?
+                    && entry.digest == record.digest
+                    && entry.policy == trust_digest
+                    && entry.attachments == store.ledger_attachments(&record.digest)?
+                {
+                    snap.ledger
+                        .insert((repo.to_owned(), record.digest.clone()), entry);
+                }
                 roots.push((repo.to_owned(), record.digest));
             }
         }

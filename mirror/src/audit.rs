@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures_util::FutureExt as _;
 use sigmirror_cosign::conventions::SIGNATURE_ANNOTATION;
-use sigmirror_oci::attachment::AttachmentKind;
 use sigmirror_oci::source::Source;
 use sigmirror_oci::{Digest, ImageRef};
 use sigmirror_registry::verify::{verify_image, verify_image_attestations};
@@ -31,20 +30,6 @@ pub struct Checked {
     pub record: VerificationRecord,
     /// Checked now; `false` when nothing changed since the ledger entry, which stands.
     pub checked: bool,
-}
-
-/// What is attached to `digest` that verification reads: its signature and attestation images
-/// and its referrers (SBOMs are not verified), sorted.
-fn verified_attachments(store: &Store, digest: &Digest) -> Result<Vec<Digest>> {
-    let mut digests: Vec<Digest> = store
-        .attachments_of(digest)?
-        .into_iter()
-        .filter(|a| a.kind != AttachmentKind::Sbom)
-        .map(|a| a.digest)
-        .collect();
-    digests.sort();
-    digests.dedup();
-    Ok(digests)
 }
 
 /// The store's reads are synchronous code in `async` blocks (see `sigmirror_store`'s source
@@ -132,7 +117,7 @@ fn check(
 /// The outcome of the image `name` at `digest`: its ledger entry if nothing it depends on
 /// changed, else a new check, recorded.
 fn check_one(store: &Store, policy: &Policy, name: &str, digest: &Digest) -> Result<Checked> {
-    let attachments = verified_attachments(store, digest)?;
+    let attachments = store.ledger_attachments(digest)?;
     if let Some(record) = store.verification(name)?
         && record.digest == *digest
         && record.attachments == attachments

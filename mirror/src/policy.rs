@@ -25,10 +25,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest as _, Sha256};
 use sigmirror_cosign::keys::PublicKey;
 use sigmirror_cosign::sigstore::{IdentitySpec, Options, Policy as SigstorePolicy, TrustedRoot};
 use sigmirror_cosign::verifier::{SigstoreVerifier, Verifier};
+use sigmirror_store::policy_digest;
 
 /// Why a policy could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -73,40 +73,13 @@ fn one() -> usize {
     1
 }
 
-/// The digest of a policy's material: each labelled item length-prefixed, then the
-/// requirements, so that no two different policies hash alike.
-fn digest_of<'m>(
-    material: impl IntoIterator<Item = (&'m str, &'m [u8])>,
-    min_signatures: usize,
-    attestations: &[String],
-) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(b"sigmirror policy 1\n");
-    let mut field = |bytes: &[u8]| {
-        hasher.update((bytes.len() as u64).to_be_bytes());
-        hasher.update(bytes);
-    };
-    for (label, bytes) in material {
-        field(label.as_bytes());
-        field(bytes);
-    }
-    field(min_signatures.to_string().as_bytes());
-    for predicate_type in attestations {
-        field(predicate_type.as_bytes());
-    }
-    let hex: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256:{hex}")
-}
-
 impl Policy {
     /// A policy of `signers` (at least one), whose digest covers `material` (each signer's
-    /// bytes, labelled), with the default requirements: one signature, no attestation.
+    /// bytes, labelled), with the default requirements: one signature, no attestation. The
+    /// store's own policy is its verifiers with [`sigmirror_store::trust_material`], whose
+    /// digest is [`sigmirror_store::trust_policy_digest`].
     pub fn new(signers: Vec<(String, Verifier)>, material: &[(String, Vec<u8>)]) -> Policy {
-        let digest = digest_of(
+        let digest = policy_digest(
             material.iter().map(|(l, b)| (l.as_str(), b.as_slice())),
             1,
             &[],
@@ -179,7 +152,7 @@ impl Policy {
         if signers.is_empty() {
             return Err(fail("it names no keys and no identities".into()));
         }
-        let digest = digest_of(
+        let digest = policy_digest(
             material.iter().map(|(l, b)| (l.as_str(), b.as_slice())),
             file.min_signatures,
             &file.attestations,
@@ -190,26 +163,5 @@ impl Policy {
             attestations: file.attestations,
             digest,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn digests_change_with_any_material_or_requirement() {
-        let a = digest_of([("key a", &b"pem"[..])], 1, &[]);
-        assert_eq!(a, digest_of([("key a", &b"pem"[..])], 1, &[]));
-        for other in [
-            digest_of([("key b", &b"pem"[..])], 1, &[]),
-            digest_of([("key a", &b"pem2"[..])], 1, &[]),
-            digest_of([("key a", &b"pem"[..])], 2, &[]),
-            digest_of([("key a", &b"pem"[..])], 1, &["t".to_owned()]),
-            // Length prefixes: moving bytes between label and value changes the digest.
-            digest_of([("key ap", &b"em"[..])], 1, &[]),
-        ] {
-            assert_ne!(a, other);
-        }
     }
 }

@@ -42,6 +42,7 @@ mod error;
 mod fsck;
 mod gc;
 mod index;
+mod ledger;
 mod lock;
 mod tree;
 pub use lock::{WaitNotice, on_lock_wait};
@@ -61,6 +62,7 @@ pub use error::{Error, Result};
 pub use fsck::FsckReport;
 pub use gc::{GcReport, Usage};
 pub use index::{AttachmentRecord, ImageRecord, ManifestInfo, VerificationRecord};
+pub use ledger::{policy_digest, trust_material, trust_policy_digest};
 pub use trust::{TRUST_DIR, TrustKind, read_trusted, read_trusted_keys};
 
 use index::Index;

@@ -257,15 +257,11 @@ fn store_trust_policy(store: &sigmirror_store::Store) -> Result<sigmirror_mirror
             root.display()
         );
     }
-    let material: Vec<(String, Vec<u8>)> = sigmirror_store::TrustKind::ALL
-        .iter()
-        .flat_map(|kind| {
-            sigmirror_store::read_trusted(root, *kind)
-                .into_iter()
-                .map(move |(name, bytes)| (format!("{} {name}", kind.dir()), bytes))
-        })
-        .collect();
-    Ok(sigmirror_mirror::policy::Policy::new(signers, &material))
+    let material = sigmirror_store::trust_material(root);
+    let policy = sigmirror_mirror::policy::Policy::new(signers, &material);
+    // The mounted view takes ledger entries made against this digest as current.
+    debug_assert_eq!(policy.digest, sigmirror_store::trust_policy_digest(root));
+    Ok(policy)
 }
 
 /// Arguments of store commands without an image.

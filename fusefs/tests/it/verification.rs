@@ -71,3 +71,86 @@ fn signatures_count_in_the_repository_that_holds_them_only() {
     // In the repository that holds the signature, it counts.
     assert!(path(&vfs, &format!("{}/verified/ops", f.image_dir())).is_ok());
 }
+
+/// A current ledger entry (made by `store verify` against the store's own trust, at this
+/// digest, with the attachments the image has now) stands: the view shows it and verifies
+/// nothing itself. An entry made against other trust, or before the attachments or the trust
+/// changed, is not current, and the view verifies as before.
+#[test]
+fn a_current_ledger_entry_stands_and_a_stale_one_is_ignored() {
+    use sigmirror_store::{ImageRecord, Store, VerificationRecord};
+    let f = build();
+    f.trust("ops", &f.key);
+    let name = format!("{}:v1", crate::fixture::REPO);
+    let record = |policy: String, attachments| VerificationRecord {
+        digest: f.image.clone(),
+        attachments,
+        policy,
+        checked_at: "2026-12-01T00:00:00Z".into(),
+        verified: true,
+        verified_by: vec!["ops".into()],
+        reasons: vec![],
+    };
+    let report = |f: &crate::fixture::Fixture| -> serde_json::Value {
+        let vfs = f.vfs();
+        let file = path(&vfs, &format!("{}/verification.json", f.image_dir())).unwrap();
+        serde_json::from_slice(&read_all(&vfs, file)).unwrap()
+    };
+    {
+        let store = Store::open(f.root()).unwrap();
+        store
+            .record_image(&name, ImageRecord::new(&f.image, true, false, "test"))
+            .unwrap();
+        let current = record(
+            sigmirror_store::trust_policy_digest(f.root()),
+            store.ledger_attachments(&f.image).unwrap(),
+        );
+        store.record_verification(&name, &current).unwrap();
+    }
+    let seen = report(&f);
+    assert_eq!(
+        seen["ledger"]["checkedAt"], "2026-12-01T00:00:00Z",
+        "{seen}"
+    );
+    assert_eq!(seen["verifiedBy"], serde_json::json!(["ops"]));
+    assert_eq!(
+        seen["signatures"][0]["keys"], "see ledger",
+        "not verified again"
+    );
+
+    // Stale: made against other trust, or with other attachments.
+    for stale in ["policy", "attachments"] {
+        {
+            let store = Store::open(f.root()).unwrap();
+            let (policy, attachments) = match stale {
+                "policy" => (
+                    "sha256:another-policy".to_owned(),
+                    store.ledger_attachments(&f.image).unwrap(),
+                ),
+                _ => (sigmirror_store::trust_policy_digest(f.root()), vec![]),
+            };
+            let entry = record(policy, attachments);
+            store.record_verification(&name, &entry).unwrap();
+        }
+        let seen = report(&f);
+        assert!(seen["ledger"].is_null(), "{stale}: {seen}");
+        assert_eq!(
+            seen["signatures"][0]["keys"]["ops"]["verified"], true,
+            "{stale}: {seen}"
+        );
+    }
+    // The trust changes after a current entry: the entry is no longer current.
+    {
+        let store = Store::open(f.root()).unwrap();
+        let current = record(
+            sigmirror_store::trust_policy_digest(f.root()),
+            store.ledger_attachments(&f.image).unwrap(),
+        );
+        store.record_verification(&name, &current).unwrap();
+    }
+    assert!(!report(&f)["ledger"].is_null());
+    f.trust("other", &PrivateKey::generate());
+    let seen = report(&f);
+    assert!(seen["ledger"].is_null(), "{seen}");
+    assert_eq!(seen["signatures"][0]["keys"]["other"]["verified"], false);
+}
