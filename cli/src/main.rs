@@ -111,6 +111,9 @@ enum Command {
     Push(commands::mirror::Push),
     /// Load an OCI image layout (sigmirror save or cosign save) into the local store.
     Load(commands::mirror::Load),
+    /// Mirror the tags of whole repositories, as a sync file says, into stores, registries
+    /// and layouts, admitting only images that satisfy their source's policy; writes a report.
+    Sync(commands::sync::Sync),
     /// Inspect and maintain the local store.
     #[command(subcommand)]
     Store(commands::mirror::StoreCmd),
@@ -182,6 +185,7 @@ fn main() -> std::process::ExitCode {
         Command::Pull(cmd) => cmd.run(),
         Command::Push(cmd) => cmd.run(),
         Command::Load(cmd) => cmd.run(),
+        Command::Sync(cmd) => cmd.run(),
         Command::Store(cmd) => cmd.run(),
         Command::Mount(cmd) => cmd.run(),
         Command::Serve(cmd) => cmd.run(),

@@ -53,6 +53,14 @@ pub enum Error {
     /// A source or sink failed (content, format, or a backend's own error).
     #[error(transparent)]
     Oci(#[from] sigmirror_oci::Error),
+    /// A sync file is wrong.
+    #[error("{}: {reason}", path.display())]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// A policy could not be read.
     #[error(transparent)]
     Policy(#[from] crate::policy::PolicyError),

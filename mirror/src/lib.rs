@@ -14,6 +14,7 @@ mod error;
 pub mod ops;
 pub mod policy;
 mod store_sink;
+pub mod sync;
 
 pub use any_source::AnySource;
 pub use error::{Error, Result};

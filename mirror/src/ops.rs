@@ -92,9 +92,9 @@ async fn copy_images<'i, S: Source, K: Sink>(
 }
 
 /// How an image was transferred, for its record.
-struct Pulled<'o> {
-    no_layers: bool,
-    platform: Option<&'o str>,
+pub(crate) struct Pulled<'o> {
+    pub(crate) no_layers: bool,
+    pub(crate) platform: Option<&'o str>,
 }
 
 /// Records `name` in the store: incomplete before a transfer, complete after.
@@ -187,14 +187,41 @@ pub async fn pull(
     let transfer = Transfer::new(registry, &sink, options, progress);
     let (images, mut failed) = expand_repositories(registry, &transfer, images.to_vec()).await;
     let unlisted = failed.len();
-    for image in &images {
+    let stored = store_images(&transfer, &sink, &store, &images, &how, at_once, "pulling").await?;
+    failed.extend(stored.failed);
+    Ok(Batch {
+        summary: transfer.summary(),
+        total: images.len() + unlisted,
+        failed,
+    })
+}
+
+/// What [`store_images`] did: each image stored with its digest, and each failure.
+pub(crate) struct Stored {
+    pub(crate) stored: Vec<(ImageRef, Digest)>,
+    pub(crate) failed: Vec<(String, Error)>,
+}
+
+/// Copies `images` (same names at both ends) through `transfer` into `store`, `at_once` at a
+/// time: an image already in the store is marked incomplete first, and marked complete (with
+/// `how`) once its closure is. `verb` names the work in errors (`pulling IMAGE`).
+pub(crate) async fn store_images<S: Source>(
+    transfer: &Transfer<'_, S, BlockingStore>,
+    sink: &BlockingStore,
+    store: &Store,
+    images: &[ImageRef],
+    how: &Pulled<'_>,
+    at_once: usize,
+    verb: &str,
+) -> Result<Stored> {
+    for image in images {
         if let Some(existing) = store.image(&image.to_string())? {
             let was = Pulled {
                 no_layers: existing.no_layers,
                 platform: existing.platform.as_deref(),
             };
             record(
-                &store,
+                store,
                 image,
                 &existing.digest,
                 false,
@@ -204,22 +231,25 @@ pub async fn pull(
         }
     }
     let pairs: Vec<(ImageRef, ImageRef)> = images.iter().map(|i| (i.clone(), i.clone())).collect();
-    let pulled = copy_images(&transfer, &pairs, at_once, |image, _| {
-        format!("pulling {image}")
+    let copied = copy_images(transfer, &pairs, at_once, |image, _| {
+        format!("{verb} {image}")
     })
     .await;
     sink.finish_writes().await;
-    for (image, outcome) in pulled {
+    let mut out = Stored {
+        stored: vec![],
+        failed: vec![],
+    };
+    for (image, outcome) in copied {
         match outcome {
-            Ok(digest) => record(&store, image, &digest, true, &how, &image.repo_name())?,
-            Err(e) => failed.push((image.to_string(), e)),
+            Ok(digest) => {
+                record(store, image, &digest, true, how, &image.repo_name())?;
+                out.stored.push((image.clone(), digest));
+            }
+            Err(e) => out.failed.push((image.to_string(), e)),
         }
     }
-    Ok(Batch {
-        summary: transfer.summary(),
-        total: pairs.len() + unlisted,
-        failed,
-    })
+    Ok(out)
 }
 
 /// Pushes images with everything attached from the store to `prefix`, each keeping its

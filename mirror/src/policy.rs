@@ -100,6 +100,16 @@ impl Policy {
         };
         let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
         let value = sigmirror_oci::yaml::parse(&text).map_err(&fail)?;
+        Policy::from_value(value, path)
+    }
+
+    /// The policy `value` states (the file format, as a JSON value: a policy inline in another
+    /// file), with paths relative to the folder of `path`, which errors name.
+    pub fn from_value(value: serde_json::Value, path: &Path) -> Result<Policy, PolicyError> {
+        let fail = |reason: String| PolicyError {
+            path: path.to_path_buf(),
+            reason,
+        };
         let file: PolicyFile = serde_json::from_value(value).map_err(|e| fail(e.to_string()))?;
         if file.min_signatures == 0 {
             return Err(fail("minSignatures must be at least 1".into()));

@@ -15,6 +15,7 @@ pub mod registry;
 pub mod serve;
 pub mod shell;
 pub mod source;
+pub mod sync;
 pub mod transfer;
 pub mod trust;
 pub mod verifier;

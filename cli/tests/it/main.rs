@@ -22,6 +22,7 @@ mod pkcs11;
 mod plugins;
 mod read_only;
 mod serve;
+mod sync;
 mod tuf;
 
 use std::process::Command;
