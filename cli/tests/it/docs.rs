@@ -739,6 +739,11 @@ fn air_gap_guide() {
 }
 
 #[test]
+fn sync_guide() {
+    replay("sync.md");
+}
+
+#[test]
 fn keyless_guide() {
     replay("keyless.md");
 }
