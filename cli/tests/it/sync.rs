@@ -7,7 +7,7 @@ use sigmirror_tests::oci::push_image;
 use sigmirror_tests::registry::TestRegistry;
 use sigmirror_tests::run;
 
-use crate::{generate_other_key_pair, setup, sigmirror};
+use crate::{generate_other_key_pair, setup};
 
 /// The report's outcome per image.
 fn outcomes(report: &Value) -> std::collections::BTreeMap<String, (String, String)> {
