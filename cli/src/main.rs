@@ -114,6 +114,10 @@ enum Command {
     /// Mirror the tags of whole repositories, as a sync file says, into stores, registries
     /// and layouts, admitting only images that satisfy their source's policy; writes a report.
     Sync(commands::sync::Sync),
+    /// Import the OCI layouts (folders or .tar archives) that land in a drop folder, once
+    /// complete, admitting only images that satisfy a policy; processed entries move to done/
+    /// or refused/ with a report.
+    Watch(commands::watch::Watch),
     /// Inspect and maintain the local store.
     #[command(subcommand)]
     Store(commands::mirror::StoreCmd),
@@ -186,6 +190,7 @@ fn main() -> std::process::ExitCode {
         Command::Push(cmd) => cmd.run(),
         Command::Load(cmd) => cmd.run(),
         Command::Sync(cmd) => cmd.run(),
+        Command::Watch(cmd) => cmd.run(),
         Command::Store(cmd) => cmd.run(),
         Command::Mount(cmd) => cmd.run(),
         Command::Serve(cmd) => cmd.run(),

@@ -79,5 +79,21 @@ impl Error {
     }
 }
 
+/// `error` with every cause after it (`loading IMAGE: blob …: digest mismatch`), for reports
+/// that keep a failure as one line of text.
+pub fn full_message(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        let next = e.to_string();
+        if !text.ends_with(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        cause = e.source();
+    }
+    text
+}
+
 /// Result with [`Error`] as the default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

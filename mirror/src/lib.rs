@@ -15,8 +15,9 @@ pub mod ops;
 pub mod policy;
 mod store_sink;
 pub mod sync;
+pub mod watch;
 
 pub use any_source::AnySource;
-pub use error::{Error, Result};
+pub use error::{Error, Result, full_message};
 pub use ops::{Batch, CopyOptions, copy, load, pull, push, save};
 pub use store_sink::BlockingStore;

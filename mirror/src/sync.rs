@@ -375,9 +375,12 @@ pub async fn sync(
             Ok(found) => found,
             Err(e) => {
                 let name = source.repository.to_string();
-                report
-                    .images
-                    .push(entry(&name, None, "failed", vec![e.to_string()]));
+                report.images.push(entry(
+                    &name,
+                    None,
+                    "failed",
+                    vec![crate::error::full_message(&e)],
+                ));
                 continue;
             }
         };
@@ -407,9 +410,12 @@ pub async fn sync(
         )
         .await?;
         for (image, e) in stored.failed {
-            report
-                .images
-                .push(entry(&image, None, "failed", vec![e.to_string()]));
+            report.images.push(entry(
+                &image,
+                None,
+                "failed",
+                vec![crate::error::full_message(&e)],
+            ));
         }
         // The gate: each image against its source's policy, from staging.
         let names: Vec<String> = stored.stored.iter().map(|(i, _)| i.to_string()).collect();
@@ -491,17 +497,7 @@ async fn copy_to_targets(
             let batch = match target {
                 Target::Store(dir) => {
                     let store = Arc::new(Store::open(dir)?);
-                    let sink = BlockingStore::new(store.clone());
-                    store.set_provenance_to_repository();
-                    let transfer = Transfer::new(&**staging, &sink, options.clone(), &NoProgress);
-                    let how = Pulled {
-                        no_layers: false,
-                        platform: None,
-                    };
-                    let stored =
-                        store_images(&transfer, &sink, &store, one, &how, 1, "storing").await?;
-                    let summary = transfer.summary();
-                    (summary.manifests + summary.blobs, stored.failed)
+                    copy_into_store(staging, store, one, options).await?
                 }
                 Target::Registry(prefix) => {
                     let batch = crate::ops::push(
@@ -524,10 +520,43 @@ async fn copy_to_targets(
             };
             let (written, failed) = batch;
             match failed.into_iter().next() {
-                Some((_, e)) => note(&image.to_string(), false, Some(e.to_string())),
+                Some((_, e)) => note(
+                    &image.to_string(),
+                    false,
+                    Some(crate::error::full_message(&e)),
+                ),
                 None => note(&image.to_string(), written > 0, None),
             }
         }
     }
     Ok(outcome)
+}
+
+/// Copies `images` (already verified) from `staging` into `store`, recording each as a pull
+/// does; returns how many manifests and blobs were written, and each image that failed.
+pub(crate) async fn copy_into_store(
+    staging: &Store,
+    store: Arc<Store>,
+    images: &[ImageRef],
+    options: &TransferOptions,
+) -> Result<(u64, Vec<(String, Error)>)> {
+    let sink = BlockingStore::new(store.clone());
+    store.set_provenance_to_repository();
+    let transfer = Transfer::new(staging, &sink, options.clone(), &NoProgress);
+    let how = Pulled {
+        no_layers: false,
+        platform: None,
+    };
+    let stored = store_images(
+        &transfer,
+        &sink,
+        &store,
+        images,
+        &how,
+        options.concurrency,
+        "storing",
+    )
+    .await?;
+    let summary = transfer.summary();
+    Ok((summary.manifests + summary.blobs, stored.failed))
 }

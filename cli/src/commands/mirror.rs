@@ -247,7 +247,9 @@ impl StoreVerify {
 }
 
 /// The policy of what the store trusts (`sigmirror trust …`), its digest over every trust file.
-fn store_trust_policy(store: &sigmirror_store::Store) -> Result<sigmirror_mirror::policy::Policy> {
+pub(crate) fn store_trust_policy(
+    store: &sigmirror_store::Store,
+) -> Result<sigmirror_mirror::policy::Policy> {
     let root = store.root();
     let signers = sigmirror_fusefs::trust::verifiers(root);
     if signers.is_empty() {

@@ -19,6 +19,7 @@ pub mod sync;
 pub mod transfer;
 pub mod trust;
 pub mod verifier;
+pub mod watch;
 
 use anyhow::{Context, Result};
 use sigmirror_cosign::keyref::KeyRef;

@@ -24,6 +24,7 @@ mod read_only;
 mod serve;
 mod sync;
 mod tuf;
+mod watch;
 
 use std::process::Command;
 
