@@ -119,6 +119,17 @@ fn unpack(archive: &Path, state: &Path) -> std::result::Result<PathBuf, String> 
         .map_err(|e| format!("not a tar archive: {e}"))?
     {
         let mut item = item.map_err(|e| format!("damaged tar archive: {e}"))?;
+        // A layout is folders and regular files; a link in an archive could make a later
+        // entry land outside the folder, or the layout read something else.
+        let kind = item.header().entry_type();
+        if !(kind.is_file() || kind.is_dir()) {
+            return Err(format!(
+                "the archive holds {}, which is not a file or folder ({kind:?}); a layout has none",
+                item.path()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            ));
+        }
         let inside = item
             .unpack_in(&target)
             .map_err(|e| format!("cannot unpack: {e}"))?;
@@ -143,11 +154,10 @@ fn unpack(archive: &Path, state: &Path) -> std::result::Result<PathBuf, String> 
     Ok(target)
 }
 
-/// A free name for `name` in `folder` (neither it nor its report there yet): itself, else
-/// with a number.
+/// A free name for `name` in `folder`: itself, else with a number. (Only the entry counts: a
+/// report without its entry is one a run cut short wrote, and is written again.)
 fn free_name(folder: &Path, name: &str) -> PathBuf {
-    let taken =
-        |n: &str| folder.join(n).exists() || folder.join(format!("{n}.report.json")).exists();
+    let taken = |n: &str| folder.join(n).exists();
     if !taken(name) {
         return folder.join(name);
     }

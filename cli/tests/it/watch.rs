@@ -168,13 +168,34 @@ fn watch_imports_complete_layouts_and_refuses_bad_ones() {
     )
     .ok();
     std::fs::write(drop.join("again.tar.ready"), "").unwrap();
+    // An archive with a symbolic link in it is refused, not unpacked.
+    std::os::unix::fs::symlink("/etc/passwd", s.dir.join("link")).unwrap();
+    run(
+        Command::new("tar")
+            .arg("-cf")
+            .arg(drop.join("evil.tar"))
+            .arg("-C")
+            .arg(s.dir.path())
+            .arg("link"),
+        None,
+    )
+    .ok();
+    std::fs::write(drop.join("evil.tar.ready"), "").unwrap();
     let once = run(
         sigmirror(&s.dir)
             .args(["watch", "--store", "store", "--once"])
             .arg(&drop),
         None,
     )
-    .ok();
+    .fails_with("1 entr(ies) refused");
+    let evil = report("refused", "evil.tar");
+    assert!(
+        evil["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a file or folder"),
+        "{evil}"
+    );
     assert!(
         once.stderr.contains("imported again.tar"),
         "{}",
@@ -193,4 +214,74 @@ fn watch_imports_complete_layouts_and_refuses_bad_ones() {
     let mut entries = entries;
     entries.sort();
     assert_eq!(entries, vec!["done", "refused"], "none left behind");
+}
+
+/// A watcher killed (-9) at some moment of an import: the entry is either still waiting or
+/// fully processed, never half; the next run imports what is waiting, and the store is whole.
+#[test]
+fn a_watcher_killed_mid_import_leaves_the_entry_for_the_next_run() {
+    let s = setup("watch/killed");
+    s.sm(&["sign", "--key", "cosign.key", &s.image]).ok();
+    s.sm(&["save", "--dir", "layouts/good", &s.image]).ok();
+    let drop = s.dir.join("drop");
+    std::fs::create_dir_all(&drop).unwrap();
+    s.sm(&[
+        "trust",
+        "add",
+        "--store",
+        "store",
+        "--name",
+        "release",
+        "cosign.pub",
+    ])
+    .ok();
+    let delays = [0u64, 30, 80, 150, 300];
+    for delay in delays {
+        let entry = format!("entry-{delay}");
+        copy_slowly(
+            &s.dir.join("layouts/good"),
+            &drop.join(&entry),
+            Duration::ZERO,
+        );
+        std::fs::write(drop.join(format!("{entry}.ready")), "").unwrap();
+        let mut watcher = Command::new(env!("CARGO_BIN_EXE_sigmirror"))
+            .current_dir(s.dir.path())
+            .env("HOME", s.dir.path())
+            .args(["watch", "--store", "store"])
+            .arg(&drop)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay));
+        watcher.kill().unwrap();
+        watcher.wait().unwrap();
+        let waiting = drop.join(&entry).exists();
+        let done = drop.join("done").join(&entry).exists();
+        assert!(waiting != done, "{entry}: waiting {waiting}, done {done}");
+    }
+    run(
+        sigmirror(&s.dir)
+            .args(["watch", "--store", "store", "--once"])
+            .arg(&drop),
+        None,
+    )
+    .ok();
+    for delay in delays {
+        assert!(
+            drop.join("done").join(format!("entry-{delay}")).exists(),
+            "entry-{delay}"
+        );
+    }
+    s.sm(&["store", "fsck", "--store", "store"]).ok();
+    s.sm(&[
+        "verify",
+        "--offline",
+        "--store",
+        "store",
+        "--key",
+        "cosign.pub",
+        &s.image,
+    ])
+    .ok();
 }
