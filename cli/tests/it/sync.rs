@@ -235,3 +235,67 @@ fn sync_admits_only_what_verifies_into_every_target_and_retries_what_failed() {
         .fails_with("at least one source and one target");
     assert!(!s.dir.join("x").exists());
 }
+
+/// A sync killed (-9) at several moments, then run again, completes: every image in the
+/// targets, the stores whole (`store fsck`).
+#[test]
+fn a_sync_killed_at_any_moment_completes_on_the_next_run() {
+    let s = setup("sync/killed-seed");
+    let repo = s.reg.image("sync/killed");
+    let tags: Vec<String> = (1..=6).map(|i| format!("v{i}")).collect();
+    for tag in &tags {
+        let image = format!("{repo}:{tag}");
+        push_image(&image, &format!("sync-killed-{tag}"));
+        s.sm(&["sign", "--key", "cosign.key", &image]).ok();
+    }
+    s.dir.write(
+        "sync.yaml",
+        format!(
+            "sources:\n- repository: {repo}\n  policy:\n    keys: {{release: cosign.pub}}\n\
+             targets:\n- store: mirror\n- layout: carry\n"
+        ),
+    );
+    for delay in [0u64, 40, 120, 300] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sigmirror"))
+            .current_dir(s.dir.path())
+            .env("HOME", s.dir.path())
+            .args(["sync", "--progress", "none", "sync.yaml"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    let done = s
+        .sm(&["sync", "--progress", "none", "--json", "sync.yaml"])
+        .ok();
+    let report: Value = serde_json::from_str(&done.stdout_text()).unwrap();
+    let seen = outcomes(&report);
+    assert_eq!(seen.len(), 6, "{seen:?}");
+    assert!(
+        seen.values()
+            .all(|(o, _)| o == "copied" || o == "up-to-date"),
+        "{seen:?}"
+    );
+    let listed = s
+        .sm(&["store", "ls", "--store", "mirror"])
+        .ok()
+        .stdout_text();
+    for tag in &tags {
+        assert!(
+            listed.contains(&format!("{repo}:{tag}\t")),
+            "{tag}: {listed}"
+        );
+    }
+    s.sm(&["store", "fsck", "--store", "mirror"]).ok();
+    s.sm(&["store", "fsck", "--store", ".sigmirror-sync"]).ok();
+    run(
+        std::process::Command::new(sigmirror_tests::tool("skopeo"))
+            .arg("inspect")
+            .arg(format!("oci:{}:{repo}:v6", s.dir.join("carry").display())),
+        None,
+    )
+    .ok();
+}
