@@ -491,14 +491,36 @@ async fn copy_to_targets(
         }
     };
     for target in targets {
+        // A store is copied into in one transfer, images walked at once; whether an image was
+        // new there is whether the store held it, complete at that digest, before.
+        if let Target::Store(dir) = target {
+            let store = Arc::new(Store::open(dir)?);
+            let mut held = BTreeMap::new();
+            for (image, digest) in admitted {
+                let name = image.to_string();
+                let same = store
+                    .image(&name)?
+                    .is_some_and(|r| r.complete && r.digest == *digest);
+                held.insert(name, same);
+            }
+            let (_, failed) = copy_into_store(staging, store, &images, options).await?;
+            let failed: BTreeMap<String, String> = failed
+                .into_iter()
+                .map(|(image, e)| (image, crate::error::full_message(&e)))
+                .collect();
+            for (name, same) in held {
+                match failed.get(&name) {
+                    Some(e) => note(&name, false, Some(e.clone())),
+                    None => note(&name, !same, None),
+                }
+            }
+            continue;
+        }
         // One transfer per image, so that what each wrote is its own count.
         for image in &images {
             let one = std::slice::from_ref(image);
             let batch = match target {
-                Target::Store(dir) => {
-                    let store = Arc::new(Store::open(dir)?);
-                    copy_into_store(staging, store, one, options).await?
-                }
+                Target::Store(_) => unreachable!("copied above"),
                 Target::Registry(prefix) => {
                     let batch = crate::ops::push(
                         staging,

@@ -6,8 +6,10 @@
 #       of its .sig and .att);
 #   (b) a no-op re-pull (goal: at most 3 per image, a HEAD of the tag, .sig and .att, plus one
 #       tags/list per repository);
-#   (c) `skopeo sync` of the same repository (every tag, .sig and .att tags included, as skopeo
-#       sees them) into a fresh directory, timed against (a) (goal: (a) at least 4x faster).
+#   (c) `sigmirror sync` of the repository (every tag, verified against the signing key, into a
+#       fresh store: staging, verification, copy);
+#   (d) `skopeo sync` of the same repository (every tag, .sig and .att tags included, as skopeo
+#       sees them) into a fresh directory, timed against (a) and (c) (goal: at least 4x faster).
 # Usage: scripts/bench/repository.sh [N]   (default 60; release build; needs docker-registry,
 # skopeo, python3, curl). Times on a shared machine are noisy; the request counts are not.
 set -euo pipefail
@@ -62,11 +64,23 @@ l0=$(lines); t0=$(now)
 "$SM" pull --store store --progress none "$REG/bench/app" >/dev/null 2>&1
 t_again=$(echo "$(now) - $t0" | bc); c_again=$(count_since "$l0")
 row "sigmirror pull REPO (no-op)" "$t_again" "$c_again"
+cat > sync.yaml <<YAML
+sources:
+  - repository: $REG/bench/app
+    policy:
+      keys: {release: cosign.pub}
+targets:
+  - store: sync-store
+YAML
+l0=$(lines); t0=$(now)
+"$SM" sync --progress none sync.yaml >/dev/null 2>&1
+t_sync=$(echo "$(now) - $t0" | bc); c_sync=$(count_since "$l0")
+row "sigmirror sync (verified, into a store)" "$t_sync" "$c_sync"
 l0=$(lines); t0=$(now)
 skopeo sync --scoped --src docker --dest dir --src-tls-verify=false "$REG/bench/app" skopeo-sync >/dev/null 2>&1
 t_skopeo=$(echo "$(now) - $t0" | bc); c_skopeo=$(count_since "$l0")
 row "skopeo sync (every tag)" "$t_skopeo" "$c_skopeo"
 echo
-python3 -c "print(f'sigmirror pull is {$t_skopeo/$t_pull:.1f}x as fast as skopeo sync')"
+python3 -c "print(f'sigmirror pull is {$t_skopeo/$t_pull:.1f}x, sigmirror sync {$t_skopeo/$t_sync:.1f}x as fast as skopeo sync')"
 "$SM" verify --offline --store store --key cosign.pub "$REG/bench/app:v$N" >/dev/null 2>&1 \
     && echo "verify --offline of the last tag from the store: ok"
