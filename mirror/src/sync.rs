@@ -38,7 +38,7 @@ use sigmirror_registry::{NoProgress, Progress, Registry, Transfer, TransferOptio
 use sigmirror_store::Store;
 
 use crate::error::{Error, Result};
-use crate::ops::{Pulled, store_images};
+use crate::ops::{Pulled, Stored, store_images};
 use crate::policy::Policy;
 use crate::store_sink::BlockingStore;
 
@@ -392,21 +392,12 @@ pub async fn sync(
             continue;
         }
         // Into staging: the transfer engine's incremental, crash-safe copy.
-        let sink = BlockingStore::new(staging.clone());
-        staging.set_provenance_to_repository();
-        let transfer = Transfer::new(registry, &sink, transfer_options.clone(), progress);
-        let how = Pulled {
-            no_layers: false,
-            platform: None,
-        };
-        let stored = store_images(
-            &transfer,
-            &sink,
-            &staging,
+        let (_, stored) = copy_into_store(
+            registry,
+            staging.clone(),
             &images,
-            &how,
-            options.concurrency,
-            "pulling",
+            &transfer_options,
+            progress,
         )
         .await?;
         for (image, e) in stored.failed {
@@ -503,8 +494,10 @@ async fn copy_to_targets(
                     .is_some_and(|r| r.complete && r.digest == *digest);
                 held.insert(name, same);
             }
-            let (_, failed) = copy_into_store(staging, store, &images, options).await?;
-            let failed: BTreeMap<String, String> = failed
+            let (_, stored) =
+                copy_into_store(&**staging, store, &images, options, &NoProgress).await?;
+            let failed: BTreeMap<String, String> = stored
+                .failed
                 .into_iter()
                 .map(|(image, e)| (image, crate::error::full_message(&e)))
                 .collect();
@@ -554,17 +547,19 @@ async fn copy_to_targets(
     Ok(outcome)
 }
 
-/// Copies `images` (already verified) from `staging` into `store`, recording each as a pull
-/// does; returns how many manifests and blobs were written, and each image that failed.
-pub(crate) async fn copy_into_store(
-    staging: &Store,
+/// Copies `images` (same names at both ends) from `source` into `store`, walked
+/// `options.concurrency` at a time and recorded as a pull records them; returns how many
+/// manifests and blobs were written, and each image that failed.
+pub(crate) async fn copy_into_store<S: sigmirror_oci::source::Source>(
+    source: &S,
     store: Arc<Store>,
     images: &[ImageRef],
     options: &TransferOptions,
-) -> Result<(u64, Vec<(String, Error)>)> {
+    progress: &dyn Progress,
+) -> Result<(u64, Stored)> {
     let sink = BlockingStore::new(store.clone());
     store.set_provenance_to_repository();
-    let transfer = Transfer::new(staging, &sink, options.clone(), &NoProgress);
+    let transfer = Transfer::new(source, &sink, options.clone(), progress);
     let how = Pulled {
         no_layers: false,
         platform: None,
@@ -576,9 +571,9 @@ pub(crate) async fn copy_into_store(
         images,
         &how,
         options.concurrency,
-        "storing",
+        "copying",
     )
     .await?;
     let summary = transfer.summary();
-    Ok((summary.manifests + summary.blobs, stored.failed))
+    Ok((summary.manifests + summary.blobs, stored))
 }

@@ -283,10 +283,11 @@ async fn import(
         }
     }
     if !passing.is_empty() {
-        let (_, failed) = crate::sync::copy_into_store(&staging, store, &passing, options)
-            .await
-            .map_err(|e| crate::error::full_message(&e))?;
-        for (image, e) in failed {
+        let (_, stored) =
+            crate::sync::copy_into_store(&*staging, store, &passing, options, &NoProgress)
+                .await
+                .map_err(|e| crate::error::full_message(&e))?;
+        for (image, e) in stored.failed {
             if let Some(entry) = images.iter_mut().find(|i| i.image == image) {
                 entry.outcome = "failed".into();
                 entry.details = vec![crate::error::full_message(&e)];

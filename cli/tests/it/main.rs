@@ -125,6 +125,23 @@ impl Setup {
         self.cosign(&args)
     }
 
+    /// Attests `image` with `cosign.key`: a small predicate of the type
+    /// `https://example.com/t/v1` (written to `pred.json`).
+    pub fn attest(&self, image: &str) {
+        self.dir.write("pred.json", r#"{"buildType":"test"}"#);
+        self.sm(&[
+            "attest",
+            "--key",
+            "cosign.key",
+            "--predicate",
+            "pred.json",
+            "--type",
+            "https://example.com/t/v1",
+            image,
+        ])
+        .ok();
+    }
+
     /// Runs the real cosign in the setup's folder with the key password.
     pub fn cosign(&self, args: &[&str]) -> sigmirror_tests::Run {
         sigmirror_tests::run(

@@ -1053,25 +1053,11 @@ fn store_verify_records_outcomes_and_rechecks_only_what_changed() {
     for (name, seed) in [("ledger/b", "lb"), ("ledger/c", "lc"), ("ledger/d", "ld")] {
         push_image(&image(name), seed);
     }
-    s.dir.write("pred.json", r#"{"buildType":"test"}"#);
-    let attest = |key: &str, img: &str| {
-        s.sm(&[
-            "attest",
-            "--key",
-            key,
-            "--predicate",
-            "pred.json",
-            "--type",
-            "https://example.com/t/v1",
-            img,
-        ])
-        .ok();
-    };
     // a: signed and attested by the release key; b: signed by another key; c: unsigned;
     // d: signed by the release key, no attestation.
     s.sm(&["sign", "--key", "cosign.key", &image("ledger/a")])
         .ok();
-    attest("cosign.key", &image("ledger/a"));
+    s.attest(&image("ledger/a"));
     s.sm(&["sign", "--key", "other.key", &image("ledger/b")])
         .ok();
     s.sm(&["sign", "--key", "cosign.key", &image("ledger/d")])

@@ -32,22 +32,9 @@ fn sync_admits_only_what_verifies_into_every_target_and_retries_what_failed() {
     let s = setup("sync/seed");
     let dst = TestRegistry::start();
     generate_other_key_pair(&s.dir);
-    s.dir.write("pred.json", r#"{"buildType":"test"}"#);
     let app = s.reg.image("sync/app");
     let tool = s.reg.image("sync/tool");
-    let attest = |image: &str| {
-        s.sm(&[
-            "attest",
-            "--key",
-            "cosign.key",
-            "--predicate",
-            "pred.json",
-            "--type",
-            "https://example.com/t/v1",
-            image,
-        ])
-        .ok();
-    };
+    let attest = |image: &str| s.attest(image);
     for tag in ["v0.9.0-rc", "v1.0.0", "v1.1.0", "v1.2.0", "v1.3.0"] {
         push_image(&format!("{app}:{tag}"), &format!("sync-app-{tag}"));
     }
