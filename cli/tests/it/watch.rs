@@ -35,14 +35,11 @@ fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
-#[test]
-fn watch_imports_complete_layouts_and_refuses_bad_ones() {
-    let s = setup("watch/app");
-    let unsigned = format!("{}:v1", s.reg.image("watch/unsigned"));
-    push_image(&unsigned, "watch-unsigned");
+/// A signed image saved as the layout `layouts/good`, an empty drop folder `drop`, and a store
+/// `store` that trusts the signing key as `release`; returns the drop folder.
+fn drop_folder_with_a_signed_layout(s: &crate::Setup) -> std::path::PathBuf {
     s.sm(&["sign", "--key", "cosign.key", &s.image]).ok();
     s.sm(&["save", "--dir", "layouts/good", &s.image]).ok();
-    s.sm(&["save", "--dir", "layouts/unsigned", &unsigned]).ok();
     let drop = s.dir.join("drop");
     std::fs::create_dir_all(&drop).unwrap();
     s.sm(&[
@@ -55,6 +52,16 @@ fn watch_imports_complete_layouts_and_refuses_bad_ones() {
         "cosign.pub",
     ])
     .ok();
+    drop
+}
+
+#[test]
+fn watch_imports_complete_layouts_and_refuses_bad_ones() {
+    let s = setup("watch/app");
+    let unsigned = format!("{}:v1", s.reg.image("watch/unsigned"));
+    push_image(&unsigned, "watch-unsigned");
+    let drop = drop_folder_with_a_signed_layout(&s);
+    s.sm(&["save", "--dir", "layouts/unsigned", &unsigned]).ok();
     let listed = || {
         s.sm(&["store", "ls", "--store", "store"])
             .ok()
@@ -221,20 +228,7 @@ fn watch_imports_complete_layouts_and_refuses_bad_ones() {
 #[test]
 fn a_watcher_killed_mid_import_leaves_the_entry_for_the_next_run() {
     let s = setup("watch/killed");
-    s.sm(&["sign", "--key", "cosign.key", &s.image]).ok();
-    s.sm(&["save", "--dir", "layouts/good", &s.image]).ok();
-    let drop = s.dir.join("drop");
-    std::fs::create_dir_all(&drop).unwrap();
-    s.sm(&[
-        "trust",
-        "add",
-        "--store",
-        "store",
-        "--name",
-        "release",
-        "cosign.pub",
-    ])
-    .ok();
+    let drop = drop_folder_with_a_signed_layout(&s);
     let delays = [0u64, 30, 80, 150, 300];
     for delay in delays {
         let entry = format!("entry-{delay}");

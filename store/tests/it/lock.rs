@@ -19,7 +19,9 @@ fn second_open_in_the_same_process_is_refused() {
         "{msg}"
     );
     drop(store);
-    Store::open_with_wait(dir.path(), Duration::ZERO).unwrap();
+    // Other tests of this binary start child processes: one forked at this moment holds the
+    // lock's file description until it execs, so the reopen may wait an instant.
+    Store::open_with_wait(dir.path(), Duration::from_secs(5)).unwrap();
 }
 
 /// Starts this test binary as a helper process in `mode` on the store at `root`.
