@@ -866,6 +866,50 @@ fn keyless_images_verify_online_offline_and_in_the_mounted_view() {
     let forged_tag = point.join(reg.addr()).join("keyless/forged/_tags/v1");
     assert!(forged_tag.join("signatures/1/certificate.pem").is_file());
     assert!(!forged_tag.join("verified/release").exists());
+
+    // Whole-store verification, offline: the store's trusted identity, and a policy file naming
+    // the identity under the trusted root, each verify the keyless image and refuse the one
+    // from the impostor CA.
+    let outcomes = |out: &sigmirror_tests::Run| -> Vec<(String, bool, String)> {
+        let v: serde_json::Value = serde_json::from_str(&out.stdout_text()).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                (
+                    o["image"].as_str().unwrap().to_owned(),
+                    o["ledger"]["verified"].as_bool().unwrap(),
+                    format!("{} {}", o["ledger"]["verifiedBy"], o["ledger"]["reasons"]),
+                )
+            })
+            .collect()
+    };
+    dir.write(
+        "policy.yaml",
+        format!(
+            "identities:\n  ci:\n    certificateIdentity: {IDENTITY}\n    \
+             certificateOidcIssuer: {ISSUER}\ntrustedRoot: {root}\n"
+        ),
+    );
+    let policy = dir.join("policy.yaml").to_str().unwrap().to_owned();
+    for (extra, signer) in [
+        (vec![], "release"),
+        (vec!["--policy", policy.as_str()], "ci"),
+    ] {
+        let mut args = vec!["store", "verify", "--json"];
+        args.extend(extra);
+        let seen = outcomes(&sm(&args).fails_with("1 of 2 images did not satisfy the policy"));
+        let good_outcome = seen.iter().find(|o| o.0 == good).unwrap();
+        assert!(
+            good_outcome.1 && good_outcome.2.contains(signer),
+            "{seen:?}"
+        );
+        let forged_outcome = seen.iter().find(|o| o.0 == forged).unwrap();
+        assert!(
+            !forged_outcome.1 && forged_outcome.2.contains("certificate chain"),
+            "{seen:?}"
+        );
+    }
 }
 
 #[test]
