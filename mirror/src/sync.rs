@@ -34,7 +34,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sigmirror_oci::attachment::is_attached_tag;
 use sigmirror_oci::{Digest, ImageRef};
-use sigmirror_registry::{NoProgress, Progress, Registry, Transfer, TransferOptions};
+use sigmirror_registry::{Layout, NoProgress, Progress, Registry, Transfer, TransferOptions};
 use sigmirror_store::Store;
 
 use crate::error::{Error, Result};
@@ -56,7 +56,7 @@ struct SyncFile {
     #[serde(default)]
     staging: Option<String>,
     sources: Vec<SourceSpec>,
-    targets: Vec<TargetSpec>,
+    targets: Vec<Target>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,8 +89,6 @@ pub enum Target {
     /// An OCI layout folder (as `save`).
     Layout(PathBuf),
 }
-
-type TargetSpec = Target;
 
 /// Which tags of a repository to take.
 #[derive(Debug, Clone, Default)]
@@ -289,6 +287,20 @@ pub struct Report {
 }
 
 impl Report {
+    /// Reads a report `write` wrote.
+    pub fn read(path: &Path) -> Result<Report> {
+        let text = std::fs::read(path).map_err(|e| bad(path, e.to_string()))?;
+        serde_json::from_slice(&text).map_err(|e| bad(path, format!("not a sync report: {e}")))
+    }
+
+    /// Writes the report to `path` as pretty JSON, whole (never half); returns the JSON.
+    pub fn write(&self, path: &Path) -> Result<String> {
+        let json = serde_json::to_string_pretty(self).map_err(|e| bad(path, e.to_string()))?;
+        sigmirror_oci::paths::write_atomic(path, json.as_bytes())
+            .map_err(|e| bad(path, e.to_string()))?;
+        Ok(json)
+    }
+
     /// The images of this report that were refused or failed: what `--retry-failed` retries.
     pub fn unfinished(&self) -> Vec<String> {
         self.images
@@ -368,7 +380,7 @@ pub async fn sync(
         concurrency: options.concurrency,
         ..TransferOptions::default()
     };
-    // (image, digest, source index) of what verified.
+    // What verified: (image, digest).
     let mut admitted: Vec<(ImageRef, Digest)> = vec![];
     for source in &config.sources {
         let (mut images, failures) = match selected(registry, source).await {
@@ -458,9 +470,9 @@ pub async fn sync(
     Ok(report)
 }
 
-/// Copies the admitted images from staging to every target. Per image: `Ok(true)` if some
-/// target received anything new, `Ok(false)` if every target had it all, `Err` with the first
-/// failure.
+/// Copies the admitted images from staging to every target, each target in one transfer.
+/// Per image: `Ok(true)` if some target did not hold it before, `Ok(false)` if every target
+/// held it at that digest already, `Err` with the first failure.
 async fn copy_to_targets(
     registry: &Registry,
     staging: &Arc<Store>,
@@ -473,78 +485,98 @@ async fn copy_to_targets(
         .map(|(i, _)| (i.to_string(), Ok(false)))
         .collect();
     let images: Vec<ImageRef> = admitted.iter().map(|(i, _)| i.clone()).collect();
-    let mut note = |image: &str, wrote: bool, error: Option<String>| {
-        let slot = outcome.entry(image.to_owned()).or_insert(Ok(false));
-        match (error, &slot) {
-            (Some(e), Ok(_)) => *slot = Err(e),
-            (None, Ok(before)) => *slot = Ok(*before || wrote),
-            _ => {}
-        }
-    };
     for target in targets {
-        // A store is copied into in one transfer, images walked at once; whether an image was
-        // new there is whether the store held it, complete at that digest, before.
-        if let Target::Store(dir) = target {
-            let store = Arc::new(Store::open(dir)?);
-            let mut held = BTreeMap::new();
-            for (image, digest) in admitted {
-                let name = image.to_string();
-                let same = store
-                    .image(&name)?
-                    .is_some_and(|r| r.complete && r.digest == *digest);
-                held.insert(name, same);
+        let held = held_by(registry, target, admitted).await?;
+        let failed: Vec<(String, Error)> = match target {
+            Target::Store(dir) => {
+                let store = Arc::new(Store::open(dir)?);
+                copy_into_store(&**staging, store, &images, options, &NoProgress)
+                    .await?
+                    .1
+                    .failed
             }
-            let (_, stored) =
-                copy_into_store(&**staging, store, &images, options, &NoProgress).await?;
-            let failed: BTreeMap<String, String> = stored
+            Target::Registry(prefix) => {
+                crate::ops::push(
+                    staging,
+                    registry,
+                    prefix,
+                    &images,
+                    options.clone(),
+                    &NoProgress,
+                )
+                .await?
                 .failed
-                .into_iter()
-                .map(|(image, e)| (image, crate::error::full_message(&e)))
-                .collect();
-            for (name, same) in held {
-                match failed.get(&name) {
-                    Some(e) => note(&name, false, Some(e.clone())),
-                    None => note(&name, !same, None),
-                }
             }
-            continue;
-        }
-        // One transfer per image, so that what each wrote is its own count.
-        for image in &images {
-            let one = std::slice::from_ref(image);
-            let batch = match target {
-                Target::Store(_) => unreachable!("copied above"),
-                Target::Registry(prefix) => {
-                    let batch = crate::ops::push(
-                        staging,
-                        registry,
-                        prefix,
-                        one,
-                        options.clone(),
-                        &NoProgress,
-                    )
-                    .await?;
-                    (batch.summary.manifests + batch.summary.blobs, batch.failed)
-                }
-                Target::Layout(dir) => {
-                    let batch =
-                        crate::ops::save(&**staging, dir, one, options.clone(), &NoProgress)
-                            .await?;
-                    (batch.summary.manifests + batch.summary.blobs, batch.failed)
-                }
-            };
-            let (written, failed) = batch;
-            match failed.into_iter().next() {
-                Some((_, e)) => note(
-                    &image.to_string(),
-                    false,
-                    Some(crate::error::full_message(&e)),
-                ),
-                None => note(&image.to_string(), written > 0, None),
+            Target::Layout(dir) => {
+                crate::ops::save(&**staging, dir, &images, options.clone(), &NoProgress)
+                    .await?
+                    .failed
+            }
+        };
+        let failed: BTreeMap<String, String> = failed
+            .into_iter()
+            .map(|(image, e)| (image, crate::error::full_message(&e)))
+            .collect();
+        for (name, was_held) in held {
+            let slot = outcome.entry(name.clone()).or_insert(Ok(false));
+            match (failed.get(&name), &slot) {
+                (Some(e), Ok(_)) => *slot = Err(e.clone()),
+                (None, Ok(before)) => *slot = Ok(*before || !was_held),
+                _ => {}
             }
         }
     }
     Ok(outcome)
+}
+
+/// Per image, whether `target` holds it at its digest already, before the copy (for the
+/// report's `up-to-date`).
+async fn held_by(
+    registry: &Registry,
+    target: &Target,
+    images: &[(ImageRef, Digest)],
+) -> Result<BTreeMap<String, bool>> {
+    let mut held = BTreeMap::new();
+    match target {
+        Target::Store(dir) => {
+            let store = match dir.join("index").exists() {
+                true => Some(Store::open_for_reading(
+                    dir,
+                    std::time::Duration::from_secs(10),
+                )?),
+                false => None,
+            };
+            for (image, digest) in images {
+                let name = image.to_string();
+                let same = match &store {
+                    Some(store) => store
+                        .image(&name)?
+                        .is_some_and(|r| r.complete && r.digest == *digest),
+                    None => false,
+                };
+                held.insert(name, same);
+            }
+        }
+        Target::Registry(prefix) => {
+            for (image, digest) in images {
+                let copy = crate::ops::under_prefix(prefix, image)?;
+                let same = registry.head_manifest(&copy).await? == Some(digest.clone());
+                held.insert(image.to_string(), same);
+            }
+        }
+        Target::Layout(dir) => {
+            let names = match dir.join("index.json").exists() {
+                true => Layout::open(dir)?.names(),
+                false => vec![],
+            };
+            for (image, digest) in images {
+                let name = image.to_string();
+                let same = names.contains(&(name.clone(), digest.clone()));
+                held.insert(name, same);
+            }
+        }
+    }
+    Ok(held)
 }
 
 /// Copies `images` (same names at both ends) from `source` into `store`, walked
@@ -576,4 +608,67 @@ pub(crate) async fn copy_into_store<S: sigmirror_oci::source::Source>(
     .await?;
     let summary = transfer.summary();
     Ok((summary.manifests + summary.blobs, stored))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(list: &[&str]) -> Vec<String> {
+        list.iter().map(|t| (*t).to_owned()).collect()
+    }
+
+    #[test]
+    fn selections_filter_in_order_and_sort_by_version() {
+        let digest = Digest::sha256_of(b"x");
+        let listed = tags(&[
+            "v1.10.0",
+            "v1.2.0",
+            "v1.9.0-rc1",
+            "v2.0.0",
+            "latest",
+            "1.5",
+            &format!("{}.sig", digest.tag_form()),
+            &digest.tag_form(),
+        ]);
+        let all = Selection::default().select(&listed);
+        // Attachment and referrers tags are not images; versions sort as versions
+        // (v1.10.0 after v1.2.0), names that are not versions first.
+        assert_eq!(
+            all.0,
+            tags(&["latest", "v1.2.0", "1.5", "v1.9.0-rc1", "v1.10.0", "v2.0.0"])
+        );
+        let re = |r: &str| Some(regex::Regex::new(r).unwrap());
+        let pick = |selection: Selection| selection.select(&listed).0;
+        assert_eq!(
+            pick(Selection {
+                include: re(r"^v\d"),
+                exclude: re("-rc"),
+                ..Selection::default()
+            }),
+            tags(&["v1.2.0", "v1.10.0", "v2.0.0"])
+        );
+        assert_eq!(
+            pick(Selection {
+                semver: Some(semver::VersionReq::parse(">=1.5, <2").unwrap()),
+                ..Selection::default()
+            }),
+            tags(&["1.5", "v1.10.0"]),
+            "a pre-release is outside a range that does not name it"
+        );
+        assert_eq!(
+            pick(Selection {
+                exclude: re("-rc"),
+                newest: Some(2),
+                ..Selection::default()
+            }),
+            tags(&["v1.10.0", "v2.0.0"])
+        );
+        let named = Selection {
+            tags: tags(&["v2.0.0", "v3.0.0"]),
+            ..Selection::default()
+        }
+        .select(&listed);
+        assert_eq!(named, (tags(&["v2.0.0"]), tags(&["v3.0.0"])));
+    }
 }

@@ -216,7 +216,7 @@ pub async fn process(
         path: path.to_path_buf(),
         reason: e.to_string(),
     };
-    std::fs::write(&report_file, json).map_err(move_err)?;
+    sigmirror_oci::paths::write_atomic(&report_file, &json).map_err(move_err)?;
     std::fs::rename(path, &destination).map_err(move_err)?;
     let marker = dir.join(format!("{name}{MARKER_SUFFIX}"));
     if marker.exists() {

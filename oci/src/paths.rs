@@ -14,3 +14,21 @@ pub fn data_dir() -> Option<PathBuf> {
     };
     Some(base.join("sigmirror"))
 }
+
+/// Writes `bytes` to `path` through a temporary file beside it, synced, then renamed over
+/// `path`: a reader sees the old file or the new one, never a part (nor a leftover temporary
+/// file after a failure).
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}

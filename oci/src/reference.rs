@@ -62,7 +62,15 @@ fn component_error(c: &str) -> Option<String> {
     None
 }
 
-fn valid_tag(t: &str) -> bool {
+/// Whether `path` is a repository path of the distribution spec (at most 255 bytes of
+/// `/`-separated components of lower-case letters and digits, joined inside a component by
+/// `.`, `_`, `__` or dashes): what a registry accepts after `/v2/`.
+pub fn is_valid_repository_path(path: &str) -> bool {
+    path.len() <= 255 && path.split('/').all(|c| component_error(c).is_none())
+}
+
+/// Whether `t` is a tag of the spec: `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`.
+pub fn is_valid_tag(t: &str) -> bool {
     let b = t.as_bytes();
     !b.is_empty()
         && b.len() <= 128
@@ -96,7 +104,7 @@ impl ImageRef {
         let (name, tag) = match rest[last_slash..].rfind(':') {
             Some(i) => {
                 let tag = &rest[last_slash + i + 1..];
-                if !valid_tag(tag) {
+                if !is_valid_tag(tag) {
                     return Err(invalid(input, format!("invalid tag {tag:?}")));
                 }
                 (&rest[..last_slash + i], Some(tag.to_owned()))

@@ -412,19 +412,9 @@ impl Drop for TempPath {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename, synced.
+/// [`sigmirror_oci::paths::write_atomic`], with this module's error.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io(path))
+    sigmirror_oci::paths::write_atomic(path, bytes).map_err(io(path))
 }
 
 impl Source for Layout {

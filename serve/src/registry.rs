@@ -99,11 +99,20 @@ fn digest_invalid() -> Response<Body> {
 
 fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
     let bytes = Bytes::from(serde_json::to_vec(value).expect("JSON serialises"));
-    let mut response = full(status, bytes);
-    response.headers_mut().insert(
+    with_header(
+        full(status, bytes),
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
-    );
+    )
+}
+
+/// `response` with the header `name` set to `value`.
+fn with_header(
+    mut response: Response<Body>,
+    name: impl header::IntoHeaderName,
+    value: HeaderValue,
+) -> Response<Body> {
+    response.headers_mut().insert(name, value);
     response
 }
 
@@ -222,25 +231,24 @@ impl Registry {
                     .and_then(|v| v.to_str().ok()),
             )
         });
-        let mut response = if allowed {
+        let response = if allowed {
             self.answer(method, path, query, headers).await
         } else {
-            let mut response = error(
-                StatusCode::UNAUTHORIZED,
-                "UNAUTHORIZED",
-                "authentication required",
-            );
-            response.headers_mut().insert(
+            with_header(
+                error(
+                    StatusCode::UNAUTHORIZED,
+                    "UNAUTHORIZED",
+                    "authentication required",
+                ),
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Basic realm=\"sigmirror\""),
-            );
-            response
+            )
         };
-        response.headers_mut().insert(
+        with_header(
+            response,
             "Docker-Distribution-API-Version",
             HeaderValue::from_static("registry/2.0"),
-        );
-        response
+        )
     }
 
     async fn answer(
@@ -420,16 +428,15 @@ impl Registry {
             None => (StatusCode::OK, 0, size),
             Some(Some((start, end))) => (StatusCode::PARTIAL_CONTENT, start, end),
             Some(None) => {
-                let mut response = error(
-                    StatusCode::RANGE_NOT_SATISFIABLE,
-                    "BLOB_UNKNOWN",
-                    "requested range not satisfiable",
-                );
-                response.headers_mut().insert(
+                return with_header(
+                    error(
+                        StatusCode::RANGE_NOT_SATISFIABLE,
+                        "BLOB_UNKNOWN",
+                        "requested range not satisfiable",
+                    ),
                     header::CONTENT_RANGE,
                     header_value(&format!("bytes */{size}")),
                 );
-                return response;
             }
         };
         let whole = status == StatusCode::OK;
@@ -596,8 +603,8 @@ impl Registry {
             "mediaType": sigmirror_oci::media_types::OCI_INDEX,
             "manifests": descriptors,
         });
-        let mut response = json(StatusCode::OK, &index);
-        response.headers_mut().insert(
+        let mut response = with_header(
+            json(StatusCode::OK, &index),
             header::CONTENT_TYPE,
             HeaderValue::from_static(sigmirror_oci::media_types::OCI_INDEX),
         );

@@ -249,31 +249,33 @@ impl Store {
         let _ = std::fs::remove_dir_all(&copy.0);
         copy_tree(&root.join("index"), &copy.0).map_err(|e| Error::io(&copy.0, e))?;
         let index = Index::open(&copy.0, Duration::ZERO)?;
-        Ok(Store {
-            blobs_dir: root.join("blobs").join("sha256"),
-            tmp_dir: root.join("tmp"),
-            root,
-            index,
-            provenance: Mutex::new(Some("unknown".to_owned())),
-            index_copy: Some(copy),
-            from_snapshot: false,
-            _lock: None,
-        })
+        Ok(Store::reader(root, index, Some(copy), false))
     }
 
     /// See [`Store::open_for_reading`]: the index as the snapshot `file` holds it, in memory.
     fn open_snapshot(root: PathBuf, file: &Path) -> Result<Store> {
         let index = Index::from_snapshot(file)?;
-        Ok(Store {
+        Ok(Store::reader(root, index, None, true))
+    }
+
+    /// A store that holds no lock and writes nothing, over `index` (a copy of the index, or a
+    /// snapshot read into memory).
+    fn reader(
+        root: PathBuf,
+        index: Index,
+        index_copy: Option<IndexCopy>,
+        from_snapshot: bool,
+    ) -> Store {
+        Store {
             blobs_dir: root.join("blobs").join("sha256"),
             tmp_dir: root.join("tmp"),
             root,
             index,
             provenance: Mutex::new(Some("unknown".to_owned())),
-            index_copy: None,
-            from_snapshot: true,
+            index_copy,
+            from_snapshot,
             _lock: None,
-        })
+        }
     }
 
     /// Whether the store was opened read-only (see [`Store::open_for_reading`]).

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::Args;
 use sigmirror_mirror::sync::{Report, SyncConfig, SyncOptions};
 
@@ -48,11 +48,7 @@ impl Sync {
         let config = SyncConfig::load(&self.config)?;
         let only = match &self.retry_failed {
             Some(file) => {
-                let text = std::fs::read(file)
-                    .with_context(|| format!("cannot read {}", file.display()))?;
-                let previous: Report = serde_json::from_slice(&text)
-                    .with_context(|| format!("{} is not a sync report", file.display()))?;
-                let unfinished = previous.unfinished();
+                let unfinished = Report::read(file)?.unfinished();
                 if unfinished.is_empty() {
                     eprintln!(
                         "{}: nothing was refused or failed; nothing to retry",
@@ -81,8 +77,7 @@ impl Sync {
                 .unwrap_or(std::path::Path::new("."))
                 .join("sync-report.json")
         });
-        let json = serde_json::to_string_pretty(&report)?;
-        write_report(&path, &json)?;
+        let json = report.write(&path)?;
         if self.json {
             outln!("{json}")?;
         }
@@ -116,12 +111,4 @@ impl Sync {
         }
         Ok(())
     }
-}
-
-/// Writes the report whole (a temporary file renamed over it), never half.
-fn write_report(path: &std::path::Path, json: &str) -> Result<()> {
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, json).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
 }

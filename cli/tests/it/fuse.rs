@@ -116,17 +116,7 @@ fn setup() -> Setup {
     s.sm(&["sign", "--key", "cosign.key", "-a", "env=prod", &s.image])
         .ok();
     s.dir.write("pred.json", r#"{"buildType":"fuse-test"}"#);
-    s.sm(&[
-        "attest",
-        "--key",
-        "cosign.key",
-        "--predicate",
-        "pred.json",
-        "--type",
-        "https://example.com/t/v1",
-        &s.image,
-    ])
-    .ok();
+    s.sm(&crate::attest_args(&s.image)).ok();
     s.sm(&["pull", &s.image]).ok();
     s.sm(&["trust", "add", "cosign.pub", "--name", "ops"]).ok();
     s.sm(&["trust", "add", "other.pub", "--name", "other"]).ok();

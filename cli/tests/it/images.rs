@@ -438,16 +438,7 @@ fn unsigned_unknown_unauthorized_and_unreachable() {
         let name = format!("{}:{tag}\t", locked.image("team/locked"));
         assert!(listed.contains(&name), "{tag}: {listed}");
     }
-    s.sm(&[
-        "verify",
-        "--offline",
-        "--store",
-        "store",
-        "--key",
-        "cosign.pub",
-        &image,
-    ])
-    .ok();
+    s.verify_offline("store", "cosign.pub", &image).ok();
     // Credentials from a credential helper named in the docker config.
     let bin = TestDir::new();
     let helper = bin.write(

@@ -59,6 +59,24 @@ pub fn generate_other_key_pair(dir: &TestDir) {
     .ok();
 }
 
+/// The predicate type the tests' attestations have.
+pub const TEST_PREDICATE_TYPE: &str = "https://example.com/t/v1";
+
+/// The arguments that attest `image` with `cosign.key`, the predicate in `pred.json`, of the type
+/// [`TEST_PREDICATE_TYPE`] (the caller writes `pred.json`).
+pub fn attest_args(image: &str) -> [&str; 8] {
+    [
+        "attest",
+        "--key",
+        "cosign.key",
+        "--predicate",
+        "pred.json",
+        "--type",
+        TEST_PREDICATE_TYPE,
+        image,
+    ]
+}
+
 /// A registry with one pushed image, and a key pair (password `pw`) in a scratch folder.
 pub struct Setup {
     /// The registry (stopped when dropped).
@@ -125,21 +143,16 @@ impl Setup {
         self.cosign(&args)
     }
 
-    /// Attests `image` with `cosign.key`: a small predicate of the type
-    /// `https://example.com/t/v1` (written to `pred.json`).
+    /// Attests `image` with `cosign.key`: a small predicate (written to `pred.json`) of the type
+    /// [`TEST_PREDICATE_TYPE`].
     pub fn attest(&self, image: &str) {
         self.dir.write("pred.json", r#"{"buildType":"test"}"#);
-        self.sm(&[
-            "attest",
-            "--key",
-            "cosign.key",
-            "--predicate",
-            "pred.json",
-            "--type",
-            "https://example.com/t/v1",
-            image,
-        ])
-        .ok();
+        self.sm(&attest_args(image)).ok();
+    }
+
+    /// `verify --offline` of `image` from the store `store` with the public key `key`.
+    pub fn verify_offline(&self, store: &str, key: &str, image: &str) -> sigmirror_tests::Run {
+        self.sm(&["verify", "--offline", "--store", store, "--key", key, image])
     }
 
     /// Runs the real cosign in the setup's folder with the key password.

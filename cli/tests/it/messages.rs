@@ -91,17 +91,7 @@ fn an_offline_miss_names_the_store_and_the_closest_names() {
     s.sm(&["sign", "--key", "cosign.key", &s.image]).ok();
     let store = s.pull_into_store(&[&s.image]);
     let store = store.as_str();
-    let verify_offline = |image: &str| {
-        s.sm(&[
-            "verify",
-            "--offline",
-            "--store",
-            store,
-            "--key",
-            "cosign.pub",
-            image,
-        ])
-    };
+    let verify_offline = |image: &str| s.verify_offline(store, "cosign.pub", image);
     let typo = s.image.replace("msg/offline", "msg/ofline");
     let out = verify_offline(&typo).fails_with(&format!("{typo}: not in the store {store}"));
     assert_eq!(out.code, 11, "{}", out.stderr);
@@ -116,16 +106,8 @@ fn an_offline_miss_names_the_store_and_the_closest_names() {
     let out = verify_offline(&far).fails_with("no image of that name or a close one");
     assert!(!out.stderr.contains(&s.image), "{}", out.stderr);
     // A mistyped --store is not created, and the error names the path.
-    s.sm(&[
-        "verify",
-        "--offline",
-        "--store",
-        "nostore",
-        "--key",
-        "cosign.pub",
-        &s.image,
-    ])
-    .fails_with("nostore: no store here");
+    s.verify_offline("nostore", "cosign.pub", &s.image)
+        .fails_with("nostore: no store here");
     assert!(!s.dir.join("nostore").exists());
 }
 

@@ -39,17 +39,7 @@ fn mirror(repo: &str) -> Mirror {
     m.sm(&["sign", "--key", "cosign.key", &m.image]).ok();
     m.sm(&["sign", "--key", "cosign.key", &m.child(0)]).ok();
     m.dir.write("pred.json", r#"{"buildType":"test"}"#);
-    m.sm(&[
-        "attest",
-        "--key",
-        "cosign.key",
-        "--predicate",
-        "pred.json",
-        "--type",
-        "https://example.com/t/v1",
-        &m.image,
-    ])
-    .ok();
+    m.sm(&crate::attest_args(&m.image)).ok();
     m
 }
 
@@ -915,17 +905,7 @@ fn whole_repositories_pull_every_tag_and_ask_only_what_is_needed() {
         let image = format!("{repo}:{tag}");
         push_image(&image, &format!("whole-{tag}"));
         sm(&["sign", "--key", "cosign.key", &image]).ok();
-        sm(&[
-            "attest",
-            "--key",
-            "cosign.key",
-            "--predicate",
-            "pred.json",
-            "--type",
-            "https://example.com/t/v1",
-            &image,
-        ])
-        .ok();
+        sm(&crate::attest_args(&image)).ok();
     }
     push_image(&format!("{repo}:unsigned"), "whole-unsigned");
     push_image(&reg.image("whole/other:v1"), "whole-other");

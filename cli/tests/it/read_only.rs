@@ -25,7 +25,7 @@ fn a_store_on_read_only_media_is_read_without_a_lock_file() {
 
     // Verification from the read-only store: the signing key passes, another key does not.
     crate::generate_other_key_pair(&s.dir);
-    let verify = |key: &str| s.sm(&["verify", "--offline", "--store", ro, "--key", key, &s.image]);
+    let verify = |key: &str| s.verify_offline(ro, key, &s.image);
     verify("cosign.pub").ok();
     verify("other.pub").fails_with("does not verify");
     let ls = s.sm(&["store", "ls", "--store", ro]).ok();
@@ -77,16 +77,8 @@ fn a_store_on_read_only_media_is_read_without_a_lock_file() {
     // A mistyped store is an error that names it, not a new empty store.
     let missing = s.dir.join("no-such-store");
     let m = missing.to_str().unwrap();
-    s.sm(&[
-        "verify",
-        "--offline",
-        "--store",
-        m,
-        "--key",
-        "cosign.pub",
-        &s.image,
-    ])
-    .fails_with("no store here");
+    s.verify_offline(m, "cosign.pub", &s.image)
+        .fails_with("no store here");
     s.sm(&["store", "ls", "--store", m])
         .fails_with("no store here");
     assert!(!missing.exists(), "a reading command created a store");

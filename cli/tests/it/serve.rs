@@ -792,14 +792,5 @@ fn readers_keep_working_while_a_long_pull_writes() {
     for image in [&s.image, &big, &tags[0], &tags[239]] {
         s.sm(&["store", "info", "--store", &store_str, image]).ok();
     }
-    s.sm(&[
-        "verify",
-        "--offline",
-        "--store",
-        &store_str,
-        "--key",
-        "cosign.pub",
-        &s.image,
-    ])
-    .ok();
+    s.verify_offline(&store_str, "cosign.pub", &s.image).ok();
 }

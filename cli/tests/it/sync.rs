@@ -127,16 +127,8 @@ fn sync_admits_only_what_verifies_into_every_target_and_retries_what_failed() {
         ],
         "{listed}"
     );
-    s.sm(&[
-        "verify",
-        "--offline",
-        "--store",
-        "mirror",
-        "--key",
-        "cosign.pub",
-        &format!("{app}:v1.0.0"),
-    ])
-    .ok();
+    s.verify_offline("mirror", "cosign.pub", &format!("{app}:v1.0.0"))
+        .ok();
     let copied = format!("{}/mirror/sync/app", dst.addr());
     s.cosign_verify("verify", "cosign.pub", &format!("{copied}:v1.0.0"), &[])
         .ok();

@@ -268,14 +268,5 @@ fn a_watcher_killed_mid_import_leaves_the_entry_for_the_next_run() {
         );
     }
     s.sm(&["store", "fsck", "--store", "store"]).ok();
-    s.sm(&[
-        "verify",
-        "--offline",
-        "--store",
-        "store",
-        "--key",
-        "cosign.pub",
-        &s.image,
-    ])
-    .ok();
+    s.verify_offline("store", "cosign.pub", &s.image).ok();
 }
