@@ -109,7 +109,8 @@ enum Command {
     Pull(commands::mirror::Pull),
     /// Push images with everything attached from the local store to a registry.
     Push(commands::mirror::Push),
-    /// Load an OCI image layout (sigmirror save or cosign save) into the local store.
+    /// Write an OCI image layout's image (cosign save or sigmirror save) with everything
+    /// attached to IMAGE in a registry, as cosign load does; `store load` loads into the store.
     Load(commands::mirror::Load),
     /// Mirror the tags of whole repositories, as a sync file says, into stores, registries
     /// and layouts, admitting only images that satisfy their source's policy; writes a report.

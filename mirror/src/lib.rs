@@ -19,5 +19,5 @@ pub mod watch;
 
 pub use any_source::AnySource;
 pub use error::{Error, Result, full_message};
-pub use ops::{Batch, CopyOptions, copy, load, pull, push, save};
+pub use ops::{Batch, CopyOptions, copy, load, load_to_registry, pull, push, save};
 pub use store_sink::BlockingStore;

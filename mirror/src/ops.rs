@@ -357,6 +357,29 @@ pub fn layout_roots(
     }
 }
 
+/// The image `verify --local-image DIR` checks, as cosign picks it: the entry marked as the
+/// layout's image (or its only named image), by its digest, under its own name when the layout
+/// gives it one (`sigmirror save`), else under a stand-in name (`cosign save` names nothing; its
+/// attachments are found by their `kind`).
+pub fn local_image_root(layout: &Layout, dir: &Path) -> Result<ImageRef> {
+    let stand_in = ImageRef::parse("localhost/local-image")?;
+    let Some((root, _)) = layout_roots(layout, dir, Some(&stand_in))?
+        .into_iter()
+        .next()
+    else {
+        return Err(Error::UnnamedLayout(dir.to_path_buf()));
+    };
+    let digest = root.digest().cloned();
+    let named = layout
+        .names()
+        .into_iter()
+        .find(|(n, d)| Some(d) == digest.as_ref() && n.contains('/') && !is_attachment_name(n));
+    match (named, digest) {
+        (Some((name, _)), Some(digest)) => Ok(ImageRef::parse(&name)?.with_digest(&digest)),
+        _ => Ok(root),
+    }
+}
+
 /// Whether a layout entry name is an attachment tag rather than an image.
 fn is_attachment_name(name: &str) -> bool {
     let tag = name.rsplit_once(':').map_or(name, |(_, t)| t);
@@ -404,6 +427,28 @@ pub async fn load(
     sink.finish_writes().await;
     loaded?;
     batch.finish()?;
+    Ok(transfer.summary())
+}
+
+/// Writes a layout's image with everything attached to `image` in a registry, as `cosign load
+/// --dir DIR IMAGE` does: the layout's image (the entry cosign marks as its image, or its only
+/// named image) under `image`, its signatures and attestations at the tags of its digest in
+/// `image`'s repository, digests unchanged.
+pub async fn load_to_registry(
+    dir: &Path,
+    registry: &Registry,
+    image: &ImageRef,
+    options: TransferOptions,
+    progress: &dyn Progress,
+) -> Result<Summary> {
+    let layout = Layout::open(dir)?;
+    let roots = layout_roots(&layout, dir, Some(image))?;
+    let transfer = Transfer::new(&layout, registry, options, progress);
+    for (from, to) in &roots {
+        transfer.copy_image(from, to).await.map_err(|e| {
+            Error::from(e).for_image(format!("loading {} into {to}", dir.display()))
+        })?;
+    }
     Ok(transfer.summary())
 }
 

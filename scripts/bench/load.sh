@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `load` of layouts with many entries (issue "Hostile input", item 5: it was quadratic).
-# For each size: wall time and peak memory of one `sigmirror load` into a fresh store on the
+# For each size: wall time and peak memory of one `sigmirror store load` into a fresh store on the
 # work disk, and into a fresh store on tmpfs (/dev/shm), where fsync costs nothing: the gap is
 # the price of syncing each manifest file and its folder. Also counts, for the smallest size,
 # the fsync calls per image (strace), a figure that does not vary with the machine's load.
@@ -22,7 +22,7 @@ for n in "${SIZES[@]}"; do
     python3 "$ROOT/scripts/bench/make_layout.py" "$WORK/layout-$n" "$n"
     for where in disk tmpfs; do
         dir="$WORK/store-$n"; [ "$where" = tmpfs ] && dir="$SHM/store-$n"
-        /usr/bin/time -f '%e %M' -o "$WORK/time" "$SM" load --store "$dir" --dir "$WORK/layout-$n" \
+        /usr/bin/time -f '%e %M' -o "$WORK/time" "$SM" store load --store "$dir" --dir "$WORK/layout-$n" \
             >/dev/null 2>"$WORK/err" || { cat "$WORK/err"; exit 1; }
         read -r secs kib < "$WORK/time"
         awk -v n="$n" -v w="$where" -v s="$secs" -v k="$kib" \
@@ -34,7 +34,7 @@ done
 
 if command -v strace >/dev/null; then
     n=${SIZES[0]}
-    strace -f -c -o "$WORK/strace" "$SM" load --store "$WORK/store-count" --dir "$WORK/layout-$n" \
+    strace -f -c -o "$WORK/strace" "$SM" store load --store "$WORK/store-count" --dir "$WORK/layout-$n" \
         >/dev/null 2>&1
     awk -v n="$n" '$NF=="fsync" || $NF=="fdatasync" || $NF=="sync_file_range" {
         printf "%s calls: %d (%.2f per image of %d)\n", $NF, $4, $4/n, n }' "$WORK/strace"

@@ -130,8 +130,8 @@ pub struct VerifyAttestation {
     #[command(flatten)]
     registry: RegistryArgs,
     #[command(flatten)]
-    offline: super::source::OfflineArgs,
-    /// Images to verify.
+    source: super::source::VerifySourceArgs,
+    /// Images to verify (with `--local-image`, layout folders).
     #[arg(value_name = "IMAGE", required = true)]
     images: Vec<String>,
 }
@@ -139,24 +139,38 @@ pub struct VerifyAttestation {
 impl VerifyAttestation {
     /// Runs the command: exits 0 only if every image has a valid attestation.
     pub fn run(self) -> Result<()> {
-        let mut parsed = crate::exit::parse_each(&self.images);
-        let images = std::mem::take(&mut parsed.images);
         let predicate_type = predicate_type_uri(&self.kind)?;
         let verifier = self
             .verifier
-            .verifier(self.offline.store.existing_dir().as_deref())?;
-        let registry = super::source::any_source(&self.offline, &self.registry)?;
+            .verifier(self.source.offline.store.existing_dir().as_deref())?;
+        let super::source::Targets {
+            mut parsed,
+            sources,
+            labels,
+        } = self.source.targets(&self.images, &self.registry)?;
+        let images = std::mem::take(&mut parsed.images);
+        let (verifier, predicate_type) = (&verifier, &predicate_type);
         block_on(async {
-            let results: Vec<_> = futures_util::stream::iter(images.iter().map(|image| {
-                verify_image_attestations(&registry, &verifier, image, Some(&predicate_type))
-            }))
-            .buffered(CONCURRENCY)
-            .collect()
-            .await;
+            let results: Vec<_> =
+                futures_util::stream::iter(images.iter().zip(&sources).zip(&labels).map(
+                    |((image, source), label)| async move {
+                        let verified = verify_image_attestations(
+                            &**source,
+                            verifier,
+                            image,
+                            Some(predicate_type),
+                        )
+                        .await;
+                        verified.map(|v| (label, v))
+                    },
+                ))
+                .buffered(CONCURRENCY)
+                .collect()
+                .await;
             let mut out = std::io::stdout().lock();
             let outcomes = parsed.outcomes(&images, results);
-            crate::exit::report_each("verified", outcomes, |(image, (_, attestations))| {
-                super::image::print_checks(image, false, self.verifier.is_keyless());
+            crate::exit::report_each("verified", outcomes, |(_, (label, (_, attestations)))| {
+                super::image::print_checks(label, false, self.verifier.is_keyless());
                 for a in attestations {
                     match self.output {
                         AttestationOutput::Envelope => out.write_all(&a.envelope_json)?,

@@ -143,8 +143,8 @@ pub struct Verify {
     #[command(flatten)]
     registry: RegistryArgs,
     #[command(flatten)]
-    offline: super::source::OfflineArgs,
-    /// Images to verify.
+    source: super::source::VerifySourceArgs,
+    /// Images to verify (with `--local-image`, layout folders).
     #[arg(value_name = "IMAGE", required = true)]
     images: Vec<String>,
 }
@@ -152,25 +152,31 @@ pub struct Verify {
 impl Verify {
     /// Runs the command: exits 0 only if every image has at least one valid signature.
     pub fn run(self) -> Result<()> {
-        let mut parsed = crate::exit::parse_each(&self.images);
-        let images = std::mem::take(&mut parsed.images);
         let required = parse_annotations(&self.annotations)?;
         let verifier = self
             .verifier
-            .verifier(self.offline.store.existing_dir().as_deref())?;
-        let registry = super::source::any_source(&self.offline, &self.registry)?;
+            .verifier(self.source.offline.store.existing_dir().as_deref())?;
+        let super::source::Targets {
+            mut parsed,
+            sources,
+            labels,
+        } = self.source.targets(&self.images, &self.registry)?;
+        let images = std::mem::take(&mut parsed.images);
+        let (verifier, required) = (&verifier, &required);
         block_on(async {
-            let results: Vec<_> = futures_util::stream::iter(
-                images
-                    .iter()
-                    .map(|image| verify_image(&registry, &verifier, image, &required)),
-            )
-            .buffered(CONCURRENCY)
-            .collect()
-            .await;
+            let results: Vec<_> =
+                futures_util::stream::iter(images.iter().zip(&sources).zip(&labels).map(
+                    |((image, source), label)| async move {
+                        let verified = verify_image(&**source, verifier, image, required).await;
+                        verified.map(|v| (label, v))
+                    },
+                ))
+                .buffered(CONCURRENCY)
+                .collect()
+                .await;
             let outcomes = parsed.outcomes(&images, results);
-            crate::exit::report_each("verified", outcomes, |(image, verification)| {
-                print_checks(image, !required.is_empty(), self.verifier.is_keyless());
+            crate::exit::report_each("verified", outcomes, |(image, (label, verification))| {
+                print_checks(label, !required.is_empty(), self.verifier.is_keyless());
                 print_verification(image, &verification, self.output)?;
                 Ok(())
             })
@@ -179,8 +185,9 @@ impl Verify {
 }
 
 /// cosign's list of the checks made on each verified image, on stderr.
-pub fn print_checks(image: &ImageRef, with_annotations: bool, keyless: bool) {
-    eprintln!("\nVerification for {image} --");
+/// `label` names the image as the user did: its reference, or with `--local-image` the folder.
+pub fn print_checks(label: &str, with_annotations: bool, keyless: bool) {
+    eprintln!("\nVerification for {label} --");
     eprintln!("The following checks were performed on each of these signatures:");
     eprintln!("  - The cosign claims were validated");
     if with_annotations {

@@ -1,5 +1,6 @@
 //! The local mirror: `pull` (registry → store), `push` (store → registry), `load` (layout →
-//! store), and `store ls|info|du|fsck|gc`. The work is `sigmirror_mirror`'s; this parses and
+//! registry, cosign's meaning), and `store ls|info|du|fsck|gc|verify|load` (`store load`: layout
+//! → store). The work is `sigmirror_mirror`'s; this parses and
 //! prints.
 
 use std::path::PathBuf;
@@ -115,6 +116,42 @@ impl Push {
 // command's about, see `Command` in main.rs).
 #[derive(Debug, Args)]
 pub struct Load {
+    /// The OCI image-layout folder (written by `cosign save` or `sigmirror save`).
+    #[arg(long, value_name = "DIR")]
+    dir: PathBuf,
+    #[command(flatten)]
+    transfer: TransferArgs,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// Where to write the layout's image in the registry; its signatures and attestations go
+    /// to the tags of its digest in that repository. (To load into the local store instead:
+    /// `sigmirror store load`.)
+    #[arg(value_name = "IMAGE")]
+    image: String,
+}
+
+impl Load {
+    /// Writes the layout's image and everything attached to IMAGE in its registry.
+    pub fn run(self) -> Result<()> {
+        let image = ImageRef::parse(&self.image)?;
+        let registry = self.registry.registry()?;
+        let options = self.transfer.options(true);
+        self.transfer
+            .run("load", Threads::One, vec![], |bars| async {
+                let summary = sigmirror_mirror::load_to_registry(
+                    &self.dir, &registry, &image, options, &bars,
+                )
+                .await
+                .with_context(|| format!("cannot load {}", self.dir.display()))?;
+                Ok((super::transfer::single(summary), bars))
+            })
+    }
+}
+
+// Arguments of `store load` (a plain comment: a doc comment here would replace the
+// command's about, see `StoreCmd`).
+#[derive(Debug, Args)]
+pub struct StoreLoad {
     /// The OCI image-layout folder (written by `sigmirror save` or `cosign save`).
     #[arg(long, value_name = "DIR")]
     dir: PathBuf,
@@ -127,7 +164,7 @@ pub struct Load {
     image: Option<String>,
 }
 
-impl Load {
+impl StoreLoad {
     /// Copies the layout's images and everything attached into the store.
     pub fn run(self) -> Result<()> {
         let name = self.image.as_deref().map(ImageRef::parse).transpose()?;
@@ -165,6 +202,12 @@ pub enum StoreCmd {
     /// An image whose digest, attachments and policy are those of its last ledger entry is not
     /// checked again: its recorded outcome stands. `store ls` shows each image's last outcome.
     Verify(StoreVerify),
+    /// Load an OCI image layout (sigmirror save or cosign save) into the store, names kept;
+    /// a layout without names (cosign save) needs IMAGE to name its image.
+    ///
+    /// This is `sigmirror load` of earlier versions: `load` now writes to a registry, as
+    /// `cosign load` does.
+    Load(StoreLoad),
 }
 
 // Arguments of `store verify`.
@@ -376,6 +419,7 @@ impl StoreCmd {
                 Ok(())
             }
             StoreCmd::Verify(a) => a.run(),
+            StoreCmd::Load(a) => a.run(),
             StoreCmd::Gc(a) => {
                 let report = a.store.open()?.gc()?;
                 eprintln!(

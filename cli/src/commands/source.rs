@@ -1,7 +1,8 @@
-//! Choosing where read-only commands read from: the registry, or with `--offline` the local
-//! store (then no network connection is made at all).
+//! Choosing where read-only commands read from: the registry, with `--offline` the local
+//! store, with `--local-image` an OCI layout (then no network connection is made at all).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -116,4 +117,76 @@ pub fn any_source(offline: &OfflineArgs, registry: &RegistryArgs) -> Result<AnyS
     } else {
         AnySource::Registry(registry.registry()?)
     })
+}
+
+// `--local-image`, for `verify` and `verify-attestation`.
+// (Plain comments: a flattened struct's doc comment would replace the about of the
+// commands that flatten it, see `Command` in main.rs.)
+#[derive(Debug, Args, Clone)]
+pub struct VerifySourceArgs {
+    /// Each IMAGE is an OCI layout folder (`cosign save`, `sigmirror save`): verify the image
+    /// it holds, with the signatures or attestations saved with it; no network connection.
+    #[arg(long, conflicts_with = "offline", default_value_t = false,
+          action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_name = "BOOL")]
+    pub local_image: bool,
+    #[command(flatten)]
+    pub offline: OfflineArgs,
+}
+
+/// The images a verify command checks, each with the source it is read from.
+pub struct Targets {
+    /// The references (or layout folders) that parsed, and those that did not.
+    pub parsed: crate::exit::Parsed,
+    /// The source of each of `parsed.images`, in the same order.
+    pub sources: Vec<Arc<AnySource>>,
+    /// What to call each of `parsed.images` in the `Verification for …` line: the reference,
+    /// or the layout folder as given (as cosign does).
+    pub labels: Vec<String>,
+}
+
+impl VerifySourceArgs {
+    /// The images `names` mean and their sources: the registry or the store, shared, or with
+    /// `--local-image` each folder's layout, its image the one cosign would pick.
+    pub fn targets(&self, names: &[String], registry: &RegistryArgs) -> Result<Targets> {
+        if !self.local_image {
+            let parsed = crate::exit::parse_each(names);
+            let source = Arc::new(any_source(&self.offline, registry)?);
+            let sources = vec![source; parsed.images.len()];
+            let labels = parsed.images.iter().map(ToString::to_string).collect();
+            return Ok(Targets {
+                parsed,
+                sources,
+                labels,
+            });
+        }
+        let mut targets = Targets {
+            parsed: crate::exit::Parsed {
+                images: vec![],
+                bad: vec![],
+            },
+            sources: vec![],
+            labels: vec![],
+        };
+        for dir in names {
+            match local_image(Path::new(dir)) {
+                Ok((image, source)) => {
+                    targets.parsed.images.push(image);
+                    targets.sources.push(Arc::new(source));
+                    targets.labels.push(dir.clone());
+                }
+                Err(e) => targets.parsed.bad.push((dir.clone(), e)),
+            }
+        }
+        Ok(targets)
+    }
+}
+
+/// The image of the layout at `dir` (see [`sigmirror_mirror::ops::local_image_root`]) and the
+/// layout to read it from.
+fn local_image(dir: &Path) -> Result<(ImageRef, AnySource)> {
+    let layout = sigmirror_registry::Layout::open(dir)
+        .with_context(|| format!("--local-image: cannot open the layout {}", dir.display()))?;
+    let image = sigmirror_mirror::ops::local_image_root(&layout, dir)?;
+    Ok((image, AnySource::Layout(layout)))
 }

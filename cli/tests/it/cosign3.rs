@@ -258,7 +258,7 @@ fn cosign_3_bundle_signatures_and_attestations_verify_online_and_offline() {
             None,
         )
     };
-    sm_other(&["load", "--dir", layout.to_str().unwrap()]).ok();
+    sm_other(&["store", "load", "--dir", layout.to_str().unwrap()]).ok();
     sm_other(&["verify", "--offline", "--key", "cosign.pub", &s.image]).ok();
     sm_other(&[
         "verify-attestation",

@@ -67,7 +67,7 @@ fn write_layout(root: &Path) -> LayoutFiles {
 
 fn load(dir: &TestDir, layout: &str) -> Run {
     run(
-        sigmirror(dir).args(["load", "--store", "store", "--dir", layout]),
+        sigmirror(dir).args(["store", "load", "--store", "store", "--dir", layout]),
         None,
     )
 }

@@ -6,6 +6,7 @@ mod blob;
 mod cosign3;
 mod cosign_env;
 mod docs;
+mod dropin;
 mod fuse;
 mod hostile;
 mod hostile_layout;

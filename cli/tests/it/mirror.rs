@@ -305,7 +305,7 @@ fn save_load_interoperate_with_cosign_and_skopeo() {
     let name = "registry.example/imported/app:v1";
     run(
         sigmirror(&m.dir)
-            .args(["load", "--dir", "cosign-out", name])
+            .args(["store", "load", "--dir", "cosign-out", name])
             .env("SIGMIRROR_STORE", fresh.path()),
         None,
     )
@@ -325,7 +325,7 @@ fn save_load_interoperate_with_cosign_and_skopeo() {
     let restored = TestDir::new();
     run(
         sigmirror(&m.dir)
-            .args(["load", "--dir", "multi"])
+            .args(["store", "load", "--dir", "multi"])
             .env("SIGMIRROR_STORE", restored.path()),
         None,
     )
@@ -853,6 +853,7 @@ fn platform_pulls_keep_the_index_digest_and_its_signatures() {
     let other = m.dir.join("other");
     let other = other.to_str().unwrap();
     m.sm(&[
+        "store",
         "load",
         "--platform",
         "linux/arm64",

@@ -1,0 +1,163 @@
+//! cosign's command lines keep cosign's meaning (issue: "A true drop-in for cosign", items 2–4
+//! and 10): `load` writes to a registry, `--local-image` verifies a saved layout, and the flags
+//! and forms cosign's end-to-end tests use. The real cosign judges what sigmirror writes, and
+//! sigmirror what cosign writes.
+
+use sigmirror_tests::oci::push_image;
+use sigmirror_tests::run;
+
+use crate::{Setup, TEST_PREDICATE_TYPE, generate_other_key_pair, setup, sigmirror};
+
+/// The digest `image` has in its registry, as the real cosign resolves it.
+fn remote_digest(s: &Setup, image: &str) -> String {
+    s.cosign(&["triangulate", "--type", "digest", image])
+        .ok()
+        .stdout_text()
+        .trim()
+        .rsplit_once('@')
+        .unwrap()
+        .1
+        .to_owned()
+}
+
+#[test]
+fn load_writes_a_saved_layout_to_the_registry_as_cosign_load_does() {
+    let s = setup("dropin/load");
+    s.sm(&["sign", "--key", "cosign.key", &s.image]).ok();
+    s.attest(&s.image);
+    // cosign save -> sigmirror load IMAGE: the image and what is attached are in the registry,
+    // under the new name, digests unchanged; the real cosign verifies both.
+    s.cosign(&["save", "--dir", "cosign-out", &s.image]).ok();
+    let loaded = format!("{}:loaded", s.reg.image("dropin/elsewhere"));
+    s.sm(&["load", "--dir", "cosign-out", &loaded]).ok();
+    assert_eq!(remote_digest(&s, &loaded), s.digest);
+    s.cosign_verify("verify", "cosign.pub", &loaded, &[]).ok();
+    s.cosign_verify(
+        "verify-attestation",
+        "cosign.pub",
+        &loaded,
+        &["--type", TEST_PREDICATE_TYPE],
+    )
+    .ok();
+    // sigmirror save (names kept) -> sigmirror load under another name: the same.
+    s.sm(&["save", "--dir", "sm-out", &s.image]).ok();
+    let again = format!("{}:again", s.reg.image("dropin/third"));
+    s.sm(&["load", "--dir", "sm-out", &again]).ok();
+    s.cosign_verify("verify", "cosign.pub", &again, &[]).ok();
+    // A layout without a signature loads an unsigned image, which then does not verify.
+    let unsigned = format!("{}:v1", s.reg.image("dropin/unsigned"));
+    push_image(&unsigned, "unsigned");
+    s.cosign(&["save", "--dir", "unsigned-out", &unsigned]).ok();
+    let bare = format!("{}:bare", s.reg.image("dropin/bare"));
+    s.sm(&["load", "--dir", "unsigned-out", &bare]).ok();
+    s.cosign_verify("verify", "cosign.pub", &bare, &[])
+        .fails_with("no signatures found");
+    // cosign's form needs IMAGE; without it nothing is written anywhere, and the store's
+    // form is named.
+    s.sm(&["load", "--dir", "cosign-out"]).fails_with("<IMAGE>");
+    assert!(!s.dir.join("store").exists());
+    let help = s.sm(&["load", "--help"]).ok().stdout_text();
+    assert!(help.contains("store load"), "{help}");
+    // Not a layout: an error naming the folder, non-zero.
+    std::fs::create_dir_all(s.dir.join("empty")).unwrap();
+    s.sm(&["load", "--dir", "empty", &bare]).fails_with("empty");
+}
+
+#[test]
+fn local_image_verifies_a_saved_layout_without_the_registry() {
+    let mut s = setup("dropin/local");
+    generate_other_key_pair(&s.dir);
+    s.sm(&["sign", "--key", "cosign.key", &s.image]).ok();
+    s.attest(&s.image);
+    s.cosign(&["save", "--dir", "cosign-out", &s.image]).ok();
+    s.sm(&["save", "--dir", "sm-out", &s.image]).ok();
+    let unsigned = format!("{}:v1", s.reg.image("dropin/unsigned"));
+    push_image(&unsigned, "unsigned");
+    s.sm(&["save", "--dir", "unsigned-out", &unsigned]).ok();
+    // The real cosign reads our layout the same way.
+    s.cosign(&[
+        "verify",
+        "--key",
+        "cosign.pub",
+        "--insecure-ignore-tlog",
+        "--local-image",
+        "sm-out",
+    ])
+    .ok();
+    // From here on there is no registry at all.
+    s.reg.stop();
+    let sm = |args: &[&str]| run(sigmirror(&s.dir).args(args), None);
+    for layout in ["cosign-out", "sm-out"] {
+        let out = sm(&["verify", "--key", "cosign.pub", "--local-image", layout]).ok();
+        // As cosign, the header names the folder.
+        assert!(
+            out.stderr
+                .contains(&format!("Verification for {layout} --")),
+            "{}",
+            out.stderr
+        );
+        let payloads: serde_json::Value = serde_json::from_str(out.stdout_text().trim()).unwrap();
+        assert_eq!(
+            payloads[0]["critical"]["image"]["docker-manifest-digest"],
+            s.digest.as_str(),
+            "{layout}"
+        );
+        sm(&[
+            "verify-attestation",
+            "--key",
+            "cosign.pub",
+            "--type",
+            TEST_PREDICATE_TYPE,
+            "--local-image",
+            layout,
+        ])
+        .ok();
+        // The wrong key, and an attestation type the layout does not hold, are refused.
+        sm(&["verify", "--key", "other.pub", "--local-image", layout])
+            .fails_with("does not verify");
+        sm(&[
+            "verify-attestation",
+            "--key",
+            "cosign.pub",
+            "--type",
+            "https://example.com/other/v1",
+            "--local-image",
+            layout,
+        ])
+        .fails_with("https://example.com/other/v1");
+    }
+    sm(&[
+        "verify",
+        "--key",
+        "cosign.pub",
+        "--local-image",
+        "unsigned-out",
+    ])
+    .fails_with("no signatures");
+    sm(&[
+        "verify",
+        "--key",
+        "cosign.pub",
+        "--local-image",
+        "missing-dir",
+    ])
+    .fails_with("missing-dir");
+    // --local-image=false keeps IMAGE a reference (and there is no registry now).
+    sm(&[
+        "verify",
+        "--key",
+        "cosign.pub",
+        "--local-image=false",
+        "sm-out",
+    ])
+    .fails_with("docker.io");
+    sm(&[
+        "verify",
+        "--key",
+        "cosign.pub",
+        "--local-image",
+        "--offline",
+        "sm-out",
+    ])
+    .fails_with("cannot be used with");
+}
