@@ -3,8 +3,12 @@
 //! is `COSIGN_ALLOW_INSECURE_REGISTRY`); a flag given on the command line wins. Scripts written
 //! for cosign set them, so every flag of every subcommand gets the same binding here, unless it
 //! already reads a variable of its own (`SIGMIRROR_…`).
+//!
+//! cosign's boolean flags (Go's `pflag`) also take a value, `--flag=true` or `--flag=false`, and
+//! scripts write both; every on/off flag here takes them too (see [`boolean_with_value`]).
 
-use clap::{ArgMatches, Command};
+use clap::builder::BoolishValueParser;
+use clap::{Arg, ArgAction, ArgMatches, Command};
 
 /// The variable cosign reads for the flag `--long`.
 pub fn variable_for(long: &str) -> String {
@@ -36,7 +40,7 @@ pub fn bind(command: Command, args: &[String]) -> Command {
                 && !matches!(long, "help" | "version") =>
         {
             let variable = variable_for(long);
-            arg.env(variable)
+            boolean_with_value(arg).env(variable)
         }
         _ => arg,
     });
@@ -51,6 +55,23 @@ pub fn bind(command: Command, args: &[String]) -> Command {
     };
     let rest = args[at + 1..].to_vec();
     command.mut_subcommand(name, |sub| bind(sub, &rest))
+}
+
+/// An on/off flag (`--json`) made to also take `=true` or `=false` (and Go's other spellings:
+/// `=1`, `=0`, `=t`, `=f`), as cosign's flags do; its variable takes the same values. Only the
+/// `=` form carries a value, so `--offline IMAGE` still reads IMAGE as the image.
+fn boolean_with_value(arg: Arg) -> Arg {
+    if !matches!(arg.get_action(), ArgAction::SetTrue) {
+        return arg;
+    }
+    arg.action(ArgAction::Set)
+        .num_args(0..=1)
+        .require_equals(true)
+        .default_missing_value("true")
+        .default_value("false")
+        .hide_default_value(true)
+        .value_name("BOOL")
+        .value_parser(BoolishValueParser::new())
 }
 
 /// `command` with every flag of every subcommand bound (for completion scripts and man pages,

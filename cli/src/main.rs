@@ -43,6 +43,10 @@ struct Cli {
     #[arg(long, short = 't', global = true, value_name = "DURATION",
           value_parser = commands::registry::parse_duration)]
     timeout: Option<std::time::Duration>,
+    /// Write what the command prints on stdout into FILE (created or truncated), as cosign's
+    /// --output-file does; stderr still goes to the terminal.
+    #[arg(long, global = true, value_name = "FILE")]
+    output_file: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -163,6 +167,12 @@ fn main() -> std::process::ExitCode {
     };
     if let Some(timeout) = cli.timeout {
         commands::registry::set_timeout(timeout);
+    }
+    if let Some(file) = &cli.output_file {
+        if let Err(e) = output::stdout_into(file) {
+            eprintln!("Error: {}", exit::message(&e));
+            return std::process::ExitCode::FAILURE;
+        }
     }
     let result = match cli.command {
         Command::GenerateKeyPair(cmd) => cmd.run(),

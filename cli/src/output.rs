@@ -105,3 +105,19 @@ pub fn confirm_overwrite(paths: &[&Path], yes: bool) -> Result<()> {
     }
     Ok(())
 }
+
+/// Sends the process's stdout into `file` (created or truncated), for `--output-file`: every
+/// later write to stdout, from any part of the program, lands there. (The one unsafe call of the
+/// binary: std has no safe way to replace descriptor 1.)
+#[allow(unsafe_code)]
+pub fn stdout_into(file: &Path) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let out = File::create(file).with_context(|| format!("--output-file {}", file.display()))?;
+    // SAFETY: dup2 on two open descriptors; stdout is replaced atomically, and `out` is closed
+    // when dropped, leaving descriptor 1 pointing at the file.
+    if unsafe { libc::dup2(out.as_raw_fd(), libc::STDOUT_FILENO) } < 0 {
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("--output-file {}", file.display()));
+    }
+    Ok(())
+}

@@ -37,13 +37,22 @@ pub struct AttestRequest {
 }
 
 /// Attests the digest `request.image` resolves to; returns the `.att` reference written.
+///
+/// A digest reference is attested as it is, without asking the registry for the image (as
+/// cosign does: the statement names only the digest, so the image need not be there yet); a
+/// cosign 3 bundle needs the image's descriptor for its subject, so that asks.
 pub async fn attest_image(
     registry: &Registry,
     signer: Arc<dyn Signer>,
     request: &AttestRequest,
 ) -> Result<ImageRef> {
-    let manifest = registry.resolve(&request.image).await?;
-    let digest = manifest.digest.clone();
+    let (digest, manifest) = match request.image.digest() {
+        Some(digest) if !request.new_bundle_format => (digest.clone(), None),
+        _ => {
+            let manifest = registry.resolve(&request.image).await?;
+            (manifest.digest.clone(), Some(manifest))
+        }
+    };
     let statement = statement::statement(
         &request.image.repo_name(),
         &digest,
@@ -55,7 +64,7 @@ pub async fn attest_image(
         run_blocking(move || Envelope::sign(signer.as_ref(), IN_TOTO_PAYLOAD_TYPE, statement))
             .await?
     };
-    if request.new_bundle_format {
+    if let Some(manifest) = manifest.filter(|_| request.new_bundle_format) {
         let public = run_blocking(move || signer.public_key()).await?;
         let bundle = bundle_image::dsse_bundle(&envelope, &public);
         let subject = Descriptor::for_bytes(&manifest.media_type, &manifest.bytes);

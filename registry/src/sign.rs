@@ -34,6 +34,26 @@ pub struct SignRequest {
     pub recursive: bool,
     /// `--sign-container-identity`: put this in `docker-reference` instead of the repository.
     pub identity: Option<String>,
+    /// cosign's `--payload`: sign these bytes as they are instead of the simple-signing payload
+    /// made for each digest.
+    pub payload: Option<Vec<u8>>,
+    /// cosign's `--upload`: store the signature at the `.sig` tag. Without it the signature is
+    /// only made (for `--output-signature`).
+    pub upload: bool,
+}
+
+impl SignRequest {
+    /// A request to sign `image` as cosign does by default: its own payload, uploaded.
+    pub fn new(image: ImageRef) -> SignRequest {
+        SignRequest {
+            image,
+            annotations: BTreeMap::new(),
+            recursive: false,
+            identity: None,
+            payload: None,
+            upload: true,
+        }
+    }
 }
 
 /// One signed digest.
@@ -45,21 +65,42 @@ pub struct Signed {
     pub signature_ref: ImageRef,
     /// The signature was already there (cosign's de-duplication), nothing was pushed.
     pub already_present: bool,
+    /// The bytes signed: the simple-signing payload, or for a bundle the in-toto statement.
+    pub payload: Vec<u8>,
+    /// The signature (raw: DER for ECDSA).
+    pub signature: Vec<u8>,
 }
 
 /// Signs the digest `request.image` resolves to (and, with `recursive`, each platform manifest
 /// of an index). Signing happens on a blocking thread: plugin calls may block.
+///
+/// A digest the registry does not hold (yet) is signed as it is, as cosign 2.1 and later do:
+/// the payload names only the digest, so the image need not exist to be signed. A tag must
+/// resolve, and `recursive` needs the index.
 pub async fn sign_image(
     registry: &Registry,
     signer: Arc<dyn Signer>,
     request: &SignRequest,
 ) -> Result<Vec<Signed>> {
-    let manifest = registry.resolve(&request.image).await?;
-    let mut digests = vec![manifest.digest.clone()];
-    if request.recursive && manifest.is_index() {
-        let view = manifest.view(&request.image.to_string())?;
-        digests.extend(view.children().cloned());
-    }
+    let digests = match (
+        registry.get_manifest(&request.image).await?,
+        request.image.digest(),
+    ) {
+        (Some(manifest), _) => {
+            let mut digests = vec![manifest.digest.clone()];
+            if request.recursive && manifest.is_index() {
+                let view = manifest.view(&request.image.to_string())?;
+                digests.extend(view.children().cloned());
+            }
+            digests
+        }
+        (None, Some(digest)) if !request.recursive => vec![digest.clone()],
+        (None, _) => {
+            return Err(Error::NotFound {
+                reference: request.image.to_string(),
+            });
+        }
+    };
     let public = {
         let signer = signer.clone();
         run_blocking(move || signer.public_key()).await?
@@ -71,7 +112,10 @@ pub async fn sign_image(
             .identity
             .clone()
             .unwrap_or_else(|| image.repo_name());
-        let payload = payload::simple_signing(&identity, &digest, &request.annotations);
+        let payload = match &request.payload {
+            Some(given) => given.clone(),
+            None => payload::simple_signing(&identity, &digest, &request.annotations),
+        };
         let signature = {
             let signer = signer.clone();
             let hash = Sha256Digest::of(&payload);
@@ -82,11 +126,14 @@ pub async fn sign_image(
         let layer = Layer::new(media_types::SIMPLE_SIGNING, payload.clone(), annotations);
         let signature_ref = attachment_ref(&image, &digest, AttachmentKind::Signature)?;
         let is_duplicate = |old: &Layer| is_duplicate_signature(old, &layer, &payload, &public);
-        let appended = append_layer(registry, &signature_ref, layer.clone(), &is_duplicate).await?;
+        let appended = request.upload
+            && append_layer(registry, &signature_ref, layer.clone(), &is_duplicate).await?;
         signed.push(Signed {
             image,
             signature_ref,
-            already_present: !appended,
+            already_present: request.upload && !appended,
+            payload,
+            signature,
         });
     }
     Ok(signed)
@@ -224,6 +271,12 @@ pub async fn sign_image_bundle(
             image,
             signature_ref: referrer,
             already_present: false,
+            signature: envelope
+                .signatures
+                .first()
+                .map(|s| s.sig.clone())
+                .unwrap_or_default(),
+            payload: envelope.payload,
         });
     }
     Ok(signed)

@@ -8,13 +8,14 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use sigmirror_cosign::attest::{AttestationCandidate, VerifiedAttestation, verify_attestations};
 use sigmirror_cosign::bundle_image::BundleCandidate;
-use sigmirror_cosign::conventions::{attachment_ref, max_attachment_size};
+use sigmirror_cosign::conventions::{SIGNATURE_ANNOTATION, attachment_ref, max_attachment_size};
+use sigmirror_cosign::signature_image::Layer;
 use sigmirror_cosign::verifier::Verifier;
 use sigmirror_cosign::verify::{SignatureCandidate, Verification, verify_signatures};
-use sigmirror_oci::ImageRef;
 use sigmirror_oci::attachment::AttachmentKind;
 use sigmirror_oci::manifest::{Descriptor, ImageManifest};
 use sigmirror_oci::source::{Source, resolve};
+use sigmirror_oci::{ImageRef, media_types};
 
 use crate::error::Result;
 use crate::referrers::bundle_referrers;
@@ -106,6 +107,39 @@ pub async fn verify_image<S: Source>(
         &pinned,
         candidates,
         bundles,
+        annotations,
+    )?)
+}
+
+/// Verifies a signature given apart from the registry (cosign's `verify --signature`) over
+/// `payload`, or when none is given over the simple-signing payload cosign makes for the digest
+/// `image` resolves to; the payload must name that digest and carry `annotations`, as for
+/// [`verify_image`]. `signature_b64` is the base64 signature.
+pub async fn verify_detached<S: Source>(
+    source: &S,
+    verifier: &Verifier,
+    image: &ImageRef,
+    payload: Option<Vec<u8>>,
+    signature_b64: &str,
+    annotations: &BTreeMap<String, Value>,
+) -> Result<Verification> {
+    let digest = resolve(source, image).await?.digest;
+    let pinned = image.with_digest(&digest);
+    let payload = payload.unwrap_or_else(|| {
+        sigmirror_cosign::payload::simple_signing(&image.repo_name(), &digest, &BTreeMap::new())
+    });
+    let mut signature = BTreeMap::new();
+    signature.insert(SIGNATURE_ANNOTATION.to_owned(), signature_b64.to_owned());
+    let layer = Layer::new(media_types::SIMPLE_SIGNING, payload.clone(), signature);
+    let candidate = SignatureCandidate {
+        layer: layer.descriptor,
+        payload: Ok(payload),
+    };
+    Ok(verify_signatures(
+        verifier,
+        &pinned,
+        vec![candidate],
+        vec![],
         annotations,
     )?)
 }

@@ -44,10 +44,15 @@ pub enum Attach {
 #[derive(Debug, Args)]
 pub struct EvidenceArgs {
     /// PEM signing certificate to attach.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, visible_alias = "cert", value_name = "FILE")]
     certificate: Option<PathBuf>,
     /// PEM certificate chain to attach with the certificate.
-    #[arg(long, value_name = "FILE", requires = "certificate")]
+    #[arg(
+        long,
+        visible_alias = "cert-chain",
+        value_name = "FILE",
+        requires = "certificate"
+    )]
     certificate_chain: Option<PathBuf>,
     /// Rekor bundle JSON (`{"SignedEntryTimestamp":…,"Payload":{…}}`) to attach: the
     /// transparency-log evidence keyless verification checks offline.
@@ -56,12 +61,24 @@ pub struct EvidenceArgs {
     /// RFC 3161 timestamp JSON (`{"SignedRFC3161Timestamp":…}`) to attach.
     #[arg(long, value_name = "FILE")]
     rfc3161_timestamp: Option<PathBuf>,
+    /// cosign's form of --rekor-bundle: the JSON `sign-blob --bundle` writes, whose
+    /// `rekorBundle` is attached.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "certificate",
+        conflicts_with = "rekor_bundle"
+    )]
+    rekor_response: Option<PathBuf>,
+    /// cosign's form of --rfc3161-timestamp: the timestamp authority's response itself (DER).
+    #[arg(long, value_name = "FILE", conflicts_with = "rfc3161_timestamp")]
+    tsr: Option<PathBuf>,
 }
 
 impl EvidenceArgs {
     /// Whether anything is given.
     fn is_empty(&self) -> bool {
-        self.certificate.is_none() && self.rfc3161_timestamp.is_none()
+        self.certificate.is_none() && self.rfc3161_timestamp.is_none() && self.tsr.is_none()
     }
 
     /// Reads the files, checking the Rekor bundle and timestamp parse: a malformed one would
@@ -76,11 +93,28 @@ impl EvidenceArgs {
                 })
                 .transpose()
         };
+        let rekor_bundle = match &self.rekor_response {
+            Some(file) => Some(
+                rekor_bundle_of_response(&read_text(&self.rekor_response)?.unwrap_or_default())
+                    .with_context(|| format!("--rekor-response {}", file.display()))?,
+            ),
+            None => read_text(&self.rekor_bundle)?,
+        };
+        let timestamp = match &self.tsr {
+            Some(file) => {
+                let der = crate::input::read_bounded(file, crate::input::SMALL, "--tsr file")?;
+                Some(format!(
+                    r#"{{"SignedRFC3161Timestamp":"{}"}}"#,
+                    sigmirror_cosign::b64::encode(&der)
+                ))
+            }
+            None => read_text(&self.rfc3161_timestamp)?,
+        };
         let evidence = SignatureEvidence {
             certificate: read_text(&self.certificate)?,
             chain: read_text(&self.certificate_chain)?,
-            rekor_bundle: read_text(&self.rekor_bundle)?,
-            timestamp: read_text(&self.rfc3161_timestamp)?,
+            rekor_bundle,
+            timestamp,
         };
         if let Some(bundle) = &evidence.rekor_bundle {
             classic::rekor_entry(bundle.as_bytes()).context("--rekor-bundle")?;
@@ -89,6 +123,22 @@ impl EvidenceArgs {
             classic::timestamp(timestamp.as_bytes()).context("--rfc3161-timestamp")?;
         }
         Ok(evidence)
+    }
+}
+
+/// The `rekorBundle` of cosign's local signed payload (`{"base64Signature":…,"cert":…,
+/// "rekorBundle":{…}}`), byte for byte.
+fn rekor_bundle_of_response(text: &str) -> Result<String> {
+    #[derive(serde::Deserialize)]
+    struct LocalSignedPayload<'a> {
+        #[serde(rename = "rekorBundle", borrow)]
+        rekor_bundle: Option<&'a serde_json::value::RawValue>,
+    }
+    let parsed: LocalSignedPayload<'_> =
+        serde_json::from_str(text).context("not cosign's signed-payload JSON")?;
+    match parsed.rekor_bundle {
+        Some(raw) => Ok(raw.get().to_owned()),
+        None => anyhow::bail!("it has no rekorBundle"),
     }
 }
 
@@ -180,13 +230,14 @@ pub enum SbomInputFormat {
 /// Arguments of `attach sbom`.
 #[derive(Debug, Args)]
 pub struct AttachSbom {
-    /// The SBOM file.
+    /// The SBOM file; `-` reads it from stdin.
     #[arg(long, value_name = "FILE")]
     sbom: PathBuf,
     /// Its format.
     #[arg(long = "type", value_enum, default_value = "spdx")]
     kind: SbomType,
-    /// Its encoding (default: JSON if the file name ends in .json).
+    /// Its encoding (default: JSON if the file name ends in .json, or, from stdin, if it
+    /// starts with `{`).
     #[arg(long, value_enum)]
     input_format: Option<SbomInputFormat>,
     #[command(flatten)]
@@ -199,10 +250,19 @@ pub struct AttachSbom {
 impl AttachSbom {
     fn run(self) -> Result<()> {
         let image = ImageRef::parse(&self.image)?;
-        let bytes = std::fs::read(&self.sbom)
-            .with_context(|| format!("cannot read {}", self.sbom.display()))?;
+        let from_stdin = self.sbom.as_os_str() == "-";
+        let bytes = if from_stdin {
+            let mut bytes = vec![];
+            std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)
+                .context("cannot read the SBOM from stdin")?;
+            bytes
+        } else {
+            std::fs::read(&self.sbom)
+                .with_context(|| format!("cannot read {}", self.sbom.display()))?
+        };
         let json = match self.input_format {
             Some(f) => matches!(f, SbomInputFormat::Json),
+            None if from_stdin => bytes.trim_ascii_start().starts_with(b"{"),
             None => self.sbom.extension().is_some_and(|e| e == "json"),
         };
         let kind = match self.kind {

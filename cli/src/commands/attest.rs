@@ -47,8 +47,7 @@ pub struct Attest {
     replace: bool,
     /// Write cosign 3's format: a Sigstore bundle stored as an OCI 1.1 referrer of the image,
     /// which cosign 3 verifies and cosign 2 does not read. Default: the classic `.att` image.
-    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    #[arg(long)]
     new_bundle_format: bool,
     #[command(flatten)]
     tlog: super::blob::TlogArgs,
@@ -207,9 +206,7 @@ pub struct AttestBlob {
     #[arg(long, value_name = "FILE")]
     bundle: Option<PathBuf>,
     /// Write `--bundle` as a Sigstore bundle v0.3 (cosign 3's default).
-    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", value_name = "BOOL",
-          requires = "bundle")]
+    #[arg(long, requires = "bundle")]
     new_bundle_format: bool,
     #[command(flatten)]
     tlog: super::blob::TlogArgs,

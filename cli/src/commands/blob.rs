@@ -40,8 +40,7 @@ fn open_blob(blob: &str) -> Result<Box<dyn Read>> {
 #[derive(Debug, Args)]
 pub struct TlogArgs {
     /// Accepted for cosign compatibility; only `false` is supported (no Rekor upload).
-    #[arg(long, default_value_t = false, action = ArgAction::Set, num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    #[arg(long)]
     tlog_upload: bool,
     /// Accepted for cosign compatibility (there is nothing to confirm without Rekor).
     #[arg(short = 'y', long)]
@@ -78,29 +77,40 @@ pub struct SignBlob {
     bundle: Option<PathBuf>,
     /// Write `--bundle` as a Sigstore bundle v0.3 (cosign 3's default; cosign 2 reads it with
     /// its own `--new-bundle-format`).
-    #[arg(long, default_value_t = false, action = ArgAction::Set, num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", value_name = "BOOL",
-          requires = "bundle")]
+    #[arg(long, requires = "bundle")]
     new_bundle_format: bool,
     /// Base64-encode the signature output; `--b64=false` writes raw DER.
     #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+          require_equals = true, default_missing_value = "true", value_name = "BOOL",
+          value_parser = clap::builder::BoolishValueParser::new())]
     b64: bool,
     #[command(flatten)]
     tlog: TlogArgs,
-    /// The file to sign; `-` reads stdin. Streamed: any size signs in constant memory.
-    #[arg(value_name = "BLOB")]
-    blob: String,
+    /// The files to sign, one after another as cosign does (the output files then hold the
+    /// last one's); `-` reads stdin. Streamed: any size signs in constant memory.
+    #[arg(value_name = "BLOB", required = true)]
+    blobs: Vec<String>,
 }
 
 impl SignBlob {
-    /// Runs the command.
+    /// Runs the command: signs each blob in turn with one opened key.
     pub fn run(self) -> Result<()> {
         self.tlog.check()?;
-        let signer = super::open_signer(&self.key, self.blob == "-")?;
-        eprintln!("Using payload from: {}", self.blob);
-        let signed = sign_blob(&signer, open_blob(&self.blob)?)
-            .with_context(|| format!("cannot sign {}", self.blob))?;
+        if self.blobs.iter().filter(|b| *b == "-").count() > 1 {
+            anyhow::bail!("stdin (-) can be read only once");
+        }
+        let signer = super::open_signer(&self.key, self.blobs.iter().any(|b| b == "-"))?;
+        for blob in &self.blobs {
+            self.sign_one(&signer, blob)?;
+        }
+        Ok(())
+    }
+
+    /// Signs one blob and writes or prints what was asked for.
+    fn sign_one(&self, signer: &sigmirror_signer::PluginSigner, blob: &str) -> Result<()> {
+        eprintln!("Using payload from: {blob}");
+        let signed =
+            sign_blob(signer, open_blob(blob)?).with_context(|| format!("cannot sign {blob}"))?;
         let encoded = b64::encode(&signed.signature);
         let sig_bytes: &[u8] = if self.b64 {
             encoded.as_bytes()
@@ -111,7 +121,7 @@ impl SignBlob {
             (None, _) => None,
             (Some(_), false) => Some(LocalBundle::for_signature(&signed.signature).to_json()),
             (Some(_), true) => {
-                let public = sigmirror_cosign::signer::Signer::public_key(&signer)?;
+                let public = sigmirror_cosign::signer::Signer::public_key(signer)?;
                 Some(sigmirror_cosign::bundle_image::message_bundle(
                     &signed.digest,
                     &signed.signature,

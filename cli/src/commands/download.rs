@@ -15,6 +15,7 @@ use sigmirror_cosign::sigstore::Bundle;
 use sigmirror_cosign::sigstore::bundle::Content;
 use sigmirror_cosign::statement::{self, predicate_type_uri};
 use sigmirror_cosign::{Error, b64};
+use sigmirror_oci::ImageRef;
 use sigmirror_oci::attachment::AttachmentKind;
 use sigmirror_oci::gojson;
 use sigmirror_registry::inspect::{attached_payloads, resolve_digest};
@@ -43,6 +44,10 @@ pub struct Download {
     /// With `attestation`: only envelopes of this predicate type (shortname or URI).
     #[arg(long, value_name = "URI")]
     predicate_type: Option<String>,
+    /// With `sbom` or `attestation` of a multi-platform image: those of this platform's image
+    /// (os/arch[/variant]) instead of the index's.
+    #[arg(long, value_name = "PLATFORM")]
+    platform: Option<String>,
     #[command(flatten)]
     target: super::source::ReadImageArgs,
 }
@@ -59,7 +64,16 @@ impl Download {
             DownloadKind::Attestation => AttachmentKind::Attestation,
             DownloadKind::Sbom => AttachmentKind::Sbom,
         };
-        let (layers, bundles) = block_on(async {
+        if self.platform.is_some() && kind == AttachmentKind::Signature {
+            anyhow::bail!(
+                "--platform is for `download sbom` and `download attestation`, as in cosign"
+            );
+        }
+        let (image, layers, bundles) = block_on(async {
+            let image = match &self.platform {
+                Some(platform) => for_platform(&registry, &image, platform).await?,
+                None => image,
+            };
             let layers = attached_payloads(&registry, &image, kind, MAX_DOWNLOAD).await?;
             // cosign 3's bundles referring to the image, of the same kind (not for SBOMs).
             let bundles = match kind {
@@ -70,7 +84,7 @@ impl Download {
                 }
                 _ => vec![],
             };
-            Ok::<_, anyhow::Error>((layers, bundles))
+            Ok::<_, anyhow::Error>((image, layers, bundles))
         })?;
         let bundles: Vec<Vec<u8>> = bundles
             .into_iter()
@@ -161,6 +175,36 @@ impl Download {
             }
         }
         Ok(())
+    }
+}
+
+/// The image of `platform` in the index `image` names, by digest; an image that is not an index,
+/// or an index without that platform, is an error naming what it has.
+async fn for_platform<S: sigmirror_oci::source::Source>(
+    source: &S,
+    image: &ImageRef,
+    platform: &str,
+) -> Result<ImageRef> {
+    let manifest = sigmirror_oci::source::resolve(source, image).await?;
+    if !manifest.is_index() {
+        anyhow::bail!(
+            "--platform {platform}: {image} is a single image, not a multi-platform index"
+        );
+    }
+    let view = manifest.view(&image.to_string())?;
+    match view.platform_entry(platform) {
+        Some(entry) => Ok(image.with_digest(&entry.digest)),
+        None => {
+            let known: Vec<String> = view
+                .manifests
+                .iter()
+                .filter_map(|d| d.platform.as_ref().map(ToString::to_string))
+                .collect();
+            anyhow::bail!(
+                "{image} has no image for platform {platform}; it has: {}",
+                known.join(", ")
+            )
+        }
     }
 }
 

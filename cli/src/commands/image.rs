@@ -13,8 +13,8 @@ use sigmirror_oci::ImageRef;
 use sigmirror_oci::attachment::AttachmentKind;
 use sigmirror_oci::gojson;
 use sigmirror_registry::inspect::{attachments, resolve_digest};
-use sigmirror_registry::sign::{SignRequest, sign_image, sign_image_bundle};
-use sigmirror_registry::verify::verify_image;
+use sigmirror_registry::sign::{SignRequest, Signed, sign_image, sign_image_bundle};
+use sigmirror_registry::verify::{verify_detached, verify_image};
 
 use super::registry::{RegistryArgs, block_on};
 
@@ -37,16 +37,29 @@ pub struct Sign {
     )]
     annotations: Vec<String>,
     /// For an image index, also sign every platform manifest.
-    #[arg(long)]
+    #[arg(short = 'r', long)]
     recursive: bool,
     /// Put this identity in the payload's docker-reference instead of the image's repository.
     #[arg(long, value_name = "IDENTITY")]
     sign_container_identity: Option<String>,
+    /// Sign this payload file as it is, instead of the simple-signing payload made for each
+    /// image.
+    #[arg(long, value_name = "FILE")]
+    payload: Option<std::path::PathBuf>,
+    /// Store the signature at the image's `.sig` tag; `--upload=false` only makes it (for
+    /// `--output-signature` and `--output-payload`).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", value_name = "BOOL",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    upload: bool,
+    #[command(flatten)]
+    outputs: SignOutputs,
+    #[command(flatten)]
+    attachment: AttachmentArgs,
     /// Write cosign 3's format: a Sigstore bundle stored as an OCI 1.1 referrer of the image,
     /// which cosign 3 verifies and cosign 2 does not read. Default: the classic `.sig` image,
     /// which cosign 2 and cosign 3 both verify.
-    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    #[arg(long)]
     new_bundle_format: bool,
     #[command(flatten)]
     tlog: super::blob::TlogArgs,
@@ -64,27 +77,41 @@ impl Sign {
         let mut parsed = crate::exit::parse_each(&self.images);
         let annotations = parse_annotations(&self.annotations)?;
         if self.new_bundle_format
-            && (!annotations.is_empty() || self.sign_container_identity.is_some())
+            && (!annotations.is_empty()
+                || self.sign_container_identity.is_some()
+                || self.payload.is_some()
+                || !self.upload
+                || self.outputs.any())
         {
             anyhow::bail!(
-                "-a and --sign-container-identity go into the classic payload; \
-                 a --new-bundle-format signature has no place for them"
+                "-a, --sign-container-identity, --payload, --upload=false and --output-* belong \
+                 to the classic .sig signature; a --new-bundle-format signature has no place \
+                 for them"
             );
         }
+        let payload = match &self.payload {
+            Some(file) => Some(
+                std::fs::read(file)
+                    .with_context(|| format!("cannot read the payload {}", file.display()))?,
+            ),
+            None => None,
+        };
         let signer: Arc<dyn Signer> = Arc::new(super::open_signer(&self.key, false)?);
         let registry = self.registry.registry()?;
         let bundle = self.new_bundle_format;
         let images = std::mem::take(&mut parsed.images);
+        let (attachment, payload, this) = (&self.attachment, &payload, &self);
         block_on(async {
             let results: Vec<_> = futures_util::stream::iter(images.iter().map(|image| {
-                let request = SignRequest {
-                    image: image.clone(),
-                    annotations: annotations.clone(),
-                    recursive: self.recursive,
-                    identity: self.sign_container_identity.clone(),
-                };
                 let (registry, signer) = (&registry, signer.clone());
+                let annotations = annotations.clone();
                 async move {
+                    let mut request = SignRequest::new(attachment.of(registry, image).await?);
+                    request.annotations = annotations;
+                    request.recursive = this.recursive;
+                    request.identity = this.sign_container_identity.clone();
+                    request.payload = payload.clone();
+                    request.upload = this.upload;
                     if bundle {
                         sign_image_bundle(registry, signer, &request).await
                     } else {
@@ -101,16 +128,113 @@ impl Sign {
                 .into_iter()
                 .chain(images.iter().map(ToString::to_string).zip(results));
             crate::exit::report_each("signed", outcomes, |signed| {
-                for s in signed {
-                    if s.already_present {
+                for s in &signed {
+                    if !self.upload {
+                        continue;
+                    } else if s.already_present {
                         eprintln!("Signature for {} already present; nothing pushed", s.image);
                     } else {
                         eprintln!("Pushing signature to: {}", s.signature_ref);
                     }
                 }
-                Ok(())
+                self.outputs.write(&signed, self.recursive, &*signer)
             })
         })
+    }
+}
+
+// cosign's `--output-signature`, `--output-payload` and `--output-certificate` of `sign`.
+// (Plain comments: a flattened struct's doc comment would replace the about of the
+// commands that flatten it, see `Command` in main.rs.)
+#[derive(Debug, Args)]
+pub struct SignOutputs {
+    /// Write the signature (base64) to FILE; with --recursive, one file per digest,
+    /// FILE-sha256-<hex>.
+    #[arg(long, value_name = "FILE")]
+    output_signature: Option<std::path::PathBuf>,
+    /// Write the signed payload to FILE; with --recursive, one file per digest, as for
+    /// --output-signature.
+    #[arg(long, value_name = "FILE")]
+    output_payload: Option<std::path::PathBuf>,
+    /// Write the signer's certificate to FILE; a key has none, so its public key (PEM) is
+    /// written, as cosign does.
+    #[arg(long, value_name = "FILE")]
+    output_certificate: Option<std::path::PathBuf>,
+}
+
+impl SignOutputs {
+    /// Whether any output file was asked for.
+    fn any(&self) -> bool {
+        self.output_signature.is_some()
+            || self.output_payload.is_some()
+            || self.output_certificate.is_some()
+    }
+
+    /// Writes what was asked for about `signed` (0600, as cosign): with several images each
+    /// overwrites the last, as in cosign; with `recursive` each digest has its own file.
+    fn write(&self, signed: &[Signed], recursive: bool, signer: &dyn Signer) -> Result<()> {
+        let per_digest = |file: &std::path::Path, s: &Signed| match s.image.digest() {
+            Some(d) if recursive => std::path::PathBuf::from(format!(
+                "{}-{}",
+                file.display(),
+                d.as_str().replace(':', "-")
+            )),
+            _ => file.to_path_buf(),
+        };
+        for s in signed {
+            if let Some(file) = &self.output_signature {
+                let file = per_digest(file, s);
+                let encoded = sigmirror_cosign::b64::encode(&s.signature);
+                crate::output::write_file(&file, encoded.as_bytes(), 0o600)?;
+            }
+            if let Some(file) = &self.output_payload {
+                crate::output::write_file(&per_digest(file, s), &s.payload, 0o600)?;
+            }
+        }
+        if let Some(file) = &self.output_certificate {
+            let public = signer.public_key()?;
+            crate::output::write_file(file, public.to_pem().as_bytes(), 0o600)?;
+            eprintln!("Certificate wrote in the file {}", file.display());
+        }
+        Ok(())
+    }
+}
+
+// cosign's deprecated `--attachment sbom` of `sign` and `verify`: act on the image's attached
+// SBOM instead of the image.
+// (Plain comments: a flattened struct's doc comment would replace the about of the
+// commands that flatten it, see `Command` in main.rs.)
+#[derive(Debug, Args)]
+pub struct AttachmentArgs {
+    /// Sign or verify the image's attached SBOM (the `.sbom` tag of its digest) instead of
+    /// the image. Deprecated in cosign, accepted for scripts that use it.
+    #[arg(long, value_enum, value_name = "ATTACHMENT")]
+    attachment: Option<Attachment>,
+}
+
+/// What `--attachment` can name.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Attachment {
+    /// The SBOM attached with `attach sbom`.
+    Sbom,
+}
+
+impl AttachmentArgs {
+    /// The image to act on: `image` itself, or its attached SBOM's tag.
+    pub async fn of<S: sigmirror_oci::source::Source>(
+        &self,
+        source: &S,
+        image: &ImageRef,
+    ) -> Result<ImageRef> {
+        match self.attachment {
+            None => Ok(image.clone()),
+            Some(Attachment::Sbom) => {
+                let digest = resolve_digest(source, image)
+                    .await
+                    .with_context(|| format!("resolving {image}"))?;
+                Ok(attachment_ref(image, &digest, AttachmentKind::Sbom)?)
+            }
+        }
     }
 }
 
@@ -140,6 +264,16 @@ pub struct Verify {
     /// Output format for verified payloads.
     #[arg(short = 'o', long, value_enum, default_value = "json")]
     output: VerifyOutput,
+    /// Check this signature (a file, or the signature itself; base64 or raw) instead of those
+    /// stored at the image's `.sig` tag.
+    #[arg(long, value_name = "FILE|BASE64")]
+    signature: Option<String>,
+    /// The payload `--signature` signs (default: the simple-signing payload cosign makes for
+    /// the image's digest, without annotations).
+    #[arg(long, value_name = "FILE", requires = "signature")]
+    payload: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    attachment: AttachmentArgs,
     #[command(flatten)]
     registry: RegistryArgs,
     #[command(flatten)]
@@ -162,13 +296,29 @@ impl Verify {
             labels,
         } = self.source.targets(&self.images, &self.registry)?;
         let images = std::mem::take(&mut parsed.images);
-        let (verifier, required) = (&verifier, &required);
+        let detached = self.detached_signature()?;
+        let (verifier, required, detached) = (&verifier, &required, &detached);
+        let attachment = &self.attachment;
         block_on(async {
             let results: Vec<_> =
                 futures_util::stream::iter(images.iter().zip(&sources).zip(&labels).map(
                     |((image, source), label)| async move {
-                        let verified = verify_image(&**source, verifier, image, required).await;
-                        verified.map(|v| (label, v))
+                        let image = attachment.of(&**source, image).await?;
+                        let verified = match detached {
+                            Some((payload, signature)) => {
+                                verify_detached(
+                                    &**source,
+                                    verifier,
+                                    &image,
+                                    payload.clone(),
+                                    signature,
+                                    required,
+                                )
+                                .await
+                            }
+                            None => verify_image(&**source, verifier, &image, required).await,
+                        };
+                        anyhow::Ok((label, verified?))
                     },
                 ))
                 .buffered(CONCURRENCY)
@@ -181,6 +331,37 @@ impl Verify {
                 Ok(())
             })
         })
+    }
+}
+
+impl Verify {
+    /// `--payload` and `--signature` as cosign reads them: the signature from a file, or the
+    /// argument itself; base64 taken as is, anything else encoded.
+    fn detached_signature(&self) -> Result<Option<(Option<Vec<u8>>, String)>> {
+        let Some(given) = &self.signature else {
+            return Ok(None);
+        };
+        let path = std::path::Path::new(given);
+        let bytes = if path.is_file() {
+            crate::input::read_bounded(path, crate::input::SMALL, "signature")?
+        } else {
+            given.as_bytes().to_vec()
+        };
+        let text = String::from_utf8_lossy(&bytes).trim().to_owned();
+        let signature = if sigmirror_cosign::b64::decode_lenient(text.as_bytes()).is_ok() {
+            text
+        } else {
+            sigmirror_cosign::b64::encode(&bytes)
+        };
+        let payload = match &self.payload {
+            Some(file) => Some(crate::input::read_bounded(
+                file,
+                crate::input::SMALL,
+                "payload",
+            )?),
+            None => None,
+        };
+        Ok(Some((payload, signature)))
     }
 }
 
@@ -247,7 +428,11 @@ impl Generate {
     pub fn run(self) -> Result<()> {
         let (image, registry) = self.target.open()?;
         let annotations = parse_annotations(&self.annotations)?;
-        let digest = block_on(async { Ok(resolve_digest(&registry, &image).await?) })?;
+        // A digest is the payload's whole subject: as in cosign, it is not looked up.
+        let digest = match image.digest() {
+            Some(digest) => digest.clone(),
+            None => block_on(async { Ok(resolve_digest(&registry, &image).await?) })?,
+        };
         let payload = simple_signing(&image.repo_name(), &digest, &annotations);
         use std::io::Write;
         std::io::stdout().write_all(&payload)?;

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use clap::{ArgAction, Args};
+use clap::Args;
 use sigmirror_registry::stall::StallRule;
 use sigmirror_registry::{Registry, RegistryOptions};
 use zeroize::Zeroizing;
@@ -17,12 +17,10 @@ use zeroize::Zeroizing;
 pub struct RegistryArgs {
     /// Use plain HTTP for the registry. Loopback, localhost and private-network registries
     /// use HTTP without it, as in cosign.
-    #[arg(long, default_value_t = false, action = ArgAction::Set, num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    #[arg(long)]
     pub allow_http_registry: bool,
     /// Accept invalid TLS certificates (self-signed, expired). Testing only.
-    #[arg(long, default_value_t = false, action = ArgAction::Set, num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    #[arg(long)]
     pub allow_insecure_registry: bool,
     /// Registry username (default: ~/.docker/config.json, else anonymous).
     #[arg(long, value_name = "USER")]

@@ -126,9 +126,7 @@ pub fn any_source(offline: &OfflineArgs, registry: &RegistryArgs) -> Result<AnyS
 pub struct VerifySourceArgs {
     /// Each IMAGE is an OCI layout folder (`cosign save`, `sigmirror save`): verify the image
     /// it holds, with the signatures or attestations saved with it; no network connection.
-    #[arg(long, conflicts_with = "offline", default_value_t = false,
-          action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true,
-          default_missing_value = "true", value_name = "BOOL")]
+    #[arg(long, conflicts_with = "offline")]
     pub local_image: bool,
     #[command(flatten)]
     pub offline: OfflineArgs,

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use clap::{ArgAction, Args};
+use clap::Args;
 use sigmirror_cosign::sigstore::keys::PublicKey as SigstoreKey;
 use sigmirror_cosign::sigstore::{
     Certificate, IdentitySpec, Options, Policy, TrustedRoot, trusted_root,
@@ -87,17 +87,18 @@ pub struct TrustArgs {
     ca_intermediates: Option<PathBuf>,
     /// Do not require a transparency-log entry (the certificate is then checked at the time of
     /// an RFC 3161 timestamp, or now). Said on stderr when used.
-    #[arg(long, default_value_t = false, action = ArgAction::Set, num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    #[arg(long)]
     insecure_ignore_tlog: bool,
+    /// The signatures come from a private Sigstore deployment without a transparency log:
+    /// do not require log entries (as --insecure-ignore-tlog, without its warning).
+    #[arg(long)]
+    private_infrastructure: bool,
     /// Do not require a signed certificate timestamp (SCT) in the certificate. Said on stderr
     /// when used.
-    #[arg(long, default_value_t = false, action = ArgAction::Set, num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    #[arg(long)]
     insecure_ignore_sct: bool,
     /// Require a verified RFC 3161 timestamp from a trusted timestamp authority.
-    #[arg(long, default_value_t = false, action = ArgAction::Set, num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    #[arg(long)]
     use_signed_timestamps: bool,
 }
 
@@ -222,6 +223,12 @@ impl TrustArgs {
         Ok(base)
     }
 
+    /// Whether log entries are not required (`--insecure-ignore-tlog` or
+    /// `--private-infrastructure`).
+    fn ignores_tlog(&self) -> bool {
+        self.insecure_ignore_tlog || self.private_infrastructure
+    }
+
     fn options(&self) -> Options {
         if self.insecure_ignore_tlog {
             eprintln!("WARNING: skipping transparency log verification (--insecure-ignore-tlog)");
@@ -232,7 +239,7 @@ impl TrustArgs {
             );
         }
         Options {
-            tlog: !self.insecure_ignore_tlog,
+            tlog: !self.ignores_tlog(),
             sct: !self.insecure_ignore_sct,
             signed_timestamps: self.use_signed_timestamps,
             classic_identity: false,
@@ -242,7 +249,7 @@ impl TrustArgs {
     /// A Sigstore verifier for `policy`; a trusted root is required unless nothing needs one
     /// (a key, with the log ignored).
     fn sigstore(&self, policy: Policy, store: Option<&Path>) -> Result<SigstoreVerifier> {
-        let needs_root = !(matches!(policy, Policy::Key(_)) && self.insecure_ignore_tlog);
+        let needs_root = !(matches!(policy, Policy::Key(_)) && self.ignores_tlog());
         let trust = match self.trusted_root(store)? {
             Some(root) => root,
             None if !needs_root => TrustedRoot::default(),

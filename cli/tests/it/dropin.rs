@@ -161,3 +161,207 @@ fn local_image_verifies_a_saved_layout_without_the_registry() {
     ])
     .fails_with("cannot be used with");
 }
+
+#[test]
+fn sign_writes_cosigns_output_files_and_verify_checks_a_detached_signature() {
+    let s = setup("dropin/outputs");
+    generate_other_key_pair(&s.dir);
+    // --upload=false: the signature is made and written, nothing is pushed.
+    s.sm(&[
+        "sign",
+        "--key",
+        "cosign.key",
+        "--upload=false",
+        "--output-signature",
+        "image.sig",
+        "--output-payload",
+        "payload.json",
+        "--output-certificate",
+        "cert.pem",
+        &s.image,
+    ])
+    .ok();
+    s.cosign_verify("verify", "cosign.pub", &s.image, &[])
+        .fails_with("no signatures found");
+    for file in ["image.sig", "payload.json", "cert.pem"] {
+        let mode = std::fs::metadata(s.dir.join(file)).unwrap().permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o600,
+            "{file}"
+        );
+    }
+    // A key has no certificate: its public key is written, as cosign does.
+    assert_eq!(s.dir.read("cert.pem"), s.dir.read("cosign.pub"));
+    // The real cosign accepts the detached signature over the payload, and so does sigmirror,
+    // from the file, from the variable, and with the payload made again from the digest.
+    s.cosign_verify(
+        "verify",
+        "cosign.pub",
+        &s.image,
+        &["--signature", "image.sig", "--payload", "payload.json"],
+    )
+    .ok();
+    s.sm(&[
+        "verify",
+        "--key",
+        "cosign.pub",
+        "--signature",
+        "image.sig",
+        "--payload",
+        "payload.json",
+        &s.image,
+    ])
+    .ok();
+    let by_env = run(
+        sigmirror(&s.dir)
+            .env("COSIGN_SIGNATURE", "image.sig")
+            .args(["verify", "--key", "cosign.pub", &s.image]),
+        None,
+    )
+    .ok();
+    assert!(by_env.stdout_text().contains(&s.digest));
+    let b64 = String::from_utf8(s.dir.read("image.sig")).unwrap();
+    s.sm(&[
+        "verify",
+        "--key",
+        "cosign.pub",
+        "--signature",
+        &b64,
+        &s.image,
+    ])
+    .ok();
+    // Refused: another key, a tampered payload, and another image's digest.
+    s.sm(&[
+        "verify",
+        "--key",
+        "other.pub",
+        "--signature",
+        "image.sig",
+        &s.image,
+    ])
+    .fails_with("does not verify");
+    let tampered = String::from_utf8(s.dir.read("payload.json"))
+        .unwrap()
+        .replace("\"optional\":null", "\"optional\":{\"x\":\"y\"}");
+    s.dir.write("tampered.json", tampered);
+    s.sm(&[
+        "verify",
+        "--key",
+        "cosign.pub",
+        "--signature",
+        "image.sig",
+        "--payload",
+        "tampered.json",
+        &s.image,
+    ])
+    .fails_with("does not verify");
+    let other = format!("{}:v1", s.reg.image("dropin/other"));
+    push_image(&other, "other");
+    s.sm(&[
+        "verify",
+        "--key",
+        "cosign.pub",
+        "--signature",
+        "image.sig",
+        "--payload",
+        "payload.json",
+        &other,
+    ])
+    .fails_with("digest");
+    s.sm(&[
+        "verify",
+        "--key",
+        "cosign.pub",
+        "--signature",
+        "image.sig",
+        &other,
+    ])
+    .fails_with("does not verify");
+    // --payload signs a given payload as it is (here one with an annotation `sign` was not
+    // given); cosign verifies what was pushed, annotation included.
+    let generated = s
+        .sm(&["generate", "-a", "team=given", &s.image])
+        .ok()
+        .stdout;
+    s.dir.write("given.json", &generated);
+    s.sm(&[
+        "sign",
+        "--key",
+        "cosign.key",
+        "--payload",
+        "given.json",
+        &s.image,
+    ])
+    .ok();
+    s.cosign_verify("verify", "cosign.pub", &s.image, &["-a", "team=given"])
+        .ok();
+    // -r with an index: one file per digest, named as cosign names them.
+    let index = format!("{}:multi", s.reg.image("dropin/outputs"));
+    let (index_digest, children) = sigmirror_tests::oci::push_index(&index, "outputs-index");
+    s.sm(&[
+        "sign",
+        "-r",
+        "--key",
+        "cosign.key",
+        "--output-signature",
+        "idx.sig",
+        &index,
+    ])
+    .ok();
+    for digest in std::iter::once(&index_digest).chain(&children) {
+        let file = format!("idx.sig-{}", digest.replace(':', "-"));
+        let sig = String::from_utf8(s.dir.read(&file)).unwrap();
+        let pinned = format!("{}@{digest}", s.reg.image("dropin/outputs"));
+        s.sm(&[
+            "verify",
+            "--key",
+            "cosign.pub",
+            "--signature",
+            &sig,
+            &pinned,
+        ])
+        .ok();
+        s.cosign_verify("verify", "cosign.pub", &pinned, &[]).ok();
+    }
+}
+
+#[test]
+fn a_digest_not_yet_in_the_registry_is_signed_and_attested_as_cosign_does() {
+    let s = setup("dropin/early");
+    // The digest the image will have: the same content pushed elsewhere first.
+    let digest = push_image(&format!("{}:v1", s.reg.image("dropin/staging")), "early");
+    let early = format!("{}@{digest}", s.reg.image("dropin/later"));
+    let out = s.sm(&["sign", "--key", "cosign.key", &early]).ok();
+    assert!(
+        out.stderr.contains("Pushing signature to:"),
+        "{}",
+        out.stderr
+    );
+    s.dir.write("pred.json", r#"{"buildType":"test"}"#);
+    s.sm(&crate::attest_args(&early)).ok();
+    // A tag must exist, and -r needs the index.
+    let missing_tag = format!("{}:nosuchtag", s.reg.image("dropin/later"));
+    s.sm(&["sign", "--key", "cosign.key", &missing_tag])
+        .fails_with("not found");
+    s.sm(&["sign", "-r", "--key", "cosign.key", &early])
+        .fails_with("not found");
+    // The image arrives; the real cosign finds the signature and attestation waiting.
+    let tagged = format!("{}:v1", s.reg.image("dropin/later"));
+    assert_eq!(push_image(&tagged, "early"), digest);
+    s.cosign_verify("verify", "cosign.pub", &tagged, &[]).ok();
+    s.cosign_verify(
+        "verify-attestation",
+        "cosign.pub",
+        &tagged,
+        &["--type", TEST_PREDICATE_TYPE],
+    )
+    .ok();
+    // generate does not look a digest up either.
+    let generated = s.sm(&["generate", "127.0.0.1:1/never/there@sha256:0000000000000000000000000000000000000000000000000000000000000000"]).ok();
+    assert!(
+        generated
+            .stdout_text()
+            .contains("\"docker-reference\":\"127.0.0.1:1/never/there\"")
+    );
+}

@@ -564,6 +564,9 @@ fn keyless_flags_are_checked_before_anything_is_read() {
 
 /// Signs `repo@digest` as the private instance would for cosign 2 (`sign-image-layer` with
 /// `extra`) and attaches the signature with its certificate, Rekor bundle and timestamp.
+/// With `--tsa` among `extra`, the evidence is given in cosign's forms (`--cert`,
+/// `--cert-chain`, `--rekor-response` with the signed-payload JSON, `--tsr` with the DER
+/// response), else in sigmirror's (`--certificate`, `--rekor-bundle`, `--rfc3161-timestamp`).
 pub(crate) fn sign_image(
     ps: &PrivateSigstore,
     dir: &TestDir,
@@ -594,18 +597,58 @@ pub(crate) fn sign_image(
         payload.to_string_lossy().into_owned(),
         "--signature".into(),
         file("signature.b64"),
-        "--certificate".into(),
-        file("cert.pem"),
-        "--certificate-chain".into(),
-        file("chain.pem"),
-        "--rekor-bundle".into(),
-        file("rekor_bundle.json"),
     ];
-    if out.join("rfc3161timestamp.json").exists() {
-        attach.extend(["--rfc3161-timestamp".into(), file("rfc3161timestamp.json")]);
+    if extra.contains(&"--tsa") {
+        attach.extend(cosign_evidence_forms(&out));
+    } else {
+        attach.extend([
+            "--certificate".into(),
+            file("cert.pem"),
+            "--certificate-chain".into(),
+            file("chain.pem"),
+            "--rekor-bundle".into(),
+            file("rekor_bundle.json"),
+        ]);
+        if out.join("rfc3161timestamp.json").exists() {
+            attach.extend(["--rfc3161-timestamp".into(), file("rfc3161timestamp.json")]);
+        }
     }
     attach.push(image.to_owned());
     run(sigmirror(dir).args(&attach), None).ok();
+}
+
+/// `attach signature`'s evidence flags as cosign names and reads them, from the private
+/// instance's files in `out`: the Rekor bundle inside cosign's signed-payload JSON, the
+/// timestamp as the authority's DER response.
+fn cosign_evidence_forms(out: &TestDir) -> Vec<String> {
+    let read = |n: &str| std::fs::read_to_string(out.join(n)).unwrap();
+    let response = format!(
+        r#"{{"base64Signature":"{}","cert":"","rekorBundle":{}}}"#,
+        read("signature.b64").trim(),
+        read("rekor_bundle.json").trim()
+    );
+    out.write("rekor_response.json", response.as_bytes());
+    let timestamp: serde_json::Value =
+        serde_json::from_str(&read("rfc3161timestamp.json")).unwrap();
+    let der = sigmirror_cosign::b64::decode_lenient(
+        timestamp["SignedRFC3161Timestamp"]
+            .as_str()
+            .unwrap()
+            .as_bytes(),
+    )
+    .unwrap();
+    out.write("timestamp.tsr", &der);
+    let file = |n: &str| out.join(n).to_string_lossy().into_owned();
+    vec![
+        "--cert".into(),
+        file("cert.pem"),
+        "--cert-chain".into(),
+        file("chain.pem"),
+        "--rekor-response".into(),
+        file("rekor_response.json"),
+        "--tsr".into(),
+        file("timestamp.tsr"),
+    ]
 }
 
 #[test]

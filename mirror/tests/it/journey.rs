@@ -47,12 +47,7 @@ fn pull_save_load_push_copy_keep_signatures_verifiable() {
     let registry = Registry::new(RegistryOptions::default());
     let rt = runtime();
     rt.block_on(async {
-        let request = SignRequest {
-            image: image.clone(),
-            annotations: BTreeMap::new(),
-            recursive: false,
-            identity: None,
-        };
+        let request = SignRequest::new(image.clone());
         sign_image(&registry, Arc::new(key.clone()), &request)
             .await
             .unwrap();
