@@ -18,6 +18,11 @@ pub const BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
 /// Annotation holding an RFC 3161 timestamp (`{"SignedRFC3161Timestamp":…}`).
 pub const TIMESTAMP_ANNOTATION: &str = "dev.sigstore.cosign/rfc3161timestamp";
 
+/// The config media type (and so the artifact type) of a signature image pushed as an OCI 1.1
+/// referrer by cosign 2's `sign --registry-referrers-mode=oci-1-1`, which `verify
+/// --experimental-oci11` looks for.
+pub const OCI11_SIGNATURE_ARTIFACT_TYPE: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
+
 /// Environment variable naming another repository for signatures, as cosign reads it.
 pub const COSIGN_REPOSITORY_ENV: &str = "COSIGN_REPOSITORY";
 /// Environment variable selecting Docker media types for new signature images.
@@ -50,8 +55,19 @@ pub fn attachment_ref(image: &ImageRef, digest: &Digest, kind: AttachmentKind) -
 /// Whether new signature images use Docker media types (`COSIGN_DOCKER_MEDIA_TYPES`, parsed like
 /// Go's `strconv.ParseBool`).
 pub fn docker_media_types() -> bool {
+    env_flag(DOCKER_MEDIA_TYPES_ENV)
+}
+
+/// Whether cosign's experimental features are on (`COSIGN_EXPERIMENTAL`, parsed like Go's
+/// `strconv.ParseBool`): cosign refuses `--registry-referrers-mode=oci-1-1` without it.
+pub fn experimental() -> bool {
+    env_flag("COSIGN_EXPERIMENTAL")
+}
+
+/// Whether the variable `name` is true as Go's `strconv.ParseBool` reads it.
+fn env_flag(name: &str) -> bool {
     matches!(
-        std::env::var(DOCKER_MEDIA_TYPES_ENV).as_deref(),
+        std::env::var(name).as_deref(),
         Ok("1" | "t" | "T" | "TRUE" | "true" | "True")
     )
 }

@@ -9,7 +9,9 @@ use bytes::Bytes;
 use serde_json::Value;
 use sigmirror_cosign::b64;
 use sigmirror_cosign::bundle_image::{self, SIGN_PREDICATE_TYPE};
-use sigmirror_cosign::conventions::{SIGNATURE_ANNOTATION, attachment_ref, docker_media_types};
+use sigmirror_cosign::conventions::{
+    OCI11_SIGNATURE_ARTIFACT_TYPE, SIGNATURE_ANNOTATION, attachment_ref, docker_media_types,
+};
 use sigmirror_cosign::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE};
 use sigmirror_cosign::keys::PublicKey;
 use sigmirror_cosign::payload;
@@ -18,7 +20,7 @@ use sigmirror_cosign::signer::Signer;
 use sigmirror_oci::attachment::AttachmentKind;
 use sigmirror_oci::digest::Sha256Digest;
 use sigmirror_oci::manifest::{Descriptor, ImageManifest, Manifest};
-use sigmirror_oci::{ImageRef, media_types};
+use sigmirror_oci::{Digest, ImageRef, media_types};
 
 use crate::client::Registry;
 use crate::error::{Error, Result};
@@ -40,6 +42,10 @@ pub struct SignRequest {
     /// cosign's `--upload`: store the signature at the `.sig` tag. Without it the signature is
     /// only made (for `--output-signature`).
     pub upload: bool,
+    /// cosign 2's `--registry-referrers-mode=oci-1-1`: store the signature as an OCI 1.1
+    /// referrer of the digest (a signature image whose config media type is
+    /// [`OCI11_SIGNATURE_ARTIFACT_TYPE`], with a `subject`) instead of at the `.sig` tag.
+    pub oci11: bool,
 }
 
 impl SignRequest {
@@ -52,6 +58,7 @@ impl SignRequest {
             identity: None,
             payload: None,
             upload: true,
+            oci11: false,
         }
     }
 }
@@ -82,19 +89,30 @@ pub async fn sign_image(
     signer: Arc<dyn Signer>,
     request: &SignRequest,
 ) -> Result<Vec<Signed>> {
-    let digests = match (
+    // Each digest to sign, with its descriptor when the registry holds it (the subject of an
+    // OCI 1.1 signature).
+    let digests: Vec<(Digest, Option<Descriptor>)> = match (
         registry.get_manifest(&request.image).await?,
         request.image.digest(),
     ) {
         (Some(manifest), _) => {
-            let mut digests = vec![manifest.digest.clone()];
+            let mut digests = vec![(
+                manifest.digest.clone(),
+                Some(Descriptor::for_bytes(&manifest.media_type, &manifest.bytes)),
+            )];
             if request.recursive && manifest.is_index() {
                 let view = manifest.view(&request.image.to_string())?;
-                digests.extend(view.children().cloned());
+                digests.extend(
+                    view.manifests
+                        .iter()
+                        .map(|d| (d.digest.clone(), Some(bare_descriptor(d)))),
+                );
             }
             digests
         }
-        (None, Some(digest)) if !request.recursive => vec![digest.clone()],
+        (None, Some(digest)) if !request.recursive && !request.oci11 => {
+            vec![(digest.clone(), None)]
+        }
         (None, _) => {
             return Err(Error::NotFound {
                 reference: request.image.to_string(),
@@ -106,7 +124,7 @@ pub async fn sign_image(
         run_blocking(move || signer.public_key()).await?
     };
     let mut signed = vec![];
-    for digest in digests {
+    for (digest, subject) in digests {
         let image = request.image.with_digest(&digest);
         let identity = request
             .identity
@@ -126,8 +144,17 @@ pub async fn sign_image(
         let layer = Layer::new(media_types::SIMPLE_SIGNING, payload.clone(), annotations);
         let signature_ref = attachment_ref(&image, &digest, AttachmentKind::Signature)?;
         let is_duplicate = |old: &Layer| is_duplicate_signature(old, &layer, &payload, &public);
-        let appended = request.upload
-            && append_layer(registry, &signature_ref, layer.clone(), &is_duplicate).await?;
+        let (signature_ref, appended) = match subject {
+            Some(subject) if request.upload && request.oci11 => (
+                push_oci11_signature(registry, &image, subject, layer).await?,
+                true,
+            ),
+            _ => {
+                let appended = request.upload
+                    && append_layer(registry, &signature_ref, layer.clone(), &is_duplicate).await?;
+                (signature_ref, appended)
+            }
+        };
         signed.push(Signed {
             image,
             signature_ref,
@@ -195,6 +222,45 @@ pub async fn append_layer(
     Ok(true)
 }
 
+/// An index entry as a subject: media type, digest and size only, as a `HEAD` gives it.
+fn bare_descriptor(entry: &Descriptor) -> Descriptor {
+    Descriptor {
+        annotations: None,
+        platform: None,
+        ..entry.clone()
+    }
+}
+
+/// Pushes one signature layer as cosign 2's OCI 1.1 signature of `image` (a digest reference):
+/// the signature image with its config media type set to [`OCI11_SIGNATURE_ARTIFACT_TYPE`] and
+/// `subject`, by digest, indexed at the subject's fallback tag where the registry has no
+/// referrers API. Returns the referrer's digest reference.
+async fn push_oci11_signature(
+    registry: &Registry,
+    image: &ImageRef,
+    subject: Descriptor,
+    layer: Layer,
+) -> Result<ImageRef> {
+    let mut signature = SignatureImage::empty(docker_media_types());
+    signature.append(layer);
+    let rendered = signature.render();
+    let mut manifest = ImageManifest::parse(&rendered.manifest, "signature manifest")?;
+    manifest.config.media_type = OCI11_SIGNATURE_ARTIFACT_TYPE.to_owned();
+    manifest.subject = Some(subject);
+    for layer in &signature.layers {
+        if let Some(bytes) = &layer.bytes {
+            registry.put_blob(image, Bytes::from(bytes.clone())).await?;
+        }
+    }
+    registry
+        .put_blob(image, Bytes::from(rendered.config))
+        .await?;
+    let manifest = Manifest::from_bytes(manifest.to_bytes(), Some(&rendered.manifest_media_type));
+    let target = image.with_digest(&manifest.digest);
+    sigmirror_oci::source::Sink::put_manifest(registry, &target, &manifest).await?;
+    Ok(target)
+}
+
 /// Uploads an image's new layer blobs and config, then its manifest at `target`.
 pub async fn write_image(
     registry: &Registry,
@@ -247,11 +313,7 @@ pub async fn sign_image_bundle(
     let mut subjects = vec![Descriptor::for_bytes(&manifest.media_type, &manifest.bytes)];
     if request.recursive && manifest.is_index() {
         let view = manifest.view(&request.image.to_string())?;
-        subjects.extend(view.manifests.iter().map(|d| Descriptor {
-            annotations: None,
-            platform: None,
-            ..d.clone()
-        }));
+        subjects.extend(view.manifests.iter().map(bare_descriptor));
     }
     let public = {
         let signer = signer.clone();

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use sigmirror_cosign::attest::{AttestationCandidate, VerifiedAttestation, verify_attestations};
 use sigmirror_cosign::bundle_image::BundleCandidate;
-use sigmirror_cosign::conventions::{SIGNATURE_ANNOTATION, attachment_ref, max_attachment_size};
+use sigmirror_cosign::conventions::{
+    OCI11_SIGNATURE_ARTIFACT_TYPE, SIGNATURE_ANNOTATION, attachment_ref, max_attachment_size,
+};
 use sigmirror_cosign::signature_image::Layer;
 use sigmirror_cosign::verifier::Verifier;
 use sigmirror_cosign::verify::{SignatureCandidate, Verification, verify_signatures};
@@ -38,6 +40,16 @@ pub async fn fetch_attached<S: Source>(
         return Ok((pinned, vec![]));
     };
     let manifest = ImageManifest::parse(&manifest.bytes, &reference.to_string())?;
+    Ok((pinned, fetch_layers(source, &reference, manifest).await))
+}
+
+/// Each layer of `manifest` (read from `reference`) with its payload, or why it could not be
+/// fetched (too large for an attachment, or missing).
+async fn fetch_layers<S: Source>(
+    source: &S,
+    reference: &ImageRef,
+    manifest: ImageManifest,
+) -> Vec<(Descriptor, std::result::Result<Vec<u8>, String>)> {
     let limit = max_attachment_size();
     let mut layers = vec![];
     for layer in manifest.layers {
@@ -48,13 +60,36 @@ pub async fn fetch_attached<S: Source>(
             ))
         } else {
             source
-                .get_blob(&reference, &layer.digest, limit)
+                .get_blob(reference, &layer.digest, limit)
                 .await
                 .map_err(|e| e.to_string())
         };
         layers.push((layer, payload));
     }
-    Ok((pinned, layers))
+    layers
+}
+
+/// The layers of cosign 2's OCI 1.1 signatures of `pinned` (a digest reference): its referrers
+/// whose config media type is [`OCI11_SIGNATURE_ARTIFACT_TYPE`] (`sign
+/// --registry-referrers-mode=oci-1-1`), each layer with its payload, as for the `.sig` image.
+pub async fn fetch_oci11_signatures<S: Source>(
+    source: &S,
+    pinned: &ImageRef,
+) -> Result<Vec<(Descriptor, std::result::Result<Vec<u8>, String>)>> {
+    let mut layers = vec![];
+    for digest in source.referrers(pinned).await? {
+        let reference = pinned.with_digest(&digest);
+        let Some(manifest) = source.get_manifest(&reference).await? else {
+            continue;
+        };
+        let Ok(manifest) = ImageManifest::parse(&manifest.bytes, &reference.to_string()) else {
+            continue;
+        };
+        if manifest.config.media_type == OCI11_SIGNATURE_ARTIFACT_TYPE {
+            layers.extend(fetch_layers(source, &reference, manifest).await);
+        }
+    }
+    Ok(layers)
 }
 
 /// The cosign 3 bundle referrers of `pinned` (a digest reference) of one kind (signatures, or
@@ -96,7 +131,22 @@ pub async fn verify_image<S: Source>(
     image: &ImageRef,
     annotations: &BTreeMap<String, Value>,
 ) -> Result<Verification> {
-    let (pinned, layers) = fetch_attached(source, image, AttachmentKind::Signature).await?;
+    verify_image_with(source, verifier, image, annotations, false).await
+}
+
+/// [`verify_image`], and with `oci11` also cosign 2's OCI 1.1 signatures of the image
+/// (`verify --experimental-oci11`): a signature found either way counts.
+pub async fn verify_image_with<S: Source>(
+    source: &S,
+    verifier: &Verifier,
+    image: &ImageRef,
+    annotations: &BTreeMap<String, Value>,
+    oci11: bool,
+) -> Result<Verification> {
+    let (pinned, mut layers) = fetch_attached(source, image, AttachmentKind::Signature).await?;
+    if oci11 {
+        layers.extend(fetch_oci11_signatures(source, &pinned).await?);
+    }
     let candidates = layers
         .into_iter()
         .map(|(layer, payload)| SignatureCandidate { layer, payload })

@@ -14,7 +14,7 @@ use sigmirror_oci::attachment::AttachmentKind;
 use sigmirror_oci::gojson;
 use sigmirror_registry::inspect::{attachments, resolve_digest};
 use sigmirror_registry::sign::{SignRequest, Signed, sign_image, sign_image_bundle};
-use sigmirror_registry::verify::{verify_detached, verify_image};
+use sigmirror_registry::verify::{verify_detached, verify_image_with};
 
 use super::registry::{RegistryArgs, block_on};
 
@@ -52,6 +52,11 @@ pub struct Sign {
           require_equals = true, default_missing_value = "true", value_name = "BOOL",
           value_parser = clap::builder::BoolishValueParser::new())]
     upload: bool,
+    /// Where the signature goes: at the image's `.sig` tag (legacy), or as an OCI 1.1 referrer
+    /// of its digest (oci-1-1, cosign 2's experimental format, which `verify
+    /// --experimental-oci11` finds).
+    #[arg(long, value_enum, default_value = "legacy", value_name = "MODE")]
+    registry_referrers_mode: ReferrersMode,
     #[command(flatten)]
     outputs: SignOutputs,
     #[command(flatten)]
@@ -81,12 +86,20 @@ impl Sign {
                 || self.sign_container_identity.is_some()
                 || self.payload.is_some()
                 || !self.upload
-                || self.outputs.any())
+                || self.outputs.any()
+                || matches!(self.registry_referrers_mode, ReferrersMode::Oci11))
         {
             anyhow::bail!(
-                "-a, --sign-container-identity, --payload, --upload=false and --output-* belong \
-                 to the classic .sig signature; a --new-bundle-format signature has no place \
-                 for them"
+                "-a, --sign-container-identity, --payload, --upload=false, --output-* and \
+                 --registry-referrers-mode belong to the classic signature; a \
+                 --new-bundle-format signature has no place for them"
+            );
+        }
+        let oci11 = matches!(self.registry_referrers_mode, ReferrersMode::Oci11);
+        if oci11 && !sigmirror_cosign::conventions::experimental() {
+            anyhow::bail!(
+                "--registry-referrers-mode=oci-1-1 is experimental: set COSIGN_EXPERIMENTAL=1 to \
+                 use it, as cosign asks"
             );
         }
         let payload = match &self.payload {
@@ -112,6 +125,7 @@ impl Sign {
                     request.identity = this.sign_container_identity.clone();
                     request.payload = payload.clone();
                     request.upload = this.upload;
+                    request.oci11 = oci11;
                     if bundle {
                         sign_image_bundle(registry, signer, &request).await
                     } else {
@@ -131,6 +145,15 @@ impl Sign {
                 for s in &signed {
                     if !self.upload {
                         continue;
+                    } else if oci11 {
+                        eprintln!(
+                            "Uploading signature for [{}] to [{}] with config.mediaType [{}] \
+                             layers[0].mediaType [{}].",
+                            s.image,
+                            s.signature_ref,
+                            sigmirror_cosign::conventions::OCI11_SIGNATURE_ARTIFACT_TYPE,
+                            sigmirror_oci::media_types::SIMPLE_SIGNING
+                        );
                     } else if s.already_present {
                         eprintln!("Signature for {} already present; nothing pushed", s.image);
                     } else {
@@ -141,6 +164,16 @@ impl Sign {
             })
         })
     }
+}
+
+/// cosign's `--registry-referrers-mode`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReferrersMode {
+    /// The `.sig` tag of the image's digest.
+    Legacy,
+    /// An OCI 1.1 referrer of the image's digest.
+    #[value(name = "oci-1-1")]
+    Oci11,
 }
 
 // cosign's `--output-signature`, `--output-payload` and `--output-certificate` of `sign`.
@@ -272,6 +305,11 @@ pub struct Verify {
     /// the image's digest, without annotations).
     #[arg(long, value_name = "FILE", requires = "signature")]
     payload: Option<std::path::PathBuf>,
+    /// Also look for cosign 2's OCI 1.1 signatures (`sign --registry-referrers-mode=oci-1-1`)
+    /// among the image's referrers; a valid signature found either there or at the `.sig` tag
+    /// counts.
+    #[arg(long)]
+    experimental_oci11: bool,
     #[command(flatten)]
     attachment: AttachmentArgs,
     #[command(flatten)]
@@ -298,7 +336,7 @@ impl Verify {
         let images = std::mem::take(&mut parsed.images);
         let detached = self.detached_signature()?;
         let (verifier, required, detached) = (&verifier, &required, &detached);
-        let attachment = &self.attachment;
+        let (attachment, oci11) = (&self.attachment, self.experimental_oci11);
         block_on(async {
             let results: Vec<_> =
                 futures_util::stream::iter(images.iter().zip(&sources).zip(&labels).map(
@@ -316,7 +354,10 @@ impl Verify {
                                 )
                                 .await
                             }
-                            None => verify_image(&**source, verifier, &image, required).await,
+                            None => {
+                                verify_image_with(&**source, verifier, &image, required, oci11)
+                                    .await
+                            }
                         };
                         anyhow::Ok((label, verified?))
                     },

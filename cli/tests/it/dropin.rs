@@ -365,3 +365,235 @@ fn a_digest_not_yet_in_the_registry_is_signed_and_attested_as_cosign_does() {
             .contains("\"docker-reference\":\"127.0.0.1:1/never/there\"")
     );
 }
+
+#[test]
+fn flags_and_forms_from_cosigns_scripts_mean_what_they_mean_in_cosign() {
+    let s = setup("dropin/forms");
+    generate_other_key_pair(&s.dir);
+    // Every on/off flag takes =true and =false (and Go's 1/0), its variable too.
+    s.sm(&[
+        "sign",
+        "--key",
+        "cosign.key",
+        "--recursive=false",
+        "--upload=true",
+        &s.image,
+    ])
+    .ok();
+    s.sm(&[
+        "verify",
+        "--key",
+        "cosign.pub",
+        "--offline=false",
+        "--private-infrastructure",
+        &s.image,
+    ])
+    .ok();
+    s.sm(&["verify", "--key", "cosign.pub", "--offline=1", &s.image])
+        .fails_with("no store");
+    s.sm(&["verify", "--key", "cosign.pub", "--offline=maybe", &s.image])
+        .fails_with("invalid value 'maybe'");
+    // --output-file: what stdout would show, in the file.
+    let shown = s
+        .sm(&["verify", "--key", "cosign.pub", &s.image])
+        .ok()
+        .stdout;
+    s.sm(&[
+        "verify",
+        "--key",
+        "cosign.pub",
+        "--output-file",
+        "verified.json",
+        &s.image,
+    ])
+    .ok();
+    assert_eq!(s.dir.read("verified.json"), shown);
+    // sign-blob of several files: one signature per line, each verified by cosign.
+    s.dir.write("a.txt", "first\n");
+    s.dir.write("b.txt", "second\n");
+    let out = s
+        .sm(&["sign-blob", "--key", "cosign.key", "a.txt", "b.txt"])
+        .ok();
+    let sigs: Vec<String> = out.stdout_text().lines().map(str::to_owned).collect();
+    assert_eq!(sigs.len(), 2);
+    for (file, sig) in ["a.txt", "b.txt"].iter().zip(&sigs) {
+        s.cosign(&[
+            "verify-blob",
+            "--key",
+            "cosign.pub",
+            "--insecure-ignore-tlog",
+            "--signature",
+            sig,
+            file,
+        ])
+        .ok();
+    }
+    s.cosign(&[
+        "verify-blob",
+        "--key",
+        "cosign.pub",
+        "--insecure-ignore-tlog",
+        "--signature",
+        &sigs[0],
+        "b.txt",
+    ])
+    .fails_with("invalid signature");
+    // attach sbom --sbom - reads stdin; cosign downloads the same bytes.
+    let sbom = br#"{"spdxVersion":"SPDX-2.3","name":"from-stdin"}"#;
+    let attached = run(
+        sigmirror(&s.dir).args(["attach", "sbom", "--sbom", "-", "--type", "spdx", &s.image]),
+        Some(sbom),
+    )
+    .ok();
+    assert!(attached.stderr.contains("spdx+json"), "{}", attached.stderr);
+    let downloaded = s.cosign(&["download", "sbom", &s.image]).ok().stdout;
+    assert_eq!(downloaded, sbom);
+    // --attachment sbom signs and verifies the SBOM image instead of the image.
+    s.sm(&[
+        "sign",
+        "--key",
+        "other.key",
+        "--attachment",
+        "sbom",
+        &s.image,
+    ])
+    .ok();
+    s.cosign_verify("verify", "other.pub", &s.image, &["--attachment", "sbom"])
+        .ok();
+    s.sm(&[
+        "verify",
+        "--key",
+        "other.pub",
+        "--attachment",
+        "sbom",
+        &s.image,
+    ])
+    .ok();
+    s.sm(&["verify", "--key", "other.pub", &s.image])
+        .fails_with("does not verify");
+    // download sbom --platform: the SBOM of one platform's image of an index.
+    let index = format!("{}:multi", s.reg.image("dropin/forms"));
+    let (_, children) = sigmirror_tests::oci::push_index(&index, "forms-index");
+    let arm = format!("{}@{}", s.reg.image("dropin/forms"), children[1]);
+    s.dir.write(
+        "arm.spdx.json",
+        r#"{"spdxVersion":"SPDX-2.3","name":"arm64"}"#,
+    );
+    s.sm(&["attach", "sbom", "--sbom", "arm.spdx.json", &arm])
+        .ok();
+    let ours = s
+        .sm(&["download", "sbom", "--platform", "linux/arm64", &index])
+        .ok()
+        .stdout;
+    let theirs = s
+        .cosign(&["download", "sbom", "--platform", "linux/arm64", &index])
+        .ok()
+        .stdout;
+    assert_eq!(ours, theirs);
+    assert_eq!(ours, s.dir.read("arm.spdx.json"));
+    s.sm(&["download", "sbom", &index]).fails_with("no SBOM");
+    s.sm(&["download", "sbom", "--platform", "linux/s390x", &index])
+        .fails_with("linux/arm64");
+    s.sm(&["download", "sbom", "--platform", "linux/arm64", &s.image])
+        .fails_with("not a multi-platform index");
+}
+
+#[test]
+fn oci_1_1_signatures_are_written_and_found_as_cosign_2_experimental_mode_does() {
+    let s = setup("dropin/oci11");
+    let experimental = |args: &[&str]| {
+        run(
+            sigmirror(&s.dir)
+                .env("COSIGN_PASSWORD", "pw")
+                .env("COSIGN_EXPERIMENTAL", "1")
+                .args(args),
+            None,
+        )
+    };
+    // As in cosign, the mode is experimental: refused without COSIGN_EXPERIMENTAL.
+    s.sm(&[
+        "sign",
+        "--key",
+        "cosign.key",
+        "--registry-referrers-mode=oci-1-1",
+        &s.image,
+    ])
+    .fails_with("COSIGN_EXPERIMENTAL=1");
+    let out = experimental(&[
+        "sign",
+        "--key",
+        "cosign.key",
+        "--registry-referrers-mode=oci-1-1",
+        &s.image,
+    ])
+    .ok();
+    assert!(
+        out.stderr
+            .contains("with config.mediaType [application/vnd.dev.cosign.artifact.sig.v1+json]"),
+        "{}",
+        out.stderr
+    );
+    // Not at the .sig tag: found only by those who look among the referrers.
+    s.cosign_verify("verify", "cosign.pub", &s.image, &[])
+        .fails_with("no signatures found");
+    s.cosign_verify("verify", "cosign.pub", &s.image, &["--experimental-oci11"])
+        .ok();
+    s.sm(&["verify", "--key", "cosign.pub", &s.image])
+        .fails_with("no signatures");
+    s.sm(&[
+        "verify",
+        "--key",
+        "cosign.pub",
+        "--experimental-oci11",
+        &s.image,
+    ])
+    .ok();
+    // The mirror carries the referrer: offline, the same.
+    let store = s.pull_into_store(&[&s.image]);
+    s.sm(&[
+        "verify",
+        "--offline",
+        "--store",
+        &store,
+        "--key",
+        "cosign.pub",
+        "--experimental-oci11",
+        &s.image,
+    ])
+    .ok();
+    // cosign's own OCI 1.1 signature, of another image, verifies here; a wrong key does not.
+    let other = format!("{}:v2", s.reg.image("dropin/oci11"));
+    push_image(&other, "oci11-other");
+    run(
+        sigmirror_tests::cosign(&s.dir)
+            .env("COSIGN_PASSWORD", "pw")
+            .env("COSIGN_EXPERIMENTAL", "1")
+            .args([
+                "sign",
+                "--key",
+                "cosign.key",
+                "--tlog-upload=false",
+                "--registry-referrers-mode=oci-1-1",
+                &other,
+            ]),
+        None,
+    )
+    .ok();
+    s.sm(&[
+        "verify",
+        "--key",
+        "cosign.pub",
+        "--experimental-oci11",
+        &other,
+    ])
+    .ok();
+    generate_other_key_pair(&s.dir);
+    s.sm(&[
+        "verify",
+        "--key",
+        "other.pub",
+        "--experimental-oci11",
+        &other,
+    ])
+    .fails_with("does not verify");
+}
