@@ -51,6 +51,19 @@ pub enum Error {
     /// Authentication of the encrypted key failed.
     #[error("decryption failed: wrong password, or the key file is corrupted")]
     DecryptionFailed,
+    /// A policy file cannot be used: unreadable, not valid Rego, or in a language sigmirror
+    /// cannot evaluate.
+    #[error("policy: {reason}")]
+    Policy {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An attestation does not satisfy the policies.
+    #[error("policy is not satisfied: {reason}")]
+    PolicyNotMet {
+        /// How it fails.
+        reason: String,
+    },
     /// A private key could not be parsed.
     #[error("invalid private key: {reason}")]
     InvalidPrivateKey {

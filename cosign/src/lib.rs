@@ -37,6 +37,8 @@ pub mod keys;
 pub mod payload;
 pub mod pem;
 mod predicate_check;
+#[cfg(feature = "rego")]
+pub mod rego_policy;
 pub mod signature_image;
 pub mod signer;
 pub mod sigstore;

@@ -9,6 +9,7 @@ use clap::{Args, ValueEnum};
 use futures_util::StreamExt;
 use sigmirror_cosign::attest::{attest_blob, verify_blob_attestation};
 use sigmirror_cosign::bundle::LocalBundle;
+use sigmirror_cosign::rego_policy::{self, RegoPolicies};
 use sigmirror_cosign::signer::Signer;
 use sigmirror_cosign::statement::{predicate, predicate_type_uri};
 use sigmirror_oci::timefmt::now_rfc3339;
@@ -126,6 +127,11 @@ pub struct VerifyAttestation {
     /// What to print for each verified attestation.
     #[arg(short = 'o', long, value_enum, default_value = "envelope")]
     output: AttestationOutput,
+    /// A Rego policy (FILE.rego) every verified attestation's statement must satisfy:
+    /// `data.signature.allow` must be true with the statement as `input`, as in cosign;
+    /// repeatable. CUE policies (.cue) are refused: there is no CUE evaluator here.
+    #[arg(long, value_name = "FILE")]
+    policy: Vec<PathBuf>,
     #[command(flatten)]
     registry: RegistryArgs,
     #[command(flatten)]
@@ -139,6 +145,14 @@ impl VerifyAttestation {
     /// Runs the command: exits 0 only if every image has a valid attestation.
     pub fn run(self) -> Result<()> {
         let predicate_type = predicate_type_uri(&self.kind)?;
+        // Every policy is read (and a CUE one refused) before anything is verified.
+        for file in &self.policy {
+            rego_policy::refuse_unsupported(file)?;
+        }
+        let policies = match self.policy.is_empty() {
+            true => None,
+            false => Some(RegoPolicies::load(&self.policy)?),
+        };
         let verifier = self
             .verifier
             .verifier(self.source.offline.store.existing_dir().as_deref())?;
@@ -148,7 +162,7 @@ impl VerifyAttestation {
             labels,
         } = self.source.targets(&self.images, &self.registry)?;
         let images = std::mem::take(&mut parsed.images);
-        let (verifier, predicate_type) = (&verifier, &predicate_type);
+        let (verifier, predicate_type, policies) = (&verifier, &predicate_type, &policies);
         block_on(async {
             let results: Vec<_> =
                 futures_util::stream::iter(images.iter().zip(&sources).zip(&labels).map(
@@ -159,8 +173,17 @@ impl VerifyAttestation {
                             image,
                             Some(predicate_type),
                         )
-                        .await;
-                        verified.map(|v| (label, v))
+                        .await?;
+                        if let Some(policies) = policies {
+                            eprintln!(
+                                "will be validating against Rego policies: {:?}",
+                                policies.files()
+                            );
+                            policies
+                                .check_all(verified.1.iter().map(|a| &a.statement.json))
+                                .with_context(|| format!("attestations of {image}"))?;
+                        }
+                        anyhow::Ok((label, verified))
                     },
                 ))
                 .buffered(CONCURRENCY)

@@ -597,3 +597,119 @@ fn oci_1_1_signatures_are_written_and_found_as_cosign_2_experimental_mode_does()
     ])
     .fails_with("does not verify");
 }
+
+#[test]
+fn attestation_policies_in_rego_are_evaluated_and_cue_is_refused_not_skipped() {
+    let s = setup("dropin/policy");
+    s.dir.write(
+        "slsa.json",
+        r#"{ "buildType": "x", "builder": { "id": "2" }, "recipe": {} }"#,
+    );
+    s.sm(&[
+        "attest",
+        "--key",
+        "cosign.key",
+        "--type",
+        "slsaprovenance",
+        "--predicate",
+        "slsa.json",
+        &s.image,
+    ])
+    .ok();
+    let verify = |policy: &str| {
+        s.sm(&[
+            "verify-attestation",
+            "--key",
+            "cosign.pub",
+            "--type",
+            "slsaprovenance",
+            "--policy",
+            policy,
+            &s.image,
+        ])
+    };
+    // The judge is cosign 3: the Debian build of cosign 2.5 has no Rego evaluator (it answers
+    // "invalid policy format, expected .cue"); it judges the CUE policy below instead.
+    let cosign_verify = |policy: &str| {
+        crate::cosign3::cosign3(
+            &s,
+            &[
+                "verify-attestation",
+                "--key",
+                "cosign.pub",
+                "--insecure-ignore-tlog",
+                "--allow-http-registry",
+                "--type",
+                "slsaprovenance",
+                "--policy",
+                policy,
+                &s.image,
+            ],
+        )
+    };
+    // Rego v0 syntax, as cosign's e2e tests write it; cosign agrees on each verdict.
+    s.dir.write(
+        "good.rego",
+        "package signature\n\nallow {\n  input.predicateType == \"https://slsa.dev/provenance/v0.2\"\n  input.predicate.builder.id == \"2\"\n}\n",
+    );
+    s.dir.write(
+        "bad.rego",
+        "package signature\n\nallow {\n  input.predicate.builder.id == \"3\"\n}\n",
+    );
+    verify("good.rego").ok();
+    cosign_verify("good.rego").ok();
+    verify("bad.rego").fails_with("result is undefined for query 'data.signature.allow'");
+    cosign_verify("bad.rego").fails_with("validation errors occurred");
+    // Several Rego files are one policy, as OPA loads them: `allow` holds if any of their
+    // `allow` rules does (cosign 3 agrees).
+    let both = [
+        "verify-attestation",
+        "--key",
+        "cosign.pub",
+        "--insecure-ignore-tlog",
+        "--type",
+        "slsaprovenance",
+        "--policy",
+        "good.rego",
+        "--policy",
+        "bad.rego",
+        &s.image,
+    ];
+    s.sm(&both).ok();
+    crate::cosign3::cosign3(&s, &both).ok();
+    // A second attestation of the type that fails the policy fails the image.
+    s.dir.write(
+        "slsa3.json",
+        r#"{ "buildType": "x", "builder": { "id": "3" }, "recipe": {} }"#,
+    );
+    s.sm(&[
+        "attest",
+        "--key",
+        "cosign.key",
+        "--type",
+        "slsaprovenance",
+        "--predicate",
+        "slsa3.json",
+        &s.image,
+    ])
+    .ok();
+    verify("good.rego").fails_with("1 validation errors occurred");
+    cosign_verify("good.rego").fails_with("validation errors occurred");
+    // CUE: cosign 2.5 evaluates it (and fails the image with the failing attestation);
+    // sigmirror cannot, and says so instead of passing the image.
+    s.dir.write("policy.cue", "predicate: builder: id: \"2\"\n");
+    s.cosign_verify(
+        "verify-attestation",
+        "cosign.pub",
+        &s.image,
+        &["--type", "slsaprovenance", "--policy", "policy.cue"],
+    )
+    .fails_with("validation errors occurred");
+    verify("policy.cue").fails_with("no CUE evaluator");
+    // Not Rego at all, and not a policy file: named errors.
+    s.dir
+        .write("broken.rego", "package signature\nallow {{ nope\n");
+    verify("broken.rego").fails_with("broken.rego");
+    s.dir.write("policy.json", "{}");
+    verify("policy.json").fails_with("expected .cue or .rego");
+}
