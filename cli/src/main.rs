@@ -168,11 +168,9 @@ fn main() -> std::process::ExitCode {
     if let Some(timeout) = cli.timeout {
         commands::registry::set_timeout(timeout);
     }
-    if let Some(file) = &cli.output_file {
-        if let Err(e) = output::stdout_into(file) {
-            eprintln!("Error: {}", exit::message(&e));
-            return std::process::ExitCode::FAILURE;
-        }
+    if let Some(Err(e)) = cli.output_file.as_deref().map(output::stdout_into) {
+        eprintln!("Error: {}", exit::message(&e));
+        return std::process::ExitCode::FAILURE;
     }
     let result = match cli.command {
         Command::GenerateKeyPair(cmd) => cmd.run(),

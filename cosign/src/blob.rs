@@ -1,5 +1,6 @@
-//! `sign-blob` / `verify-blob`: ECDSA over the SHA-256 of a file's bytes, which are streamed so
-//! memory stays flat for any size.
+//! `sign-blob` / `verify-blob`: a signature over the SHA-256 of a file's bytes, which are
+//! streamed so memory stays flat for any size; an Ed25519 key signs the bytes themselves, so
+//! for it the file is read whole, as cosign does.
 
 use std::io::Read;
 use std::path::Path;
@@ -17,12 +18,21 @@ pub struct BlobSignature {
     pub digest: Sha256Digest,
     /// Bytes hashed.
     pub size: u64,
-    /// ASN.1 DER ECDSA signature.
+    /// The signature (ASN.1 DER for ECDSA).
     pub signature: Vec<u8>,
 }
 
-/// Hashes `blob` in one streaming pass and signs the digest.
-pub fn sign_blob(signer: &dyn Signer, blob: impl Read) -> Result<BlobSignature> {
+/// Hashes `blob` in one streaming pass and signs the digest (Ed25519: reads it whole and signs
+/// the bytes).
+pub fn sign_blob(signer: &dyn Signer, mut blob: impl Read) -> Result<BlobSignature> {
+    if signer.public_key()?.signs_messages() {
+        let message = read_whole(&mut blob)?;
+        return Ok(BlobSignature {
+            digest: Sha256Digest::of(&message),
+            size: message.len() as u64,
+            signature: signer.sign_message(&message)?,
+        });
+    }
     let (digest, size) = Sha256Digest::of_reader(blob).map_err(|e| Error::io("<blob>", e))?;
     let signature = signer.sign_digest(&digest)?;
     Ok(BlobSignature {
@@ -32,11 +42,24 @@ pub fn sign_blob(signer: &dyn Signer, blob: impl Read) -> Result<BlobSignature> 
     })
 }
 
-/// Hashes `blob` in one streaming pass and verifies `signature` over it.
-pub fn verify_blob(key: &PublicKey, blob: impl Read, signature: &[u8]) -> Result<Sha256Digest> {
+/// Hashes `blob` in one streaming pass and verifies `signature` over it (Ed25519: reads it
+/// whole and verifies over the bytes).
+pub fn verify_blob(key: &PublicKey, mut blob: impl Read, signature: &[u8]) -> Result<Sha256Digest> {
+    if key.signs_messages() {
+        let message = read_whole(&mut blob)?;
+        key.verify_message(&message, signature)?;
+        return Ok(Sha256Digest::of(&message));
+    }
     let (digest, _) = Sha256Digest::of_reader(blob).map_err(|e| Error::io("<blob>", e))?;
     key.verify_digest(&digest, signature)?;
     Ok(digest)
+}
+
+fn read_whole(blob: &mut impl Read) -> Result<Vec<u8>> {
+    let mut message = vec![];
+    blob.read_to_end(&mut message)
+        .map_err(|e| Error::io("<blob>", e))?;
+    Ok(message)
 }
 
 /// Resolves a `--signature` argument the way cosign does: if it names an existing file, the

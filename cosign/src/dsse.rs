@@ -8,7 +8,6 @@ use crate::b64;
 use crate::error::{Error, Result};
 use crate::keys::PublicKey;
 use crate::signer::Signer;
-use sigmirror_oci::digest::Sha256Digest;
 use sigmirror_oci::gojson;
 
 /// The payload type of in-toto statements.
@@ -68,10 +67,10 @@ fn malformed(reason: impl Into<String>) -> Error {
 }
 
 impl Envelope {
-    /// Signs `payload` of `payload_type` with `signer` (SHA-256 over the PAE).
+    /// Signs `payload` of `payload_type` with `signer`: the PAE, as the key signs messages
+    /// (over its SHA-256 for ECDSA and RSA).
     pub fn sign(signer: &dyn Signer, payload_type: &str, payload: Vec<u8>) -> Result<Self> {
-        let digest = Sha256Digest::of(&pae(payload_type, &payload));
-        let sig = signer.sign_digest(&digest)?;
+        let sig = signer.sign_message(&pae(payload_type, &payload))?;
         Ok(Envelope {
             payload_type: payload_type.to_owned(),
             payload,
@@ -153,11 +152,11 @@ impl Envelope {
         if self.signatures.is_empty() {
             return Err(malformed("the envelope has no signatures"));
         }
-        let digest = Sha256Digest::of(&pae(&self.payload_type, &self.payload));
+        let pae = pae(&self.payload_type, &self.payload);
         if self
             .signatures
             .iter()
-            .any(|s| key.verify_digest(&digest, &s.sig).is_ok())
+            .any(|s| key.verify_message(&pae, &s.sig).is_ok())
         {
             Ok(())
         } else {

@@ -1,4 +1,6 @@
-//! ECDSA P-256 and P-384 verification through AWS-LC, for DER signatures over a digest.
+//! ECDSA P-256 and P-384 verification through AWS-LC, for DER signatures over a digest; and
+//! P-521, which only AWS-LC handles here (the pure-Rust ECDSA refuses a SHA-256 digest on a
+//! 521-bit curve, which is what cosign signs P-521 keys with).
 //!
 //! Why: verification is most of a `verify`'s work (a keyless signature is four or five ECDSA
 //! verifications: the signature, the Fulcio chain, the log's SET, an SCT), and the pure-Rust
@@ -15,6 +17,7 @@ use aws_lc_rs::signature::{self, EcdsaVerificationAlgorithm, UnparsedPublicKey};
 pub(crate) enum Curve {
     P256,
     P384,
+    P521,
 }
 
 /// Verifies DER `sig` over `prehash` with the uncompressed SEC1 point `point`. `None` when this
@@ -33,6 +36,9 @@ pub(crate) fn verify_digest_der(
         (Curve::P256, 48) => (&signature::ECDSA_P256_SHA384_ASN1, &digest::SHA384),
         (Curve::P384, 32) => (&signature::ECDSA_P384_SHA256_ASN1, &digest::SHA256),
         (Curve::P384, 48) => (&signature::ECDSA_P384_SHA384_ASN1, &digest::SHA384),
+        (Curve::P521, 32) => (&signature::ECDSA_P521_SHA256_ASN1, &digest::SHA256),
+        (Curve::P521, 48) => (&signature::ECDSA_P521_SHA384_ASN1, &digest::SHA384),
+        (Curve::P521, 64) => (&signature::ECDSA_P521_SHA512_ASN1, &digest::SHA512),
         _ => return None,
     };
     let digest = Digest::import_less_safe(prehash, hash).ok()?;
@@ -41,6 +47,29 @@ pub(crate) fn verify_digest_der(
             .verify_digest(&digest, sig)
             .is_ok(),
     )
+}
+
+/// Verifies a P-521 signature, DER or raw `r || s` (132 bytes), over `prehash` (SHA-256, -384
+/// or -512) with the uncompressed point `point`: AWS-LC is the only P-521 implementation here,
+/// so its answer is final.
+pub(crate) fn verify_p521(point: &[u8], prehash: &[u8], sig: &[u8]) -> bool {
+    if sig.len() != 132 {
+        return verify_digest_der(Curve::P521, point, prehash, sig) == Some(true);
+    }
+    let (algorithm, hash): (
+        &'static EcdsaVerificationAlgorithm,
+        &'static digest::Algorithm,
+    ) = match prehash.len() {
+        32 => (&signature::ECDSA_P521_SHA256_FIXED, &digest::SHA256),
+        48 => (&signature::ECDSA_P521_SHA384_FIXED, &digest::SHA384),
+        64 => (&signature::ECDSA_P521_SHA512_FIXED, &digest::SHA512),
+        _ => return false,
+    };
+    Digest::import_less_safe(prehash, hash).is_ok_and(|digest| {
+        UnparsedPublicKey::new(algorithm, point)
+            .verify_digest(&digest, sig)
+            .is_ok()
+    })
 }
 
 #[cfg(test)]

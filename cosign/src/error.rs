@@ -77,11 +77,18 @@ pub enum Error {
         reason: String,
     },
     /// A key of a type sigmirror does not sign or verify with.
-    #[error("unsupported key type: {found} (sigmirror supports ECDSA P-256 keys)")]
+    #[error(
+        "unsupported key type: {found} (cosign keys are ECDSA P-256, P-384 or P-521, RSA of 2048 \
+         to 4096 bits, or Ed25519)"
+    )]
     UnsupportedKeyType {
         /// The key type found.
         found: String,
     },
+    /// An Ed25519 key was asked to sign or verify a digest: its signatures are over the
+    /// message itself.
+    #[error("an Ed25519 key signs the message itself, not a digest of it")]
+    MessageOnlyKey,
     /// A signature could not be decoded (base64 or DER).
     #[error("malformed signature: {reason}")]
     MalformedSignature {

@@ -72,7 +72,7 @@ pub fn check_signature(
     let payload_digest = Sha256Digest::of(payload);
     let verified = match verifier {
         Verifier::Key(key) => {
-            key.verify_digest(&payload_digest, &signature)?;
+            key.verify_message(payload, &signature)?;
             None
         }
         Verifier::Sigstore(sigstore) => Some(sigstore.check_classic_signature(

@@ -18,7 +18,6 @@ use sigmirror_cosign::payload;
 use sigmirror_cosign::signature_image::{Layer, MAX_CONFIG_SIZE, MAX_LAYERS, SignatureImage};
 use sigmirror_cosign::signer::Signer;
 use sigmirror_oci::attachment::AttachmentKind;
-use sigmirror_oci::digest::Sha256Digest;
 use sigmirror_oci::manifest::{Descriptor, ImageManifest, Manifest};
 use sigmirror_oci::{Digest, ImageRef, media_types};
 
@@ -136,8 +135,8 @@ pub async fn sign_image(
         };
         let signature = {
             let signer = signer.clone();
-            let hash = Sha256Digest::of(&payload);
-            run_blocking(move || signer.sign_digest(&hash)).await?
+            let message = payload.clone();
+            run_blocking(move || signer.sign_message(&message)).await?
         };
         let mut annotations = BTreeMap::new();
         annotations.insert(SIGNATURE_ANNOTATION.to_owned(), b64::encode(&signature));
@@ -186,7 +185,7 @@ fn is_duplicate_signature(old: &Layer, new: &Layer, payload: &[u8], key: &Public
     };
     same_annotations
         && b64::decode_lenient(old_sig.as_bytes())
-            .is_ok_and(|sig| key.verify_digest(&Sha256Digest::of(payload), &sig).is_ok())
+            .is_ok_and(|sig| key.verify_message(payload, &sig).is_ok())
 }
 
 /// Read → de-duplicate → append → write the image at `target` (a `.sig` or `.att` tag).

@@ -20,6 +20,9 @@ use crate::error::{Error, Result};
 /// A key held by a signer plugin.
 pub struct PluginSigner {
     instance: Instance,
+    /// The public key, asked for once: signing a message needs its type, de-duplication and
+    /// bundles its value, and each ask may be a network round trip (KMS).
+    public: std::sync::OnceLock<PublicKey>,
 }
 
 /// Where a key's password comes from, asked only if its plugin needs one.
@@ -74,6 +77,7 @@ impl PluginSigner {
         let config = InstanceConfig::new(key.as_str(), password);
         Ok(PluginSigner {
             instance: plugin.instance(&config)?,
+            public: std::sync::OnceLock::new(),
         })
     }
 
@@ -86,10 +90,14 @@ impl PluginSigner {
         self.parse_public(&result)
     }
 
-    /// The public half of the key.
+    /// The public half of the key (asked of the plugin once per instance).
     pub fn public_key(&self) -> Result<PublicKey> {
+        if let Some(public) = self.public.get() {
+            return Ok(public.clone());
+        }
         let result: PublicKeyResult = self.instance.call_json(&Request::new(Method::PublicKey))?;
-        self.parse_public(&result)
+        let public = self.parse_public(&result)?;
+        Ok(self.public.get_or_init(|| public).clone())
     }
 
     /// Signs a SHA-256 digest; returns the DER signature.
@@ -97,6 +105,23 @@ impl PluginSigner {
         let method = Method::SignMessage(SignParams {
             digest: b64::encode(digest.as_bytes()),
             hash_algorithm: "sha256".into(),
+            message: None,
+        });
+        let result: SignResult = self.instance.call_json(&Request::new(method))?;
+        b64::decode_lenient(result.signature.as_bytes()).map_err(|e| Error::BadAnswer {
+            plugin: self.instance.plugin().name().to_owned(),
+            source: sigmirror_cosign::Error::MalformedSignature {
+                reason: e.to_string(),
+            },
+        })
+    }
+
+    /// Asks the plugin to sign `message` itself (keys whose signatures are over the message).
+    pub fn sign_whole(&self, message: &[u8]) -> Result<Vec<u8>> {
+        let method = Method::SignMessage(SignParams {
+            digest: b64::encode(Sha256Digest::of(message).as_bytes()),
+            hash_algorithm: "sha256".into(),
+            message: Some(b64::encode(message)),
         });
         let result: SignResult = self.instance.call_json(&Request::new(method))?;
         b64::decode_lenient(result.signature.as_bytes()).map_err(|e| Error::BadAnswer {
@@ -122,6 +147,15 @@ impl Signer for PluginSigner {
 
     fn sign_digest(&self, digest: &Sha256Digest) -> sigmirror_cosign::Result<Vec<u8>> {
         self.sign(digest)
+            .map_err(|e| sigmirror_cosign::Error::Signer(Box::new(e)))
+    }
+
+    /// A key that signs messages (Ed25519) gets the message; the others its digest.
+    fn sign_message(&self, message: &[u8]) -> sigmirror_cosign::Result<Vec<u8>> {
+        if !Signer::public_key(self)?.signs_messages() {
+            return self.sign_digest(&Sha256Digest::of(message));
+        }
+        self.sign_whole(message)
             .map_err(|e| sigmirror_cosign::Error::Signer(Box::new(e)))
     }
 }

@@ -713,3 +713,215 @@ fn attestation_policies_in_rego_are_evaluated_and_cue_is_refused_not_skipped() {
     s.dir.write("policy.json", "{}");
     verify("policy.json").fails_with("expected .cue or .rego");
 }
+
+/// Runs openssl in the setup's folder.
+fn openssl(s: &Setup, args: &[&str]) -> sigmirror_tests::Run {
+    run(
+        std::process::Command::new(sigmirror_tests::tool("openssl"))
+            .current_dir(s.dir.path())
+            .args(args),
+        None,
+    )
+    .ok()
+}
+
+#[test]
+fn every_key_type_cosign_imports_signs_and_verifies_in_both_directions() {
+    let s = setup("dropin/keys");
+    // Keys as openssl writes them: RSA as PKCS#1, P-384 as SEC1 after its parameters,
+    // P-521 and Ed25519 as PKCS#8.
+    openssl(&s, &["genrsa", "-traditional", "-out", "rsa.pem", "3072"]);
+    openssl(
+        &s,
+        &[
+            "ecparam",
+            "-name",
+            "secp384r1",
+            "-genkey",
+            "-out",
+            "p384.pem",
+        ],
+    );
+    openssl(
+        &s,
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-521",
+            "-out",
+            "p521.pem",
+        ],
+    );
+    openssl(
+        &s,
+        &["genpkey", "-algorithm", "ED25519", "-out", "ed25519.pem"],
+    );
+    assert!(
+        String::from_utf8(s.dir.read("rsa.pem"))
+            .unwrap()
+            .contains("BEGIN RSA PRIVATE KEY")
+    );
+    let names = ["rsa", "p384", "p521", "ed25519"];
+    for name in names {
+        // import-key-pair: cosign's encrypted file (0600) and the public key openssl derives.
+        s.sm(&[
+            "import-key-pair",
+            "--key",
+            &format!("{name}.pem"),
+            "--output-key-prefix",
+            &format!("sm-{name}"),
+        ])
+        .ok();
+        let mode = std::fs::metadata(s.dir.join(format!("sm-{name}.key")))
+            .unwrap()
+            .permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o600
+        );
+        let expected = openssl(&s, &["pkey", "-in", &format!("{name}.pem"), "-pubout"]).stdout;
+        assert_eq!(s.dir.read(&format!("sm-{name}.pub")), expected, "{name}");
+    }
+    for name in names {
+        // sigmirror signs and attests an image and a blob; the real cosign verifies each.
+        let image = format!("{}:{name}", s.reg.image("dropin/keys"));
+        push_image(&image, name);
+        let (key, public) = (format!("sm-{name}.key"), format!("sm-{name}.pub"));
+        s.sm(&["sign", "--key", &key, &image]).ok();
+        s.dir.write("pred.json", r#"{"buildType":"test"}"#);
+        s.sm(&[
+            "attest",
+            "--key",
+            &key,
+            "--predicate",
+            "pred.json",
+            "--type",
+            TEST_PREDICATE_TYPE,
+            &image,
+        ])
+        .ok();
+        s.cosign_verify("verify", &public, &image, &[]).ok();
+        s.cosign_verify(
+            "verify-attestation",
+            &public,
+            &image,
+            &["--type", TEST_PREDICATE_TYPE],
+        )
+        .ok();
+        s.dir
+            .write("blob.txt", format!("a blob signed with {name}\n"));
+        let sig = s
+            .sm(&["sign-blob", "--key", &key, "blob.txt"])
+            .ok()
+            .stdout_text();
+        s.cosign(&[
+            "verify-blob",
+            "--key",
+            &public,
+            "--insecure-ignore-tlog",
+            "--signature",
+            sig.trim(),
+            "blob.txt",
+        ])
+        .ok();
+        s.sm(&[
+            "verify-blob",
+            "--key",
+            &public,
+            "--signature",
+            sig.trim(),
+            "blob.txt",
+        ])
+        .ok();
+        s.dir.write("other.txt", "not what was signed\n");
+        s.sm(&[
+            "verify-blob",
+            "--key",
+            &public,
+            "--signature",
+            sig.trim(),
+            "other.txt",
+        ])
+        .fails_with("signature");
+        // The keys of the other types verify none of it.
+        for other in names.iter().filter(|o| **o != name) {
+            s.sm(&["verify", "--key", &format!("sm-{other}.pub"), &image])
+                .fails_with("does not verify");
+        }
+    }
+    // The other direction: the real cosign imports the same kind of keys and signs; sigmirror
+    // verifies. cosign 3 imports RSA and ECDSA keys (the Debian cosign 2.5 refuses them) and
+    // signs P-384 and P-521 keys over their curve's own hash; cosign 2.5 imports Ed25519.
+    for name in ["rsa", "p384", "p521"] {
+        let image = format!("{}:by-cosign-{name}", s.reg.image("dropin/keys"));
+        push_image(&image, &format!("by-cosign-{name}"));
+        // cosign reads PKCS#8 only.
+        openssl(
+            &s,
+            &[
+                "pkcs8",
+                "-topk8",
+                "-nocrypt",
+                "-in",
+                &format!("{name}.pem"),
+                "-out",
+                &format!("{name}.p8"),
+            ],
+        );
+        crate::cosign3::cosign3(
+            &s,
+            &[
+                "import-key-pair",
+                "--key",
+                &format!("{name}.p8"),
+                "--output-key-prefix",
+                &format!("c-{name}"),
+            ],
+        )
+        .ok();
+        crate::cosign3::cosign3(
+            &s,
+            &[
+                "sign",
+                "--key",
+                &format!("c-{name}.key"),
+                "--tlog-upload=false",
+                "--use-signing-config=false",
+                "--new-bundle-format=false",
+                &image,
+            ],
+        )
+        .ok();
+        s.sm(&["verify", "--key", &format!("c-{name}.pub"), &image])
+            .ok();
+        let wrong = s.sm(&["verify", "--key", "cosign.pub", &image]);
+        if name == "rsa" {
+            wrong.fails_with("not an ECDSA P-256 signature");
+        } else {
+            wrong.fails_with("does not verify");
+        }
+    }
+    let image = format!("{}:by-cosign-ed25519", s.reg.image("dropin/keys"));
+    push_image(&image, "by-cosign-ed25519");
+    s.cosign(&[
+        "import-key-pair",
+        "--key",
+        "ed25519.pem",
+        "--output-key-prefix",
+        "c-ed25519",
+    ])
+    .ok();
+    s.cosign(&[
+        "sign",
+        "--key",
+        "c-ed25519.key",
+        "--tlog-upload=false",
+        &image,
+    ])
+    .ok();
+    s.sm(&["verify", "--key", "c-ed25519.pub", &image]).ok();
+    s.sm(&["verify", "--key", "sm-rsa.pub", &image])
+        .fails_with("does not verify");
+}

@@ -162,32 +162,9 @@ fn import_pkcs8_and_sec1_p256_keys() {
 }
 
 #[test]
-fn import_refuses_other_key_types_and_writes_nothing() {
+fn import_refuses_key_types_cosign_does_not_sign_with_and_writes_nothing() {
     let dir = TestDir::new();
-    openssl(
-        &dir,
-        &[
-            "ecparam",
-            "-name",
-            "secp384r1",
-            "-genkey",
-            "-noout",
-            "-out",
-            "p384.pem",
-        ],
-    );
-    openssl(
-        &dir,
-        &[
-            "pkcs8",
-            "-topk8",
-            "-nocrypt",
-            "-in",
-            "p384.pem",
-            "-out",
-            "p384-pkcs8.pem",
-        ],
-    );
+    // RSA below 2048 bits, a curve cosign has no verifier for, and algorithms it does not know.
     openssl(
         &dir,
         &[
@@ -195,21 +172,32 @@ fn import_refuses_other_key_types_and_writes_nothing() {
             "-algorithm",
             "RSA",
             "-pkeyopt",
-            "rsa_keygen_bits:2048",
+            "rsa_keygen_bits:1024",
             "-out",
-            "rsa.pem",
+            "rsa1024.pem",
         ],
     );
     openssl(
         &dir,
-        &["genpkey", "-algorithm", "ED25519", "-out", "ed.pem"],
+        &[
+            "ecparam",
+            "-name",
+            "secp256k1",
+            "-genkey",
+            "-noout",
+            "-out",
+            "k1.pem",
+        ],
+    );
+    openssl(
+        &dir,
+        &["genpkey", "-algorithm", "ED448", "-out", "ed448.pem"],
     );
     let before = dir.entries();
     for (file, needle) in [
-        ("p384.pem", "P-384"),
-        ("p384-pkcs8.pem", "P-384"),
-        ("rsa.pem", "RSA"),
-        ("ed.pem", "Ed25519"),
+        ("rsa1024.pem", "RSA of 1024 bits"),
+        ("k1.pem", "secp256k1"),
+        ("ed448.pem", "Ed448"),
     ] {
         let out = run(
             sigmirror(&dir)
@@ -218,7 +206,6 @@ fn import_refuses_other_key_types_and_writes_nothing() {
             None,
         )
         .fails_with(needle);
-        assert!(out.stderr.contains("P-256"), "{}", out.stderr);
         assert_eq!(
             out.stderr.trim().lines().count(),
             1,

@@ -49,7 +49,7 @@ fn key_reference_without_a_plugin_is_a_clear_error() {
         sigmirror(&dir).args(["sign-blob", "--key", "testing://error-on-call", "blob"]),
         None,
     )
-    .fails_with("testing plugin: deliberate error in signMessage");
+    .fails_with("testing plugin: deliberate error in");
     run(
         sigmirror(&dir).args(["sign-blob", "--key", "testing://panic-on-new", "blob"]),
         None,

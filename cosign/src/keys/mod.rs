@@ -1,18 +1,23 @@
 //! Keys in cosign's file formats: the encrypted private key PEM (`ENCRYPTED SIGSTORE PRIVATE
-//! KEY`, legacy `ENCRYPTED COSIGN PRIVATE KEY`), unencrypted PKCS#8/SEC1 PEM for import, and PKIX
-//! public keys. sigmirror signs and verifies with ECDSA P-256 over SHA-256, the only key type
-//! `cosign generate-key-pair` makes.
+//! KEY`, legacy `ENCRYPTED COSIGN PRIVATE KEY`), unencrypted PKCS#8, SEC1 and PKCS#1 PEM for
+//! import, and PKIX public keys.
+//!
+//! Key types are those cosign's `import-key-pair` accepts: ECDSA P-256 (the only one
+//! `generate-key-pair` makes), P-384 and P-521, RSA of 2048 to 4096 bits, and Ed25519. They sign
+//! as cosign's `LoadPrivateKey` makes them sign, and verify as cosign's `LoadPublicKey` checks:
+//! ECDSA and RSA (PKCS#1 v1.5) over the SHA-256 digest of the message whatever the curve or
+//! size, Ed25519 over the message itself (it has no digest to sign: see [`PrivateKey::sign_message`]).
 
 pub mod encrypted;
 
-use p256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
-use p256::ecdsa::{DerSignature, Signature, SigningKey, VerifyingKey};
-use p256::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
+use p256::ecdsa::signature::hazmat::PrehashSigner;
+use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use pkcs8::der::Decode as _;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::pem;
+use crate::sigstore::keys::{P521Key, PublicKey as AnyKey};
 pub use encrypted::ScryptParams;
 /// The hash signatures are made over, re-exported for signers that only need keys.
 pub use sigmirror_oci::digest::Sha256Digest;
@@ -24,42 +29,22 @@ pub const COSIGN_PRIVATE_KEY_LABEL: &str = "ENCRYPTED COSIGN PRIVATE KEY";
 /// PEM label of PKIX public keys.
 pub const PUBLIC_KEY_LABEL: &str = "PUBLIC KEY";
 
-/// Refuses, naming what it is instead, any key algorithm but ECDSA on P-256 (the only one
-/// cosign key files hold); `no_curve` is the error for an EC key without a named curve.
-fn require_p256(
-    algorithm: &spki::AlgorithmIdentifierRef<'_>,
-    no_curve: impl FnOnce() -> Error,
-) -> Result<()> {
-    let alg = algorithm.oid.to_string();
-    if alg != oid::EC_PUBLIC_KEY {
-        return Err(Error::UnsupportedKeyType {
-            found: oid::algorithm_name(&alg),
-        });
-    }
-    let curve = algorithm
-        .parameters_oid()
-        .map_err(|_| no_curve())?
-        .to_string();
-    if curve != oid::P256 {
-        return Err(Error::UnsupportedKeyType {
-            found: oid::curve_name(&curve),
-        });
-    }
-    Ok(())
-}
+/// The RSA sizes accepted, in bits (as cosign's import: smaller keys are too weak, larger ones
+/// are not what any signer here makes).
+const RSA_BITS: std::ops::RangeInclusive<usize> = 2048..=4096;
 
 mod oid {
     pub const EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
     pub const RSA: &str = "1.2.840.113549.1.1.1";
     pub const ED25519: &str = "1.3.101.112";
     pub const P256: &str = "1.2.840.10045.3.1.7";
+    pub const P384: &str = "1.3.132.0.34";
+    pub const P521: &str = "1.3.132.0.35";
 
     /// A readable name for a curve OID, for error messages.
     pub fn curve_name(oid: &str) -> String {
         match oid {
             "1.3.132.0.33" => "ECDSA P-224".into(),
-            "1.3.132.0.34" => "ECDSA P-384".into(),
-            "1.3.132.0.35" => "ECDSA P-521".into(),
             "1.3.132.0.10" => "ECDSA secp256k1".into(),
             other => format!("ECDSA on curve {other}"),
         }
@@ -68,17 +53,27 @@ mod oid {
     /// A readable name for a key algorithm OID.
     pub fn algorithm_name(oid: &str) -> String {
         match oid {
-            RSA => "RSA".into(),
-            ED25519 => "Ed25519".into(),
             "1.3.101.113" => "Ed448".into(),
+            "1.2.840.10040.4.1" => "DSA".into(),
             other => format!("algorithm {other}"),
         }
     }
 }
 
-/// An ECDSA P-256 private key. The secret scalar is zeroized when dropped.
+/// A private key. Secret material is zeroized when dropped.
 #[derive(Clone)]
-pub struct PrivateKey(SigningKey);
+pub struct PrivateKey(Secret);
+
+#[derive(Clone)]
+enum Secret {
+    P256(p256::ecdsa::SigningKey),
+    P384(p384::ecdsa::SigningKey),
+    /// PKCS#8 DER: AWS-LC signs with it (the pure-Rust ECDSA cannot sign a SHA-256 digest on
+    /// P-521, which is what cosign does).
+    P521(Zeroizing<Vec<u8>>, P521Key),
+    Rsa(Box<rsa::PrivateKey>),
+    Ed25519(ed25519_dalek::SigningKey),
+}
 
 impl std::fmt::Debug for PrivateKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -86,59 +81,112 @@ impl std::fmt::Debug for PrivateKey {
     }
 }
 
+fn invalid(reason: impl std::fmt::Display) -> Error {
+    Error::InvalidPrivateKey {
+        reason: reason.to_string(),
+    }
+}
+
 impl PrivateKey {
-    /// A fresh random key from the OS generator.
+    /// A fresh random ECDSA P-256 key from the OS generator (what `generate-key-pair` makes).
     pub fn generate() -> Self {
         use p256::elliptic_curve::Generate as _;
-        PrivateKey(SigningKey::generate())
+        PrivateKey(Secret::P256(p256::ecdsa::SigningKey::generate()))
     }
 
-    /// Reads PKCS#8 DER, refusing with a clear message any key that is not ECDSA P-256.
+    /// Reads PKCS#8 DER of any accepted key type; others are refused with their name.
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
-        let info =
-            pkcs8::PrivateKeyInfoRef::from_der(der).map_err(|e| Error::InvalidPrivateKey {
-                reason: format!("not a PKCS#8 private key: {e}"),
-            })?;
-        require_p256(&info.algorithm, || Error::InvalidPrivateKey {
-            reason: "EC key without a named curve".into(),
-        })?;
-        SigningKey::from_pkcs8_der(der)
-            .map(PrivateKey)
-            .map_err(|e| Error::InvalidPrivateKey {
-                reason: e.to_string(),
-            })
-    }
-
-    /// Reads SEC1 DER (`EC PRIVATE KEY`), refusing other curves.
-    fn from_sec1_der(der: &[u8]) -> Result<Self> {
-        let key = sec1::EcPrivateKey::from_der(der).map_err(|e| Error::InvalidPrivateKey {
-            reason: format!("not a SEC1 EC private key: {e}"),
-        })?;
-        if let Some(params) = key.parameters {
-            let curve = params.named_curve().map(|o| o.to_string()).ok_or_else(|| {
-                Error::InvalidPrivateKey {
-                    reason: "EC key without a named curve".into(),
+        let info = pkcs8::PrivateKeyInfoRef::from_der(der)
+            .map_err(|e| invalid(format!("not a PKCS#8 private key: {e}")))?;
+        let algorithm = info.algorithm.oid.to_string();
+        let secret = match algorithm.as_str() {
+            oid::EC_PUBLIC_KEY => {
+                let curve = info
+                    .algorithm
+                    .parameters_oid()
+                    .map_err(|_| invalid("EC key without a named curve"))?
+                    .to_string();
+                match curve.as_str() {
+                    oid::P256 => p256::ecdsa::SigningKey::from_pkcs8_der(der)
+                        .map(Secret::P256)
+                        .map_err(invalid)?,
+                    oid::P384 => p384::ecdsa::SigningKey::from_pkcs8_der(der)
+                        .map(Secret::P384)
+                        .map_err(invalid)?,
+                    oid::P521 => p521_from_pkcs8(der)?,
+                    other => {
+                        return Err(Error::UnsupportedKeyType {
+                            found: oid::curve_name(other),
+                        });
+                    }
                 }
-            })?;
-            if curve != oid::P256 {
+            }
+            oid::RSA => rsa_secret(rsa::PrivateKey::from_pkcs8_der(der).map_err(invalid)?)?,
+            oid::ED25519 => ed25519_dalek::SigningKey::from_pkcs8_der(der)
+                .map(Secret::Ed25519)
+                .map_err(invalid)?,
+            other => {
                 return Err(Error::UnsupportedKeyType {
-                    found: oid::curve_name(&curve),
+                    found: oid::algorithm_name(other),
                 });
             }
-        } else if key.private_key.len() != 32 {
-            return Err(Error::UnsupportedKeyType {
-                found: format!("EC key with a {}-byte scalar", key.private_key.len()),
-            });
-        }
-        let secret =
-            p256::SecretKey::from_slice(key.private_key).map_err(|_| Error::InvalidPrivateKey {
-                reason: "invalid P-256 scalar".into(),
-            })?;
-        Ok(PrivateKey(SigningKey::from(secret)))
+        };
+        Ok(PrivateKey(secret))
     }
 
-    /// Reads an unencrypted private key PEM for `import-key-pair`: PKCS#8 (`PRIVATE KEY`) or
-    /// SEC1 (`EC PRIVATE KEY`, possibly after an `EC PARAMETERS` block as openssl writes it).
+    /// Reads SEC1 DER (`EC PRIVATE KEY`) of an accepted curve.
+    fn from_sec1_der(der: &[u8]) -> Result<Self> {
+        let key = sec1::EcPrivateKey::from_der(der)
+            .map_err(|e| invalid(format!("not a SEC1 EC private key: {e}")))?;
+        let curve = match key.parameters {
+            Some(params) => params
+                .named_curve()
+                .map(|o| o.to_string())
+                .ok_or_else(|| invalid("EC key without a named curve"))?,
+            // Without parameters, the scalar's length tells the curve.
+            None => match key.private_key.len() {
+                32 => oid::P256.to_owned(),
+                48 => oid::P384.to_owned(),
+                66 => oid::P521.to_owned(),
+                n => {
+                    return Err(Error::UnsupportedKeyType {
+                        found: format!("EC key with a {n}-byte scalar"),
+                    });
+                }
+            },
+        };
+        let secret = match curve.as_str() {
+            oid::P256 => p256::SecretKey::from_slice(key.private_key)
+                .map(|k| Secret::P256(k.into()))
+                .map_err(|_| invalid("invalid P-256 scalar"))?,
+            oid::P384 => p384::SecretKey::from_slice(key.private_key)
+                .map(|k| Secret::P384(k.into()))
+                .map_err(|_| invalid("invalid P-384 scalar"))?,
+            oid::P521 => {
+                // AWS-LC reads PKCS#8: wrap the SEC1 structure, as `openssl pkcs8 -topk8` does.
+                let algorithm = pkcs8::AlgorithmIdentifierRef {
+                    oid: oid::EC_PUBLIC_KEY.parse().expect("a valid OID"),
+                    parameters: Some(der::asn1::AnyRef::from(
+                        &const_oid::db::rfc5912::SECP_521_R_1,
+                    )),
+                };
+                let info =
+                    pkcs8::PrivateKeyInfoRef::new(algorithm, der.try_into().map_err(invalid)?);
+                let pkcs8 = Zeroizing::new(der::Encode::to_der(&info).map_err(invalid)?);
+                p521_from_pkcs8(&pkcs8)?
+            }
+            other => {
+                return Err(Error::UnsupportedKeyType {
+                    found: oid::curve_name(other),
+                });
+            }
+        };
+        Ok(PrivateKey(secret))
+    }
+
+    /// Reads an unencrypted private key PEM for `import-key-pair`: PKCS#8 (`PRIVATE KEY`), SEC1
+    /// (`EC PRIVATE KEY`, possibly after an `EC PARAMETERS` block as openssl writes it) or PKCS#1
+    /// (`RSA PRIVATE KEY`).
     pub fn from_unencrypted_pem(text: &[u8]) -> Result<Self> {
         let blocks = pem::decode_all(text)?;
         let block = blocks
@@ -150,20 +198,21 @@ impl PrivateKey {
         match block.label.as_str() {
             "PRIVATE KEY" => Self::from_pkcs8_der(&block.der),
             "EC PRIVATE KEY" => Self::from_sec1_der(&block.der),
-            "RSA PRIVATE KEY" => Err(Error::UnsupportedKeyType {
-                found: "RSA".into(),
-            }),
-            "ENCRYPTED PRIVATE KEY" => Err(Error::InvalidPrivateKey {
-                reason: "the key is encrypted (PKCS#8); decrypt it first, e.g. \
-                         `openssl pkcs8 -in KEY -out plain.pem`"
-                    .into(),
-            }),
-            label if label.starts_with("ENCRYPTED") => Err(Error::InvalidPrivateKey {
-                reason: format!("{label:?} is already a cosign key; use it directly"),
-            }),
+            "RSA PRIVATE KEY" => {
+                use rsa::pkcs1::DecodeRsaPrivateKey as _;
+                let key = rsa::PrivateKey::from_pkcs1_der(&block.der).map_err(invalid)?;
+                Ok(PrivateKey(rsa_secret(key)?))
+            }
+            "ENCRYPTED PRIVATE KEY" => Err(invalid(
+                "the key is encrypted (PKCS#8); decrypt it first, e.g. \
+                 `openssl pkcs8 -in KEY -out plain.pem`",
+            )),
+            label if label.starts_with("ENCRYPTED") => Err(invalid(format!(
+                "{label:?} is already a cosign key; use it directly"
+            ))),
             label => Err(Error::UnsupportedPemLabel {
                 label: label.to_owned(),
-                expected: "PRIVATE KEY or EC PRIVATE KEY",
+                expected: "PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY",
             }),
         }
     }
@@ -199,47 +248,119 @@ impl PrivateKey {
         Ok(pem::encode(label, &envelope))
     }
 
-    /// The PKCS#8 DER encoding (138 bytes, as Go's `x509.MarshalPKCS8PrivateKey` writes it).
+    /// The PKCS#8 DER encoding (for P-256, the 138 bytes Go's `x509.MarshalPKCS8PrivateKey`
+    /// writes).
     pub fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>> {
-        let doc = self
-            .0
-            .to_pkcs8_der()
-            .map_err(|e| Error::InvalidPrivateKey {
-                reason: e.to_string(),
-            })?;
+        let doc = match &self.0 {
+            Secret::P256(k) => k.to_pkcs8_der(),
+            Secret::P384(k) => k.to_pkcs8_der(),
+            Secret::P521(der, _) => return Ok(der.clone()),
+            Secret::Rsa(k) => k.to_pkcs8_der(),
+            Secret::Ed25519(k) => k.to_pkcs8_der(),
+        }
+        .map_err(invalid)?;
         Ok(Zeroizing::new(doc.as_bytes().to_vec()))
     }
 
     /// The public half.
     pub fn public_key(&self) -> PublicKey {
-        PublicKey(*self.0.verifying_key())
+        PublicKey(match &self.0 {
+            Secret::P256(k) => AnyKey::P256(*k.verifying_key()),
+            Secret::P384(k) => AnyKey::P384(*k.verifying_key()),
+            Secret::P521(_, public) => AnyKey::P521(public.clone()),
+            Secret::Rsa(k) => AnyKey::Rsa(k.to_public_key()),
+            Secret::Ed25519(k) => AnyKey::Ed25519(k.verifying_key()),
+        })
     }
 
-    /// Signs a SHA-256 digest; returns the ASN.1 DER signature.
+    /// Signs a SHA-256 digest; returns the ASN.1 DER signature (ECDSA) or the PKCS#1 v1.5
+    /// signature (RSA). An Ed25519 key signs messages only: it refuses.
     pub fn sign_digest(&self, digest: &Sha256Digest) -> Result<Vec<u8>> {
-        let sig: DerSignature =
-            self.0
-                .sign_prehash(digest.as_bytes())
-                .map_err(|e| Error::InvalidPrivateKey {
-                    reason: format!("signing failed: {e}"),
-                })?;
-        Ok(sig.as_bytes().to_vec())
+        let failed = |e: &dyn std::fmt::Display| invalid(format!("signing failed: {e}"));
+        match &self.0 {
+            Secret::P256(k) => {
+                let sig: p256::ecdsa::DerSignature =
+                    k.sign_prehash(digest.as_bytes()).map_err(|e| failed(&e))?;
+                Ok(sig.as_bytes().to_vec())
+            }
+            Secret::P384(k) => {
+                let sig: p384::ecdsa::DerSignature =
+                    k.sign_prehash(digest.as_bytes()).map_err(|e| failed(&e))?;
+                Ok(sig.as_bytes().to_vec())
+            }
+            Secret::P521(der, _) => {
+                use aws_lc_rs::signature::{ECDSA_P521_SHA256_ASN1_SIGNING, EcdsaKeyPair};
+                let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P521_SHA256_ASN1_SIGNING, der)
+                    .map_err(|e| failed(&e))?;
+                let digest = aws_lc_rs::digest::Digest::import_less_safe(
+                    digest.as_bytes(),
+                    &aws_lc_rs::digest::SHA256,
+                )
+                .map_err(|e| failed(&e))?;
+                let sig = pair.sign_digest(&digest).map_err(|e| failed(&e))?;
+                Ok(sig.as_ref().to_vec())
+            }
+            Secret::Rsa(k) => {
+                let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new((**k).clone());
+                let sig: rsa::pkcs1v15::Signature = signer
+                    .sign_prehash(digest.as_bytes())
+                    .map_err(|e| failed(&e))?;
+                Ok(rsa::signature::SignatureEncoding::to_vec(&sig))
+            }
+            Secret::Ed25519(_) => Err(Error::MessageOnlyKey),
+        }
+    }
+
+    /// Signs a message as cosign does with this key: Ed25519 over the message, the others
+    /// over its SHA-256 digest ([`Self::sign_digest`]).
+    pub fn sign_message(&self, message: &[u8]) -> Result<Vec<u8>> {
+        match &self.0 {
+            Secret::Ed25519(k) => {
+                use ed25519_dalek::Signer as _;
+                Ok(k.sign(message).to_bytes().to_vec())
+            }
+            _ => self.sign_digest(&Sha256Digest::of(message)),
+        }
     }
 }
 
-/// An ECDSA P-256 public key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PublicKey(VerifyingKey);
+/// An RSA key of an accepted size.
+fn rsa_secret(key: rsa::PrivateKey) -> Result<Secret> {
+    let bits = rsa::traits::PublicKeyParts::n(&key).bit_width() as usize;
+    if !RSA_BITS.contains(&bits) {
+        return Err(Error::UnsupportedKeyType {
+            found: format!("RSA of {bits} bits (2048 to 4096 are accepted)"),
+        });
+    }
+    Ok(Secret::Rsa(Box::new(key)))
+}
+
+/// A P-521 key from its PKCS#8 DER, checked by AWS-LC, with its public point.
+fn p521_from_pkcs8(der: &[u8]) -> Result<Secret> {
+    use aws_lc_rs::signature::{ECDSA_P521_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair as _};
+    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P521_SHA256_ASN1_SIGNING, der)
+        .map_err(|e| invalid(format!("invalid P-521 key: {e}")))?;
+    let public = P521Key::from_point(pair.public_key().as_ref()).map_err(invalid)?;
+    Ok(Secret::P521(Zeroizing::new(der.to_vec()), public))
+}
+
+/// A public key of any accepted type (see the module documentation).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublicKey(AnyKey);
+
+impl Eq for PublicKey {}
 
 impl PublicKey {
-    /// Reads a PKIX `PUBLIC KEY` PEM.
+    /// Reads a PKIX `PUBLIC KEY` PEM, or a PKCS#1 `RSA PUBLIC KEY`.
     pub fn from_pem(text: &[u8]) -> Result<Self> {
         let block = pem::decode(text)?;
         match block.label.as_str() {
             PUBLIC_KEY_LABEL => Self::from_spki_der(&block.der),
-            "RSA PUBLIC KEY" => Err(Error::UnsupportedKeyType {
-                found: "RSA".into(),
-            }),
+            "RSA PUBLIC KEY" => AnyKey::from_pkcs1_rsa_der(&block.der)
+                .map_err(|e| Error::InvalidPublicKey {
+                    reason: e.to_string(),
+                })
+                .and_then(Self::accepted),
             label if label.contains("PRIVATE KEY") => Err(Error::InvalidPublicKey {
                 reason: format!(
                     "{label:?} is a private key; pass the public key (e.g. cosign.pub), \
@@ -259,23 +380,57 @@ impl PublicKey {
             spki::SubjectPublicKeyInfoRef::from_der(der).map_err(|e| Error::InvalidPublicKey {
                 reason: format!("not a PKIX public key: {e}"),
             })?;
-        require_p256(&info.algorithm, || Error::InvalidPublicKey {
-            reason: "EC key without a named curve".into(),
-        })?;
-        VerifyingKey::from_public_key_der(der)
-            .map(PublicKey)
+        let algorithm = info.algorithm.oid.to_string();
+        match algorithm.as_str() {
+            oid::EC_PUBLIC_KEY => {
+                let curve = info
+                    .algorithm
+                    .parameters_oid()
+                    .map_err(|_| Error::InvalidPublicKey {
+                        reason: "EC key without a named curve".into(),
+                    })?
+                    .to_string();
+                if ![oid::P256, oid::P384, oid::P521].contains(&curve.as_str()) {
+                    return Err(Error::UnsupportedKeyType {
+                        found: oid::curve_name(&curve),
+                    });
+                }
+            }
+            oid::RSA | oid::ED25519 => {}
+            other => {
+                return Err(Error::UnsupportedKeyType {
+                    found: oid::algorithm_name(other),
+                });
+            }
+        }
+        AnyKey::from_spki_der(der)
             .map_err(|e| Error::InvalidPublicKey {
                 reason: e.to_string(),
             })
+            .and_then(Self::accepted)
+    }
+
+    /// `key`, if of an accepted size (RSA).
+    fn accepted(key: AnyKey) -> Result<Self> {
+        if let AnyKey::Rsa(k) = &key {
+            let bits = rsa::traits::PublicKeyParts::n(k).bit_width() as usize;
+            if !RSA_BITS.contains(&bits) {
+                return Err(Error::UnsupportedKeyType {
+                    found: format!("RSA of {bits} bits (2048 to 4096 are accepted)"),
+                });
+            }
+        }
+        Ok(PublicKey(key))
+    }
+
+    /// The same key as the Sigstore verifier's key type.
+    pub fn as_sigstore(&self) -> &AnyKey {
+        &self.0
     }
 
     /// The PKIX SubjectPublicKeyInfo DER.
     pub fn to_spki_der(&self) -> Vec<u8> {
-        self.0
-            .to_public_key_der()
-            .expect("a valid P-256 point always encodes")
-            .as_bytes()
-            .to_vec()
+        self.0.spki_der()
     }
 
     /// The PEM cosign writes to `cosign.pub` and prints from `public-key`.
@@ -283,46 +438,81 @@ impl PublicKey {
         pem::encode(PUBLIC_KEY_LABEL, &self.to_spki_der())
     }
 
-    /// Verifies `signature` (ASN.1 DER, or raw IEEE P1363 `r‖s` as sigstore also accepts) over a
-    /// SHA-256 digest.
+    /// The key's algorithm, for messages (`ECDSA P-256`, `RSA`, `Ed25519`…).
+    pub fn algorithm(&self) -> &'static str {
+        self.0.algorithm()
+    }
+
+    /// Whether signatures by this key are over the message itself (Ed25519), so that a digest
+    /// is not enough to check them.
+    pub fn signs_messages(&self) -> bool {
+        matches!(self.0, AnyKey::Ed25519(_))
+    }
+
+    /// Verifies `signature` over a SHA-256 digest: ECDSA (ASN.1 DER, or raw `r||s` as sigstore
+    /// also accepts) or RSA PKCS#1 v1.5. An Ed25519 key needs the message
+    /// ([`Self::verify_message`]).
     pub fn verify_digest(&self, digest: &Sha256Digest, signature: &[u8]) -> Result<()> {
-        // AWS-LC first (several times faster); only its acceptance is final, see
-        // `crate::ecdsa_fast`.
-        if signature.first() == Some(&0x30)
-            && crate::ecdsa_fast::verify_digest_der(
-                crate::ecdsa_fast::Curve::P256,
-                self.0.to_sec1_point(false).as_bytes(),
-                digest.as_bytes(),
-                signature,
-            ) == Some(true)
-        {
-            return Ok(());
+        if let AnyKey::P256(_) = &self.0 {
+            return verify_p256(&self.0, digest, signature);
         }
-        let sig = match Signature::from_der(signature) {
-            Ok(sig) => sig,
-            Err(_) if signature.len() == 64 => {
-                Signature::from_slice(signature).map_err(|e| Error::MalformedSignature {
-                    reason: format!("invalid r||s signature: {e}"),
-                })?
-            }
-            Err(_) => {
-                return Err(Error::MalformedSignature {
-                    reason: format!(
-                        "{} bytes that are neither an ASN.1 DER nor a 64-byte r||s ECDSA signature",
-                        signature.len()
-                    ),
-                });
-            }
-        };
+        if self.signs_messages() {
+            return Err(Error::MessageOnlyKey);
+        }
         self.0
-            .verify_prehash(digest.as_bytes(), &sig)
+            .verify_prehash(digest.as_bytes(), signature)
             .map_err(|_| Error::InvalidSignature)
     }
+
+    /// Verifies `signature` over `message` as cosign does with this key: Ed25519 over the
+    /// message, the others over its SHA-256 digest. A P-384 or P-521 signature over the
+    /// message's SHA-384 or SHA-512 digest (the curve's own hash) is accepted too: cosign 3
+    /// signs with it (and its own `verify`, which hashes with SHA-256, then refuses it). Either
+    /// way the key signed this very message.
+    pub fn verify_message(&self, message: &[u8], signature: &[u8]) -> Result<()> {
+        use crate::sigstore::keys::{HashAlgorithm, SignatureHash};
+        let curve_hash = match &self.0 {
+            AnyKey::Ed25519(_) => {
+                return self
+                    .0
+                    .verify(message, signature, SignatureHash::Pure)
+                    .map_err(|_| Error::InvalidSignature);
+            }
+            AnyKey::P384(_) => Some(HashAlgorithm::Sha384),
+            AnyKey::P521(_) => Some(HashAlgorithm::Sha512),
+            _ => None,
+        };
+        let by_sha256 = self.verify_digest(&Sha256Digest::of(message), signature);
+        match (by_sha256, curve_hash) {
+            (Err(Error::InvalidSignature), Some(hash)) => self
+                .0
+                .verify_prehash(&hash.digest(message), signature)
+                .map_err(|_| Error::InvalidSignature),
+            (result, _) => result,
+        }
+    }
+}
+
+/// P-256 verification with its own messages for signatures that are not ECDSA at all.
+fn verify_p256(key: &AnyKey, digest: &Sha256Digest, signature: &[u8]) -> Result<()> {
+    let plausible = signature.first() == Some(&0x30) || signature.len() == 64;
+    if !plausible {
+        return Err(Error::MalformedSignature {
+            reason: format!(
+                "{} bytes are not an ECDSA P-256 signature (ASN.1 DER or a 64-byte r||s): made \
+                 with a key of another type?",
+                signature.len()
+            ),
+        });
+    }
+    key.verify_prehash(digest.as_bytes(), signature)
+        .map_err(|_| Error::InvalidSignature)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::Digest as _;
 
     fn digest(data: &[u8]) -> Sha256Digest {
         Sha256Digest::of(data)
@@ -390,8 +580,101 @@ mod tests {
             Err(Error::MalformedSignature { .. })
         ));
         // Raw r||s is accepted too.
-        let raw = Signature::from_der(&sig).unwrap().to_bytes();
+        let raw = p256::ecdsa::Signature::from_der(&sig).unwrap().to_bytes();
         public.verify_digest(&digest(b"payload"), &raw).unwrap();
+    }
+
+    /// A key of each type cosign imports, made in process (RSA and P-521 by AWS-LC).
+    fn keys_of_every_type() -> Vec<(&'static str, PrivateKey)> {
+        use aws_lc_rs::encoding::AsDer as _;
+        let p384 = p384::ecdsa::SigningKey::from_slice(&[3u8; 48]).unwrap();
+        let ed = ed25519_dalek::SigningKey::from_bytes(&[5u8; 32]);
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let p521 = aws_lc_rs::signature::EcdsaKeyPair::generate_pkcs8(
+            &aws_lc_rs::signature::ECDSA_P521_SHA256_ASN1_SIGNING,
+            &rng,
+        )
+        .unwrap();
+        let rsa = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+        let rsa_der: aws_lc_rs::encoding::Pkcs8V1Der<'_> = rsa.as_der().unwrap();
+        vec![
+            ("ECDSA P-256", PrivateKey::generate()),
+            ("ECDSA P-384", PrivateKey(Secret::P384(p384))),
+            (
+                "ECDSA P-521",
+                PrivateKey::from_pkcs8_der(p521.as_ref()).unwrap(),
+            ),
+            ("RSA", PrivateKey::from_pkcs8_der(rsa_der.as_ref()).unwrap()),
+            ("Ed25519", PrivateKey(Secret::Ed25519(ed))),
+        ]
+    }
+
+    /// A signature over another hash's digest, as cosign 3 makes with P-384 and P-521 keys.
+    fn sign_prehash_for_test(key: &PrivateKey, prehash: &[u8]) -> Vec<u8> {
+        match &key.0 {
+            Secret::P384(k) => {
+                let sig: p384::ecdsa::DerSignature = k.sign_prehash(prehash).unwrap();
+                sig.as_bytes().to_vec()
+            }
+            Secret::P521(der, _) => {
+                use aws_lc_rs::signature::{ECDSA_P521_SHA512_ASN1_SIGNING, EcdsaKeyPair};
+                let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P521_SHA512_ASN1_SIGNING, der).unwrap();
+                let digest = aws_lc_rs::digest::Digest::import_less_safe(
+                    prehash,
+                    &aws_lc_rs::digest::SHA512,
+                )
+                .unwrap();
+                pair.sign_digest(&digest).unwrap().as_ref().to_vec()
+            }
+            _ => unreachable!("only the curves with their own hash"),
+        }
+    }
+
+    #[test]
+    fn every_key_type_signs_as_cosign_and_refuses_what_it_did_not_sign() {
+        let keys = keys_of_every_type();
+        for (i, (name, key)) in keys.iter().enumerate() {
+            let public = key.public_key();
+            assert_eq!(public.algorithm(), *name);
+            let sig = key.sign_message(b"payload").unwrap();
+            public.verify_message(b"payload", &sig).unwrap();
+            assert!(public.verify_message(b"other", &sig).is_err(), "{name}");
+            let mut bad = sig.clone();
+            let middle = bad.len() / 2;
+            bad[middle] ^= 1;
+            assert!(public.verify_message(b"payload", &bad).is_err(), "{name}");
+            let (_, other) = &keys[(i + 1) % keys.len()];
+            assert!(
+                other.public_key().verify_message(b"payload", &sig).is_err(),
+                "{name}"
+            );
+            // Digest-signing keys sign the SHA-256 of the message, as cosign does.
+            if public.signs_messages() {
+                assert!(key.sign_digest(&digest(b"payload")).is_err());
+                assert!(public.verify_digest(&digest(b"payload"), &sig).is_err());
+            } else {
+                public.verify_digest(&digest(b"payload"), &sig).unwrap();
+                let by_digest = key.sign_digest(&digest(b"payload")).unwrap();
+                public.verify_message(b"payload", &by_digest).unwrap();
+            }
+            // cosign 3's signatures over the curve's own hash verify too, and only those.
+            let curve = match *name {
+                "ECDSA P-384" => Some(sha2::Sha384::digest(b"payload").to_vec()),
+                "ECDSA P-521" => Some(sha2::Sha512::digest(b"payload").to_vec()),
+                _ => None,
+            };
+            if let Some(prehash) = curve {
+                let sig = sign_prehash_for_test(key, &prehash);
+                public.verify_message(b"payload", &sig).unwrap();
+                assert!(public.verify_message(b"other", &sig).is_err(), "{name}");
+            }
+            // Through cosign's encrypted file and the public PEM, the same key comes back.
+            let pem = key.to_encrypted_pem(b"pw").unwrap();
+            let back = PrivateKey::from_encrypted_pem(pem.as_bytes(), b"pw").unwrap();
+            assert_eq!(back.public_key(), public, "{name}");
+            let public_pem = public.to_pem();
+            assert_eq!(PublicKey::from_pem(public_pem.as_bytes()).unwrap(), public);
+        }
     }
 
     #[test]

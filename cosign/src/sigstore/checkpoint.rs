@@ -133,6 +133,7 @@ pub fn verify_v1(note: &str, log: &TransparencyLog) -> Result<Checkpoint> {
         }
         let hash = match &log.key {
             PublicKey::P384(_) => SignatureHash::Hashed(HashAlgorithm::Sha384),
+            PublicKey::P521(_) => SignatureHash::Hashed(HashAlgorithm::Sha512),
             PublicKey::Ed25519(_) => SignatureHash::Pure,
             _ => SignatureHash::Hashed(HashAlgorithm::Sha256),
         };

@@ -1,6 +1,6 @@
 //! The public keys Sigstore's components sign with, whatever their algorithm: ECDSA P-256 and
 //! P-384 (Fulcio, Rekor v1, CT logs, timestamp authorities), Ed25519 (Rekor v2), RSA PKCS#1 v1.5
-//! (some CT logs and CAs). Signatures are verified over a message with a named hash, or over a
+//! (some CT logs and CAs); and ECDSA P-521, which cosign key pairs may hold. Signatures are verified over a message with a named hash, or over a
 //! digest computed elsewhere; ECDSA signatures may be DER or raw `r || s`, as sigstore accepts.
 
 use ed25519_dalek::Verifier as _;
@@ -103,6 +103,46 @@ pub enum PublicKey {
     Ed25519(ed25519_dalek::VerifyingKey),
     /// RSA (PKCS#1 v1.5 signatures).
     Rsa(rsa::PublicKey),
+    /// ECDSA P-521 (verified by AWS-LC, see `crate::ecdsa_fast`).
+    P521(P521Key),
+}
+
+/// A P-521 public key: its SubjectPublicKeyInfo and the uncompressed point inside.
+#[derive(Debug, Clone)]
+pub struct P521Key {
+    spki: Vec<u8>,
+    point: Vec<u8>,
+}
+
+impl P521Key {
+    /// The key whose uncompressed SEC1 point is `point` (0x04, X, Y: 133 bytes).
+    pub fn from_point(point: &[u8]) -> Result<Self> {
+        use const_oid::db::rfc5912::{ID_EC_PUBLIC_KEY, SECP_521_R_1};
+        if point.len() != 133 || point[0] != 4 {
+            return Err(Error::Key {
+                reason: "a P-521 point is 133 bytes, uncompressed".into(),
+            });
+        }
+        let algorithm = spki::AlgorithmIdentifierOwned {
+            oid: ID_EC_PUBLIC_KEY,
+            parameters: Some(SECP_521_R_1.into()),
+        };
+        let info = spki::SubjectPublicKeyInfoOwned {
+            algorithm,
+            subject_public_key: der::asn1::BitString::from_bytes(point).map_err(|e| {
+                Error::Key {
+                    reason: format!("invalid P-521 point: {e}"),
+                }
+            })?,
+        };
+        let spki = der::Encode::to_der(&info).map_err(|e| Error::Key {
+            reason: format!("cannot encode a P-521 key: {e}"),
+        })?;
+        Ok(P521Key {
+            spki,
+            point: point.to_vec(),
+        })
+    }
 }
 
 impl PartialEq for PublicKey {
@@ -119,7 +159,7 @@ impl PublicKey {
             .map_err(|e| bad(format!("not a SubjectPublicKeyInfo: {e}")))?;
         let algorithm = spki.algorithm.oid;
         use const_oid::db::rfc5912::{
-            ID_EC_PUBLIC_KEY, RSA_ENCRYPTION, SECP_256_R_1, SECP_384_R_1,
+            ID_EC_PUBLIC_KEY, RSA_ENCRYPTION, SECP_256_R_1, SECP_384_R_1, SECP_521_R_1,
         };
         use const_oid::db::rfc8410::ID_ED_25519;
         if algorithm == ID_EC_PUBLIC_KEY {
@@ -134,6 +174,9 @@ impl PublicKey {
                 SECP_384_R_1 => p384::ecdsa::VerifyingKey::from_public_key_der(der)
                     .map(PublicKey::P384)
                     .map_err(|e| bad(format!("invalid P-384 key: {e}"))),
+                SECP_521_R_1 => {
+                    P521Key::from_point(spki.subject_public_key.raw_bytes()).map(PublicKey::P521)
+                }
                 other => Err(bad(format!("unsupported elliptic curve {other}"))),
             };
         }
@@ -180,16 +223,18 @@ impl PublicKey {
             PublicKey::P384(k) => k.to_public_key_der(),
             PublicKey::Ed25519(k) => k.to_public_key_der(),
             PublicKey::Rsa(k) => k.to_public_key_der(),
+            PublicKey::P521(k) => return k.spki.clone(),
         };
         der.map(|d| d.as_bytes().to_vec()).unwrap_or_default()
     }
 
     /// The hash this key signs with by default (Sigstore's algorithm registry): P-256 and RSA
-    /// SHA-256, P-384 SHA-384, Ed25519 pure.
+    /// SHA-256, P-384 SHA-384, P-521 SHA-512, Ed25519 pure.
     pub fn default_hash(&self) -> SignatureHash {
         match self {
             PublicKey::P256(_) | PublicKey::Rsa(_) => SignatureHash::Hashed(HashAlgorithm::Sha256),
             PublicKey::P384(_) => SignatureHash::Hashed(HashAlgorithm::Sha384),
+            PublicKey::P521(_) => SignatureHash::Hashed(HashAlgorithm::Sha512),
             PublicKey::Ed25519(_) => SignatureHash::Pure,
         }
     }
@@ -250,6 +295,9 @@ impl PublicKey {
                 };
                 verifier.map_err(|_| Error::BadSignature)
             }
+            PublicKey::P521(k) => crate::ecdsa_fast::verify_p521(&k.point, digest, sig)
+                .then_some(())
+                .ok_or(Error::BadSignature),
             PublicKey::Ed25519(_) => Err(Error::Key {
                 reason: "Ed25519 keys do not sign digests".into(),
             }),
@@ -269,6 +317,7 @@ impl PublicKey {
             PublicKey::P384(_) => "ECDSA P-384",
             PublicKey::Ed25519(_) => "Ed25519",
             PublicKey::Rsa(_) => "RSA",
+            PublicKey::P521(_) => "ECDSA P-521",
         }
     }
 }
@@ -292,9 +341,9 @@ where
     rsa::pkcs1v15::VerifyingKey::<D>::new(key.clone()).verify_prehash(digest, sig)
 }
 
-/// A P-256 key of this crate's own key type, as a Sigstore public key.
+/// A key of this crate's own key type, as a Sigstore public key.
 impl From<&crate::keys::PublicKey> for PublicKey {
     fn from(key: &crate::keys::PublicKey) -> Self {
-        Self::from_spki_der(&key.to_spki_der()).expect("a P-256 key's SPKI parses")
+        key.as_sigstore().clone()
     }
 }

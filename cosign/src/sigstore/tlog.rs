@@ -387,6 +387,7 @@ pub fn rebuild_v2_body(content: SignedContent<'_>, signer: Signer<'_>) -> Result
     let (details, hash) = match &key {
         PublicKey::P256(_) => ("PKIX_ECDSA_P256_SHA_256", HashAlgorithm::Sha256),
         PublicKey::P384(_) => ("PKIX_ECDSA_P384_SHA_384", HashAlgorithm::Sha384),
+        PublicKey::P521(_) => ("PKIX_ECDSA_P521_SHA_512", HashAlgorithm::Sha512),
         PublicKey::Ed25519(_) => ("PKIX_ED25519_PH", HashAlgorithm::Sha512),
         PublicKey::Rsa(k) => {
             let bits = rsa::traits::PublicKeyParts::n(k).bit_width();

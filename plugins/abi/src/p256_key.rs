@@ -23,6 +23,13 @@ pub trait P256Key: Send + Sync + Sized + 'static {
     /// Signs a SHA-256 digest; returns the ASN.1 DER signature.
     fn sign_digest(&self, digest: &[u8; 32]) -> Result<Vec<u8>, String>;
 
+    /// Signs a message the host sent whole: only for keys whose signatures are over the message
+    /// itself (Ed25519, held in a cosign key file). Backends of digest-signing keys keep this
+    /// default, which says so.
+    fn sign_message(&self, _message: &[u8]) -> Result<Vec<u8>, String> {
+        Err("this backend signs digests only".into())
+    }
+
     /// Creates the key the reference names (`generate-key-pair --kms`); returns its public key
     /// PEM. Backends that cannot create keys keep this default, which says so.
     fn create_key(&self) -> Result<String, String> {
@@ -58,7 +65,10 @@ impl<K: P256Key> SignerPlugin for K {
                 public_key_pem: self.public_key_pem()?,
             }),
             Method::SignMessage(params) => {
-                let signature = self.sign_digest(&params.sha256_digest()?)?;
+                let signature = match params.message_bytes()? {
+                    Some(message) => self.sign_message(&message)?,
+                    None => self.sign_digest(&params.sha256_digest()?)?,
+                };
                 to_value(SignResult {
                     signature: B64.encode(signature),
                 })
@@ -92,6 +102,7 @@ mod tests {
             key.handle(Method::SignMessage(SignParams {
                 digest: digest.into(),
                 hash_algorithm: hash.into(),
+                message: None,
             }))
         };
         let ok = sign("sha256", &B64.encode([7u8; 32])).unwrap();

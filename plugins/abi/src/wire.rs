@@ -126,6 +126,11 @@ pub struct SignParams {
     pub digest: String,
     /// Hash that produced the digest: `sha256` in v1.
     pub hash_algorithm: String,
+    /// Standard base64 of the message itself, sent only to a key whose signatures are over the
+    /// message (Ed25519); `digest` is then its SHA-256. Added within protocol 1: a plugin that
+    /// does not know the field never holds such a key, and never receives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 impl SignParams {
@@ -149,6 +154,17 @@ impl SignParams {
         bytes
             .try_into()
             .map_err(|b: Vec<u8>| format!("a SHA-256 digest is 32 bytes, got {}", b.len()))
+    }
+
+    /// The message, when the host sent it (keys that sign messages), decoded.
+    pub fn message_bytes(&self) -> Result<Option<Vec<u8>>, String> {
+        self.message
+            .as_deref()
+            .map(|m| {
+                B64.decode(m.trim())
+                    .map_err(|e| format!("message is not base64: {e}"))
+            })
+            .transpose()
     }
 }
 
@@ -195,6 +211,7 @@ mod tests {
         let req = Request::new(Method::SignMessage(SignParams {
             digest: "AA==".into(),
             hash_algorithm: "sha256".into(),
+            message: None,
         }));
         let json = serde_json::to_string(&req).unwrap();
         assert_eq!(
@@ -222,6 +239,7 @@ mod tests {
         let params = |digest: &str, hash: &str| SignParams {
             digest: digest.into(),
             hash_algorithm: hash.into(),
+            message: None,
         };
         let digest = [7u8; 32];
         let encoded = B64.encode(digest);

@@ -37,6 +37,10 @@ impl P256Key for FileKey {
             .map_err(|e| e.to_string())
     }
 
+    fn sign_message(&self, message: &[u8]) -> Result<Vec<u8>, String> {
+        self.key.sign_message(message).map_err(|e| e.to_string())
+    }
+
     fn create_key(&self) -> Result<String, String> {
         Err(
             "key files are created by `sigmirror generate-key-pair` (without --kms), not \

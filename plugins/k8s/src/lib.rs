@@ -231,6 +231,12 @@ impl P256Key for K8sKey {
             .map_err(|e| e.to_string())
     }
 
+    fn sign_message(&self, message: &[u8]) -> Result<Vec<u8>, String> {
+        self.private_key()?
+            .sign_message(message)
+            .map_err(|e| e.to_string())
+    }
+
     fn create_key(&self) -> Result<String, String> {
         Ok(self.create()?.to_pem())
     }
