@@ -182,7 +182,7 @@ pub enum ReferrersMode {
 #[derive(Debug, Args)]
 pub struct SignOutputs {
     /// Write the signature (base64) to FILE; with --recursive, one file per digest,
-    /// FILE-sha256-<hex>.
+    /// `FILE-sha256-<hex>`.
     #[arg(long, value_name = "FILE")]
     output_signature: Option<std::path::PathBuf>,
     /// Write the signed payload to FILE; with --recursive, one file per digest, as for
