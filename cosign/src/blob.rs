@@ -1,6 +1,7 @@
-//! `sign-blob` / `verify-blob`: a signature over the SHA-256 of a file's bytes, which are
-//! streamed so memory stays flat for any size; an Ed25519 key signs the bytes themselves, so
-//! for it the file is read whole, as cosign does.
+//! `sign-blob` / `verify-blob`: a signature over the SHA-256 of a file's bytes (or the digest
+//! the key's signer makes, SHA-384 for a P-384 key in AWS KMS), which are streamed so memory
+//! stays flat for any size; an Ed25519 key signs the bytes themselves, so for it the file is
+//! read whole, as cosign does.
 
 use std::io::Read;
 use std::path::Path;
@@ -8,7 +9,7 @@ use std::path::Path;
 use crate::b64;
 use crate::error::{Error, Result};
 use crate::keys::PublicKey;
-use crate::signer::Signer;
+use crate::signer::{HashAlgorithm, Prehash, Signer};
 use sigmirror_oci::digest::Sha256Digest;
 
 /// A signed blob: its digest and the DER signature.
@@ -25,16 +26,22 @@ pub struct BlobSignature {
 /// Hashes `blob` in one streaming pass and signs the digest (Ed25519: reads it whole and signs
 /// the bytes).
 pub fn sign_blob(signer: &dyn Signer, mut blob: impl Read) -> Result<BlobSignature> {
-    if signer.public_key()?.signs_messages() {
-        let message = read_whole(&mut blob)?;
-        return Ok(BlobSignature {
-            digest: Sha256Digest::of(&message),
-            size: message.len() as u64,
-            signature: signer.sign_message(&message)?,
-        });
-    }
-    let (digest, size) = Sha256Digest::of_reader(blob).map_err(|e| Error::io("<blob>", e))?;
-    let signature = signer.sign_digest(&digest)?;
+    let hash = match signer.prehash()? {
+        Prehash::Message => {
+            let message = read_whole(&mut blob)?;
+            return Ok(BlobSignature {
+                digest: Sha256Digest::of(&message),
+                size: message.len() as u64,
+                signature: signer.sign_message(&message)?,
+            });
+        }
+        Prehash::Digest(hash) => hash,
+    };
+    let (digest, size, other) = hash_blob(blob, Some(hash))?;
+    let signature = match other {
+        Some(prehash) => signer.sign_prehashed(hash, &prehash)?,
+        None => signer.sign_digest(&digest)?,
+    };
     Ok(BlobSignature {
         digest,
         size,
@@ -50,9 +57,59 @@ pub fn verify_blob(key: &PublicKey, mut blob: impl Read, signature: &[u8]) -> Re
         key.verify_message(&message, signature)?;
         return Ok(Sha256Digest::of(&message));
     }
-    let (digest, _) = Sha256Digest::of_reader(blob).map_err(|e| Error::io("<blob>", e))?;
-    key.verify_digest(&digest, signature)?;
+    let curve_hash = key.curve_hash();
+    let (digest, _, other) = hash_blob(blob, curve_hash)?;
+    match (key.verify_digest(&digest, signature), other) {
+        // A P-384/P-521 signature over the curve's own hash (AWS KMS, cosign 3).
+        (Err(Error::InvalidSignature), Some(prehash)) => key.verify_prehash(&prehash, signature)?,
+        (result, _) => result?,
+    }
     Ok(digest)
+}
+
+/// The SHA-256 of `blob`, its size, and in the same pass its digest with `other` when that is
+/// not SHA-256.
+fn hash_blob(
+    blob: impl Read,
+    other: Option<HashAlgorithm>,
+) -> Result<(Sha256Digest, u64, Option<Vec<u8>>)> {
+    let mut tee = Tee {
+        inner: blob,
+        hasher: match other {
+            Some(HashAlgorithm::Sha384) => Some(OtherHasher::Sha384(sha2::Sha384::default())),
+            Some(HashAlgorithm::Sha512) => Some(OtherHasher::Sha512(sha2::Sha512::default())),
+            _ => None,
+        },
+    };
+    let (digest, size) = Sha256Digest::of_reader(&mut tee).map_err(|e| Error::io("<blob>", e))?;
+    let other = tee.hasher.map(|h| match h {
+        OtherHasher::Sha384(h) => sha2::Digest::finalize(h).to_vec(),
+        OtherHasher::Sha512(h) => sha2::Digest::finalize(h).to_vec(),
+    });
+    Ok((digest, size, other))
+}
+
+enum OtherHasher {
+    Sha384(sha2::Sha384),
+    Sha512(sha2::Sha512),
+}
+
+/// A reader that also feeds what it reads to a second hasher.
+struct Tee<R> {
+    inner: R,
+    hasher: Option<OtherHasher>,
+}
+
+impl<R: Read> Read for Tee<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        match &mut self.hasher {
+            Some(OtherHasher::Sha384(h)) => sha2::Digest::update(h, &buf[..n]),
+            Some(OtherHasher::Sha512(h)) => sha2::Digest::update(h, &buf[..n]),
+            None => {}
+        }
+        Ok(n)
+    }
 }
 
 fn read_whole(blob: &mut impl Read) -> Result<Vec<u8>> {

@@ -3,20 +3,48 @@
 
 use sigmirror_oci::digest::Sha256Digest;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::keys::{PrivateKey, PublicKey};
+pub use crate::sigstore::keys::HashAlgorithm;
 
-/// Something that signs with a key: SHA-256 digests (ECDSA, RSA), or messages (every key;
-/// Ed25519 only those).
+/// What a signer's key signs: a digest of the message made with one hash, or the message
+/// itself (Ed25519).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prehash {
+    /// The digest of the message with this hash: SHA-256 for key files (as cosign signs them);
+    /// SHA-384 or SHA-512 for P-384 and P-521 keys in AWS KMS, which signs no other way.
+    Digest(HashAlgorithm),
+    /// The message itself.
+    Message,
+}
+
+/// Something that signs with a key.
 pub trait Signer: Send + Sync {
     /// The public half of the signing key.
     fn public_key(&self) -> Result<PublicKey>;
     /// Signs a SHA-256 digest; returns the signature (ASN.1 DER for ECDSA).
     fn sign_digest(&self, digest: &Sha256Digest) -> Result<Vec<u8>>;
-    /// Signs a message as cosign signs it with this key: by default over its SHA-256 digest;
-    /// a signer whose key signs messages themselves (Ed25519) overrides this.
+    /// What the key signs (default: SHA-256 digests).
+    fn prehash(&self) -> Result<Prehash> {
+        Ok(Prehash::Digest(HashAlgorithm::Sha256))
+    }
+    /// Signs a digest made with `hash` (the one [`Signer::prehash`] names).
+    fn sign_prehashed(&self, hash: HashAlgorithm, digest: &[u8]) -> Result<Vec<u8>> {
+        match (hash, <[u8; 32]>::try_from(digest)) {
+            (HashAlgorithm::Sha256, Ok(bytes)) => {
+                self.sign_digest(&Sha256Digest::from_bytes(bytes))
+            }
+            _ => Err(Error::MessageOnlyKey),
+        }
+    }
+    /// Signs a message as this key signs messages: over the digest [`Signer::prehash`] names,
+    /// or the message itself (signers of such keys override this).
     fn sign_message(&self, message: &[u8]) -> Result<Vec<u8>> {
-        self.sign_digest(&Sha256Digest::of(message))
+        match self.prehash()? {
+            Prehash::Digest(HashAlgorithm::Sha256) => self.sign_digest(&Sha256Digest::of(message)),
+            Prehash::Digest(hash) => self.sign_prehashed(hash, &hash.digest(message)),
+            Prehash::Message => Err(Error::MessageOnlyKey),
+        }
     }
 }
 
@@ -27,6 +55,12 @@ impl Signer for PrivateKey {
     }
     fn sign_digest(&self, digest: &Sha256Digest) -> Result<Vec<u8>> {
         PrivateKey::sign_digest(self, digest)
+    }
+    fn prehash(&self) -> Result<Prehash> {
+        Ok(match self.public_key().signs_messages() {
+            true => Prehash::Message,
+            false => Prehash::Digest(HashAlgorithm::Sha256),
+        })
     }
     fn sign_message(&self, message: &[u8]) -> Result<Vec<u8>> {
         PrivateKey::sign_message(self, message)

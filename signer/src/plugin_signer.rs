@@ -5,12 +5,12 @@
 use sigmirror_cosign::b64;
 use sigmirror_cosign::keyref::{KeyRef, read_key_material};
 use sigmirror_cosign::keys::PublicKey;
-use sigmirror_cosign::signer::Signer;
+use sigmirror_cosign::signer::{HashAlgorithm, Prehash, Signer};
 use sigmirror_oci::digest::Sha256Digest;
 use sigmirror_plugin_abi::host::{Instance, Plugin};
 use sigmirror_plugin_abi::wire::{
-    ALGORITHM_ECDSA_P256_SHA256, CreateKeyParams, InstanceConfig, Method, PublicKeyResult, Request,
-    SignParams, SignResult,
+    ALGORITHM_ECDSA_P256_SHA256, AlgorithmResult, CreateKeyParams, InstanceConfig, Method,
+    PublicKeyResult, Request, SignParams, SignResult, hash_of_algorithm,
 };
 use zeroize::Zeroizing;
 
@@ -20,9 +20,12 @@ use crate::error::{Error, Result};
 /// A key held by a signer plugin.
 pub struct PluginSigner {
     instance: Instance,
-    /// The public key, asked for once: signing a message needs its type, de-duplication and
-    /// bundles its value, and each ask may be a network round trip (KMS).
+    /// The public key, asked for once: de-duplication and bundles need it, and each ask may be
+    /// a network round trip (KMS).
     public: std::sync::OnceLock<PublicKey>,
+    /// The key's signing algorithm (`defaultAlgorithm`), asked for once: it says which digest to
+    /// send, or the message.
+    algorithm: std::sync::OnceLock<String>,
 }
 
 /// Where a key's password comes from, asked only if its plugin needs one.
@@ -78,6 +81,7 @@ impl PluginSigner {
         Ok(PluginSigner {
             instance: plugin.instance(&config)?,
             public: std::sync::OnceLock::new(),
+            algorithm: std::sync::OnceLock::new(),
         })
     }
 
@@ -102,11 +106,11 @@ impl PluginSigner {
 
     /// Signs a SHA-256 digest; returns the DER signature.
     pub fn sign(&self, digest: &Sha256Digest) -> Result<Vec<u8>> {
-        let method = Method::SignMessage(SignParams {
-            digest: b64::encode(digest.as_bytes()),
-            hash_algorithm: "sha256".into(),
-            message: None,
-        });
+        self.sign_hashed("sha256", digest.as_bytes())
+    }
+
+    /// Calls `signMessage` and decodes the signature.
+    fn signature_of(&self, method: Method) -> Result<Vec<u8>> {
         let result: SignResult = self.instance.call_json(&Request::new(method))?;
         b64::decode_lenient(result.signature.as_bytes()).map_err(|e| Error::BadAnswer {
             plugin: self.instance.plugin().name().to_owned(),
@@ -116,20 +120,34 @@ impl PluginSigner {
         })
     }
 
+    /// The key's signing algorithm, as the plugin names it (asked once per instance).
+    pub fn algorithm(&self) -> Result<String> {
+        if let Some(algorithm) = self.algorithm.get() {
+            return Ok(algorithm.clone());
+        }
+        let result: AlgorithmResult = self
+            .instance
+            .call_json(&Request::new(Method::DefaultAlgorithm))?;
+        Ok(self.algorithm.get_or_init(|| result.algorithm).clone())
+    }
+
+    /// Asks the plugin to sign a digest made with `hash` (`sha256`, `sha384`, `sha512`).
+    pub fn sign_hashed(&self, hash: &str, digest: &[u8]) -> Result<Vec<u8>> {
+        let method = Method::SignMessage(SignParams {
+            digest: b64::encode(digest),
+            hash_algorithm: hash.into(),
+            message: None,
+        });
+        self.signature_of(method)
+    }
+
     /// Asks the plugin to sign `message` itself (keys whose signatures are over the message).
     pub fn sign_whole(&self, message: &[u8]) -> Result<Vec<u8>> {
-        let method = Method::SignMessage(SignParams {
+        self.signature_of(Method::SignMessage(SignParams {
             digest: b64::encode(Sha256Digest::of(message).as_bytes()),
             hash_algorithm: "sha256".into(),
             message: Some(b64::encode(message)),
-        });
-        let result: SignResult = self.instance.call_json(&Request::new(method))?;
-        b64::decode_lenient(result.signature.as_bytes()).map_err(|e| Error::BadAnswer {
-            plugin: self.instance.plugin().name().to_owned(),
-            source: sigmirror_cosign::Error::MalformedSignature {
-                reason: e.to_string(),
-            },
-        })
+        }))
     }
 
     fn parse_public(&self, result: &PublicKeyResult) -> Result<PublicKey> {
@@ -140,22 +158,49 @@ impl PluginSigner {
     }
 }
 
+fn signer_error(e: Error) -> sigmirror_cosign::Error {
+    sigmirror_cosign::Error::Signer(Box::new(e))
+}
+
 impl Signer for PluginSigner {
     fn public_key(&self) -> sigmirror_cosign::Result<PublicKey> {
-        PluginSigner::public_key(self).map_err(|e| sigmirror_cosign::Error::Signer(Box::new(e)))
+        PluginSigner::public_key(self).map_err(signer_error)
     }
 
     fn sign_digest(&self, digest: &Sha256Digest) -> sigmirror_cosign::Result<Vec<u8>> {
-        self.sign(digest)
-            .map_err(|e| sigmirror_cosign::Error::Signer(Box::new(e)))
+        self.sign(digest).map_err(signer_error)
     }
 
-    /// A key that signs messages (Ed25519) gets the message; the others its digest.
+    fn prehash(&self) -> sigmirror_cosign::Result<Prehash> {
+        let algorithm = self.algorithm().map_err(signer_error)?;
+        let hash = hash_of_algorithm(&algorithm).map_err(|reason| {
+            signer_error(Error::BadAnswer {
+                plugin: self.instance.plugin().name().to_owned(),
+                source: sigmirror_cosign::Error::UnsupportedKeyType { found: reason },
+            })
+        })?;
+        Ok(match hash {
+            None => Prehash::Message,
+            Some("sha384") => Prehash::Digest(HashAlgorithm::Sha384),
+            Some("sha512") => Prehash::Digest(HashAlgorithm::Sha512),
+            Some(_) => Prehash::Digest(HashAlgorithm::Sha256),
+        })
+    }
+
+    fn sign_prehashed(
+        &self,
+        hash: HashAlgorithm,
+        digest: &[u8],
+    ) -> sigmirror_cosign::Result<Vec<u8>> {
+        self.sign_hashed(hash.name(), digest).map_err(signer_error)
+    }
+
+    /// As the key's algorithm says: the message itself (Ed25519), or its digest.
     fn sign_message(&self, message: &[u8]) -> sigmirror_cosign::Result<Vec<u8>> {
-        if !Signer::public_key(self)?.signs_messages() {
-            return self.sign_digest(&Sha256Digest::of(message));
+        match self.prehash()? {
+            Prehash::Message => self.sign_whole(message).map_err(signer_error),
+            Prehash::Digest(HashAlgorithm::Sha256) => self.sign_digest(&Sha256Digest::of(message)),
+            Prehash::Digest(hash) => self.sign_prehashed(hash, &hash.digest(message)),
         }
-        self.sign_whole(message)
-            .map_err(|e| sigmirror_cosign::Error::Signer(Box::new(e)))
     }
 }

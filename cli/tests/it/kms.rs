@@ -110,19 +110,19 @@ fn awskms_failures_are_clear() {
         .collect();
     sign(&no_creds, "awskms:///alias/x").fails_with("no AWS credentials");
 
-    // Wrong key type: an RSA signing key made with boto3.
+    // Wrong key type: a secp256k1 signing key (cosign has no verifier for it) made with boto3.
     moto.boto3(
-        "k = kms.create_key(KeySpec='RSA_2048', KeyUsage='SIGN_VERIFY')\n\
-         kms.create_alias(AliasName='alias/rsa', TargetKeyId=k['KeyMetadata']['KeyId'])",
+        "k = kms.create_key(KeySpec='ECC_SECG_P256K1', KeyUsage='SIGN_VERIFY')\n\
+         kms.create_alias(AliasName='alias/k1', TargetKeyId=k['KeyMetadata']['KeyId'])",
     );
-    sign(&env, "awskms:///alias/rsa").fails_with("unsupported key type RSA_2048");
+    sign(&env, "awskms:///alias/k1").fails_with("unsupported key type ECC_SECG_P256K1");
     sm_run(
         &dir,
         &env,
-        &["generate-key-pair", "--kms", "awskms:///alias/rsa"],
+        &["generate-key-pair", "--kms", "awskms:///alias/k1"],
     )
-    .fails_with("unsupported key type RSA_2048");
-    sm_run(&dir, &env, &["public-key", "--key", "awskms:///alias/rsa"])
+    .fails_with("unsupported key type ECC_SECG_P256K1");
+    sm_run(&dir, &env, &["public-key", "--key", "awskms:///alias/k1"])
         .fails_with("unsupported key type");
 
     // Permission denied: moto checks SigV4 and IAM policies once told to. `reader` may read the
@@ -260,15 +260,19 @@ fn vault_failures_are_clear() {
         .fails_with("permission denied")
         .fails_with("sign with");
     // Wrong key type.
-    let (code, body) = bao.api("POST", "transit/keys/rsa", Some(r#"{"type":"rsa-2048"}"#));
+    let (code, body) = bao.api(
+        "POST",
+        "transit/keys/rsa",
+        Some(r#"{"type":"aes256-gcm96"}"#),
+    );
     assert!(code == 200 || code == 204, "{body}");
-    sign(&env, "hashivault://rsa").fails_with("unsupported key type rsa-2048");
+    sign(&env, "hashivault://rsa").fails_with("unsupported key type aes256-gcm96");
     sm_run(
         &dir,
         &env,
         &["generate-key-pair", "--kms", "hashivault://rsa", "-y"],
     )
-    .fails_with("unsupported key type rsa-2048");
+    .fails_with("unsupported key type aes256-gcm96");
     sign(&env, "hashivault://bad/name").fails_with("invalid key reference");
     sign(&[("VAULT_ADDR", bao.addr())], "hashivault://release").fails_with("no Vault token");
     bao.server.stop();
@@ -290,4 +294,140 @@ fn plugins_lists_the_signer_backends() {
         assert!(text.contains(&line), "{line:?} missing from:\n{text}");
     }
     assert!(!text.contains("failed\t"), "{text}");
+}
+
+#[test]
+fn awskms_keys_of_every_type_cosign_uses_sign_and_cosigns_own_kms_verifier_agrees() {
+    let moto = Moto::start();
+    let dir = TestDir::new();
+    let env = moto.env();
+    moto.boto3(
+        "for spec in ['ECC_NIST_P384', 'ECC_NIST_P521', 'RSA_2048']: \
+           kms.create_alias(AliasName='alias/' + spec.lower(), TargetKeyId=kms.create_key(\
+           KeySpec=spec, KeyUsage='SIGN_VERIFY')['KeyMetadata']['KeyId'])",
+    );
+    let registry = sigmirror_tests::registry::TestRegistry::start();
+    for spec in ["ecc_nist_p384", "ecc_nist_p521", "rsa_2048"] {
+        let key = format!("awskms:///alias/{spec}");
+        let image = format!("{}:v1", registry.image(&format!("kms/{spec}")));
+        sigmirror_tests::oci::push_image(&image, spec);
+        sm_run(&dir, &env, &["sign", "--key", &key, &image]).ok();
+        dir.write("pred.json", r#"{"builder":"kms"}"#);
+        sm_run(
+            &dir,
+            &env,
+            &["attest", "--key", &key, "--predicate", "pred.json", &image],
+        )
+        .ok();
+        dir.write("blob.txt", format!("signed in KMS by {spec}\n"));
+        let sig = sm_run(&dir, &env, &["sign-blob", "--key", &key, "blob.txt"])
+            .ok()
+            .stdout_text();
+        // The judge is cosign's own AWS KMS verifier, against the same moto: KMS signs P-384
+        // keys over SHA-384 and P-521 over SHA-512 (cosign does the same), which cosign then
+        // verifies only through KMS, not with the exported public key.
+        let cosign = |args: &[&str]| {
+            let mut cmd = sigmirror_tests::cosign(&dir);
+            with_env(&mut cmd, &env);
+            run(cmd.args(args), None)
+        };
+        cosign(&[
+            "verify",
+            "--key",
+            &key,
+            "--insecure-ignore-tlog",
+            "--allow-http-registry",
+            &image,
+        ])
+        .ok();
+        cosign(&[
+            "verify-attestation",
+            "--key",
+            &key,
+            "--insecure-ignore-tlog",
+            "--allow-http-registry",
+            &image,
+        ])
+        .ok();
+        cosign(&[
+            "verify-blob",
+            "--key",
+            &key,
+            "--insecure-ignore-tlog",
+            "--signature",
+            sig.trim(),
+            "blob.txt",
+        ])
+        .ok();
+        // sigmirror verifies through KMS and with the exported key, offline.
+        let public = format!("{spec}.pub");
+        sm_run(
+            &dir,
+            &env,
+            &["public-key", "--key", &key, "--outfile", &public],
+        )
+        .ok();
+        for verifier in [key.as_str(), public.as_str()] {
+            sm_run(&dir, &env, &["verify", "--key", verifier, &image]).ok();
+            sm_run(
+                &dir,
+                &env,
+                &["verify-attestation", "--key", verifier, &image],
+            )
+            .ok();
+            sm_run(
+                &dir,
+                &env,
+                &[
+                    "verify-blob",
+                    "--key",
+                    verifier,
+                    "--signature",
+                    sig.trim(),
+                    "blob.txt",
+                ],
+            )
+            .ok();
+        }
+        dir.write("other.txt", "something else\n");
+        sm_run(
+            &dir,
+            &env,
+            &[
+                "verify-blob",
+                "--key",
+                &public,
+                "--signature",
+                sig.trim(),
+                "other.txt",
+            ],
+        )
+        .fails_with("signature");
+    }
+}
+
+#[test]
+fn vault_transit_keys_of_every_type_cosign_uses_sign_and_cosign_verifies() {
+    let bao = OpenBao::start();
+    let env = vault_env(&bao, "root");
+    for key_type in ["rsa-2048", "ecdsa-p384", "ecdsa-p521", "ed25519"] {
+        let name = key_type.replace('-', "_");
+        let (code, body) = bao.api(
+            "POST",
+            &format!("transit/keys/{name}"),
+            Some(&format!(r#"{{"type":"{key_type}"}}"#)),
+        );
+        assert!(code == 200 || code == 204, "{body}");
+        let dir = TestDir::new();
+        let key = format!("hashivault://{name}");
+        sm_run(
+            &dir,
+            &env,
+            &["public-key", "--key", &key, "--outfile", "cosign.pub"],
+        )
+        .ok();
+        // Transit signs SHA-256 digests (PKCS#1 v1.5 for RSA) and Ed25519 messages, as cosign's
+        // Vault signer asks: cosign verifies with the exported public key.
+        sign_and_verify_everywhere(&|| sm(&dir, &env), &dir, &key);
+    }
 }

@@ -443,6 +443,28 @@ impl PublicKey {
         self.0.algorithm()
     }
 
+    /// The curve's own hash of a P-384 or P-521 key (SHA-384, SHA-512), which AWS KMS and
+    /// cosign 3 sign those keys' digests with, besides the SHA-256 cosign 2 uses.
+    pub fn curve_hash(&self) -> Option<crate::sigstore::keys::HashAlgorithm> {
+        use crate::sigstore::keys::HashAlgorithm;
+        match &self.0 {
+            AnyKey::P384(_) => Some(HashAlgorithm::Sha384),
+            AnyKey::P521(_) => Some(HashAlgorithm::Sha512),
+            _ => None,
+        }
+    }
+
+    /// Verifies `signature` over a digest of another length than SHA-256's (SHA-384, SHA-512),
+    /// for the keys of [`Self::curve_hash`].
+    pub fn verify_prehash(&self, digest: &[u8], signature: &[u8]) -> Result<()> {
+        if self.signs_messages() {
+            return Err(Error::MessageOnlyKey);
+        }
+        self.0
+            .verify_prehash(digest, signature)
+            .map_err(|_| Error::InvalidSignature)
+    }
+
     /// Whether signatures by this key are over the message itself (Ed25519), so that a digest
     /// is not enough to check them.
     pub fn signs_messages(&self) -> bool {
@@ -470,24 +492,21 @@ impl PublicKey {
     /// signs with it (and its own `verify`, which hashes with SHA-256, then refuses it). Either
     /// way the key signed this very message.
     pub fn verify_message(&self, message: &[u8], signature: &[u8]) -> Result<()> {
-        use crate::sigstore::keys::{HashAlgorithm, SignatureHash};
-        let curve_hash = match &self.0 {
-            AnyKey::Ed25519(_) => {
-                return self
-                    .0
-                    .verify(message, signature, SignatureHash::Pure)
-                    .map_err(|_| Error::InvalidSignature);
-            }
-            AnyKey::P384(_) => Some(HashAlgorithm::Sha384),
-            AnyKey::P521(_) => Some(HashAlgorithm::Sha512),
-            _ => None,
-        };
-        let by_sha256 = self.verify_digest(&Sha256Digest::of(message), signature);
-        match (by_sha256, curve_hash) {
-            (Err(Error::InvalidSignature), Some(hash)) => self
+        if self.signs_messages() {
+            return self
                 .0
-                .verify_prehash(&hash.digest(message), signature)
-                .map_err(|_| Error::InvalidSignature),
+                .verify(
+                    message,
+                    signature,
+                    crate::sigstore::keys::SignatureHash::Pure,
+                )
+                .map_err(|_| Error::InvalidSignature);
+        }
+        let by_sha256 = self.verify_digest(&Sha256Digest::of(message), signature);
+        match (by_sha256, self.curve_hash()) {
+            (Err(Error::InvalidSignature), Some(hash)) => {
+                self.verify_prehash(&hash.digest(message), signature)
+            }
             (result, _) => result,
         }
     }

@@ -30,6 +30,23 @@ pub trait P256Key: Send + Sync + Sized + 'static {
         Err("this backend signs digests only".into())
     }
 
+    /// The key's signing algorithm (`wire::ALGORITHM_*`): it tells the host which digest to
+    /// send, or to send the message. Default: ECDSA P-256 over SHA-256.
+    fn algorithm(&self) -> Result<String, String> {
+        Ok(ALGORITHM_ECDSA_P256_SHA256.into())
+    }
+
+    /// Signs a digest made with `hash` (`sha256`, `sha384`, `sha512`, as [`Self::algorithm`]
+    /// asked for). Default: SHA-256 digests go to [`Self::sign_digest`], others are refused.
+    fn sign_prehash(&self, hash: &str, digest: &[u8]) -> Result<Vec<u8>, String> {
+        match (hash, <[u8; 32]>::try_from(digest)) {
+            ("sha256", Ok(digest)) => self.sign_digest(&digest),
+            _ => Err(format!(
+                "this backend signs SHA-256 digests only, not {hash}"
+            )),
+        }
+    }
+
     /// Creates the key the reference names (`generate-key-pair --kms`); returns its public key
     /// PEM. Backends that cannot create keys keep this default, which says so.
     fn create_key(&self) -> Result<String, String> {
@@ -45,10 +62,10 @@ impl<K: P256Key> SignerPlugin for K {
     fn handle(&self, method: Method) -> Result<serde_json::Value, String> {
         match method {
             Method::DefaultAlgorithm => to_value(AlgorithmResult {
-                algorithm: ALGORITHM_ECDSA_P256_SHA256.into(),
+                algorithm: self.algorithm()?,
             }),
             Method::SupportedAlgorithms => to_value(AlgorithmsResult {
-                algorithms: vec![ALGORITHM_ECDSA_P256_SHA256.into()],
+                algorithms: vec![self.algorithm()?],
             }),
             Method::CreateKey(params) => {
                 if params.algorithm != ALGORITHM_ECDSA_P256_SHA256 {
@@ -67,7 +84,10 @@ impl<K: P256Key> SignerPlugin for K {
             Method::SignMessage(params) => {
                 let signature = match params.message_bytes()? {
                     Some(message) => self.sign_message(&message)?,
-                    None => self.sign_digest(&params.sha256_digest()?)?,
+                    None => {
+                        let (hash, digest) = params.prehash()?;
+                        self.sign_prehash(hash, &digest)?
+                    }
                 };
                 to_value(SignResult {
                     signature: B64.encode(signature),

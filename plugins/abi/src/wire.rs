@@ -10,8 +10,51 @@ use zeroize::Zeroizing;
 /// Version of the JSON protocol inside ABI v1.
 pub const PROTOCOL_VERSION: u32 = 1;
 
-/// The only signing algorithm of ABI v1: ECDSA on P-256 over a SHA-256 digest.
+/// ECDSA on P-256 over a SHA-256 digest: what every plugin of the first protocol signs with,
+/// and what `defaultAlgorithm` answers for a plugin that says nothing else.
 pub const ALGORITHM_ECDSA_P256_SHA256: &str = "ecdsa-sha2-256-nistp256";
+/// ECDSA on P-384 over a SHA-384 digest (AWS KMS signs P-384 keys no other way).
+pub const ALGORITHM_ECDSA_P384_SHA384: &str = "ecdsa-sha2-384-nistp384";
+/// ECDSA on P-384 over a SHA-256 digest (as cosign signs a P-384 key it holds).
+pub const ALGORITHM_ECDSA_P384_SHA256: &str = "ecdsa-sha2-256-nistp384";
+/// ECDSA on P-521 over a SHA-512 digest.
+pub const ALGORITHM_ECDSA_P521_SHA512: &str = "ecdsa-sha2-512-nistp521";
+/// ECDSA on P-521 over a SHA-256 digest.
+pub const ALGORITHM_ECDSA_P521_SHA256: &str = "ecdsa-sha2-256-nistp521";
+/// RSA PKCS#1 v1.5 over a SHA-256 digest, any size cosign accepts (2048 to 4096 bits).
+pub const ALGORITHM_RSA_PKCS1_SHA256: &str = "rsa-sign-pkcs1-sha256";
+/// Ed25519 over the message itself.
+pub const ALGORITHM_ED25519: &str = "ed25519";
+
+/// The hash the host must digest a message with for `algorithm` (`sha256`, `sha384`,
+/// `sha512`), or `None` when the plugin signs the message itself (Ed25519). Algorithms are
+/// named `<signature>-sha2-<bits>-<curve>` or `…-sha<bits>`, as sigstore's registry names them.
+pub fn hash_of_algorithm(algorithm: &str) -> Result<Option<&'static str>, String> {
+    Ok(match algorithm {
+        ALGORITHM_ED25519 => None,
+        ALGORITHM_ECDSA_P256_SHA256
+        | ALGORITHM_ECDSA_P384_SHA256
+        | ALGORITHM_ECDSA_P521_SHA256
+        | ALGORITHM_RSA_PKCS1_SHA256 => Some("sha256"),
+        ALGORITHM_ECDSA_P384_SHA384 => Some("sha384"),
+        ALGORITHM_ECDSA_P521_SHA512 => Some("sha512"),
+        other => return Err(format!("unknown signing algorithm {other:?}")),
+    })
+}
+
+/// The algorithm of a cosign key file's key, named as `sigmirror_cosign`'s
+/// `PublicKey::algorithm` names it (`ECDSA P-384`, `RSA`, `Ed25519`…): cosign signs such keys
+/// over SHA-256 whatever the curve, Ed25519 over the message.
+pub fn key_file_algorithm(key_algorithm: &str) -> Result<&'static str, String> {
+    Ok(match key_algorithm {
+        "ECDSA P-256" => ALGORITHM_ECDSA_P256_SHA256,
+        "ECDSA P-384" => ALGORITHM_ECDSA_P384_SHA256,
+        "ECDSA P-521" => ALGORITHM_ECDSA_P521_SHA256,
+        "RSA" => ALGORITHM_RSA_PKCS1_SHA256,
+        "Ed25519" => ALGORITHM_ED25519,
+        other => return Err(format!("no signing algorithm for a {other} key")),
+    })
+}
 
 /// Configuration for one instance (one key reference), passed to `new_instance`.
 #[derive(Serialize, Deserialize)]
@@ -134,15 +177,24 @@ pub struct SignParams {
 }
 
 impl SignParams {
-    /// The digest to sign, checked: the hash must be `sha256` (the only one in protocol v1)
-    /// and the base64 must decode to exactly 32 bytes.
+    /// The digest to sign, checked: the hash must be `sha256` and the base64 must decode to
+    /// exactly 32 bytes.
     pub fn sha256_digest(&self) -> Result<[u8; 32], String> {
-        if self.hash_algorithm != "sha256" {
-            return Err(format!(
-                "unsupported hash algorithm {:?}",
-                self.hash_algorithm
-            ));
+        match self.prehash()? {
+            ("sha256", digest) => Ok(digest.try_into().expect("checked to be 32 bytes")),
+            (other, _) => Err(format!("unsupported hash algorithm {other:?}")),
         }
+    }
+
+    /// The digest to sign with its hash (`sha256`, `sha384` or `sha512`), checked: the base64
+    /// must decode to exactly the hash's length.
+    pub fn prehash(&self) -> Result<(&str, Vec<u8>), String> {
+        let (expected, name) = match self.hash_algorithm.as_str() {
+            "sha256" => (32, "SHA-256"),
+            "sha384" => (48, "SHA-384"),
+            "sha512" => (64, "SHA-512"),
+            other => return Err(format!("unsupported hash algorithm {other:?}")),
+        };
         let text: Vec<u8> = self
             .digest
             .bytes()
@@ -151,9 +203,13 @@ impl SignParams {
         let bytes = B64
             .decode(text)
             .map_err(|e| format!("digest is not base64: {e}"))?;
-        bytes
-            .try_into()
-            .map_err(|b: Vec<u8>| format!("a SHA-256 digest is 32 bytes, got {}", b.len()))
+        if bytes.len() != expected {
+            return Err(format!(
+                "a {name} digest is {expected} bytes, got {}",
+                bytes.len()
+            ));
+        }
+        Ok((&self.hash_algorithm, bytes))
     }
 
     /// The message, when the host sent it (keys that sign messages), decoded.
@@ -244,8 +300,23 @@ mod tests {
         let digest = [7u8; 32];
         let encoded = B64.encode(digest);
         assert_eq!(params(&encoded, "sha256").sha256_digest().unwrap(), digest);
-        let err = params(&encoded, "sha512").sha256_digest().unwrap_err();
+        let long = B64.encode([7u8; 64]);
+        let err = params(&long, "sha512").sha256_digest().unwrap_err();
         assert!(err.contains("unsupported hash algorithm"), "{err}");
+        let err = params(&encoded, "md5").prehash().unwrap_err();
+        assert!(err.contains("unsupported hash algorithm"), "{err}");
+        // Other hashes, each of its own length.
+        let sha384 = params(&B64.encode([1u8; 48]), "sha384");
+        let (hash, bytes) = sha384.prehash().unwrap();
+        assert_eq!((hash, bytes.len()), ("sha384", 48));
+        let err = params(&encoded, "sha384").prehash().unwrap_err();
+        assert!(err.contains("SHA-384 digest is 48 bytes, got 32"), "{err}");
+        assert_eq!(hash_of_algorithm(ALGORITHM_ED25519).unwrap(), None);
+        assert_eq!(
+            hash_of_algorithm(ALGORITHM_ECDSA_P384_SHA384).unwrap(),
+            Some("sha384")
+        );
+        assert!(hash_of_algorithm("dsa-sha1").is_err());
         let err = params("not base64!", "sha256").sha256_digest().unwrap_err();
         assert!(err.contains("not base64"), "{err}");
         let short = B64.encode([7u8; 31]);

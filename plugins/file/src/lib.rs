@@ -9,7 +9,7 @@ use sigmirror_cosign::keys::{PrivateKey, Sha256Digest};
 use sigmirror_plugin_abi::export::Logger;
 use sigmirror_plugin_abi::ffi::FLAG_NEEDS_PASSWORD;
 use sigmirror_plugin_abi::p256_key::P256Key;
-use sigmirror_plugin_abi::wire::InstanceConfig;
+use sigmirror_plugin_abi::wire::{InstanceConfig, key_file_algorithm};
 
 /// One opened key file.
 struct FileKey {
@@ -39,6 +39,10 @@ impl P256Key for FileKey {
 
     fn sign_message(&self, message: &[u8]) -> Result<Vec<u8>, String> {
         self.key.sign_message(message).map_err(|e| e.to_string())
+    }
+
+    fn algorithm(&self) -> Result<String, String> {
+        key_file_algorithm(self.key.public_key().algorithm()).map(str::to_owned)
     }
 
     fn create_key(&self) -> Result<String, String> {

@@ -237,6 +237,12 @@ impl P256Key for K8sKey {
             .map_err(|e| e.to_string())
     }
 
+    fn algorithm(&self) -> Result<String, String> {
+        let key = self.private_key()?;
+        sigmirror_plugin_abi::wire::key_file_algorithm(key.public_key().algorithm())
+            .map(str::to_owned)
+    }
+
     fn create_key(&self) -> Result<String, String> {
         Ok(self.create()?.to_pem())
     }

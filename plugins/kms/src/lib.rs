@@ -20,13 +20,17 @@ use sigmirror_plugin_abi::wire::InstanceConfig;
 
 /// What every KMS backend does for one key.
 trait Backend: Send + Sync {
-    /// Creates the key (or finds it, if it already exists as a P-256 signing key); returns its
-    /// public half as PKIX PEM.
+    /// Creates the key (or finds it, if it already exists as a signing key); returns its
+    /// public half as PKIX PEM. New keys are ECDSA P-256, as cosign creates them.
     fn create_key(&self) -> Result<String, String>;
-    /// The public half as PKIX PEM, after checking the key is an ECDSA P-256 signing key.
+    /// The public half as PKIX PEM, after checking the key is a signing key of a type cosign
+    /// uses.
     fn public_key_pem(&self) -> Result<String, String>;
-    /// Signs a SHA-256 digest; returns the ASN.1 DER signature.
-    fn sign_digest(&self, digest: &[u8; 32]) -> Result<Vec<u8>, String>;
+    /// The key's signing algorithm (`wire::ALGORITHM_*`), from its type in the service.
+    fn algorithm(&self) -> Result<String, String>;
+    /// Signs a digest made with `hash` (`sha256`, `sha384`, `sha512`), or with `hash` `None`
+    /// the message itself (Ed25519); returns the signature (DER for ECDSA).
+    fn sign(&self, hash: Option<&str>, input: &[u8]) -> Result<Vec<u8>, String>;
 }
 
 /// One opened key reference.
@@ -64,7 +68,19 @@ impl P256Key for Kms {
     }
 
     fn sign_digest(&self, digest: &[u8; 32]) -> Result<Vec<u8>, String> {
-        self.backend.sign_digest(digest)
+        self.backend.sign(Some("sha256"), digest)
+    }
+
+    fn sign_prehash(&self, hash: &str, digest: &[u8]) -> Result<Vec<u8>, String> {
+        self.backend.sign(Some(hash), digest)
+    }
+
+    fn sign_message(&self, message: &[u8]) -> Result<Vec<u8>, String> {
+        self.backend.sign(None, message)
+    }
+
+    fn algorithm(&self) -> Result<String, String> {
+        self.backend.algorithm()
     }
 
     fn create_key(&self) -> Result<String, String> {

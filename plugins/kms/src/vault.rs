@@ -4,8 +4,11 @@
 //! Settings, as the `vault`/`bao` CLIs and cosign read them: `VAULT_ADDR` (for `openbao://`
 //! `BAO_ADDR` first), `VAULT_TOKEN` (`BAO_TOKEN`) or `~/.vault-token`, `VAULT_NAMESPACE`,
 //! `VAULT_CACERT`, `VAULT_SKIP_VERIFY`, and cosign's `TRANSIT_SECRET_ENGINE_PATH` (default
-//! `transit`). Keys are `ecdsa-p256`; signing sends the host's digest with `prehashed: true`,
-//! `hash_algorithm: sha2-256` and `marshaling_algorithm: asn1`, so the signature is DER.
+//! `transit`). Keys are of the types cosign signs with: `ecdsa-p256` (what `generate-key-pair
+//! --kms` creates, as cosign does), `ecdsa-p384`, `ecdsa-p521`, `rsa-2048/3072/4096` and
+//! `ed25519`. ECDSA and RSA keys sign the host's SHA-256 digest (`prehashed: true`,
+//! `hash_algorithm: sha2-256`; `marshaling_algorithm: asn1` for DER, `signature_algorithm:
+//! pkcs1v15` for RSA), as cosign's Vault signer does; Ed25519 keys sign the message itself.
 
 use reqwest::Method;
 use reqwest::blocking::Client;
@@ -19,7 +22,30 @@ use crate::Backend;
 use crate::http;
 
 /// The transit key type sigmirror creates and signs with.
+/// The type of the keys `generate-key-pair --kms` creates, as cosign creates them.
 const KEY_TYPE: &str = "ecdsa-p256";
+
+/// The ABI algorithm of each transit key type cosign can use.
+fn algorithm_for(key_type: &str) -> Option<&'static str> {
+    use sigmirror_plugin_abi::wire::{
+        ALGORITHM_ECDSA_P256_SHA256, ALGORITHM_ECDSA_P384_SHA256, ALGORITHM_ECDSA_P521_SHA256,
+        ALGORITHM_ED25519, ALGORITHM_RSA_PKCS1_SHA256,
+    };
+    Some(match key_type {
+        "ecdsa-p256" => ALGORITHM_ECDSA_P256_SHA256,
+        "ecdsa-p384" => ALGORITHM_ECDSA_P384_SHA256,
+        "ecdsa-p521" => ALGORITHM_ECDSA_P521_SHA256,
+        "rsa-2048" | "rsa-3072" | "rsa-4096" => ALGORITHM_RSA_PKCS1_SHA256,
+        "ed25519" => ALGORITHM_ED25519,
+        _ => return None,
+    })
+}
+
+/// The SubjectPublicKeyInfo DER prefix of an Ed25519 key (RFC 8410), before its 32 bytes:
+/// transit gives Ed25519 public keys as bare base64.
+const ED25519_SPKI_PREFIX: [u8; 12] = [
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
 
 /// One transit key.
 pub struct TransitKey {
@@ -199,9 +225,9 @@ impl TransitKey {
         }
     }
 
-    /// Reads the key, refusing anything but an `ecdsa-p256` key; returns the latest version's
-    /// public key as PKIX PEM.
-    fn read_public(&self) -> Result<String, String> {
+    /// Reads the key, refusing types cosign does not sign with; returns the latest version's
+    /// public key as PKIX PEM, and the key's algorithm.
+    fn read_public(&self) -> Result<(String, &'static str), String> {
         let answer = self
             .call(Method::GET, &format!("keys/{}", self.name), None)
             .map_err(|e| self.describe("read", e))?;
@@ -212,12 +238,13 @@ impl TransitKey {
             .get("type")
             .and_then(Value::as_str)
             .unwrap_or("unknown");
-        if key_type != KEY_TYPE {
-            return Err(format!(
-                "unsupported key type {key_type} for {}: sigmirror signs with {KEY_TYPE} keys",
+        let algorithm = algorithm_for(key_type).ok_or_else(|| {
+            format!(
+                "unsupported key type {key_type} for {}: cosign signs with ecdsa-p256/p384/p521, \
+                 rsa-2048/3072/4096 and ed25519 keys",
                 self.key_ref
-            ));
-        }
+            )
+        })?;
         let version = data
             .get("latest_version")
             .and_then(Value::as_u64)
@@ -226,8 +253,14 @@ impl TransitKey {
             .pointer(&format!("/keys/{version}/public_key"))
             .and_then(Value::as_str)
             .ok_or("transit key answer without the latest version's public_key")?;
-        PublicKey::from_pem(pem.as_bytes())
-            .map(|k| k.to_pem())
+        let key = if key_type == "ed25519" {
+            let raw = b64::decode_lenient(pem.as_bytes())
+                .map_err(|e| format!("public key of {}: not base64: {e}", self.key_ref))?;
+            PublicKey::from_spki_der(&[&ED25519_SPKI_PREFIX[..], &raw].concat())
+        } else {
+            PublicKey::from_pem(pem.as_bytes())
+        };
+        key.map(|k| (k.to_pem(), algorithm))
             .map_err(|e| format!("public key of {}: {e}", self.key_ref))
     }
 }
@@ -256,27 +289,52 @@ impl Backend for TransitKey {
             "{} transit key {} is ready",
             self.product, self.name
         ));
-        self.read_public()
+        self.public_key_pem()
     }
 
     fn public_key_pem(&self) -> Result<String, String> {
-        self.read_public()
+        self.read_public().map(|(pem, _)| pem)
     }
 
-    fn sign_digest(&self, digest: &[u8; 32]) -> Result<Vec<u8>, String> {
-        // The type check first: an RSA transit key would otherwise sign with the wrong algorithm.
-        self.read_public()?;
-        let answer = self
-            .call(
-                Method::POST,
-                &format!("sign/{}/sha2-256", self.name),
-                Some(&json!({
-                    "input": b64::encode(digest),
+    fn algorithm(&self) -> Result<String, String> {
+        self.read_public()
+            .map(|(_, algorithm)| algorithm.to_owned())
+    }
+
+    fn sign(&self, hash: Option<&str>, input: &[u8]) -> Result<Vec<u8>, String> {
+        // The type check first: a key of another type would otherwise sign another way.
+        let (_, algorithm) = self.read_public()?;
+        let (path, body) = match (algorithm, hash) {
+            (sigmirror_plugin_abi::wire::ALGORITHM_ED25519, None) => (
+                format!("sign/{}", self.name),
+                json!({ "input": b64::encode(input) }),
+            ),
+            (sigmirror_plugin_abi::wire::ALGORITHM_ED25519, Some(_)) => {
+                return Err(format!(
+                    "{} is an Ed25519 key: it signs messages",
+                    self.key_ref
+                ));
+            }
+            (_, Some("sha256")) => (
+                format!("sign/{}/sha2-256", self.name),
+                json!({
+                    "input": b64::encode(input),
                     "prehashed": true,
                     "hash_algorithm": "sha2-256",
                     "marshaling_algorithm": "asn1",
-                })),
-            )
+                    "signature_algorithm": "pkcs1v15",
+                }),
+            ),
+            (_, other) => {
+                return Err(format!(
+                    "{} signs SHA-256 digests (algorithm {algorithm}), not {}",
+                    self.key_ref,
+                    other.unwrap_or("messages")
+                ));
+            }
+        };
+        let answer = self
+            .call(Method::POST, &path, Some(&body))
             .map_err(|e| self.describe("sign with", e))?;
         let signature = answer
             .pointer("/data/signature")

@@ -1,9 +1,11 @@
-//! `awskms://[ENDPOINT]/KEY`: AWS KMS asymmetric keys (ECC_NIST_P256, SIGN_VERIFY).
+//! `awskms://[ENDPOINT]/KEY`: AWS KMS asymmetric signing keys (ECC_NIST_P256, P384, P521 and
+//! RSA_2048/3072/4096, SIGN_VERIFY; new keys are ECC_NIST_P256, as cosign creates them).
 //!
 //! KMS's JSON API is four calls here (`CreateKey`, `CreateAlias`, `GetPublicKey`, `Sign`), so
 //! a blocking client, serde_json and an in-tree SigV4 signer replace the AWS SDK. Signing sends
-//! the host's SHA-256 digest with `MessageType: DIGEST` and `ECDSA_SHA_256`; KMS returns a DER
-//! signature, exactly what the ABI wants.
+//! the host's digest with `MessageType: DIGEST` and the one algorithm cosign uses for the key's
+//! spec (KMS signs P-384 keys over SHA-384 and P-521 over SHA-512 only, so the plugin asks the
+//! host for those digests); KMS returns a DER (ECDSA) or PKCS#1 v1.5 (RSA) signature.
 
 mod config;
 mod keyref;
@@ -24,6 +26,38 @@ use keyref::AwsKeyRef;
 
 /// The only key spec sigmirror signs with.
 const KEY_SPEC: &str = "ECC_NIST_P256";
+
+/// How a key of one spec signs: the ABI algorithm, KMS's signing algorithm, the digest's hash.
+#[derive(Clone, Copy)]
+struct Signing {
+    algorithm: &'static str,
+    kms_algorithm: &'static str,
+    hash: &'static str,
+}
+
+/// The signing of each key spec cosign can use.
+fn signing_for(spec: &str) -> Option<Signing> {
+    use sigmirror_plugin_abi::wire::{
+        ALGORITHM_ECDSA_P256_SHA256, ALGORITHM_ECDSA_P384_SHA384, ALGORITHM_ECDSA_P521_SHA512,
+        ALGORITHM_RSA_PKCS1_SHA256,
+    };
+    let (algorithm, kms_algorithm, hash) = match spec {
+        "ECC_NIST_P256" => (ALGORITHM_ECDSA_P256_SHA256, "ECDSA_SHA_256", "sha256"),
+        "ECC_NIST_P384" => (ALGORITHM_ECDSA_P384_SHA384, "ECDSA_SHA_384", "sha384"),
+        "ECC_NIST_P521" => (ALGORITHM_ECDSA_P521_SHA512, "ECDSA_SHA_512", "sha512"),
+        "RSA_2048" | "RSA_3072" | "RSA_4096" => (
+            ALGORITHM_RSA_PKCS1_SHA256,
+            "RSASSA_PKCS1_V1_5_SHA_256",
+            "sha256",
+        ),
+        _ => return None,
+    };
+    Some(Signing {
+        algorithm,
+        kms_algorithm,
+        hash,
+    })
+}
 /// The key usage that allows `Sign`.
 const KEY_USAGE: &str = "SIGN_VERIFY";
 
@@ -49,7 +83,7 @@ pub struct AwsKey {
     client: Client,
     log: Logger,
     /// The checked public key PEM, fetched once: signing needs the key-type check too.
-    public_pem: Mutex<Option<String>>,
+    public_pem: Mutex<Option<(String, Signing)>>,
 }
 
 impl AwsKey {
@@ -187,7 +221,7 @@ impl AwsKey {
     }
 
     /// `GetPublicKey`, refusing anything but an ECC_NIST_P256 signing key.
-    fn fetch_public(&self) -> Result<String, CallError> {
+    fn fetch_public(&self) -> Result<(String, Signing), CallError> {
         let answer = self.call("GetPublicKey", &json!({ "KeyId": self.parsed.key_id }))?;
         let field = |name: &str| answer.get(name).and_then(Value::as_str);
         // Real KMS sends KeySpec (and the deprecated CustomerMasterKeySpec); some emulators
@@ -195,13 +229,13 @@ impl AwsKey {
         let spec = field("KeySpec")
             .or_else(|| field("CustomerMasterKeySpec"))
             .unwrap_or("unknown");
-        if spec != KEY_SPEC {
-            return Err(CallError::Other(format!(
-                "unsupported key type {spec} for {}: sigmirror signs with {KEY_SPEC} (ECDSA \
-                 P-256) keys",
+        let signing = signing_for(spec).ok_or_else(|| {
+            CallError::Other(format!(
+                "unsupported key type {spec} for {}: cosign signs with ECC_NIST_P256, \
+                 ECC_NIST_P384, ECC_NIST_P521 and RSA_2048/3072/4096 keys",
                 self.key_ref
-            )));
-        }
+            ))
+        })?;
         let usage = field("KeyUsage").unwrap_or("unknown");
         if usage != KEY_USAGE {
             return Err(CallError::Other(format!(
@@ -216,22 +250,22 @@ impl AwsKey {
                     .map_err(|e| CallError::Other(format!("PublicKey is not base64: {e}")))
             })?;
         PublicKey::from_spki_der(&der)
-            .map(|k| k.to_pem())
+            .map(|k| (k.to_pem(), signing))
             .map_err(|e| CallError::Other(format!("public key of {}: {e}", self.key_ref)))
     }
 
-    /// The checked public key, fetched once per instance.
-    fn public_cached(&self) -> Result<String, CallError> {
+    /// The checked public key and how the key signs, fetched once per instance.
+    fn public_cached(&self) -> Result<(String, Signing), CallError> {
         let mut cached = self
             .public_pem
             .lock()
             .map_err(|_| CallError::Other("internal lock poisoned".into()))?;
-        if let Some(pem) = cached.as_ref() {
-            return Ok(pem.clone());
+        if let Some(known) = cached.as_ref() {
+            return Ok(known.clone());
         }
-        let pem = self.fetch_public()?;
-        *cached = Some(pem.clone());
-        Ok(pem)
+        let known = self.fetch_public()?;
+        *cached = Some(known.clone());
+        Ok(known)
     }
 }
 
@@ -283,9 +317,10 @@ impl Backend for AwsKey {
                 self.key_ref
             )
         })?;
-        // Like cosign: an existing key under the alias is reused (if it is a P-256 signing key).
+        // Like cosign: an existing key under the alias is reused (if it is a signing key of a
+        // type cosign uses).
         match self.public_cached() {
-            Ok(pem) => {
+            Ok((pem, _)) => {
                 self.log
                     .info(&format!("{alias} already exists in AWS KMS; using it"));
                 return Ok(pem);
@@ -314,19 +349,36 @@ impl Backend for AwsKey {
         .map_err(|e| self.describe("CreateAlias", e))?;
         self.log
             .info(&format!("created AWS KMS key {key_id} as {alias}"));
-        self.public_cached()
-            .map_err(|e| self.describe("GetPublicKey", e))
+        self.public_key_pem()
     }
 
     fn public_key_pem(&self) -> Result<String, String> {
         self.public_cached()
+            .map(|(pem, _)| pem)
             .map_err(|e| self.describe("GetPublicKey", e))
     }
 
-    fn sign_digest(&self, digest: &[u8; 32]) -> Result<Vec<u8>, String> {
-        // The key-type check: an RSA key must fail with a clear message, not a KMS error.
+    fn algorithm(&self) -> Result<String, String> {
         self.public_cached()
+            .map(|(_, signing)| signing.algorithm.to_owned())
+            .map_err(|e| self.describe("GetPublicKey", e))
+    }
+
+    fn sign(&self, hash: Option<&str>, digest: &[u8]) -> Result<Vec<u8>, String> {
+        // The key-type check first: an unsupported key must fail with a clear message, not a
+        // KMS error.
+        let (_, signing) = self
+            .public_cached()
             .map_err(|e| self.describe("GetPublicKey", e))?;
+        if hash != Some(signing.hash) {
+            return Err(format!(
+                "{} signs {} digests (algorithm {}), not {}",
+                self.key_ref,
+                signing.hash,
+                signing.algorithm,
+                hash.unwrap_or("messages")
+            ));
+        }
         let answer = self
             .call(
                 "Sign",
@@ -334,7 +386,7 @@ impl Backend for AwsKey {
                     "KeyId": self.parsed.key_id,
                     "Message": b64::encode(digest),
                     "MessageType": "DIGEST",
-                    "SigningAlgorithm": "ECDSA_SHA_256",
+                    "SigningAlgorithm": signing.kms_algorithm,
                 }),
             )
             .map_err(|e| self.describe("Sign", e))?;
