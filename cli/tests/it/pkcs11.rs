@@ -255,18 +255,72 @@ fn pkcs11_failures_are_clear() {
     ))
     .fails_with("must name the token");
 
-    // Wrong key type: an RSA key pair made on the token with OpenSC.
+    // Wrong key type: an EC key on a curve cosign does not sign with, and an RSA key too small,
+    // made on the token with OpenSC.
     hsm.pkcs11_tool(&[
         "--keypairgen",
         "--key-type",
-        "rsa:2048",
+        "EC:secp521r1",
         "--label",
-        "rsa",
+        "p521",
         "--id",
         "0102",
     ])
     .ok();
-    sign(&uri("rsa", &pin)).fails_with("unsupported key type CKK_RSA");
-    sm_run(&dir, &hsm, &["public-key", "--key", &uri("rsa", &pin)])
+    sign(&uri("p521", &pin)).fails_with("not on curve P-256 or P-384");
+    sm_run(&dir, &hsm, &["public-key", "--key", &uri("p521", &pin)])
         .fails_with("unsupported key type");
+    hsm.pkcs11_tool(&[
+        "--keypairgen",
+        "--key-type",
+        "rsa:1024",
+        "--label",
+        "rsa1024",
+        "--id",
+        "0103",
+    ])
+    .ok();
+    sign(&uri("rsa1024", &pin)).fails_with("RSA of 1024 bits");
+}
+
+#[test]
+fn rsa_and_p384_keys_on_the_token_sign_and_cosign_verifies() {
+    let hsm = SoftHsm::new();
+    let pin = format!("&pin-value={TOKEN_PIN}");
+    for (key_type, label, id, openssl_says) in [
+        ("rsa:3072", "rsa", "0201", "Public-Key: (3072 bit)"),
+        ("EC:secp384r1", "p384", "0202", "NIST CURVE: P-384"),
+    ] {
+        hsm.pkcs11_tool(&[
+            "--keypairgen",
+            "--key-type",
+            key_type,
+            "--label",
+            label,
+            "--id",
+            id,
+        ])
+        .ok();
+        let dir = TestDir::new();
+        let key = uri(label, &pin);
+        sm_run(
+            &dir,
+            &hsm,
+            &["public-key", "--key", &key, "--outfile", "cosign.pub"],
+        )
+        .ok();
+        // The public key is the token's, as openssl reads the exported PEM.
+        let text = run(
+            std::process::Command::new(sigmirror_tests::tool("openssl"))
+                .current_dir(dir.path())
+                .args(["pkey", "-pubin", "-in", "cosign.pub", "-noout", "-text"]),
+            None,
+        )
+        .ok()
+        .stdout_text();
+        assert!(text.contains(openssl_says), "{text}");
+        // CKM_RSA_PKCS over the SHA-256 DigestInfo and CKM_ECDSA over the SHA-256 digest: what
+        // cosign verifies with the exported key.
+        sign_and_verify_everywhere(&|| sm(&dir, &hsm, &[]), &dir, &key);
+    }
 }

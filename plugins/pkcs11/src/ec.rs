@@ -1,46 +1,156 @@
-//! The P-256 encodings PKCS#11 uses, converted to the ones cosign uses: `CKA_EC_PARAMS`
-//! (the curve OID in DER), `CKA_EC_POINT` (the uncompressed point, normally wrapped in a DER
-//! OCTET STRING) to a PKIX public key, and `CKM_ECDSA`'s raw `r‖s` to an ASN.1 DER signature.
+//! The key encodings PKCS#11 uses, converted to the ones cosign uses: `CKA_EC_PARAMS` (the
+//! curve OID in DER) and `CKA_EC_POINT` (the uncompressed point, normally wrapped in a DER
+//! OCTET STRING) to a PKIX public key, `CKM_ECDSA`'s raw `r‖s` to an ASN.1 DER signature;
+//! `CKA_MODULUS` and `CKA_PUBLIC_EXPONENT` to an RSA public key, and the DigestInfo `CKM_RSA_PKCS`
+//! signs for a PKCS#1 v1.5 signature over a SHA-256 digest.
 
 use sigmirror_cosign::keys::PublicKey;
 
+/// The curves cosign signs with that tokens hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Curve {
+    /// prime256v1.
+    P256,
+    /// secp384r1.
+    P384,
+}
+
 /// `CKA_EC_PARAMS` of P-256: the DER OID 1.2.840.10045.3.1.7 (prime256v1).
 pub const P256_PARAMS: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+/// `CKA_EC_PARAMS` of P-384: the DER OID 1.3.132.0.34 (secp384r1).
+const P384_PARAMS: [u8; 7] = [0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
 
 /// The SubjectPublicKeyInfo header of a P-256 key with an uncompressed point: SEQUENCE {
 /// SEQUENCE { id-ecPublicKey, prime256v1 }, BIT STRING (65 bytes + 0 unused bits) }.
-const SPKI_PREFIX: [u8; 26] = [
+const P256_SPKI_PREFIX: [u8; 26] = [
     0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
     0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
 ];
+/// The same for P-384 (BIT STRING of 97 bytes + 0 unused bits).
+const P384_SPKI_PREFIX: [u8; 23] = [
+    0x30, 0x76, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x05, 0x2b,
+    0x81, 0x04, 0x00, 0x22, 0x03, 0x62, 0x00,
+];
 
-/// A PKIX public key from `CKA_EC_POINT`: the DER OCTET STRING `04 41 04‖X‖Y` the standard
+/// The DER DigestInfo header of a SHA-256 digest: what `CKM_RSA_PKCS` signs, the digest after
+/// it, for a PKCS#1 v1.5 signature (RFC 8017, section 9.2).
+pub const SHA256_DIGEST_INFO: [u8; 19] = [
+    0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
+    0x00, 0x04, 0x20,
+];
+
+impl Curve {
+    /// The curve whose `CKA_EC_PARAMS` these are.
+    pub fn from_params(params: &[u8]) -> Option<Curve> {
+        match params {
+            p if p == P256_PARAMS => Some(Curve::P256),
+            p if p == P384_PARAMS => Some(Curve::P384),
+            _ => None,
+        }
+    }
+
+    /// The uncompressed point's length.
+    fn point_len(self) -> usize {
+        match self {
+            Curve::P256 => 65,
+            Curve::P384 => 97,
+        }
+    }
+
+    /// The curve's name, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Curve::P256 => "P-256",
+            Curve::P384 => "P-384",
+        }
+    }
+}
+
+/// A PKIX public key from `CKA_EC_POINT`: the DER OCTET STRING `04 LEN 04‖X‖Y` the standard
 /// asks for, or the bare `04‖X‖Y` some modules return.
-pub fn public_key_from_ec_point(ec_point: &[u8]) -> Result<PublicKey, String> {
+pub fn public_key_from_ec_point(curve: Curve, ec_point: &[u8]) -> Result<PublicKey, String> {
+    let len = curve.point_len();
     let point = match ec_point {
-        [0x04, 0x41, rest @ ..] if rest.len() == 65 && rest[0] == 0x04 => rest,
-        [0x04, ..] if ec_point.len() == 65 => ec_point,
+        [0x04, l, rest @ ..] if usize::from(*l) == len && rest.len() == len && rest[0] == 0x04 => {
+            rest
+        }
+        [0x04, ..] if ec_point.len() == len => ec_point,
         _ => {
             return Err(format!(
-                "CKA_EC_POINT is not an uncompressed P-256 point ({} bytes)",
+                "CKA_EC_POINT is not an uncompressed {} point ({} bytes)",
+                curve.name(),
                 ec_point.len()
             ));
         }
     };
-    let mut der = SPKI_PREFIX.to_vec();
+    let mut der = match curve {
+        Curve::P256 => P256_SPKI_PREFIX.to_vec(),
+        Curve::P384 => P384_SPKI_PREFIX.to_vec(),
+    };
     der.extend_from_slice(point);
     PublicKey::from_spki_der(&der).map_err(|e| e.to_string())
 }
 
-/// ASN.1 DER from `CKM_ECDSA`'s `r‖s` (32 bytes each for P-256).
-pub fn der_signature(raw: &[u8]) -> Result<Vec<u8>, String> {
-    let signature = p256::ecdsa::Signature::from_slice(raw).map_err(|e| {
+/// ASN.1 DER from `CKM_ECDSA`'s `r‖s` (32 bytes each for P-256, 48 for P-384).
+pub fn der_signature(curve: Curve, raw: &[u8]) -> Result<Vec<u8>, String> {
+    let invalid = |e: &dyn std::fmt::Display| {
         format!(
-            "the token returned an invalid P-256 signature ({} bytes): {e}",
+            "the token returned an invalid {} signature ({} bytes): {e}",
+            curve.name(),
             raw.len()
         )
-    })?;
-    Ok(signature.to_der().as_bytes().to_vec())
+    };
+    Ok(match curve {
+        Curve::P256 => p256::ecdsa::Signature::from_slice(raw)
+            .map_err(|e| invalid(&e))?
+            .to_der()
+            .as_bytes()
+            .to_vec(),
+        Curve::P384 => p384::ecdsa::Signature::from_slice(raw)
+            .map_err(|e| invalid(&e))?
+            .to_der()
+            .as_bytes()
+            .to_vec(),
+    })
+}
+
+/// A PKIX public key from an RSA key's `CKA_MODULUS` and `CKA_PUBLIC_EXPONENT` (big-endian):
+/// the PKCS#1 `RSAPublicKey` they make, read as cosign reads it.
+pub fn rsa_public_key(modulus: &[u8], exponent: &[u8]) -> Result<PublicKey, String> {
+    let mut body = der_integer(modulus);
+    body.extend(der_integer(exponent));
+    let pkcs1 = der_tlv(0x30, &body);
+    let pem = sigmirror_cosign::pem::encode("RSA PUBLIC KEY", &pkcs1);
+    PublicKey::from_pem(pem.as_bytes()).map_err(|e| e.to_string())
+}
+
+/// A DER INTEGER of an unsigned big-endian number.
+fn der_integer(bytes: &[u8]) -> Vec<u8> {
+    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    let mut value = bytes[first..].to_vec();
+    if value.first().is_none_or(|b| b & 0x80 != 0) {
+        value.insert(0, 0);
+    }
+    der_tlv(0x02, &value)
+}
+
+/// A DER tag, length and value.
+fn der_tlv(tag: u8, value: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = value.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(value);
+    out
 }
 
 #[cfg(test)]
@@ -54,21 +164,53 @@ mod tests {
     fn ec_point_both_encodings_and_signature_conversion() {
         let key = PrivateKey::generate();
         let spki = key.public_key().to_spki_der();
-        let point = &spki[SPKI_PREFIX.len()..];
-        assert_eq!(&spki[..SPKI_PREFIX.len()], &SPKI_PREFIX);
+        let point = &spki[P256_SPKI_PREFIX.len()..];
+        assert_eq!(&spki[..P256_SPKI_PREFIX.len()], &P256_SPKI_PREFIX);
         let mut wrapped = vec![0x04, 0x41];
         wrapped.extend_from_slice(point);
         assert_eq!(
-            public_key_from_ec_point(&wrapped).unwrap(),
+            public_key_from_ec_point(Curve::P256, &wrapped).unwrap(),
             key.public_key()
         );
-        assert_eq!(public_key_from_ec_point(point).unwrap(), key.public_key());
-        assert!(public_key_from_ec_point(&point[1..]).is_err());
+        assert_eq!(
+            public_key_from_ec_point(Curve::P256, point).unwrap(),
+            key.public_key()
+        );
+        assert!(public_key_from_ec_point(Curve::P256, &point[1..]).is_err());
+        assert!(public_key_from_ec_point(Curve::P384, point).is_err());
 
         let digest = Sha256Digest::from_bytes([7; 32]);
         let der = key.sign_digest(&digest).unwrap();
         let raw = p256::ecdsa::Signature::from_der(&der).unwrap().to_bytes();
-        let back = der_signature(&raw).unwrap();
+        let back = der_signature(Curve::P256, &raw).unwrap();
         key.public_key().verify_digest(&digest, &back).unwrap();
+    }
+
+    #[test]
+    fn p384_points_and_rsa_numbers_make_the_keys_they_are() {
+        // A P-384 key from its point, as a token gives it.
+        let secret = p384::ecdsa::SigningKey::from_slice(&[9u8; 48]).unwrap();
+        let point = secret.verifying_key().to_sec1_point(false);
+        let mut wrapped = vec![0x04, 0x61];
+        wrapped.extend_from_slice(point.as_bytes());
+        let public = public_key_from_ec_point(Curve::P384, &wrapped).unwrap();
+        assert_eq!(public.algorithm(), "ECDSA P-384");
+        let digest = Sha256Digest::from_bytes([3; 32]);
+        let sig: p384::ecdsa::Signature =
+            p384::ecdsa::signature::hazmat::PrehashSigner::sign_prehash(&secret, digest.as_bytes())
+                .unwrap();
+        let der = der_signature(Curve::P384, &sig.to_bytes()).unwrap();
+        public.verify_digest(&digest, &der).unwrap();
+        // An RSA modulus with its high bit set, and the usual exponent.
+        let mut modulus = vec![0xc5u8; 256];
+        modulus[255] = 0x0b;
+        let rsa = rsa_public_key(&modulus, &[0x01, 0x00, 0x01]).unwrap();
+        assert_eq!(rsa.algorithm(), "RSA");
+        let spki = rsa.to_spki_der();
+        assert!(spki.windows(256).any(|w| w == modulus.as_slice()));
+        assert!(
+            rsa_public_key(&modulus[..64], &[3]).is_err(),
+            "512 bits is too small"
+        );
     }
 }

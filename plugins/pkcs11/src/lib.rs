@@ -42,6 +42,10 @@ impl P256Key for Pkcs11Key {
         self.token.sign(&self.uri, digest)
     }
 
+    fn algorithm(&self) -> Result<String, String> {
+        self.token.algorithm(&self.uri).map(str::to_owned)
+    }
+
     fn create_key(&self) -> Result<String, String> {
         let public = self.token.generate(&self.uri)?;
         self.log.info(&format!(

@@ -147,8 +147,12 @@ impl Token {
             .map_err(|e| format!("cannot search the token: {}", describe(&e)))
     }
 
-    /// The one private key the URI names, checked to be EC P-256.
-    fn private_key(&self, session: &Session, uri: &Pkcs11Uri) -> Result<ObjectHandle, String> {
+    /// The one private key the URI names, and its type (checked to be one cosign signs with).
+    fn private_key(
+        &self,
+        session: &Session,
+        uri: &Pkcs11Uri,
+    ) -> Result<(ObjectHandle, KeyKind), String> {
         self.require_login()?;
         let found = Self::find(session, uri, ObjectClass::PRIVATE_KEY)?;
         let key = match found[..] {
@@ -169,18 +173,32 @@ impl Token {
                 ));
             }
         };
-        check_p256(session, key, uri)?;
-        Ok(key)
+        let kind = key_kind(session, key, uri)?;
+        Ok((key, kind))
     }
 
     /// The public key the URI names, read from its public key object.
     pub fn public_key(&self, uri: &Pkcs11Uri) -> Result<PublicKey, String> {
         let session = self.session()?;
-        let mut found = Self::find(&session, uri, ObjectClass::PUBLIC_KEY)?;
+        let handle = self.public_object(&session, uri)?;
+        let kind = key_kind(&session, handle, uri)?;
+        read_public(&session, handle, kind)
+    }
+
+    /// How the key the URI names signs (its public object's type).
+    pub fn algorithm(&self, uri: &Pkcs11Uri) -> Result<&'static str, String> {
+        let session = self.session()?;
+        let handle = self.public_object(&session, uri)?;
+        Ok(key_kind(&session, handle, uri)?.algorithm())
+    }
+
+    /// The public key object the URI names.
+    fn public_object(&self, session: &Session, uri: &Pkcs11Uri) -> Result<ObjectHandle, String> {
+        let mut found = Self::find(session, uri, ObjectClass::PUBLIC_KEY)?;
         if found.is_empty() && self.logged_in {
             // Some tokens keep only the private object under the label; its CKA_ID finds the
             // public half.
-            let private = self.private_key(&session, uri)?;
+            let (private, _) = self.private_key(session, uri)?;
             if let Some(Attribute::Id(id)) = session
                 .get_attributes(private, &[AttributeType::Id])
                 .ok()
@@ -203,18 +221,29 @@ impl Token {
                 }
             ));
         };
-        check_p256(&session, handle, uri)?;
-        read_public(&session, handle)
+        Ok(handle)
     }
 
-    /// Signs a SHA-256 digest with CKM_ECDSA; returns ASN.1 DER.
+    /// Signs a SHA-256 digest: CKM_ECDSA (returned as ASN.1 DER) or CKM_RSA_PKCS over the
+    /// digest's DigestInfo (a PKCS#1 v1.5 signature), as cosign signs with a token's key.
     pub fn sign(&self, uri: &Pkcs11Uri, digest: &[u8; 32]) -> Result<Vec<u8>, String> {
         let session = self.session()?;
-        let key = self.private_key(&session, uri)?;
-        let raw = session
-            .sign(&Mechanism::Ecdsa, key, digest)
-            .map_err(|e| format!("signing on {} failed: {}", self.label, describe(&e)))?;
-        ec::der_signature(&raw)
+        let (key, kind) = self.private_key(&session, uri)?;
+        let failed = |e: Error| format!("signing on {} failed: {}", self.label, describe(&e));
+        match kind {
+            KeyKind::Ec(curve) => {
+                let raw = session
+                    .sign(&Mechanism::Ecdsa, key, digest)
+                    .map_err(failed)?;
+                ec::der_signature(curve, &raw)
+            }
+            KeyKind::Rsa => {
+                let info = [&ec::SHA256_DIGEST_INFO[..], digest].concat();
+                session
+                    .sign(&Mechanism::RsaPkcs, key, &info)
+                    .map_err(failed)
+            }
+        }
     }
 
     /// Generates a P-256 key pair on the token under the URI's label and id.
@@ -279,50 +308,114 @@ impl Token {
                     describe(&e)
                 )
             })?;
-        read_public(&session, public)
+        read_public(&session, public, KeyKind::Ec(ec::Curve::P256))
     }
 }
 
-/// Refuses keys that are not EC on P-256, naming what they are.
-fn check_p256(session: &Session, key: ObjectHandle, uri: &Pkcs11Uri) -> Result<(), String> {
+/// The key types cosign signs with that tokens hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// ECDSA on P-256 or P-384.
+    Ec(ec::Curve),
+    /// RSA (its size is checked when its public key is read: 2048 to 4096 bits).
+    Rsa,
+}
+
+impl KeyKind {
+    /// The ABI algorithm: every type signs SHA-256 digests, as cosign signs with a token's key.
+    pub fn algorithm(self) -> &'static str {
+        use sigmirror_plugin_abi::wire::{
+            ALGORITHM_ECDSA_P256_SHA256, ALGORITHM_ECDSA_P384_SHA256, ALGORITHM_RSA_PKCS1_SHA256,
+        };
+        match self {
+            KeyKind::Ec(ec::Curve::P256) => ALGORITHM_ECDSA_P256_SHA256,
+            KeyKind::Ec(ec::Curve::P384) => ALGORITHM_ECDSA_P384_SHA256,
+            KeyKind::Rsa => ALGORITHM_RSA_PKCS1_SHA256,
+        }
+    }
+}
+
+/// The type of a key object, refusing types cosign does not sign with, naming what they are.
+fn key_kind(session: &Session, key: ObjectHandle, uri: &Pkcs11Uri) -> Result<KeyKind, String> {
     let attributes = session
-        .get_attributes(key, &[AttributeType::KeyType, AttributeType::EcParams])
+        .get_attributes(
+            key,
+            &[
+                AttributeType::KeyType,
+                AttributeType::EcParams,
+                AttributeType::Modulus,
+            ],
+        )
         .map_err(|e| format!("cannot read the key's attributes: {}", describe(&e)))?;
     let mut key_type = None;
     let mut params = None;
+    let mut modulus_bits = None;
     for attribute in attributes {
         match attribute {
             Attribute::KeyType(t) => key_type = Some(t),
             Attribute::EcParams(p) => params = Some(p),
+            Attribute::Modulus(m) => {
+                let significant = m.iter().skip_while(|b| **b == 0).count();
+                modulus_bits = Some(significant * 8);
+            }
             _ => {}
         }
     }
     match key_type {
-        Some(t) if t == KeyType::EC => {}
-        Some(t) => {
-            return Err(format!(
-                "unsupported key type {t} for {}: sigmirror signs with EC P-256 keys",
+        Some(t) if t == KeyType::RSA => match modulus_bits {
+            Some(bits) if (2048..=4096).contains(&bits) => Ok(KeyKind::Rsa),
+            Some(bits) => Err(format!(
+                "unsupported key type for {}: RSA of {bits} bits (2048 to 4096 are accepted)",
                 uri.key_name()
-            ));
-        }
-        None => return Err(format!("the key {} has no CKA_KEY_TYPE", uri.key_name())),
-    }
-    if params.as_deref() != Some(&ec::P256_PARAMS[..]) {
-        return Err(format!(
-            "unsupported key type for {}: the EC key is not on curve P-256",
+            )),
+            None => Err(format!("the RSA key {} has no CKA_MODULUS", uri.key_name())),
+        },
+        Some(t) if t == KeyType::EC => params
+            .as_deref()
+            .and_then(ec::Curve::from_params)
+            .map(KeyKind::Ec)
+            .ok_or_else(|| {
+                format!(
+                    "unsupported key type for {}: the EC key is not on curve P-256 or P-384",
+                    uri.key_name()
+                )
+            }),
+        Some(t) => Err(format!(
+            "unsupported key type {t} for {}: cosign signs with EC P-256, P-384 and RSA keys",
             uri.key_name()
-        ));
+        )),
+        None => Err(format!("the key {} has no CKA_KEY_TYPE", uri.key_name())),
     }
-    Ok(())
 }
 
-/// The PKIX public key of a public key object.
-fn read_public(session: &Session, handle: ObjectHandle) -> Result<PublicKey, String> {
+/// The PKIX public key of a public key object of type `kind`.
+fn read_public(
+    session: &Session,
+    handle: ObjectHandle,
+    kind: KeyKind,
+) -> Result<PublicKey, String> {
+    let wanted: &[AttributeType] = match kind {
+        KeyKind::Ec(_) => &[AttributeType::EcPoint],
+        KeyKind::Rsa => &[AttributeType::Modulus, AttributeType::PublicExponent],
+    };
     let attributes = session
-        .get_attributes(handle, &[AttributeType::EcPoint])
-        .map_err(|e| format!("cannot read CKA_EC_POINT: {}", describe(&e)))?;
-    match attributes.into_iter().next() {
-        Some(Attribute::EcPoint(point)) => ec::public_key_from_ec_point(&point),
-        _ => Err("the public key object has no CKA_EC_POINT".into()),
+        .get_attributes(handle, wanted)
+        .map_err(|e| format!("cannot read the public key: {}", describe(&e)))?;
+    let (mut point, mut modulus, mut exponent) = (None, None, None);
+    for attribute in attributes {
+        match attribute {
+            Attribute::EcPoint(p) => point = Some(p),
+            Attribute::Modulus(m) => modulus = Some(m),
+            Attribute::PublicExponent(e) => exponent = Some(e),
+            _ => {}
+        }
+    }
+    match (kind, point, modulus, exponent) {
+        (KeyKind::Ec(curve), Some(point), _, _) => ec::public_key_from_ec_point(curve, &point),
+        (KeyKind::Rsa, _, Some(n), Some(e)) => ec::rsa_public_key(&n, &e),
+        (KeyKind::Ec(_), ..) => Err("the public key object has no CKA_EC_POINT".into()),
+        (KeyKind::Rsa, ..) => {
+            Err("the public key object has no CKA_MODULUS or CKA_PUBLIC_EXPONENT".into())
+        }
     }
 }
