@@ -201,6 +201,70 @@ pub fn curl_headers(url: &str, extra: &[&str]) -> (u16, Vec<Header>, Vec<u8>) {
     )
 }
 
+/// The stand-in for Google Cloud KMS (`tests/peers/gcp_kms_standin.py`, written from the public
+/// REST reference: no emulator exists), with two service-account key files: one that may sign
+/// and create, one that may only read.
+pub struct GcpKms {
+    /// The server process.
+    pub server: Server,
+}
+
+impl GcpKms {
+    /// Starts the stand-in on a free port.
+    pub fn start() -> GcpKms {
+        let python = venv_tool("python");
+        let script = script("gcp_kms_standin.py");
+        let server = Server::start(
+            "gcp_kms_standin.py",
+            |port, dir| {
+                let mut cmd = Command::new(&python);
+                cmd.arg(&script)
+                    .arg(port.to_string())
+                    .arg(dir.join("signer.json"))
+                    .arg(dir.join("reader.json"));
+                cmd
+            },
+            // Any HTTP answer (401 without a token) means it listens.
+            |port| curl(&[&format!("http://127.0.0.1:{port}/v1/")]).0 != 0,
+        );
+        GcpKms { server }
+    }
+
+    /// The environment Google's tools read: the API endpoint (gcloud's override) and the
+    /// service-account key file of `account` (`signer` or `reader`).
+    pub fn env(&self, account: &str) -> Vec<(&'static str, String)> {
+        vec![
+            (
+                "CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDKMS",
+                format!("http://127.0.0.1:{}/", self.server.port()),
+            ),
+            (
+                "GOOGLE_APPLICATION_CREDENTIALS",
+                self.server
+                    .dir
+                    .join(format!("{account}.json"))
+                    .to_string_lossy()
+                    .into_owned(),
+            ),
+        ]
+    }
+
+    /// Creates a key `name` (a full `projects/…/cryptoKeys/K` name) with Cloud KMS algorithm
+    /// `algorithm`, through the stand-in's test door; with `versions` > 1, adds versions.
+    pub fn create_key(&self, name: &str, algorithm: &str, versions: usize) {
+        let base = format!("http://127.0.0.1:{}", self.server.port());
+        let (code, body) = curl(&[
+            "-X",
+            "POST",
+            &format!("{base}/admin/keys?name={name}&algorithm={algorithm}"),
+        ]);
+        assert_eq!(code, 200, "{body}");
+        for _ in 1..versions {
+            curl(&["-X", "POST", &format!("{base}/admin/versions?key={name}")]);
+        }
+    }
+}
+
 /// The AWS KMS API served by moto, with the MessageType=DIGEST fix.
 pub struct Moto {
     /// The server process.

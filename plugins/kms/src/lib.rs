@@ -3,14 +3,17 @@
 //! - `awskms://[ENDPOINT]/KEY` (key id, `alias/NAME`, key or alias ARN): AWS KMS, spoken as its
 //!   JSON API with an in-tree SigV4 signer (module `aws`).
 //! - `hashivault://NAME`, `openbao://NAME`: the transit engine of Vault or OpenBao (module `vault`).
-//! - `gcpkms://`, `azurekms://`: recognised so the user gets a clear "not supported in this
-//!   build" instead of "no plugin serves …"; there is no API server to test them against here.
+//! - `gcpkms://projects/…/cryptoKeys/K`: Google Cloud KMS, its v1 REST API with a service
+//!   account's JWT-bearer tokens (module `gcp`), tested against a stand-in of the public API.
+//! - `azurekms://`: recognised so the user gets a clear "not supported in this build" instead
+//!   of "no plugin serves …".
 //!
 //! Each instance owns a blocking HTTP client; nothing async crosses the ABI. The plugin never
 //! sets `FLAG_NEEDS_PASSWORD`: credentials come from the environment, as the vendors' tools
 //! read them.
 
 mod aws;
+mod gcp;
 mod http;
 mod vault;
 
@@ -48,10 +51,11 @@ impl P256Key for Kms {
         let backend: Box<dyn Backend> = match scheme.as_str() {
             "awskms" => Box::new(aws::AwsKey::open(key_ref, log)?),
             "hashivault" | "openbao" => Box::new(vault::TransitKey::open(key_ref, &scheme, log)?),
-            "gcpkms" | "azurekms" => {
+            "gcpkms" => Box::new(gcp::CloudKey::open(key_ref, log)?),
+            "azurekms" => {
                 return Err(format!(
                     "{scheme}:// keys are not supported in this build (supported: awskms://, \
-                     hashivault://, openbao://)"
+                     gcpkms://, hashivault://, openbao://)"
                 ));
             }
             _ => {
