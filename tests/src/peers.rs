@@ -265,6 +265,71 @@ impl GcpKms {
     }
 }
 
+/// The stand-in for Azure Key Vault and Entra ID's token endpoint
+/// (`tests/peers/azure_kv_standin.py`, written from the public REST references), over HTTPS with
+/// a test CA; clients `signer` (may sign and create) and `reader` (may read keys).
+pub struct AzureKeyVault {
+    /// The server process.
+    pub server: Server,
+}
+
+impl AzureKeyVault {
+    /// Starts the stand-in on a free port, with certificates made in its folder.
+    pub fn start() -> AzureKeyVault {
+        let python = venv_tool("python");
+        let script = script("azure_kv_standin.py");
+        let server = Server::start(
+            "azure_kv_standin.py",
+            |port, dir| {
+                crate::tls::make_certs(dir.path());
+                let mut cmd = Command::new(&python);
+                cmd.arg(&script)
+                    .arg(port.to_string())
+                    .arg(dir.join("server.crt"))
+                    .arg(dir.join("server.key"));
+                cmd
+            },
+            |port| curl(&["-k", &format!("https://127.0.0.1:{port}/keys/x")]).0 != 0,
+        );
+        AzureKeyVault { server }
+    }
+
+    /// `127.0.0.1:PORT`, the vault's host in `azurekms://HOST/KEY`.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.server.port())
+    }
+
+    /// The environment Azure's tools read for `client` (`signer` or `reader`) and `secret`,
+    /// with the authority host set to the stand-in and `SSL_CERT_FILE` trusting its CA.
+    pub fn env(&self, client: &str, secret: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("AZURE_TENANT_ID", "tenant".into()),
+            ("AZURE_CLIENT_ID", client.into()),
+            ("AZURE_CLIENT_SECRET", secret.into()),
+            ("AZURE_AUTHORITY_HOST", format!("https://{}/", self.host())),
+            (
+                "SSL_CERT_FILE",
+                self.server
+                    .dir
+                    .join("ca.crt")
+                    .to_string_lossy()
+                    .into_owned(),
+            ),
+        ]
+    }
+
+    /// Creates key `name` through the stand-in's test door: `kty=EC&crv=P-384`, `kty=RSA&size=3072`.
+    pub fn create_key(&self, name: &str, spec: &str) {
+        let (code, body) = curl(&[
+            "-k",
+            "-X",
+            "POST",
+            &format!("https://{}/admin/keys?name={name}&{spec}", self.host()),
+        ]);
+        assert_eq!(code, 200, "{body}");
+    }
+}
+
 /// The AWS KMS API served by moto, with the MessageType=DIGEST fix.
 pub struct Moto {
     /// The server process.

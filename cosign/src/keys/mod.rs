@@ -410,6 +410,45 @@ impl PublicKey {
             .and_then(Self::accepted)
     }
 
+    /// An ECDSA key from its curve (`P-256`, `P-384`, `P-521`) and uncompressed SEC1 point
+    /// (`04‖X‖Y`), as key services give them (a JWK's `x` and `y`, a token's `CKA_EC_POINT`).
+    pub fn from_ec_point(curve: &str, point: &[u8]) -> Result<Self> {
+        let invalid = |e: &dyn std::fmt::Display| Error::InvalidPublicKey {
+            reason: format!("invalid {curve} point: {e}"),
+        };
+        let key = match curve {
+            "P-256" => p256::ecdsa::VerifyingKey::from_sec1_bytes(point)
+                .map(AnyKey::P256)
+                .map_err(|e| invalid(&e))?,
+            "P-384" => p384::ecdsa::VerifyingKey::from_sec1_bytes(point)
+                .map(AnyKey::P384)
+                .map_err(|e| invalid(&e))?,
+            "P-521" => P521Key::from_point(point)
+                .map(AnyKey::P521)
+                .map_err(|e| invalid(&e))?,
+            other => {
+                return Err(Error::UnsupportedKeyType {
+                    found: format!("ECDSA on curve {other}"),
+                });
+            }
+        };
+        Ok(PublicKey(key))
+    }
+
+    /// An RSA key from its modulus and public exponent (unsigned big-endian, as a JWK's `n` and
+    /// `e` or a token's `CKA_MODULUS` and `CKA_PUBLIC_EXPONENT` give them), if of an accepted
+    /// size.
+    pub fn from_rsa_components(modulus: &[u8], exponent: &[u8]) -> Result<Self> {
+        let mut body = der_integer(modulus);
+        body.extend(der_integer(exponent));
+        let pkcs1 = der_tlv(0x30, &body);
+        AnyKey::from_pkcs1_rsa_der(&pkcs1)
+            .map_err(|e| Error::InvalidPublicKey {
+                reason: e.to_string(),
+            })
+            .and_then(Self::accepted)
+    }
+
     /// `key`, if of an accepted size (RSA).
     fn accepted(key: AnyKey) -> Result<Self> {
         if let AnyKey::Rsa(k) = &key {
@@ -512,6 +551,49 @@ impl PublicKey {
     }
 }
 
+/// An ECDSA signature as raw `r‖s` (two halves of equal length, as PKCS#11's `CKM_ECDSA` and
+/// JOSE's `ES256`/`ES384`/`ES512` give it) in the ASN.1 DER cosign stores.
+pub fn ecdsa_der_from_raw(raw: &[u8]) -> Result<Vec<u8>> {
+    if raw.is_empty() || !raw.len().is_multiple_of(2) || raw.len() > 132 {
+        return Err(Error::MalformedSignature {
+            reason: format!("{} bytes are not a raw r||s ECDSA signature", raw.len()),
+        });
+    }
+    let (r, s) = raw.split_at(raw.len() / 2);
+    let mut body = der_integer(r);
+    body.extend(der_integer(s));
+    Ok(der_tlv(0x30, &body))
+}
+
+/// A DER INTEGER of an unsigned big-endian number.
+fn der_integer(bytes: &[u8]) -> Vec<u8> {
+    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    let mut value = bytes[first..].to_vec();
+    if value.first().is_none_or(|b| b & 0x80 != 0) {
+        value.insert(0, 0);
+    }
+    der_tlv(0x02, &value)
+}
+
+/// A DER tag, length and value.
+fn der_tlv(tag: u8, value: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = value.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(value);
+    out
+}
+
 /// P-256 verification with its own messages for signatures that are not ECDSA at all.
 fn verify_p256(key: &AnyKey, digest: &Sha256Digest, signature: &[u8]) -> Result<()> {
     let plausible = signature.first() == Some(&0x30) || signature.len() == 64;
@@ -598,9 +680,12 @@ mod tests {
             public.verify_digest(&digest(b"payload"), b"short"),
             Err(Error::MalformedSignature { .. })
         ));
-        // Raw r||s is accepted too.
+        // Raw r||s is accepted too, and converts to the same DER.
         let raw = p256::ecdsa::Signature::from_der(&sig).unwrap().to_bytes();
         public.verify_digest(&digest(b"payload"), &raw).unwrap();
+        assert_eq!(ecdsa_der_from_raw(&raw).unwrap(), sig);
+        assert!(ecdsa_der_from_raw(&raw[1..]).is_err());
+        assert!(ecdsa_der_from_raw(&[]).is_err());
     }
 
     /// A key of each type cosign imports, made in process (RSA and P-521 by AWS-LC).

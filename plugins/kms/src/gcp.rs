@@ -177,12 +177,11 @@ impl CloudKey {
             .send()
             .map_err(|e| http::unreachable("Google's token service", token_uri, &e))?;
         let status = response.status();
-        let answer: Value = response.json().map_err(|e| {
-            format!(
-                "the token service answered invalid JSON: {}",
-                http::chain(&e)
-            )
-        })?;
+        let answer: Value = response
+            .bytes()
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+            .map_err(|e| format!("the token service answered invalid JSON: {e}"))?;
         let token = answer.get("access_token").and_then(Value::as_str);
         match token {
             Some(token) if status.is_success() => {
@@ -216,7 +215,9 @@ impl CloudKey {
             .request(method, &url)
             .bearer_auth(token.as_str());
         if let Some(body) = body {
-            request = request.json(body);
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
         }
         let response = request
             .send()

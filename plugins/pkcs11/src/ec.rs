@@ -20,18 +20,6 @@ pub const P256_PARAMS: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x0
 /// `CKA_EC_PARAMS` of P-384: the DER OID 1.3.132.0.34 (secp384r1).
 const P384_PARAMS: [u8; 7] = [0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
 
-/// The SubjectPublicKeyInfo header of a P-256 key with an uncompressed point: SEQUENCE {
-/// SEQUENCE { id-ecPublicKey, prime256v1 }, BIT STRING (65 bytes + 0 unused bits) }.
-const P256_SPKI_PREFIX: [u8; 26] = [
-    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
-    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
-];
-/// The same for P-384 (BIT STRING of 97 bytes + 0 unused bits).
-const P384_SPKI_PREFIX: [u8; 23] = [
-    0x30, 0x76, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x05, 0x2b,
-    0x81, 0x04, 0x00, 0x22, 0x03, 0x62, 0x00,
-];
-
 /// The DER DigestInfo header of a SHA-256 digest: what `CKM_RSA_PKCS` signs, the digest after
 /// it, for a PKCS#1 v1.5 signature (RFC 8017, section 9.2).
 pub const SHA256_DIGEST_INFO: [u8; 19] = [
@@ -83,74 +71,26 @@ pub fn public_key_from_ec_point(curve: Curve, ec_point: &[u8]) -> Result<PublicK
             ));
         }
     };
-    let mut der = match curve {
-        Curve::P256 => P256_SPKI_PREFIX.to_vec(),
-        Curve::P384 => P384_SPKI_PREFIX.to_vec(),
-    };
-    der.extend_from_slice(point);
-    PublicKey::from_spki_der(&der).map_err(|e| e.to_string())
+    PublicKey::from_ec_point(curve.name(), point).map_err(|e| e.to_string())
 }
 
 /// ASN.1 DER from `CKM_ECDSA`'s `r‖s` (32 bytes each for P-256, 48 for P-384).
 pub fn der_signature(curve: Curve, raw: &[u8]) -> Result<Vec<u8>, String> {
-    let invalid = |e: &dyn std::fmt::Display| {
-        format!(
-            "the token returned an invalid {} signature ({} bytes): {e}",
+    // r and s, each as long as a coordinate: the uncompressed point less its 04 prefix.
+    let expected = curve.point_len() - 1;
+    if raw.len() != expected {
+        return Err(format!(
+            "the token returned an invalid {} signature ({} bytes, not {expected})",
             curve.name(),
             raw.len()
-        )
-    };
-    Ok(match curve {
-        Curve::P256 => p256::ecdsa::Signature::from_slice(raw)
-            .map_err(|e| invalid(&e))?
-            .to_der()
-            .as_bytes()
-            .to_vec(),
-        Curve::P384 => p384::ecdsa::Signature::from_slice(raw)
-            .map_err(|e| invalid(&e))?
-            .to_der()
-            .as_bytes()
-            .to_vec(),
-    })
+        ));
+    }
+    sigmirror_cosign::keys::ecdsa_der_from_raw(raw).map_err(|e| e.to_string())
 }
 
-/// A PKIX public key from an RSA key's `CKA_MODULUS` and `CKA_PUBLIC_EXPONENT` (big-endian):
-/// the PKCS#1 `RSAPublicKey` they make, read as cosign reads it.
+/// A PKIX public key from an RSA key's `CKA_MODULUS` and `CKA_PUBLIC_EXPONENT` (big-endian).
 pub fn rsa_public_key(modulus: &[u8], exponent: &[u8]) -> Result<PublicKey, String> {
-    let mut body = der_integer(modulus);
-    body.extend(der_integer(exponent));
-    let pkcs1 = der_tlv(0x30, &body);
-    let pem = sigmirror_cosign::pem::encode("RSA PUBLIC KEY", &pkcs1);
-    PublicKey::from_pem(pem.as_bytes()).map_err(|e| e.to_string())
-}
-
-/// A DER INTEGER of an unsigned big-endian number.
-fn der_integer(bytes: &[u8]) -> Vec<u8> {
-    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
-    let mut value = bytes[first..].to_vec();
-    if value.first().is_none_or(|b| b & 0x80 != 0) {
-        value.insert(0, 0);
-    }
-    der_tlv(0x02, &value)
-}
-
-/// A DER tag, length and value.
-fn der_tlv(tag: u8, value: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = value.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes: Vec<u8> = len
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|b| *b == 0)
-            .collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend(bytes);
-    }
-    out.extend_from_slice(value);
-    out
+    PublicKey::from_rsa_components(modulus, exponent).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -164,8 +104,8 @@ mod tests {
     fn ec_point_both_encodings_and_signature_conversion() {
         let key = PrivateKey::generate();
         let spki = key.public_key().to_spki_der();
-        let point = &spki[P256_SPKI_PREFIX.len()..];
-        assert_eq!(&spki[..P256_SPKI_PREFIX.len()], &P256_SPKI_PREFIX);
+        // The uncompressed point ends the SubjectPublicKeyInfo.
+        let point = &spki[spki.len() - 65..];
         let mut wrapped = vec![0x04, 0x41];
         wrapped.extend_from_slice(point);
         assert_eq!(
