@@ -24,7 +24,8 @@ What it serves (in memory, real keys made with `cryptography`):
   POST /admin/versions?key=KEYNAME             test helper: add a version (the latest enabled
                                    version is used when a reference names none)
 Algorithms: EC_SIGN_P256_SHA256, EC_SIGN_P384_SHA384, RSA_SIGN_PKCS1_{2048,3072,4096}_SHA256,
-RSA_SIGN_PSS_2048_SHA256 (made, so that refusing it can be tested).
+RSA_SIGN_PSS_{2048,3072,4096}_SHA256, and EC_SIGN_SECP256K1_SHA256 (made, so that refusing it
+can be tested).
 
 Usage: gcp_kms_standin.py PORT CREDENTIALS_OUT READONLY_CREDENTIALS_OUT
   writes two service-account key files (type service_account, private_key, client_email,
@@ -72,6 +73,8 @@ def new_private(algorithm):
         return ec.generate_private_key(ec.SECP256R1())
     if algorithm == "EC_SIGN_P384_SHA384":
         return ec.generate_private_key(ec.SECP384R1())
+    if algorithm == "EC_SIGN_SECP256K1_SHA256":
+        return ec.generate_private_key(ec.SECP256K1())
     m = re.fullmatch(r"RSA_SIGN_(PKCS1|PSS)_(2048|3072|4096)_SHA256", algorithm)
     if m:
         return rsa.generate_private_key(public_exponent=65537, key_size=int(m.group(2)))

@@ -476,67 +476,89 @@ fn gcpkms_keys_are_created_and_sign_through_a_service_account_and_cosign_verifie
         if algorithm.starts_with("RSA") {
             sign_and_verify_everywhere(&|| sm(&other, &env), &other, &reference);
         } else {
-            // Cloud KMS signs P-384 keys over SHA-384, which cosign checks only through KMS:
-            // sigmirror checks it with the exported key, and openssl checks the blob.
-            other.write("blob.txt", "signed in Cloud KMS\n");
-            sm_run(
-                &other,
-                &env,
-                &[
-                    "sign-blob",
-                    "--key",
-                    &reference,
-                    "--output-signature",
-                    "blob.sig",
-                    "blob.txt",
-                ],
-            )
-            .ok();
-            sm_run(
-                &other,
-                &env,
-                &[
-                    "verify-blob",
-                    "--key",
-                    "cosign.pub",
-                    "--signature",
-                    "blob.sig",
-                    "blob.txt",
-                ],
-            )
-            .ok();
-            let der = sigmirror_cosign::b64::decode_lenient(&other.read("blob.sig")).unwrap();
-            other.write("blob.der", &der);
-            run(
-                Command::new(sigmirror_tests::tool("openssl"))
-                    .current_dir(other.path())
-                    .args([
-                        "dgst",
-                        "-sha384",
-                        "-verify",
-                        "cosign.pub",
-                        "-signature",
-                        "blob.der",
-                        "blob.txt",
-                    ]),
-                None,
-            )
-            .ok();
+            // Cloud KMS signs P-384 keys over SHA-384, which cosign checks only through KMS.
+            p384_blob_verifies_with_the_exported_key(&other, &env, &reference);
         }
     }
-    // Refused, each by name: a key type cosign does not sign with, a reader that may not sign,
-    // credentials Cloud KMS does not know, a key that does not exist, a malformed reference.
+    // A PSS key signs RSASSA-PSS, which cosign checks only through KMS: sigmirror verifies it
+    // with the exported key, openssl with PSS padding, and not as PKCS#1 v1.5.
     gcp.create_key(
         &format!("{ring}/cryptoKeys/pss"),
         "RSA_SIGN_PSS_2048_SHA256",
+        1,
+    );
+    let pss = TestDir::new();
+    let pss_key = format!("gcpkms://{ring}/cryptoKeys/pss");
+    sm_run(
+        &pss,
+        &env,
+        &["public-key", "--key", &pss_key, "--outfile", "cosign.pub"],
+    )
+    .ok();
+    pss.write("blob.txt", "signed with PSS\n");
+    sm_run(
+        &pss,
+        &env,
+        &[
+            "sign-blob",
+            "--key",
+            &pss_key,
+            "--output-signature",
+            "blob.sig",
+            "blob.txt",
+        ],
+    )
+    .ok();
+    sm_run(
+        &pss,
+        &env,
+        &[
+            "verify-blob",
+            "--key",
+            "cosign.pub",
+            "--signature",
+            "blob.sig",
+            "blob.txt",
+        ],
+    )
+    .ok();
+    pss.write(
+        "blob.der",
+        sigmirror_cosign::b64::decode_lenient(&pss.read("blob.sig")).unwrap(),
+    );
+    let openssl = |padding: &[&str]| {
+        let mut args = vec![
+            "dgst",
+            "-sha256",
+            "-verify",
+            "cosign.pub",
+            "-signature",
+            "blob.der",
+        ];
+        args.extend_from_slice(padding);
+        args.push("blob.txt");
+        run(
+            Command::new(sigmirror_tests::tool("openssl"))
+                .current_dir(pss.path())
+                .args(&args),
+            None,
+        )
+    };
+    openssl(&["-sigopt", "rsa_padding_mode:pss"]).ok();
+    assert_ne!(openssl(&[]).code, 0, "not a PKCS#1 v1.5 signature");
+    // Refused, each by name: a key type cosign does not sign with, a reader that may not sign,
+    // credentials Cloud KMS does not know, a key that does not exist, a malformed reference.
+    gcp.create_key(
+        &format!("{ring}/cryptoKeys/k1"),
+        "EC_SIGN_SECP256K1_SHA256",
         1,
     );
     let sign = |env: &[(&str, String)], reference: &str| {
         dir.write("a.txt", "x");
         sm_run(&dir, env, &["sign-blob", "--key", reference, "a.txt"])
     };
-    sign(&env, &format!("gcpkms://{ring}/cryptoKeys/pss"))
-        .fails_with("unsupported key type RSA_SIGN_PSS_2048_SHA256");
+    sign(&env, &format!("gcpkms://{ring}/cryptoKeys/k1"))
+        .fails_with("unsupported key type EC_SIGN_SECP256K1_SHA256");
     sign(&gcp.env("reader"), &key).fails_with("permission denied by Cloud KMS");
     sign(&env, &format!("gcpkms://{ring}/cryptoKeys/missing")).fails_with("not found");
     sign(&env, "gcpkms://projects/acme/keyRings/x").fails_with("invalid key reference");
@@ -601,50 +623,7 @@ fn azurekms_keys_are_created_and_sign_with_client_credentials_and_cosign_verifie
         &["public-key", "--key", &p384_key, "--outfile", "cosign.pub"],
     )
     .ok();
-    p384.write("blob.txt", "signed in Key Vault\n");
-    sm_run(
-        &p384,
-        &env,
-        &[
-            "sign-blob",
-            "--key",
-            &p384_key,
-            "--output-signature",
-            "blob.sig",
-            "blob.txt",
-        ],
-    )
-    .ok();
-    sm_run(
-        &p384,
-        &env,
-        &[
-            "verify-blob",
-            "--key",
-            "cosign.pub",
-            "--signature",
-            "blob.sig",
-            "blob.txt",
-        ],
-    )
-    .ok();
-    let der = sigmirror_cosign::b64::decode_lenient(&p384.read("blob.sig")).unwrap();
-    p384.write("blob.der", &der);
-    run(
-        Command::new(sigmirror_tests::tool("openssl"))
-            .current_dir(p384.path())
-            .args([
-                "dgst",
-                "-sha384",
-                "-verify",
-                "cosign.pub",
-                "-signature",
-                "blob.der",
-                "blob.txt",
-            ]),
-        None,
-    )
-    .ok();
+    p384_blob_verifies_with_the_exported_key(&p384, &env, &p384_key);
     // Refused, each by name.
     let sign = |env: &[(&str, String)], reference: &str| {
         dir.write("a.txt", "x");
@@ -663,4 +642,68 @@ fn azurekms_keys_are_created_and_sign_with_client_credentials_and_cosign_verifie
         .cloned()
         .collect();
     sign(&untrusted, &key).fails_with("certificate");
+}
+
+/// Signs a blob with the P-384 key `key` of a cloud KMS, which signs over SHA-384 (cosign checks
+/// that only through the service): sigmirror verifies it with the exported `cosign.pub` in `dir`,
+/// and openssl checks it over SHA-384.
+fn p384_blob_verifies_with_the_exported_key(dir: &TestDir, env: &[(&str, String)], key: &str) {
+    dir.write("blob.txt", "signed in a cloud KMS\n");
+    sm_run(
+        dir,
+        env,
+        &[
+            "sign-blob",
+            "--key",
+            key,
+            "--output-signature",
+            "blob.sig",
+            "blob.txt",
+        ],
+    )
+    .ok();
+    sm_run(
+        dir,
+        env,
+        &[
+            "verify-blob",
+            "--key",
+            "cosign.pub",
+            "--signature",
+            "blob.sig",
+            "blob.txt",
+        ],
+    )
+    .ok();
+    let der = sigmirror_cosign::b64::decode_lenient(&dir.read("blob.sig")).unwrap();
+    dir.write("blob.der", &der);
+    run(
+        Command::new(sigmirror_tests::tool("openssl"))
+            .current_dir(dir.path())
+            .args([
+                "dgst",
+                "-sha384",
+                "-verify",
+                "cosign.pub",
+                "-signature",
+                "blob.der",
+                "blob.txt",
+            ]),
+        None,
+    )
+    .ok();
+    dir.write("other.txt", "not what was signed\n");
+    sm_run(
+        dir,
+        env,
+        &[
+            "verify-blob",
+            "--key",
+            "cosign.pub",
+            "--signature",
+            "blob.sig",
+            "other.txt",
+        ],
+    )
+    .fails_with("signature");
 }

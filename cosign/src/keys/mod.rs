@@ -17,6 +17,7 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::pem;
+use crate::sigstore::der_util::wrap;
 use crate::sigstore::keys::{P521Key, PublicKey as AnyKey};
 pub use encrypted::ScryptParams;
 /// The hash signatures are made over, re-exported for signers that only need keys.
@@ -441,7 +442,7 @@ impl PublicKey {
     pub fn from_rsa_components(modulus: &[u8], exponent: &[u8]) -> Result<Self> {
         let mut body = der_integer(modulus);
         body.extend(der_integer(exponent));
-        let pkcs1 = der_tlv(0x30, &body);
+        let pkcs1 = wrap(0x30, &body);
         AnyKey::from_pkcs1_rsa_der(&pkcs1)
             .map_err(|e| Error::InvalidPublicKey {
                 reason: e.to_string(),
@@ -520,9 +521,15 @@ impl PublicKey {
         if self.signs_messages() {
             return Err(Error::MessageOnlyKey);
         }
-        self.0
-            .verify_prehash(digest.as_bytes(), signature)
-            .map_err(|_| Error::InvalidSignature)
+        if self.0.verify_prehash(digest.as_bytes(), signature).is_ok() {
+            return Ok(());
+        }
+        // An RSA key also signs with PSS (a KMS key of a PSS algorithm, cosign 3's
+        // `rsa-sign-pss-*`): SHA-256, MGF1 with SHA-256, any salt length.
+        match &self.0 {
+            AnyKey::Rsa(key) if rsa_pss_verifies(key, digest.as_bytes(), signature) => Ok(()),
+            _ => Err(Error::InvalidSignature),
+        }
     }
 
     /// Verifies `signature` over `message` as cosign does with this key: Ed25519 over the
@@ -562,7 +569,7 @@ pub fn ecdsa_der_from_raw(raw: &[u8]) -> Result<Vec<u8>> {
     let (r, s) = raw.split_at(raw.len() / 2);
     let mut body = der_integer(r);
     body.extend(der_integer(s));
-    Ok(der_tlv(0x30, &body))
+    Ok(wrap(0x30, &body))
 }
 
 /// A DER INTEGER of an unsigned big-endian number.
@@ -572,26 +579,19 @@ fn der_integer(bytes: &[u8]) -> Vec<u8> {
     if value.first().is_none_or(|b| b & 0x80 != 0) {
         value.insert(0, 0);
     }
-    der_tlv(0x02, &value)
+    wrap(0x02, &value)
 }
 
-/// A DER tag, length and value.
-fn der_tlv(tag: u8, value: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = value.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes: Vec<u8> = len
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|b| *b == 0)
-            .collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend(bytes);
-    }
-    out.extend_from_slice(value);
-    out
+/// Whether `signature` is an RSASSA-PSS signature (SHA-256, MGF1-SHA-256, salt length found
+/// from the signature) of `digest` by `key`.
+fn rsa_pss_verifies(key: &rsa::PublicKey, digest: &[u8], signature: &[u8]) -> bool {
+    use rsa::signature::hazmat::PrehashVerifier as _;
+    let Ok(signature) = rsa::pss::Signature::try_from(signature) else {
+        return false;
+    };
+    rsa::pss::VerifyingKey::<sha2::Sha256>::new_with_auto_salt_len(key.clone())
+        .verify_prehash(digest, &signature)
+        .is_ok()
 }
 
 /// P-256 verification with its own messages for signatures that are not ECDSA at all.
@@ -779,6 +779,32 @@ mod tests {
             let public_pem = public.to_pem();
             assert_eq!(PublicKey::from_pem(public_pem.as_bytes()).unwrap(), public);
         }
+    }
+
+    #[test]
+    fn rsa_keys_verify_pss_signatures_too() {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+        let public = {
+            use aws_lc_rs::encoding::AsDer as _;
+            let der: aws_lc_rs::encoding::Pkcs8V1Der<'_> = pair.as_der().unwrap();
+            PrivateKey::from_pkcs8_der(der.as_ref())
+                .unwrap()
+                .public_key()
+        };
+        let mut sig = vec![0u8; pair.public_modulus_len()];
+        pair.sign(
+            &aws_lc_rs::signature::RSA_PSS_SHA256,
+            &rng,
+            b"payload",
+            &mut sig,
+        )
+        .unwrap();
+        public.verify_message(b"payload", &sig).unwrap();
+        assert!(public.verify_message(b"other", &sig).is_err());
+        let mut bad = sig.clone();
+        bad[10] ^= 1;
+        assert!(public.verify_message(b"payload", &bad).is_err());
     }
 
     #[test]

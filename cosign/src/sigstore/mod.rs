@@ -16,7 +16,7 @@ pub mod bytes;
 pub mod certificate;
 pub mod checkpoint;
 pub mod classic;
-mod der_util;
+pub(crate) mod der_util;
 mod error;
 pub mod keys;
 pub mod merkle;

@@ -23,6 +23,9 @@ pub const ALGORITHM_ECDSA_P521_SHA512: &str = "ecdsa-sha2-512-nistp521";
 pub const ALGORITHM_ECDSA_P521_SHA256: &str = "ecdsa-sha2-256-nistp521";
 /// RSA PKCS#1 v1.5 over a SHA-256 digest, any size cosign accepts (2048 to 4096 bits).
 pub const ALGORITHM_RSA_PKCS1_SHA256: &str = "rsa-sign-pkcs1-sha256";
+/// RSASSA-PSS (MGF1, salt as long as the digest) over a SHA-256 digest: keys that sign no
+/// other way (Cloud KMS's `RSA_SIGN_PSS_*`).
+pub const ALGORITHM_RSA_PSS_SHA256: &str = "rsa-sign-pss-sha256";
 /// Ed25519 over the message itself.
 pub const ALGORITHM_ED25519: &str = "ed25519";
 
@@ -35,7 +38,8 @@ pub fn hash_of_algorithm(algorithm: &str) -> Result<Option<&'static str>, String
         ALGORITHM_ECDSA_P256_SHA256
         | ALGORITHM_ECDSA_P384_SHA256
         | ALGORITHM_ECDSA_P521_SHA256
-        | ALGORITHM_RSA_PKCS1_SHA256 => Some("sha256"),
+        | ALGORITHM_RSA_PKCS1_SHA256
+        | ALGORITHM_RSA_PSS_SHA256 => Some("sha256"),
         ALGORITHM_ECDSA_P384_SHA384 => Some("sha384"),
         ALGORITHM_ECDSA_P521_SHA512 => Some("sha512"),
         other => return Err(format!("unknown signing algorithm {other:?}")),

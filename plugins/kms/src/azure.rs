@@ -12,7 +12,6 @@
 //! written from the public API reference (`tests/peers/azure_kv_standin.py`), never against Azure.
 
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -45,7 +44,7 @@ pub struct VaultKey {
     authority: String,
     client: Client,
     log: Logger,
-    token: Mutex<Option<(Zeroizing<String>, SystemTime)>>,
+    token: http::TokenCache,
     known: Mutex<Option<Known>>,
 }
 
@@ -106,93 +105,44 @@ impl VaultKey {
             authority: format!("{}/", authority.trim_end_matches('/')),
             client: http::build(http::builder())?,
             log,
-            token: Mutex::new(None),
+            token: http::TokenCache::default(),
             known: Mutex::new(None),
         })
     }
 
     /// A current access token for Key Vault (client credentials).
     fn access_token(&self) -> Result<Zeroizing<String>, String> {
-        let mut cached = self.token.lock().map_err(|_| "internal lock poisoned")?;
-        if let Some((token, _)) = cached
-            .as_ref()
-            .filter(|(_, until)| SystemTime::now() < *until)
-        {
-            return Ok(token.clone());
-        }
-        let url = format!("{}{}/oauth2/v2.0/token", self.authority, self.tenant);
-        let form = [
-            ("grant_type", "client_credentials"),
-            ("client_id", self.client_id.as_str()),
-            ("client_secret", self.secret.as_str()),
-            ("scope", SCOPE),
-        ];
-        let body = Zeroizing::new(
-            form.iter()
-                .map(|(k, v)| format!("{k}={}", url_encode(v)))
-                .collect::<Vec<_>>()
-                .join("&"),
-        );
-        let response = self
-            .client
-            .post(&url)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body.as_bytes().to_vec())
-            .send()
-            .map_err(|e| http::unreachable("Microsoft Entra ID", &url, &e))?;
-        let status = response.status();
-        let answer: Value = response
-            .bytes()
-            .map_err(|e| e.to_string())
-            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
-            .map_err(|e| format!("the token service answered invalid JSON: {e}"))?;
-        match answer.get("access_token").and_then(Value::as_str) {
-            Some(token) if status.is_success() => {
-                let lifetime = answer
-                    .get("expires_in")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(3600);
-                let token = Zeroizing::new(token.to_owned());
-                let until = SystemTime::now() + Duration::from_secs(lifetime.saturating_sub(60));
-                *cached = Some((token.clone(), until));
-                self.log
-                    .debug(&format!("azurekms: token for client {}", self.client_id));
-                Ok(token)
-            }
-            _ => Err(format!(
-                "Microsoft Entra ID refused the client {} (HTTP {}): {}",
-                self.client_id,
-                status.as_u16(),
-                answer
-                    .get("error_description")
-                    .or_else(|| answer.get("error"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("(no description)")
-            )),
-        }
+        self.token.get(|| {
+            let url = format!("{}{}/oauth2/v2.0/token", self.authority, self.tenant);
+            let form = [
+                ("grant_type", "client_credentials"),
+                ("client_id", self.client_id.as_str()),
+                ("client_secret", self.secret.as_str()),
+                ("scope", SCOPE),
+            ];
+            let body = Zeroizing::new(
+                form.iter()
+                    .map(|(k, v)| format!("{k}={}", url_encode(v)))
+                    .collect::<Vec<_>>()
+                    .join("&"),
+            );
+            let answer = http::oauth_token(&self.client, "Microsoft Entra ID", &url, &body)?;
+            answer.map_err(|(status, why)| {
+                format!(
+                    "Microsoft Entra ID refused the client {} (HTTP {status}): {why}",
+                    self.client_id
+                )
+            })
+        })
     }
 
     fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, CallError> {
         let token = self.access_token().map_err(CallError::Other)?;
         let url = format!("https://{}/{path}?api-version={API_VERSION}", self.vault);
-        let mut request = self
-            .client
-            .request(method, &url)
-            .bearer_auth(token.as_str());
-        if let Some(body) = body {
-            request = request
-                .header("content-type", "application/json")
-                .body(body.to_string());
-        }
-        let response = request
-            .send()
-            .map_err(|e| CallError::Other(http::unreachable("Azure Key Vault", &self.vault, &e)))?;
-        let status = response.status();
-        let bytes = response.bytes().map_err(|e| {
-            CallError::Other(format!("reading the Key Vault answer: {}", http::chain(&e)))
-        })?;
-        let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        if status.is_success() {
+        let (status, json) =
+            http::bearer_json(&self.client, "Azure Key Vault", method, &url, &token, body)
+                .map_err(CallError::Other)?;
+        if (200..300).contains(&status) {
             return Ok(json);
         }
         let field = |name: &str| {
@@ -200,7 +150,7 @@ impl VaultKey {
                 .and_then(Value::as_str)
         };
         Err(CallError::Api {
-            status: status.as_u16(),
+            status,
             code: field("code").unwrap_or("Unknown").to_owned(),
             message: field("message").unwrap_or("(no message)").to_owned(),
         })

@@ -10,12 +10,13 @@
 //!
 //! A reference without a version uses the key's newest enabled version, as cosign does. Key
 //! algorithms: `EC_SIGN_P256_SHA256` (what `generate-key-pair --kms` creates), `EC_SIGN_P384_SHA384`
-//! (signed over SHA-384, the only way Cloud KMS signs it) and `RSA_SIGN_PKCS1_*_SHA256`; others
-//! (PSS, secp256k1, …) are refused by name. Tested against a stand-in written from the public API
-//! reference (`tests/peers/gcp_kms_standin.py`), never against Google's service.
+//! (signed over SHA-384, the only way Cloud KMS signs it), `RSA_SIGN_PKCS1_*_SHA256` and
+//! `RSA_SIGN_PSS_*_SHA256`; others (secp256k1, …) are refused by name. Tested against a
+//! stand-in written from the public API reference (`tests/peers/gcp_kms_standin.py`), never
+//! against Google's service.
 
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -27,6 +28,7 @@ use sigmirror_cosign::keys::{PrivateKey, PublicKey};
 use sigmirror_plugin_abi::export::Logger;
 use sigmirror_plugin_abi::wire::{
     ALGORITHM_ECDSA_P256_SHA256, ALGORITHM_ECDSA_P384_SHA384, ALGORITHM_RSA_PKCS1_SHA256,
+    ALGORITHM_RSA_PSS_SHA256,
 };
 use zeroize::Zeroizing;
 
@@ -46,6 +48,9 @@ fn signing_for(algorithm: &str) -> Option<(&'static str, &'static str)> {
         "RSA_SIGN_PKCS1_2048_SHA256"
         | "RSA_SIGN_PKCS1_3072_SHA256"
         | "RSA_SIGN_PKCS1_4096_SHA256" => (ALGORITHM_RSA_PKCS1_SHA256, "sha256"),
+        "RSA_SIGN_PSS_2048_SHA256" | "RSA_SIGN_PSS_3072_SHA256" | "RSA_SIGN_PSS_4096_SHA256" => {
+            (ALGORITHM_RSA_PSS_SHA256, "sha256")
+        }
         _ => return None,
     })
 }
@@ -72,7 +77,7 @@ pub struct CloudKey {
     credentials: Credentials,
     client: Client,
     log: Logger,
-    token: Mutex<Option<(Zeroizing<String>, SystemTime)>>,
+    token: http::TokenCache,
     /// The version used, its public key PEM, ABI algorithm and hash, asked once.
     known: Mutex<Option<Known>>,
 }
@@ -131,7 +136,7 @@ impl CloudKey {
             credentials: credentials()?,
             client: http::build(http::builder())?,
             log,
-            token: Mutex::new(None),
+            token: http::TokenCache::default(),
             known: Mutex::new(None),
         })
     }
@@ -146,88 +151,39 @@ impl CloudKey {
                 token_uri,
             } => (email, key, token_uri),
         };
-        let mut cached = self.token.lock().map_err(|_| "internal lock poisoned")?;
-        if let Some((token, _)) = cached
-            .as_ref()
-            .filter(|(_, until)| SystemTime::now() < *until)
-        {
-            return Ok(token.clone());
-        }
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_err(|e| e.to_string())?
-            .as_secs();
-        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
-        let claims = URL_SAFE_NO_PAD.encode(
-            json!({"iss": email, "scope": SCOPE, "aud": token_uri, "iat": now, "exp": now + 3600})
-                .to_string(),
-        );
-        let signed = format!("{header}.{claims}");
-        let signature = key
-            .sign_message(signed.as_bytes())
-            .map_err(|e| format!("cannot sign the service account's token request: {e}"))?;
-        let assertion = format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature));
-        let response = self
-            .client
-            .post(token_uri)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(format!(
-                "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion={assertion}"
-            ))
-            .send()
-            .map_err(|e| http::unreachable("Google's token service", token_uri, &e))?;
-        let status = response.status();
-        let answer: Value = response
-            .bytes()
-            .map_err(|e| e.to_string())
-            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
-            .map_err(|e| format!("the token service answered invalid JSON: {e}"))?;
-        let token = answer.get("access_token").and_then(Value::as_str);
-        match token {
-            Some(token) if status.is_success() => {
-                let lifetime = answer
-                    .get("expires_in")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(3600);
-                let token = Zeroizing::new(token.to_owned());
-                let until = SystemTime::now() + Duration::from_secs(lifetime.saturating_sub(60));
-                *cached = Some((token.clone(), until));
-                self.log.debug(&format!("gcpkms: token for {email}"));
-                Ok(token)
-            }
-            _ => Err(format!(
-                "Google's token service refused the service account {email} (HTTP {}): {}",
-                status.as_u16(),
-                answer
-                    .get("error_description")
-                    .or_else(|| answer.get("error"))
-                    .map(Value::to_string)
-                    .unwrap_or_default()
-            )),
-        }
+        self.token.get(|| {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_err(|e| e.to_string())?
+                .as_secs();
+            let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
+            let claims = URL_SAFE_NO_PAD.encode(
+                json!({"iss": email, "scope": SCOPE, "aud": token_uri, "iat": now, "exp": now + 3600})
+                    .to_string(),
+            );
+            let signed = format!("{header}.{claims}");
+            let signature = key
+                .sign_message(signed.as_bytes())
+                .map_err(|e| format!("cannot sign the service account's token request: {e}"))?;
+            let body = Zeroizing::new(format!(
+                "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=\
+                 {signed}.{}",
+                URL_SAFE_NO_PAD.encode(signature)
+            ));
+            let answer = http::oauth_token(&self.client, "Google's token service", token_uri, &body)?;
+            answer.map_err(|(status, why)| {
+                format!("Google's token service refused the service account {email} (HTTP {status}): {why}")
+            })
+        })
     }
 
     fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, CallError> {
         let token = self.access_token().map_err(CallError::Other)?;
         let url = format!("{}v1/{path}", self.endpoint);
-        let mut request = self
-            .client
-            .request(method, &url)
-            .bearer_auth(token.as_str());
-        if let Some(body) = body {
-            request = request
-                .header("content-type", "application/json")
-                .body(body.to_string());
-        }
-        let response = request
-            .send()
-            .map_err(|e| CallError::Other(http::unreachable("Cloud KMS", &self.endpoint, &e)))?;
-        let status = response.status();
-        let bytes = response.bytes().map_err(|e| {
-            CallError::Other(format!("reading the Cloud KMS answer: {}", http::chain(&e)))
-        })?;
-        let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        if status.is_success() {
+        let (status, json) =
+            http::bearer_json(&self.client, "Cloud KMS", method, &url, &token, body)
+                .map_err(CallError::Other)?;
+        if (200..300).contains(&status) {
             return Ok(json);
         }
         let field = |name: &str| {
@@ -235,7 +191,7 @@ impl CloudKey {
                 .and_then(Value::as_str)
         };
         Err(CallError::Api {
-            status: status.as_u16(),
+            status,
             code: field("status").unwrap_or("UNKNOWN").to_owned(),
             message: field("message").unwrap_or("(no message)").to_owned(),
         })
@@ -312,7 +268,7 @@ impl CloudKey {
         let (abi, hash) = signing_for(algorithm).ok_or_else(|| {
             format!(
                 "unsupported key type {algorithm} for {}: cosign signs with EC_SIGN_P256_SHA256, \
-                 EC_SIGN_P384_SHA384 and RSA_SIGN_PKCS1_*_SHA256 keys",
+                 EC_SIGN_P384_SHA384, RSA_SIGN_PKCS1_*_SHA256 and RSA_SIGN_PSS_*_SHA256 keys",
                 self.key_ref
             )
         })?;

@@ -4,9 +4,13 @@
 //! plugins from plain or `spawn_blocking` threads, and this library's copy of tokio never sees
 //! the host's runtime, so nothing async crosses the ABI.
 
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
 
+use reqwest::Method;
 use reqwest::blocking::{Client, ClientBuilder};
+use serde_json::Value;
+use zeroize::Zeroizing;
 
 /// How long one request may take before the user gets an error instead of a hang.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -55,4 +59,100 @@ pub fn unreachable(service: &str, url: &str, e: &reqwest::Error) -> String {
         "cannot reach {service} at {url} (request {what}): {}",
         chain(e)
     )
+}
+
+/// An OAuth 2.0 access token, kept until a minute before it expires.
+#[derive(Default)]
+pub struct TokenCache(Mutex<Option<(Zeroizing<String>, SystemTime)>>);
+
+impl TokenCache {
+    /// The kept token, or a new one from `fetch` (the token and its lifetime in seconds).
+    pub fn get(
+        &self,
+        fetch: impl FnOnce() -> Result<(Zeroizing<String>, u64), String>,
+    ) -> Result<Zeroizing<String>, String> {
+        let mut kept = self.0.lock().map_err(|_| "internal lock poisoned")?;
+        if let Some((token, _)) = kept
+            .as_ref()
+            .filter(|(_, until)| SystemTime::now() < *until)
+        {
+            return Ok(token.clone());
+        }
+        let (token, lifetime) = fetch()?;
+        let until = SystemTime::now() + Duration::from_secs(lifetime.saturating_sub(60));
+        *kept = Some((token.clone(), until));
+        Ok(token)
+    }
+}
+
+/// An access token with its lifetime in seconds, or the token endpoint's refusal: its HTTP
+/// status and its own words.
+pub type TokenAnswer = Result<(Zeroizing<String>, u64), (u16, String)>;
+
+/// Asks the OAuth 2.0 token endpoint `url` of `service` for an access token with the form
+/// `body` (already encoded; it may hold a secret). `Ok(Err((status, why)))` is the endpoint's
+/// refusal, in its own words.
+pub fn oauth_token(
+    client: &Client,
+    service: &str,
+    url: &str,
+    body: &Zeroizing<String>,
+) -> Result<TokenAnswer, String> {
+    let response = client
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.as_bytes().to_vec())
+        .send()
+        .map_err(|e| unreachable(service, url, &e))?;
+    let status = response.status();
+    let answer: Value = response
+        .bytes()
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+        .map_err(|e| format!("{service} answered invalid JSON: {e}"))?;
+    Ok(match answer.get("access_token").and_then(Value::as_str) {
+        Some(token) if status.is_success() => Ok((
+            Zeroizing::new(token.to_owned()),
+            answer
+                .get("expires_in")
+                .and_then(Value::as_u64)
+                .unwrap_or(3600),
+        )),
+        _ => Err((
+            status.as_u16(),
+            answer
+                .get("error_description")
+                .or_else(|| answer.get("error"))
+                .and_then(Value::as_str)
+                .unwrap_or("(no description)")
+                .to_owned(),
+        )),
+    })
+}
+
+/// A JSON API call with a bearer token: the status and the answer's JSON (`Null` when it has
+/// none). Only a call that got no answer at all is an error here.
+pub fn bearer_json(
+    client: &Client,
+    service: &str,
+    method: Method,
+    url: &str,
+    token: &str,
+    body: Option<&Value>,
+) -> Result<(u16, Value), String> {
+    let mut request = client.request(method, url).bearer_auth(token);
+    if let Some(body) = body {
+        request = request
+            .header("content-type", "application/json")
+            .body(body.to_string());
+    }
+    let response = request.send().map_err(|e| unreachable(service, url, &e))?;
+    let status = response.status().as_u16();
+    let bytes = response
+        .bytes()
+        .map_err(|e| format!("reading the {service} answer: {}", chain(&e)))?;
+    Ok((
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    ))
 }
