@@ -310,15 +310,7 @@ impl Backend for VaultKey {
 
     fn sign(&self, hash: Option<&str>, digest: &[u8]) -> Result<Vec<u8>, String> {
         let known = self.known()?;
-        if hash != Some(known.hash) {
-            return Err(format!(
-                "{} signs {} digests (algorithm {}), not {}",
-                self.key_ref,
-                known.hash,
-                known.algorithm,
-                hash.unwrap_or("messages")
-            ));
-        }
+        crate::require_hash(&self.key_ref, hash, known.hash, known.algorithm)?;
         let answer = self
             .call(
                 Method::POST,

@@ -37,6 +37,23 @@ trait Backend: Send + Sync {
     fn sign(&self, hash: Option<&str>, input: &[u8]) -> Result<Vec<u8>, String>;
 }
 
+/// Refuses to sign what the key does not sign: a digest of another hash than `expected` (the
+/// one its `algorithm` asks the host for), or a message (`hash` `None`).
+fn require_hash(
+    key_ref: &str,
+    hash: Option<&str>,
+    expected: &str,
+    algorithm: &str,
+) -> Result<(), String> {
+    if hash == Some(expected) {
+        return Ok(());
+    }
+    Err(format!(
+        "{key_ref} signs {expected} digests (algorithm {algorithm}), not {}",
+        hash.unwrap_or("messages")
+    ))
+}
+
 /// One opened key reference.
 struct Kms {
     backend: Box<dyn Backend>,

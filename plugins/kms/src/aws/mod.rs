@@ -370,15 +370,7 @@ impl Backend for AwsKey {
         let (_, signing) = self
             .public_cached()
             .map_err(|e| self.describe("GetPublicKey", e))?;
-        if hash != Some(signing.hash) {
-            return Err(format!(
-                "{} signs {} digests (algorithm {}), not {}",
-                self.key_ref,
-                signing.hash,
-                signing.algorithm,
-                hash.unwrap_or("messages")
-            ));
-        }
+        crate::require_hash(&self.key_ref, hash, signing.hash, signing.algorithm)?;
         let answer = self
             .call(
                 "Sign",
