@@ -53,8 +53,11 @@ pub(crate) fn verify_digest_der(
 /// or -512) with the uncompressed point `point`: AWS-LC is the only P-521 implementation here,
 /// so its answer is final.
 pub(crate) fn verify_p521(point: &[u8], prehash: &[u8], sig: &[u8]) -> bool {
+    if verify_digest_der(Curve::P521, point, prehash, sig) == Some(true) {
+        return true;
+    }
     if sig.len() != 132 {
-        return verify_digest_der(Curve::P521, point, prehash, sig) == Some(true);
+        return false;
     }
     let (algorithm, hash): (
         &'static EcdsaVerificationAlgorithm,

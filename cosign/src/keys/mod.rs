@@ -494,11 +494,14 @@ impl PublicKey {
         }
     }
 
-    /// Verifies `signature` over a digest of another length than SHA-256's (SHA-384, SHA-512),
-    /// for the keys of [`Self::curve_hash`].
-    pub fn verify_prehash(&self, digest: &[u8], signature: &[u8]) -> Result<()> {
-        if self.signs_messages() {
-            return Err(Error::MessageOnlyKey);
+    /// Verifies `signature` over the digest made with the curve's own hash, for the keys of
+    /// [`Self::curve_hash`] only (and only of that hash's length).
+    pub(crate) fn verify_prehash(&self, digest: &[u8], signature: &[u8]) -> Result<()> {
+        let fits = self
+            .curve_hash()
+            .is_some_and(|hash| hash.digest(b"").len() == digest.len());
+        if !fits {
+            return Err(Error::InvalidSignature);
         }
         self.0
             .verify_prehash(digest, signature)
@@ -779,6 +782,27 @@ mod tests {
             let public_pem = public.to_pem();
             assert_eq!(PublicKey::from_pem(public_pem.as_bytes()).unwrap(), public);
         }
+    }
+
+    #[test]
+    fn keys_that_would_verify_what_nobody_signed_are_refused() {
+        // The Ed25519 identity point (small order) and a P-521 point off the curve.
+        let mut ed = hex("302a300506032b6570032100");
+        ed.push(1);
+        ed.extend([0u8; 31]);
+        assert!(PublicKey::from_spki_der(&ed).is_err());
+        let point = [&[4u8][..], &[1u8; 132]].concat();
+        assert!(PublicKey::from_ec_point("P-521", &point).is_err());
+        // A digest of the wrong length for the curve's hash is not checked at all.
+        let p384 = p384::ecdsa::SigningKey::from_slice(&[3u8; 48]).unwrap();
+        let public = PrivateKey(Secret::P384(p384)).public_key();
+        assert!(public.verify_prehash(&[0u8; 64], &[0u8; 70]).is_err());
+        assert!(
+            PrivateKey::generate()
+                .public_key()
+                .verify_prehash(&[0u8; 48], &[0u8; 70])
+                .is_err()
+        );
     }
 
     #[test]

@@ -123,6 +123,14 @@ impl P521Key {
                 reason: "a P-521 point is 133 bytes, uncompressed".into(),
             });
         }
+        // On the curve: AWS-LC, which verifies P-521 signatures, checks it.
+        aws_lc_rs::signature::ParsedPublicKey::new(
+            &aws_lc_rs::signature::ECDSA_P521_SHA512_ASN1,
+            point,
+        )
+        .map_err(|_| Error::Key {
+            reason: "the P-521 point is not on the curve".into(),
+        })?;
         let algorithm = spki::AlgorithmIdentifierOwned {
             oid: ID_EC_PUBLIC_KEY,
             parameters: Some(SECP_521_R_1.into()),
@@ -174,16 +182,23 @@ impl PublicKey {
                 SECP_384_R_1 => p384::ecdsa::VerifyingKey::from_public_key_der(der)
                     .map(PublicKey::P384)
                     .map_err(|e| bad(format!("invalid P-384 key: {e}"))),
-                SECP_521_R_1 => {
-                    P521Key::from_point(spki.subject_public_key.raw_bytes()).map(PublicKey::P521)
-                }
+                SECP_521_R_1 => spki
+                    .subject_public_key
+                    .as_bytes()
+                    .ok_or_else(|| bad("P-521 key with unused bits".into()))
+                    .and_then(P521Key::from_point)
+                    .map(PublicKey::P521),
                 other => Err(bad(format!("unsupported elliptic curve {other}"))),
             };
         }
         if algorithm == ID_ED_25519 {
-            return ed25519_dalek::VerifyingKey::from_public_key_der(der)
-                .map(PublicKey::Ed25519)
-                .map_err(|e| bad(format!("invalid Ed25519 key: {e}")));
+            let key = ed25519_dalek::VerifyingKey::from_public_key_der(der)
+                .map_err(|e| bad(format!("invalid Ed25519 key: {e}")))?;
+            // A small-order key "verifies" signatures nobody made.
+            if key.is_weak() {
+                return Err(bad("a weak (small-order) Ed25519 key".into()));
+            }
+            return Ok(PublicKey::Ed25519(key));
         }
         if algorithm == RSA_ENCRYPTION {
             return rsa::PublicKey::from_public_key_der(der)
