@@ -34,9 +34,21 @@ pub struct AttestRequest {
     pub replace: bool,
     /// Write cosign 3's format (a Sigstore bundle as an OCI 1.1 referrer) instead of `.att`.
     pub new_bundle_format: bool,
+    /// Store the attestation (cosign's `attest` without `--no-upload`); otherwise it is only
+    /// made and returned.
+    pub upload: bool,
 }
 
-/// Attests the digest `request.image` resolves to; returns the `.att` reference written.
+/// An attestation made: where it was stored (`None` when not uploaded), and its DSSE envelope.
+#[derive(Debug, Clone)]
+pub struct Attested {
+    /// The `.att` or referrer reference written.
+    pub target: Option<ImageRef>,
+    /// The envelope JSON, as stored.
+    pub envelope_json: Vec<u8>,
+}
+
+/// Attests the digest `request.image` resolves to; returns what was made and where it went.
 ///
 /// A digest reference is attested as it is, without asking the registry for the image (as
 /// cosign does: the statement names only the digest, so the image need not be there yet); a
@@ -45,9 +57,9 @@ pub async fn attest_image(
     registry: &Registry,
     signer: Arc<dyn Signer>,
     request: &AttestRequest,
-) -> Result<ImageRef> {
+) -> Result<Attested> {
     let (digest, manifest) = match request.image.digest() {
-        Some(digest) if !request.new_bundle_format => (digest.clone(), None),
+        Some(digest) if !request.new_bundle_format || !request.upload => (digest.clone(), None),
         _ => {
             let manifest = registry.resolve(&request.image).await?;
             (manifest.digest.clone(), Some(manifest))
@@ -64,27 +76,41 @@ pub async fn attest_image(
         run_blocking(move || Envelope::sign(signer.as_ref(), IN_TOTO_PAYLOAD_TYPE, statement))
             .await?
     };
+    let envelope_json = envelope.to_json();
+    if !request.upload {
+        return Ok(Attested {
+            target: None,
+            envelope_json,
+        });
+    }
     if let Some(manifest) = manifest.filter(|_| request.new_bundle_format) {
         let public = run_blocking(move || signer.public_key()).await?;
         let bundle = bundle_image::dsse_bundle(&envelope, &public);
         let subject = Descriptor::for_bytes(&manifest.media_type, &manifest.bytes);
-        return push_bundle(
+        let target = push_bundle(
             registry,
             &request.image.with_digest(&digest),
             subject,
             bundle,
             &request.predicate_type,
         )
-        .await;
+        .await?;
+        return Ok(Attested {
+            target: Some(target),
+            envelope_json,
+        });
     }
-    let layer = attestation_layer(envelope.to_json(), &request.predicate_type);
+    let layer = attestation_layer(envelope_json.clone(), &request.predicate_type);
     let target = attachment_ref(&request.image, &digest, AttachmentKind::Attestation)?;
     if request.replace {
         replace_layer(registry, &target, layer, &request.predicate_type).await?;
     } else {
         append_layer(registry, &target, layer, &|_| false).await?;
     }
-    Ok(target)
+    Ok(Attested {
+        target: Some(target),
+        envelope_json,
+    })
 }
 
 /// cosign's `--replace`: drop layers of the same predicate type, put the new one first, and

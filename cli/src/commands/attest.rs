@@ -54,6 +54,9 @@ pub struct Attest {
     tlog: super::blob::TlogArgs,
     #[command(flatten)]
     registry: RegistryArgs,
+    /// Make the attestation and print its DSSE envelope instead of storing it.
+    #[arg(long)]
+    no_upload: bool,
     /// Images to attest (tags are resolved once; the digest is the subject).
     #[arg(value_name = "IMAGE", required = true)]
     images: Vec<String>,
@@ -81,6 +84,7 @@ impl Attest {
                     predicate: predicate.clone(),
                     replace: self.replace,
                     new_bundle_format: self.new_bundle_format,
+                    upload: !self.no_upload,
                 };
                 let (registry, signer) = (&registry, signer.clone());
                 async move {
@@ -96,8 +100,12 @@ impl Attest {
                 .failures()
                 .into_iter()
                 .chain(images.iter().map(ToString::to_string).zip(results));
-            crate::exit::report_each("attested", outcomes, |target| {
-                eprintln!("Pushing attestation to: {target}");
+            crate::exit::report_each("attested", outcomes, |attested| {
+                match attested.target {
+                    Some(target) => eprintln!("Pushing attestation to: {target}"),
+                    // cosign's --no-upload prints the envelope, one line per image.
+                    None => outln!("{}", String::from_utf8_lossy(&attested.envelope_json))?,
+                }
                 Ok(())
             })
         })
@@ -186,7 +194,7 @@ impl VerifyAttestation {
                         anyhow::Ok((label, verified))
                     },
                 ))
-                .buffered(CONCURRENCY)
+                .buffered(self.source.max_workers.max(1))
                 .collect()
                 .await;
             let mut out = std::io::stdout().lock();

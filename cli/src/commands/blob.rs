@@ -184,6 +184,10 @@ pub struct VerifyBlob {
 // commands that flatten it, see `Command` in main.rs.)
 #[derive(Debug, Args)]
 pub struct ClassicEvidenceArgs {
+    /// Make no network connection (cosign: no transparency-log lookups). Blob verification
+    /// here never makes one, so this changes nothing; accepted for cosign's scripts.
+    #[arg(long)]
+    offline: bool,
     /// The signing certificate (PEM, or base64 of the PEM), for a signature outside a bundle
     /// or a bundle without one.
     #[arg(long, value_name = "FILE")]

@@ -362,7 +362,7 @@ impl Verify {
                         anyhow::Ok((label, verified?))
                     },
                 ))
-                .buffered(CONCURRENCY)
+                .buffered(self.source.max_workers.max(1))
                 .collect()
                 .await;
             let outcomes = parsed.outcomes(&images, results);

@@ -128,6 +128,9 @@ pub struct VerifySourceArgs {
     /// it holds, with the signatures or attestations saved with it; no network connection.
     #[arg(long, conflicts_with = "offline")]
     pub local_image: bool,
+    /// Images verified at once (cosign's `--max-workers`).
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub max_workers: usize,
     #[command(flatten)]
     pub offline: OfflineArgs,
 }

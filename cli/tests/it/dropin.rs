@@ -438,6 +438,54 @@ fn flags_and_forms_from_cosigns_scripts_mean_what_they_mean_in_cosign() {
         "b.txt",
     ])
     .fails_with("invalid signature");
+    s.sm(&[
+        "verify-blob",
+        "--offline",
+        "--key",
+        "cosign.pub",
+        "--signature",
+        &sigs[0],
+        "a.txt",
+    ])
+    .ok();
+    s.sm(&[
+        "verify",
+        "--max-workers",
+        "2",
+        "--key",
+        "cosign.pub",
+        &s.image,
+    ])
+    .ok();
+    // attest --no-upload prints the envelope and stores nothing; attached later, the real
+    // cosign accepts it.
+    s.dir.write("pred.json", r#"{"buildType":"test"}"#);
+    let mut no_upload = crate::attest_args(&s.image).to_vec();
+    no_upload.insert(1, "--no-upload");
+    let envelope = s.sm(&no_upload).ok().stdout;
+    s.cosign_verify(
+        "verify-attestation",
+        "cosign.pub",
+        &s.image,
+        &["--type", TEST_PREDICATE_TYPE],
+    )
+    .fails_with("no matching attestations");
+    s.dir.write("envelope.json", &envelope);
+    s.sm(&[
+        "attach",
+        "attestation",
+        "--attestation",
+        "envelope.json",
+        &s.image,
+    ])
+    .ok();
+    s.cosign_verify(
+        "verify-attestation",
+        "cosign.pub",
+        &s.image,
+        &["--type", TEST_PREDICATE_TYPE],
+    )
+    .ok();
     // attach sbom --sbom - reads stdin; cosign downloads the same bytes.
     let sbom = br#"{"spdxVersion":"SPDX-2.3","name":"from-stdin"}"#;
     let attached = run(
