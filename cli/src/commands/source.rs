@@ -150,6 +150,7 @@ impl VerifySourceArgs {
     /// The images `names` mean and their sources: the registry or the store, shared, or with
     /// `--local-image` each folder's layout, its image the one cosign would pick.
     pub fn targets(&self, names: &[String], registry: &RegistryArgs) -> Result<Targets> {
+        self.refuse_cosigns_offline()?;
         if !self.local_image {
             let parsed = crate::exit::parse_each(names);
             let source = Arc::new(any_source(&self.offline, registry)?);
@@ -180,6 +181,25 @@ impl VerifySourceArgs {
             }
         }
         Ok(targets)
+    }
+}
+
+impl VerifySourceArgs {
+    /// cosign's `verify --offline` means "no transparency-log lookups" and still reads the
+    /// registry; here `--offline` reads the local store. So that a cosign command line cannot
+    /// verify a store's copy by surprise, `--offline` needs the store named: `--store DIR` or
+    /// `SIGMIRROR_STORE` (both sigmirror's own). Without either it is refused, saying so.
+    fn refuse_cosigns_offline(&self) -> Result<()> {
+        let named = self.offline.store.store.is_some()
+            || std::env::var_os("SIGMIRROR_STORE").is_some_and(|v| !v.is_empty());
+        if self.offline.offline && !named {
+            anyhow::bail!(
+                "--offline verifies from sigmirror's local store: name it with --store DIR or \
+                 SIGMIRROR_STORE. (cosign's --offline, no transparency-log lookups, is what \
+                 verify does here without it.)"
+            );
+        }
+        Ok(())
     }
 }
 

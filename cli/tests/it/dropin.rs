@@ -389,8 +389,41 @@ fn flags_and_forms_from_cosigns_scripts_mean_what_they_mean_in_cosign() {
         &s.image,
     ])
     .ok();
+    // cosign's `verify --offline` (no log lookups, image from the registry) is refused rather
+    // than read as sigmirror's (the local store): the store must be named.
     s.sm(&["verify", "--key", "cosign.pub", "--offline=1", &s.image])
-        .fails_with("no store");
+        .fails_with("name it with --store DIR or SIGMIRROR_STORE");
+    s.sm(&[
+        "verify-attestation",
+        "--key",
+        "cosign.pub",
+        "--offline",
+        &s.image,
+    ])
+    .fails_with("name it with --store DIR or SIGMIRROR_STORE");
+    s.sm(&[
+        "verify",
+        "--key",
+        "cosign.pub",
+        "--offline",
+        "--store",
+        "nowhere",
+        &s.image,
+    ])
+    .fails_with("no store");
+    let store = s.pull_into_store(&[&s.image]);
+    s.verify_offline(&store, "cosign.pub", &s.image).ok();
+    run(
+        sigmirror(&s.dir).env("SIGMIRROR_STORE", &store).args([
+            "verify",
+            "--offline",
+            "--key",
+            "cosign.pub",
+            &s.image,
+        ]),
+        None,
+    )
+    .ok();
     s.sm(&["verify", "--key", "cosign.pub", "--offline=maybe", &s.image])
         .fails_with("invalid value 'maybe'");
     // --output-file: what stdout would show, in the file.
