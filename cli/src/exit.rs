@@ -148,23 +148,6 @@ impl Parsed {
     pub fn failures<T>(&mut self) -> Vec<(String, anyhow::Result<T>)> {
         self.bad.drain(..).map(|(name, e)| (name, Err(e))).collect()
     }
-
-    /// Every outcome for [`report_each`]: the references that did not parse, then each of
-    /// `images` with its result, paired with the image for printing.
-    pub fn outcomes<'i, T, E: Into<anyhow::Error>>(
-        &mut self,
-        images: &'i [sigmirror_oci::ImageRef],
-        results: Vec<Result<T, E>>,
-    ) -> Vec<(String, anyhow::Result<(&'i sigmirror_oci::ImageRef, T)>)> {
-        let mut all = self.failures();
-        all.extend(
-            images
-                .iter()
-                .zip(results)
-                .map(|(image, r)| (image.to_string(), r.map(|v| (image, v)).map_err(Into::into))),
-        );
-        all
-    }
 }
 
 /// An error's chain on one line, as the user reads it: causes joined with `: `, a cause left out

@@ -164,54 +164,37 @@ impl VerifyAttestation {
         let verifier = self
             .verifier
             .verifier(self.source.offline.store.existing_dir().as_deref())?;
-        let super::source::Targets {
-            mut parsed,
-            sources,
-            labels,
-        } = self.source.targets(&self.images, &self.registry)?;
-        let images = std::mem::take(&mut parsed.images);
         let (verifier, predicate_type, policies) = (&verifier, &predicate_type, &policies);
-        block_on(async {
-            let results: Vec<_> =
-                futures_util::stream::iter(images.iter().zip(&sources).zip(&labels).map(
-                    |((image, source), label)| async move {
-                        let verified = verify_image_attestations(
-                            &**source,
-                            verifier,
-                            image,
-                            Some(predicate_type),
-                        )
-                        .await?;
-                        if let Some(policies) = policies {
-                            eprintln!(
-                                "will be validating against Rego policies: {:?}",
-                                policies.files()
-                            );
-                            policies
-                                .check_all(verified.1.iter().map(|a| &a.statement.json))
-                                .with_context(|| format!("attestations of {image}"))?;
-                        }
-                        anyhow::Ok((label, verified))
-                    },
-                ))
-                .buffered(self.source.max_workers.max(1))
-                .collect()
-                .await;
-            let mut out = std::io::stdout().lock();
-            let outcomes = parsed.outcomes(&images, results);
-            crate::exit::report_each("verified", outcomes, |(_, (label, (_, attestations)))| {
-                super::image::print_checks(label, false, self.verifier.is_keyless());
-                for a in attestations {
-                    match self.output {
-                        AttestationOutput::Envelope => out.write_all(&a.envelope_json)?,
-                        AttestationOutput::Statement => {
-                            out.write_all(&sigmirror_oci::gojson::to_vec(&a.statement.json))?
-                        }
+        let outcomes =
+            self.source
+                .check_each(&self.images, &self.registry, |image, source| async move {
+                    let (_, attestations) =
+                        verify_image_attestations(&*source, verifier, &image, Some(predicate_type))
+                            .await?;
+                    if let Some(policies) = policies {
+                        eprintln!(
+                            "will be validating against Rego policies: {:?}",
+                            policies.files()
+                        );
+                        policies
+                            .check_all(attestations.iter().map(|a| &a.statement.json))
+                            .with_context(|| format!("attestations of {image}"))?;
                     }
-                    out.write_all(b"\n")?;
+                    Ok(attestations)
+                })?;
+        let mut out = std::io::stdout().lock();
+        crate::exit::report_each("verified", outcomes, |checked| {
+            super::image::print_checks(&checked.label, false, self.verifier.is_keyless());
+            for a in checked.value {
+                match self.output {
+                    AttestationOutput::Envelope => out.write_all(&a.envelope_json)?,
+                    AttestationOutput::Statement => {
+                        out.write_all(&sigmirror_oci::gojson::to_vec(&a.statement.json))?
+                    }
                 }
-                Ok(())
-            })
+                out.write_all(b"\n")?;
+            }
+            Ok(())
         })
     }
 }

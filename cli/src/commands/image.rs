@@ -328,49 +328,34 @@ impl Verify {
         let verifier = self
             .verifier
             .verifier(self.source.offline.store.existing_dir().as_deref())?;
-        let super::source::Targets {
-            mut parsed,
-            sources,
-            labels,
-        } = self.source.targets(&self.images, &self.registry)?;
-        let images = std::mem::take(&mut parsed.images);
         let detached = self.detached_signature()?;
         let (verifier, required, detached) = (&verifier, &required, &detached);
         let (attachment, oci11) = (&self.attachment, self.experimental_oci11);
-        block_on(async {
-            let results: Vec<_> =
-                futures_util::stream::iter(images.iter().zip(&sources).zip(&labels).map(
-                    |((image, source), label)| async move {
-                        let image = attachment.of(&**source, image).await?;
-                        let verified = match detached {
-                            Some((payload, signature)) => {
-                                verify_detached(
-                                    &**source,
-                                    verifier,
-                                    &image,
-                                    payload.clone(),
-                                    signature,
-                                    required,
-                                )
-                                .await
-                            }
-                            None => {
-                                verify_image_with(&**source, verifier, &image, required, oci11)
-                                    .await
-                            }
-                        };
-                        anyhow::Ok((label, verified?))
-                    },
-                ))
-                .buffered(self.source.max_workers.max(1))
-                .collect()
-                .await;
-            let outcomes = parsed.outcomes(&images, results);
-            crate::exit::report_each("verified", outcomes, |(image, (label, verification))| {
-                print_checks(label, !required.is_empty(), self.verifier.is_keyless());
-                print_verification(image, &verification, self.output)?;
-                Ok(())
-            })
+        let outcomes =
+            self.source
+                .check_each(&self.images, &self.registry, |image, source| async move {
+                    let image = attachment.of(&*source, &image).await?;
+                    Ok(match detached {
+                        Some((payload, signature)) => {
+                            let payload = payload.clone();
+                            verify_detached(
+                                &*source, verifier, &image, payload, signature, required,
+                            )
+                            .await?
+                        }
+                        None => {
+                            verify_image_with(&*source, verifier, &image, required, oci11).await?
+                        }
+                    })
+                })?;
+        crate::exit::report_each("verified", outcomes, |checked| {
+            print_checks(
+                &checked.label,
+                !required.is_empty(),
+                self.verifier.is_keyless(),
+            );
+            print_verification(&checked.image, &checked.value, self.output)?;
+            Ok(())
         })
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use futures_util::StreamExt;
 use sigmirror_mirror::AnySource;
 use sigmirror_oci::ImageRef;
 use sigmirror_store::Store;
@@ -135,8 +136,19 @@ pub struct VerifySourceArgs {
     pub offline: OfflineArgs,
 }
 
+/// One image checked by [`VerifySourceArgs::check_each`]: what to call it, the image as
+/// named, and what its check gave.
+pub struct Checked<T> {
+    /// The reference, or with `--local-image` the folder as given (as cosign names it).
+    pub label: String,
+    /// The image.
+    pub image: ImageRef,
+    /// What the check gave.
+    pub value: T,
+}
+
 /// The images a verify command checks, each with the source it is read from.
-pub struct Targets {
+struct Targets {
     /// The references (or layout folders) that parsed, and those that did not.
     pub parsed: crate::exit::Parsed,
     /// The source of each of `parsed.images`, in the same order.
@@ -147,9 +159,53 @@ pub struct Targets {
 }
 
 impl VerifySourceArgs {
+    /// Checks each image `names` mean with `check` (the image and the source to read it
+    /// from), `--max-workers` at a time; the outcomes in the order given, references that did
+    /// not parse first, for [`crate::exit::report_each`].
+    pub fn check_each<T, F, Fut>(
+        &self,
+        names: &[String],
+        registry: &RegistryArgs,
+        check: F,
+    ) -> Result<Vec<(String, Result<Checked<T>>)>>
+    where
+        F: Fn(ImageRef, Arc<AnySource>) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let Targets {
+            mut parsed,
+            sources,
+            labels,
+        } = self.targets(names, registry)?;
+        let images = std::mem::take(&mut parsed.images);
+        let results: Vec<Result<T>> = super::registry::block_on(async {
+            Ok(futures_util::stream::iter(
+                images
+                    .iter()
+                    .zip(&sources)
+                    .map(|(image, source)| check(image.clone(), source.clone())),
+            )
+            .buffered(self.max_workers.max(1))
+            .collect()
+            .await)
+        })?;
+        let mut outcomes = parsed.failures();
+        outcomes.extend(images.into_iter().zip(labels).zip(results).map(
+            |((image, label), result)| {
+                let value = result.map(|value| Checked {
+                    label: label.clone(),
+                    image,
+                    value,
+                });
+                (label, value)
+            },
+        ));
+        Ok(outcomes)
+    }
+
     /// The images `names` mean and their sources: the registry or the store, shared, or with
     /// `--local-image` each folder's layout, its image the one cosign would pick.
-    pub fn targets(&self, names: &[String], registry: &RegistryArgs) -> Result<Targets> {
+    fn targets(&self, names: &[String], registry: &RegistryArgs) -> Result<Targets> {
         self.refuse_cosigns_offline()?;
         if !self.local_image {
             let parsed = crate::exit::parse_each(names);

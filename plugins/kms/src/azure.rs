@@ -11,8 +11,6 @@
 //! Vault answers ECDSA signatures as raw `r‖s`, stored here as DER. Tested against a stand-in
 //! written from the public API reference (`tests/peers/azure_kv_standin.py`), never against Azure.
 
-use std::sync::Mutex;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::Method;
@@ -27,7 +25,7 @@ use sigmirror_plugin_abi::wire::{
 use zeroize::Zeroizing;
 
 use crate::Backend;
-use crate::http;
+use crate::http::{self, CallError};
 
 const API_VERSION: &str = "7.4";
 const SCOPE: &str = "https://vault.azure.net/.default";
@@ -45,7 +43,7 @@ pub struct VaultKey {
     client: Client,
     log: Logger,
     token: http::TokenCache,
-    known: Mutex<Option<Known>>,
+    known: http::Cached<Known>,
 }
 
 /// The newest version's id, public key and signing.
@@ -57,15 +55,6 @@ struct Known {
     jose: &'static str,
     hash: &'static str,
     raw_ecdsa: bool,
-}
-
-enum CallError {
-    Api {
-        status: u16,
-        code: String,
-        message: String,
-    },
-    Other(String),
 }
 
 impl VaultKey {
@@ -106,7 +95,7 @@ impl VaultKey {
             client: http::build(http::builder())?,
             log,
             token: http::TokenCache::default(),
-            known: Mutex::new(None),
+            known: http::Cached::default(),
         })
     }
 
@@ -139,21 +128,15 @@ impl VaultKey {
     fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, CallError> {
         let token = self.access_token().map_err(CallError::Other)?;
         let url = format!("https://{}/{path}?api-version={API_VERSION}", self.vault);
-        let (status, json) =
-            http::bearer_json(&self.client, "Azure Key Vault", method, &url, &token, body)
-                .map_err(CallError::Other)?;
-        if (200..300).contains(&status) {
-            return Ok(json);
-        }
-        let field = |name: &str| {
-            json.pointer(&format!("/error/{name}"))
-                .and_then(Value::as_str)
-        };
-        Err(CallError::Api {
-            status,
-            code: field("code").unwrap_or("Unknown").to_owned(),
-            message: field("message").unwrap_or("(no message)").to_owned(),
-        })
+        http::api_call(
+            &self.client,
+            "Azure Key Vault",
+            method,
+            &url,
+            &token,
+            body,
+            "code",
+        )
     }
 
     fn describe(&self, action: &str, error: CallError) -> String {
@@ -191,16 +174,12 @@ impl VaultKey {
 
     /// The newest version, its public key and how it signs (asked once).
     fn known(&self) -> Result<Known, String> {
-        let mut cached = self.known.lock().map_err(|_| "internal lock poisoned")?;
-        if let Some(known) = cached.as_ref() {
-            return Ok(known.clone());
-        }
-        let answer = self
-            .call(Method::GET, &format!("keys/{}", self.name), None)
-            .map_err(|e| self.describe("reading the key", e))?;
-        let known = self.read_bundle(&answer)?;
-        *cached = Some(known.clone());
-        Ok(known)
+        self.known.get(|| {
+            let answer = self
+                .call(Method::GET, &format!("keys/{}", self.name), None)
+                .map_err(|e| self.describe("reading the key", e))?;
+            self.read_bundle(&answer)
+        })
     }
 
     /// A key bundle's version, public key and signing.
@@ -292,8 +271,7 @@ impl Backend for VaultKey {
                     .map_err(|e| self.describe("creating the key", e))?;
                 self.log
                     .info(&format!("created Key Vault key {}", self.name));
-                *self.known.lock().map_err(|_| "internal lock poisoned")? =
-                    Some(self.read_bundle(&bundle)?);
+                self.known.set(self.read_bundle(&bundle)?);
             }
             Err(e) => return Err(self.describe("reading the key", e)),
         }

@@ -15,7 +15,6 @@
 //! stand-in written from the public API reference (`tests/peers/gcp_kms_standin.py`), never
 //! against Google's service.
 
-use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -33,7 +32,7 @@ use sigmirror_plugin_abi::wire::{
 use zeroize::Zeroizing;
 
 use crate::Backend;
-use crate::http;
+use crate::http::{self, CallError};
 
 const DEFAULT_ENDPOINT: &str = "https://cloudkms.googleapis.com/";
 const SCOPE: &str = "https://www.googleapis.com/auth/cloudkms";
@@ -79,7 +78,7 @@ pub struct CloudKey {
     log: Logger,
     token: http::TokenCache,
     /// The version used, its public key PEM, ABI algorithm and hash, asked once.
-    known: Mutex<Option<Known>>,
+    known: http::Cached<Known>,
 }
 
 #[derive(Clone)]
@@ -88,15 +87,6 @@ struct Known {
     pem: String,
     algorithm: &'static str,
     hash: &'static str,
-}
-
-enum CallError {
-    Api {
-        status: u16,
-        code: String,
-        message: String,
-    },
-    Other(String),
 }
 
 impl CloudKey {
@@ -137,7 +127,7 @@ impl CloudKey {
             client: http::build(http::builder())?,
             log,
             token: http::TokenCache::default(),
-            known: Mutex::new(None),
+            known: http::Cached::default(),
         })
     }
 
@@ -180,21 +170,15 @@ impl CloudKey {
     fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, CallError> {
         let token = self.access_token().map_err(CallError::Other)?;
         let url = format!("{}v1/{path}", self.endpoint);
-        let (status, json) =
-            http::bearer_json(&self.client, "Cloud KMS", method, &url, &token, body)
-                .map_err(CallError::Other)?;
-        if (200..300).contains(&status) {
-            return Ok(json);
-        }
-        let field = |name: &str| {
-            json.pointer(&format!("/error/{name}"))
-                .and_then(Value::as_str)
-        };
-        Err(CallError::Api {
-            status,
-            code: field("status").unwrap_or("UNKNOWN").to_owned(),
-            message: field("message").unwrap_or("(no message)").to_owned(),
-        })
+        http::api_call(
+            &self.client,
+            "Cloud KMS",
+            method,
+            &url,
+            &token,
+            body,
+            "status",
+        )
     }
 
     fn describe(&self, action: &str, error: CallError) -> String {
@@ -253,40 +237,37 @@ impl CloudKey {
 
     /// The version used, its public key and how it signs (asked once).
     fn known(&self) -> Result<Known, String> {
-        let mut cached = self.known.lock().map_err(|_| "internal lock poisoned")?;
-        if let Some(known) = cached.as_ref() {
-            return Ok(known.clone());
-        }
-        let version = self.version()?;
-        let answer = self
-            .call(Method::GET, &format!("{version}/publicKey"), None)
-            .map_err(|e| self.describe("reading the public key", e))?;
-        let algorithm = answer
-            .get("algorithm")
-            .and_then(Value::as_str)
-            .unwrap_or("unknown");
-        let (abi, hash) = signing_for(algorithm).ok_or_else(|| {
-            format!(
-                "unsupported key type {algorithm} for {}: cosign signs with EC_SIGN_P256_SHA256, \
-                 EC_SIGN_P384_SHA384, RSA_SIGN_PKCS1_*_SHA256 and RSA_SIGN_PSS_*_SHA256 keys",
-                self.key_ref
-            )
-        })?;
-        let pem = answer
-            .get("pem")
-            .and_then(Value::as_str)
-            .ok_or("Cloud KMS answered without the public key PEM")?;
-        let pem = PublicKey::from_pem(pem.as_bytes())
-            .map_err(|e| format!("public key of {}: {e}", self.key_ref))?
-            .to_pem();
-        let known = Known {
-            version,
-            pem,
-            algorithm: abi,
-            hash,
-        };
-        *cached = Some(known.clone());
-        Ok(known)
+        self.known.get(|| {
+            let version = self.version()?;
+            let answer = self
+                .call(Method::GET, &format!("{version}/publicKey"), None)
+                .map_err(|e| self.describe("reading the public key", e))?;
+            let algorithm = answer
+                .get("algorithm")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown");
+            let (abi, hash) = signing_for(algorithm).ok_or_else(|| {
+                format!(
+                    "unsupported key type {algorithm} for {}: cosign signs with \
+                     EC_SIGN_P256_SHA256, EC_SIGN_P384_SHA384, RSA_SIGN_PKCS1_*_SHA256 and \
+                     RSA_SIGN_PSS_*_SHA256 keys",
+                    self.key_ref
+                )
+            })?;
+            let pem = answer
+                .get("pem")
+                .and_then(Value::as_str)
+                .ok_or("Cloud KMS answered without the public key PEM")?;
+            let pem = PublicKey::from_pem(pem.as_bytes())
+                .map_err(|e| format!("public key of {}: {e}", self.key_ref))?
+                .to_pem();
+            Ok(Known {
+                version,
+                pem,
+                algorithm: abi,
+                hash,
+            })
+        })
     }
 }
 

@@ -71,7 +71,10 @@ impl TokenCache {
         &self,
         fetch: impl FnOnce() -> Result<(Zeroizing<String>, u64), String>,
     ) -> Result<Zeroizing<String>, String> {
-        let mut kept = self.0.lock().map_err(|_| "internal lock poisoned")?;
+        let mut kept = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some((token, _)) = kept
             .as_ref()
             .filter(|(_, until)| SystemTime::now() < *until)
@@ -155,4 +158,79 @@ pub fn bearer_json(
         status,
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
     ))
+}
+
+/// What a call to a key service can end in, besides its answer.
+pub enum CallError {
+    /// The service answered with an error: its HTTP status, error code and message.
+    Api {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// No usable answer: network, TLS, malformed response.
+    Other(String),
+}
+
+/// A JSON API call with a bearer token (see [`bearer_json`]); an error status becomes
+/// [`CallError::Api`] with the code at `/error/<code_field>` and the message at
+/// `/error/message` of the answer, as Google's and Azure's APIs put them.
+#[allow(clippy::too_many_arguments)]
+pub fn api_call(
+    client: &Client,
+    service: &str,
+    method: Method,
+    url: &str,
+    token: &str,
+    body: Option<&Value>,
+    code_field: &str,
+) -> Result<Value, CallError> {
+    let (status, json) =
+        bearer_json(client, service, method, url, token, body).map_err(CallError::Other)?;
+    if (200..300).contains(&status) {
+        return Ok(json);
+    }
+    let field = |name: &str| {
+        json.pointer(&format!("/error/{name}"))
+            .and_then(Value::as_str)
+    };
+    Err(CallError::Api {
+        status,
+        code: field(code_field).unwrap_or("UNKNOWN").to_owned(),
+        message: field("message").unwrap_or("(no message)").to_owned(),
+    })
+}
+
+/// A value asked of a service once per instance (a key's public half and how it signs).
+pub struct Cached<T>(Mutex<Option<T>>);
+
+impl<T> Default for Cached<T> {
+    fn default() -> Self {
+        Cached(Mutex::new(None))
+    }
+}
+
+impl<T: Clone> Cached<T> {
+    /// The kept value, or the one `fetch` gives, then kept (an error is not).
+    pub fn get<E>(&self, fetch: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+        // A cache: a panic while it was held leaves at worst nothing in it.
+        let mut kept = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(value) = kept.as_ref() {
+            return Ok(value.clone());
+        }
+        let value = fetch()?;
+        *kept = Some(value.clone());
+        Ok(value)
+    }
+
+    /// Keeps `value` (what creating the key answered).
+    pub fn set(&self, value: T) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(value);
+    }
 }

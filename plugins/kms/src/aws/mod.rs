@@ -11,8 +11,6 @@ mod config;
 mod keyref;
 mod sigv4;
 
-use std::sync::Mutex;
-
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
 use sigmirror_cosign::b64;
@@ -20,7 +18,7 @@ use sigmirror_cosign::keys::PublicKey;
 use sigmirror_plugin_abi::export::Logger;
 
 use crate::Backend;
-use crate::http;
+use crate::http::{self, CallError};
 use config::Credentials;
 use keyref::AwsKeyRef;
 
@@ -58,20 +56,9 @@ fn signing_for(spec: &str) -> Option<Signing> {
         hash,
     })
 }
+
 /// The key usage that allows `Sign`.
 const KEY_USAGE: &str = "SIGN_VERIFY";
-
-/// An AWS KMS error answer (or a failure to get one).
-enum CallError {
-    /// KMS answered with an error type such as `NotFoundException`.
-    Api {
-        status: u16,
-        code: String,
-        message: String,
-    },
-    /// No usable answer: network, TLS, malformed response.
-    Other(String),
-}
 
 /// One AWS KMS key.
 pub struct AwsKey {
@@ -83,7 +70,7 @@ pub struct AwsKey {
     client: Client,
     log: Logger,
     /// The checked public key PEM, fetched once: signing needs the key-type check too.
-    public_pem: Mutex<Option<(String, Signing)>>,
+    public_pem: http::Cached<(String, Signing)>,
 }
 
 impl AwsKey {
@@ -108,7 +95,7 @@ impl AwsKey {
             credentials,
             client,
             log,
-            public_pem: Mutex::new(None),
+            public_pem: http::Cached::default(),
         })
     }
 
@@ -256,16 +243,7 @@ impl AwsKey {
 
     /// The checked public key and how the key signs, fetched once per instance.
     fn public_cached(&self) -> Result<(String, Signing), CallError> {
-        let mut cached = self
-            .public_pem
-            .lock()
-            .map_err(|_| CallError::Other("internal lock poisoned".into()))?;
-        if let Some(known) = cached.as_ref() {
-            return Ok(known.clone());
-        }
-        let known = self.fetch_public()?;
-        *cached = Some(known.clone());
-        Ok(known)
+        self.public_pem.get(|| self.fetch_public())
     }
 }
 
