@@ -422,12 +422,7 @@ fn vault_transit_keys_of_every_type_cosign_uses_sign_and_cosign_verifies() {
         assert!(code == 200 || code == 204, "{body}");
         let dir = TestDir::new();
         let key = format!("hashivault://{name}");
-        sm_run(
-            &dir,
-            &env,
-            &["public-key", "--key", &key, "--outfile", "cosign.pub"],
-        )
-        .ok();
+        export_public_key(&dir, &env, &key);
         // Transit signs SHA-256 digests (PKCS#1 v1.5 for RSA) and Ed25519 messages, as cosign's
         // Vault signer asks: cosign verifies with the exported public key.
         sign_and_verify_everywhere(&|| sm(&dir, &env), &dir, &key);
@@ -460,12 +455,7 @@ fn gcpkms_keys_are_created_and_sign_through_a_service_account_and_cosign_verifie
         gcp.create_key(&format!("{ring}/cryptoKeys/{id}"), algorithm, versions);
         let other = TestDir::new();
         let reference = format!("gcpkms://{ring}/cryptoKeys/{id}");
-        sm_run(
-            &other,
-            &env,
-            &["public-key", "--key", &reference, "--outfile", "cosign.pub"],
-        )
-        .ok();
+        export_public_key(&other, &env, &reference);
         let pinned = format!("{reference}/cryptoKeyVersions/{versions}");
         let by_version = sm_run(&other, &env, &["public-key", "--key", &pinned]).ok();
         assert_eq!(
@@ -489,12 +479,7 @@ fn gcpkms_keys_are_created_and_sign_through_a_service_account_and_cosign_verifie
     );
     let pss = TestDir::new();
     let pss_key = format!("gcpkms://{ring}/cryptoKeys/pss");
-    sm_run(
-        &pss,
-        &env,
-        &["public-key", "--key", &pss_key, "--outfile", "cosign.pub"],
-    )
-    .ok();
+    export_public_key(&pss, &env, &pss_key);
     pss.write("blob.txt", "signed with PSS\n");
     sm_run(
         &pss,
@@ -608,21 +593,11 @@ fn azurekms_keys_are_created_and_sign_with_client_credentials_and_cosign_verifie
     azure.create_key("p384", "kty=EC&crv=P-384");
     let rsa = TestDir::new();
     let rsa_key = format!("azurekms://{}/rsa", azure.host());
-    sm_run(
-        &rsa,
-        &env,
-        &["public-key", "--key", &rsa_key, "--outfile", "cosign.pub"],
-    )
-    .ok();
+    export_public_key(&rsa, &env, &rsa_key);
     sign_and_verify_everywhere(&|| sm(&rsa, &env), &rsa, &rsa_key);
     let p384 = TestDir::new();
     let p384_key = format!("azurekms://{}/p384", azure.host());
-    sm_run(
-        &p384,
-        &env,
-        &["public-key", "--key", &p384_key, "--outfile", "cosign.pub"],
-    )
-    .ok();
+    export_public_key(&p384, &env, &p384_key);
     p384_blob_verifies_with_the_exported_key(&p384, &env, &p384_key);
     // Refused, each by name.
     let sign = |env: &[(&str, String)], reference: &str| {
@@ -706,4 +681,15 @@ fn p384_blob_verifies_with_the_exported_key(dir: &TestDir, env: &[(&str, String)
         ],
     )
     .fails_with("signature");
+}
+
+/// Writes the public half of `key` to `cosign.pub` in `dir`, where the real cosign and the
+/// other judges read it.
+fn export_public_key(dir: &TestDir, env: &[(&str, String)], key: &str) {
+    sm_run(
+        dir,
+        env,
+        &["public-key", "--key", key, "--outfile", "cosign.pub"],
+    )
+    .ok();
 }
