@@ -37,13 +37,18 @@ pub trait Signer: Send + Sync {
             _ => Err(Error::MessageOnlyKey),
         }
     }
+    /// Signs the message itself, for keys whose [`Signer::prehash`] is [`Prehash::Message`]
+    /// (signers of such keys override this).
+    fn sign_whole_message(&self, _message: &[u8]) -> Result<Vec<u8>> {
+        Err(Error::MessageOnlyKey)
+    }
     /// Signs a message as this key signs messages: over the digest [`Signer::prehash`] names,
-    /// or the message itself (signers of such keys override this).
+    /// or the message itself.
     fn sign_message(&self, message: &[u8]) -> Result<Vec<u8>> {
         match self.prehash()? {
             Prehash::Digest(HashAlgorithm::Sha256) => self.sign_digest(&Sha256Digest::of(message)),
             Prehash::Digest(hash) => self.sign_prehashed(hash, &hash.digest(message)),
-            Prehash::Message => Err(Error::MessageOnlyKey),
+            Prehash::Message => self.sign_whole_message(message),
         }
     }
 }
@@ -62,7 +67,7 @@ impl Signer for PrivateKey {
             false => Prehash::Digest(HashAlgorithm::Sha256),
         })
     }
-    fn sign_message(&self, message: &[u8]) -> Result<Vec<u8>> {
+    fn sign_whole_message(&self, message: &[u8]) -> Result<Vec<u8>> {
         PrivateKey::sign_message(self, message)
     }
 }

@@ -195,12 +195,7 @@ impl Signer for PluginSigner {
         self.sign_hashed(hash.name(), digest).map_err(signer_error)
     }
 
-    /// As the key's algorithm says: the message itself (Ed25519), or its digest.
-    fn sign_message(&self, message: &[u8]) -> sigmirror_cosign::Result<Vec<u8>> {
-        match self.prehash()? {
-            Prehash::Message => self.sign_whole(message).map_err(signer_error),
-            Prehash::Digest(HashAlgorithm::Sha256) => self.sign_digest(&Sha256Digest::of(message)),
-            Prehash::Digest(hash) => self.sign_prehashed(hash, &hash.digest(message)),
-        }
+    fn sign_whole_message(&self, message: &[u8]) -> sigmirror_cosign::Result<Vec<u8>> {
+        self.sign_whole(message).map_err(signer_error)
     }
 }

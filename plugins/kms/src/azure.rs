@@ -52,9 +52,8 @@ struct Known {
     version: String,
     pem: String,
     algorithm: &'static str,
+    /// JOSE's name of the signing algorithm: `ES…` ones answer raw `r‖s` ECDSA signatures.
     jose: &'static str,
-    hash: &'static str,
-    raw_ecdsa: bool,
 }
 
 impl VaultKey {
@@ -199,12 +198,12 @@ impl VaultKey {
             .ok_or("the key has no kid")?
             .to_owned();
         let kty = text("kty").unwrap_or("unknown");
-        let (public, algorithm, jose, hash, raw_ecdsa) = match (kty, text("crv")) {
+        let (public, algorithm, jose) = match (kty, text("crv")) {
             ("EC" | "EC-HSM", Some(crv)) => {
-                let (algorithm, jose, hash) = match crv {
-                    "P-256" => (ALGORITHM_ECDSA_P256_SHA256, "ES256", "sha256"),
-                    "P-384" => (ALGORITHM_ECDSA_P384_SHA384, "ES384", "sha384"),
-                    "P-521" => (ALGORITHM_ECDSA_P521_SHA512, "ES512", "sha512"),
+                let (algorithm, jose) = match crv {
+                    "P-256" => (ALGORITHM_ECDSA_P256_SHA256, "ES256"),
+                    "P-384" => (ALGORITHM_ECDSA_P384_SHA384, "ES384"),
+                    "P-521" => (ALGORITHM_ECDSA_P521_SHA512, "ES512"),
                     other => {
                         return Err(format!(
                             "unsupported key type EC {other} for {}: cosign signs with P-256, \
@@ -215,12 +214,12 @@ impl VaultKey {
                 };
                 let point = [&[4u8][..], &bytes("x")?, &bytes("y")?].concat();
                 let public = PublicKey::from_ec_point(crv, &point).map_err(|e| e.to_string())?;
-                (public, algorithm, jose, hash, true)
+                (public, algorithm, jose)
             }
             ("RSA" | "RSA-HSM", _) => {
                 let public = PublicKey::from_rsa_components(&bytes("n")?, &bytes("e")?)
                     .map_err(|e| format!("public key of {}: {e}", self.key_ref))?;
-                (public, ALGORITHM_RSA_PKCS1_SHA256, "RS256", "sha256", false)
+                (public, ALGORITHM_RSA_PKCS1_SHA256, "RS256")
             }
             (other, _) => {
                 return Err(format!(
@@ -234,8 +233,6 @@ impl VaultKey {
             pem: public.to_pem(),
             algorithm,
             jose,
-            hash,
-            raw_ecdsa,
         })
     }
 }
@@ -288,7 +285,7 @@ impl Backend for VaultKey {
 
     fn sign(&self, hash: Option<&str>, digest: &[u8]) -> Result<Vec<u8>, String> {
         let known = self.known()?;
-        crate::require_hash(&self.key_ref, hash, known.hash, known.algorithm)?;
+        crate::require_hash(&self.key_ref, hash, known.algorithm)?;
         let answer = self
             .call(
                 Method::POST,
@@ -303,7 +300,7 @@ impl Backend for VaultKey {
         let signature = URL_SAFE_NO_PAD
             .decode(value.trim_end_matches('='))
             .map_err(|e| format!("the signature is not base64url: {e}"))?;
-        if known.raw_ecdsa {
+        if known.jose.starts_with("ES") {
             ecdsa_der_from_raw(&signature).map_err(|e| e.to_string())
         } else {
             Ok(signature)

@@ -39,16 +39,16 @@ const SCOPE: &str = "https://www.googleapis.com/auth/cloudkms";
 /// What `generate-key-pair --kms` creates, as cosign does.
 const NEW_KEY_ALGORITHM: &str = "EC_SIGN_P256_SHA256";
 
-/// The ABI algorithm and digest hash of each Cloud KMS algorithm cosign can use.
-fn signing_for(algorithm: &str) -> Option<(&'static str, &'static str)> {
+/// The ABI algorithm (which names the digest's hash) of each Cloud KMS algorithm cosign can use.
+fn signing_for(algorithm: &str) -> Option<&'static str> {
     Some(match algorithm {
-        "EC_SIGN_P256_SHA256" => (ALGORITHM_ECDSA_P256_SHA256, "sha256"),
-        "EC_SIGN_P384_SHA384" => (ALGORITHM_ECDSA_P384_SHA384, "sha384"),
+        "EC_SIGN_P256_SHA256" => ALGORITHM_ECDSA_P256_SHA256,
+        "EC_SIGN_P384_SHA384" => ALGORITHM_ECDSA_P384_SHA384,
         "RSA_SIGN_PKCS1_2048_SHA256"
         | "RSA_SIGN_PKCS1_3072_SHA256"
-        | "RSA_SIGN_PKCS1_4096_SHA256" => (ALGORITHM_RSA_PKCS1_SHA256, "sha256"),
+        | "RSA_SIGN_PKCS1_4096_SHA256" => ALGORITHM_RSA_PKCS1_SHA256,
         "RSA_SIGN_PSS_2048_SHA256" | "RSA_SIGN_PSS_3072_SHA256" | "RSA_SIGN_PSS_4096_SHA256" => {
-            (ALGORITHM_RSA_PSS_SHA256, "sha256")
+            ALGORITHM_RSA_PSS_SHA256
         }
         _ => return None,
     })
@@ -77,7 +77,7 @@ pub struct CloudKey {
     client: Client,
     log: Logger,
     token: http::TokenCache,
-    /// The version used, its public key PEM, ABI algorithm and hash, asked once.
+    /// The version used, its public key PEM and ABI algorithm, asked once.
     known: http::Cached<Known>,
 }
 
@@ -86,7 +86,6 @@ struct Known {
     version: String,
     pem: String,
     algorithm: &'static str,
-    hash: &'static str,
 }
 
 impl CloudKey {
@@ -246,7 +245,7 @@ impl CloudKey {
                 .get("algorithm")
                 .and_then(Value::as_str)
                 .unwrap_or("unknown");
-            let (abi, hash) = signing_for(algorithm).ok_or_else(|| {
+            let abi = signing_for(algorithm).ok_or_else(|| {
                 format!(
                     "unsupported key type {algorithm} for {}: cosign signs with \
                      EC_SIGN_P256_SHA256, EC_SIGN_P384_SHA384, RSA_SIGN_PKCS1_*_SHA256 and \
@@ -265,7 +264,6 @@ impl CloudKey {
                 version,
                 pem,
                 algorithm: abi,
-                hash,
             })
         })
     }
@@ -372,12 +370,12 @@ impl Backend for CloudKey {
 
     fn sign(&self, hash: Option<&str>, digest: &[u8]) -> Result<Vec<u8>, String> {
         let known = self.known()?;
-        crate::require_hash(&self.key_ref, hash, known.hash, known.algorithm)?;
+        let hash = crate::require_hash(&self.key_ref, hash, known.algorithm)?;
         let answer = self
             .call(
                 Method::POST,
                 &format!("{}:asymmetricSign", known.version),
-                Some(&json!({ "digest": { known.hash: b64::encode(digest) } })),
+                Some(&json!({ "digest": { hash: b64::encode(digest) } })),
             )
             .map_err(|e| self.describe("signing", e))?;
         let signature = answer

@@ -37,16 +37,17 @@ trait Backend: Send + Sync {
     fn sign(&self, hash: Option<&str>, input: &[u8]) -> Result<Vec<u8>, String>;
 }
 
-/// Refuses to sign what the key does not sign: a digest of another hash than `expected` (the
-/// one its `algorithm` asks the host for), or a message (`hash` `None`).
+/// The hash of the digest a key of `algorithm` signs (`sha256`, …), if `hash` is it; else why
+/// not: the host sent another digest, or the message (`hash` `None`).
 fn require_hash(
     key_ref: &str,
     hash: Option<&str>,
-    expected: &str,
     algorithm: &str,
-) -> Result<(), String> {
+) -> Result<&'static str, String> {
+    let expected = sigmirror_plugin_abi::wire::hash_of_algorithm(algorithm)?
+        .ok_or_else(|| format!("{key_ref} signs messages (algorithm {algorithm})"))?;
     if hash == Some(expected) {
-        return Ok(());
+        return Ok(expected);
     }
     Err(format!(
         "{key_ref} signs {expected} digests (algorithm {algorithm}), not {}",

@@ -25,12 +25,12 @@ use keyref::AwsKeyRef;
 /// The only key spec sigmirror signs with.
 const KEY_SPEC: &str = "ECC_NIST_P256";
 
-/// How a key of one spec signs: the ABI algorithm, KMS's signing algorithm, the digest's hash.
+/// How a key of one spec signs: the ABI algorithm (which names the digest's hash), and KMS's
+/// signing algorithm.
 #[derive(Clone, Copy)]
 struct Signing {
     algorithm: &'static str,
     kms_algorithm: &'static str,
-    hash: &'static str,
 }
 
 /// The signing of each key spec cosign can use.
@@ -39,21 +39,18 @@ fn signing_for(spec: &str) -> Option<Signing> {
         ALGORITHM_ECDSA_P256_SHA256, ALGORITHM_ECDSA_P384_SHA384, ALGORITHM_ECDSA_P521_SHA512,
         ALGORITHM_RSA_PKCS1_SHA256,
     };
-    let (algorithm, kms_algorithm, hash) = match spec {
-        "ECC_NIST_P256" => (ALGORITHM_ECDSA_P256_SHA256, "ECDSA_SHA_256", "sha256"),
-        "ECC_NIST_P384" => (ALGORITHM_ECDSA_P384_SHA384, "ECDSA_SHA_384", "sha384"),
-        "ECC_NIST_P521" => (ALGORITHM_ECDSA_P521_SHA512, "ECDSA_SHA_512", "sha512"),
-        "RSA_2048" | "RSA_3072" | "RSA_4096" => (
-            ALGORITHM_RSA_PKCS1_SHA256,
-            "RSASSA_PKCS1_V1_5_SHA_256",
-            "sha256",
-        ),
+    let (algorithm, kms_algorithm) = match spec {
+        "ECC_NIST_P256" => (ALGORITHM_ECDSA_P256_SHA256, "ECDSA_SHA_256"),
+        "ECC_NIST_P384" => (ALGORITHM_ECDSA_P384_SHA384, "ECDSA_SHA_384"),
+        "ECC_NIST_P521" => (ALGORITHM_ECDSA_P521_SHA512, "ECDSA_SHA_512"),
+        "RSA_2048" | "RSA_3072" | "RSA_4096" => {
+            (ALGORITHM_RSA_PKCS1_SHA256, "RSASSA_PKCS1_V1_5_SHA_256")
+        }
         _ => return None,
     };
     Some(Signing {
         algorithm,
         kms_algorithm,
-        hash,
     })
 }
 
@@ -70,7 +67,7 @@ pub struct AwsKey {
     client: Client,
     log: Logger,
     /// The checked public key PEM, fetched once: signing needs the key-type check too.
-    public_pem: http::Cached<(String, Signing)>,
+    known: http::Cached<(String, Signing)>,
 }
 
 impl AwsKey {
@@ -95,7 +92,7 @@ impl AwsKey {
             credentials,
             client,
             log,
-            public_pem: http::Cached::default(),
+            known: http::Cached::default(),
         })
     }
 
@@ -243,7 +240,7 @@ impl AwsKey {
 
     /// The checked public key and how the key signs, fetched once per instance.
     fn public_cached(&self) -> Result<(String, Signing), CallError> {
-        self.public_pem.get(|| self.fetch_public())
+        self.known.get(|| self.fetch_public())
     }
 }
 
@@ -348,7 +345,7 @@ impl Backend for AwsKey {
         let (_, signing) = self
             .public_cached()
             .map_err(|e| self.describe("GetPublicKey", e))?;
-        crate::require_hash(&self.key_ref, hash, signing.hash, signing.algorithm)?;
+        crate::require_hash(&self.key_ref, hash, signing.algorithm)?;
         let answer = self
             .call(
                 "Sign",
