@@ -41,19 +41,23 @@ fn write_keyed_signing_config(s: &Setup) {
 }
 
 /// cosign 3's `verify` or `verify-attestation` of `image` with `cosign.pub`, on a plain-HTTP
-/// registry and without a log.
-pub(crate) fn cosign3_verify(s: &Setup, command: &str, image: &str) -> sigmirror_tests::Run {
-    cosign3(
-        s,
-        &[
-            command,
-            "--key",
-            "cosign.pub",
-            "--insecure-ignore-tlog",
-            "--allow-http-registry",
-            image,
-        ],
-    )
+/// registry and without a log; `extra` goes before the image.
+pub(crate) fn cosign3_verify(
+    s: &Setup,
+    command: &str,
+    image: &str,
+    extra: &[&str],
+) -> sigmirror_tests::Run {
+    let mut args = vec![
+        command,
+        "--key",
+        "cosign.pub",
+        "--insecure-ignore-tlog",
+        "--allow-http-registry",
+    ];
+    args.extend_from_slice(extra);
+    args.push(image);
+    cosign3(s, &args)
 }
 
 /// A `tree` listing as its header and its sorted entries (an artifact line with its layers).
@@ -106,7 +110,7 @@ fn cosign_3_bundle_signatures_and_attestations_verify_online_and_offline() {
     )
     .ok();
     // cosign 3 itself accepts what it wrote (the judge of the format).
-    cosign3_verify(&s, "verify", &s.image).ok();
+    cosign3_verify(&s, "verify", &s.image, &[]).ok();
 
     let out = s.sm(&["verify", "--key", "cosign.pub", &s.image]).ok();
     let printed: serde_json::Value = serde_json::from_str(out.stdout_text().trim()).unwrap();
@@ -119,7 +123,7 @@ fn cosign_3_bundle_signatures_and_attestations_verify_online_and_offline() {
         s.digest.as_str()
     );
     // What cosign 3 prints for the same image, as JSON.
-    let theirs = cosign3_verify(&s, "verify", &s.image).ok();
+    let theirs = cosign3_verify(&s, "verify", &s.image, &[]).ok();
     let theirs: Vec<serde_json::Value> = serde_json::from_str(theirs.stdout_text().trim()).unwrap();
     // cosign 3 also counts the attestation bundle (any key-signed statement about the image) as
     // a signature; sigmirror counts only statements of the signing predicate type.
@@ -191,19 +195,12 @@ fn cosign_3_bundle_signatures_and_attestations_verify_online_and_offline() {
     let second = TestRegistry::start();
     let copied = format!("{}:v1", second.image("cosign3/copy"));
     s.sm(&["copy", &s.image, &copied]).ok();
-    cosign3_verify(&s, "verify", &copied).ok();
-    cosign3(
+    cosign3_verify(&s, "verify", &copied, &[]).ok();
+    cosign3_verify(
         &s,
-        &[
-            "verify-attestation",
-            "--key",
-            "cosign.pub",
-            "--insecure-ignore-tlog",
-            "--allow-http-registry",
-            "--type",
-            "https://example.com/t/v1",
-            &copied,
-        ],
+        "verify-attestation",
+        &copied,
+        &["--type", "https://example.com/t/v1"],
     )
     .ok();
 
@@ -307,7 +304,7 @@ fn cosign_3_bundle_signatures_and_attestations_verify_online_and_offline() {
     // Pushed from the store to the second registry: cosign 3 verifies there too.
     let pushed = format!("{}:v1", second.image("mirror/cosign3/app"));
     sm_store(&["push", "--to", &second.image("mirror"), &s.image]).ok();
-    cosign3_verify(&s, "verify", &pushed).ok();
+    cosign3_verify(&s, "verify", &pushed, &[]).ok();
 }
 
 #[test]
@@ -335,21 +332,12 @@ fn sigmirror_writes_cosign_3_bundles_that_cosign_3_verifies() {
         &s.image,
     ])
     .ok();
-    let judge = [
-        "--key",
-        "cosign.pub",
-        "--insecure-ignore-tlog",
-        "--allow-http-registry",
-    ];
-    cosign3(&s, &[&["verify"][..], &judge, &[&s.image]].concat()).ok();
-    cosign3(
+    cosign3_verify(&s, "verify", &s.image, &[]).ok();
+    cosign3_verify(
         &s,
-        &[
-            &["verify-attestation"][..],
-            &judge,
-            &["--type", "https://example.com/t/v1", &s.image],
-        ]
-        .concat(),
+        "verify-attestation",
+        &s.image,
+        &["--type", "https://example.com/t/v1"],
     )
     .ok();
     // Not a .sig image: cosign 2 does not find it (that is what the default format is for).
@@ -539,17 +527,17 @@ fn the_referrers_api_is_used_where_a_registry_has_it() {
     ])
     .ok();
     assert!(!fallback_tag(&api.upstream, "api/app"));
-    cosign3_verify(&s, "verify-attestation", &image).ok();
+    cosign3_verify(&s, "verify-attestation", &image, &[]).ok();
     // From the API registry to one without it: the fallback index is written there.
     let copied = format!("{}:v1", s.reg.image("plain/copied"));
     s.sm(&["copy", &image, &copied]).ok();
     assert!(fallback_tag(&s.reg, "plain/copied"));
-    cosign3_verify(&s, "verify", &copied).ok();
+    cosign3_verify(&s, "verify", &copied, &[]).ok();
     // And back into the API registry: its API lists them.
     let back = format!("{}:v1", api.image("api/back"));
     s.sm(&["copy", &copied, &back]).ok();
     assert!(!fallback_tag(&api.upstream, "api/back"));
-    cosign3_verify(&s, "verify", &back).ok();
+    cosign3_verify(&s, "verify", &back, &[]).ok();
     s.sm(&["verify", "--key", "cosign.pub", &back]).ok();
 }
 

@@ -712,20 +712,11 @@ fn attestation_policies_in_rego_are_evaluated_and_cue_is_refused_not_skipped() {
     // The judge is cosign 3: the Debian build of cosign 2.5 has no Rego evaluator (it answers
     // "invalid policy format, expected .cue"); it judges the CUE policy below instead.
     let cosign_verify = |policy: &str| {
-        crate::cosign3::cosign3(
+        crate::cosign3::cosign3_verify(
             &s,
-            &[
-                "verify-attestation",
-                "--key",
-                "cosign.pub",
-                "--insecure-ignore-tlog",
-                "--allow-http-registry",
-                "--type",
-                "slsaprovenance",
-                "--policy",
-                policy,
-                &s.image,
-            ],
+            "verify-attestation",
+            &s.image,
+            &["--type", "slsaprovenance", "--policy", policy],
         )
     };
     // Rego v0 syntax, as cosign's e2e tests write it; cosign agrees on each verdict.

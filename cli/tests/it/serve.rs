@@ -591,7 +591,7 @@ fn referrer_bundles_are_served_through_the_referrers_api() {
     );
     let none: Value = serde_json::from_slice(&filtered.2).unwrap();
     assert_eq!(none["manifests"], serde_json::json!([]));
-    crate::cosign3::cosign3_verify(&s, "verify", &format!("{name}:v1")).ok();
+    crate::cosign3::cosign3_verify(&s, "verify", &format!("{name}:v1"), &[]).ok();
     let discovered = run(
         Command::new(tool("oras")).args(["discover", "--plain-http", &format!("{name}:v1")]),
         None,
