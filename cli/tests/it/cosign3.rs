@@ -48,16 +48,7 @@ pub(crate) fn cosign3_verify(
     image: &str,
     extra: &[&str],
 ) -> sigmirror_tests::Run {
-    let mut args = vec![
-        command,
-        "--key",
-        "cosign.pub",
-        "--insecure-ignore-tlog",
-        "--allow-http-registry",
-    ];
-    args.extend_from_slice(extra);
-    args.push(image);
-    cosign3(s, &args)
+    cosign3(s, &crate::judge_args(command, "cosign.pub", image, extra))
 }
 
 /// A `tree` listing as its header and its sorted entries (an artifact line with its layers).

@@ -78,6 +78,26 @@ pub fn attest_args(image: &str) -> [&str; 8] {
     ]
 }
 
+/// The arguments of a cosign (2 or 3) `command` (`verify`, `verify-attestation`) of `image`
+/// with `key`, without a transparency log, on a plain-HTTP registry; `extra` before the image.
+pub fn judge_args<'a>(
+    command: &'a str,
+    key: &'a str,
+    image: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        command,
+        "--key",
+        key,
+        "--insecure-ignore-tlog",
+        "--allow-http-registry",
+    ];
+    args.extend_from_slice(extra);
+    args.push(image);
+    args
+}
+
 /// A registry with one pushed image, and a key pair (password `pw`) in a scratch folder.
 pub struct Setup {
     /// The registry (stopped when dropped).
@@ -132,16 +152,7 @@ impl Setup {
         image: &str,
         extra: &[&str],
     ) -> sigmirror_tests::Run {
-        let mut args = vec![
-            command,
-            "--key",
-            key,
-            "--insecure-ignore-tlog",
-            "--allow-http-registry",
-        ];
-        args.extend_from_slice(extra);
-        args.push(image);
-        self.cosign(&args)
+        self.cosign(&judge_args(command, key, image, extra))
     }
 
     /// Attests `image` with `cosign.key`: a small predicate (written to `pred.json`) of the type
