@@ -45,6 +45,24 @@ pub enum Error {
         /// The registry's message or what is wrong with its answer.
         reason: String,
     },
+    /// A platform was asked of an image that is not a multi-platform index.
+    #[error("--platform {platform}: {image} is a single image, not a multi-platform index")]
+    NotAnIndex {
+        /// The image.
+        image: String,
+        /// The platform asked for.
+        platform: String,
+    },
+    /// An index has no image for the platform asked for.
+    #[error("{image} has no image for platform {platform}; it has: {}", known.join(", "))]
+    NoSuchPlatform {
+        /// The index.
+        image: String,
+        /// The platform asked for.
+        platform: String,
+        /// The platforms it has.
+        known: Vec<String>,
+    },
     /// A signature or attestation image already has cosign's maximum number of layers.
     #[error("{reference}: the image already has {layers} layers, the maximum")]
     TooManyLayers {

@@ -7,7 +7,7 @@ use sigmirror_oci::manifest::{Descriptor, ImageManifest};
 use sigmirror_oci::source::{Source, resolve};
 use sigmirror_oci::{Digest, ImageRef};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// One attachment image that exists (a `.sig`, `.att` or `.sbom` tag, or an OCI 1.1 referrer).
 #[derive(Debug, Clone)]
@@ -26,6 +26,34 @@ pub struct AttachedImage {
 /// The digest `image` resolves to.
 pub async fn resolve_digest<S: Source>(source: &S, image: &ImageRef) -> Result<Digest> {
     Ok(resolve(source, image).await?.digest)
+}
+
+/// The image of `platform` (`os/arch[/variant]`) in the index `image` names, by digest.
+pub async fn platform_image<S: Source>(
+    source: &S,
+    image: &ImageRef,
+    platform: &str,
+) -> Result<ImageRef> {
+    let manifest = resolve(source, image).await?;
+    if !manifest.is_index() {
+        return Err(Error::NotAnIndex {
+            image: image.to_string(),
+            platform: platform.to_owned(),
+        });
+    }
+    let view = manifest.view(&image.to_string())?;
+    match view.platform_entry(platform) {
+        Some(entry) => Ok(image.with_digest(&entry.digest)),
+        None => Err(Error::NoSuchPlatform {
+            image: image.to_string(),
+            platform: platform.to_owned(),
+            known: view
+                .manifests
+                .iter()
+                .filter_map(|d| d.platform.as_ref().map(ToString::to_string))
+                .collect(),
+        }),
+    }
 }
 
 /// Every attachment image of the digest `image` resolves to, in the order signatures,

@@ -15,10 +15,9 @@ use sigmirror_cosign::sigstore::Bundle;
 use sigmirror_cosign::sigstore::bundle::Content;
 use sigmirror_cosign::statement::{self, predicate_type_uri};
 use sigmirror_cosign::{Error, b64};
-use sigmirror_oci::ImageRef;
 use sigmirror_oci::attachment::AttachmentKind;
 use sigmirror_oci::gojson;
-use sigmirror_registry::inspect::{attached_payloads, resolve_digest};
+use sigmirror_registry::inspect::{attached_payloads, platform_image, resolve_digest};
 use sigmirror_registry::verify::fetch_bundles;
 
 use super::registry::block_on;
@@ -71,7 +70,7 @@ impl Download {
         }
         let (image, layers, bundles) = block_on(async {
             let image = match &self.platform {
-                Some(platform) => for_platform(&registry, &image, platform).await?,
+                Some(platform) => platform_image(&registry, &image, platform).await?,
                 None => image,
             };
             let layers = attached_payloads(&registry, &image, kind, MAX_DOWNLOAD).await?;
@@ -175,36 +174,6 @@ impl Download {
             }
         }
         Ok(())
-    }
-}
-
-/// The image of `platform` in the index `image` names, by digest; an image that is not an index,
-/// or an index without that platform, is an error naming what it has.
-async fn for_platform<S: sigmirror_oci::source::Source>(
-    source: &S,
-    image: &ImageRef,
-    platform: &str,
-) -> Result<ImageRef> {
-    let manifest = sigmirror_oci::source::resolve(source, image).await?;
-    if !manifest.is_index() {
-        anyhow::bail!(
-            "--platform {platform}: {image} is a single image, not a multi-platform index"
-        );
-    }
-    let view = manifest.view(&image.to_string())?;
-    match view.platform_entry(platform) {
-        Some(entry) => Ok(image.with_digest(&entry.digest)),
-        None => {
-            let known: Vec<String> = view
-                .manifests
-                .iter()
-                .filter_map(|d| d.platform.as_ref().map(ToString::to_string))
-                .collect();
-            anyhow::bail!(
-                "{image} has no image for platform {platform}; it has: {}",
-                known.join(", ")
-            )
-        }
     }
 }
 

@@ -175,7 +175,6 @@ pub enum CallError {
 /// A JSON API call with a bearer token (see [`bearer_json`]); an error status becomes
 /// [`CallError::Api`] with the code at `/error/<code_field>` and the message at
 /// `/error/message` of the answer, as Google's and Azure's APIs put them.
-#[allow(clippy::too_many_arguments)]
 pub fn api_call(
     client: &Client,
     service: &str,
