@@ -362,23 +362,14 @@ impl Verify {
 
 impl Verify {
     /// `--payload` and `--signature` as cosign reads them: the signature from a file, or the
-    /// argument itself; base64 taken as is, anything else encoded.
+    /// argument itself, base64 or raw (`blob::read_signature_arg`, as for `verify-blob`).
     fn detached_signature(&self) -> Result<Option<(Option<Vec<u8>>, String)>> {
         let Some(given) = &self.signature else {
             return Ok(None);
         };
-        let path = std::path::Path::new(given);
-        let bytes = if path.is_file() {
-            crate::input::read_bounded(path, crate::input::SMALL, "signature")?
-        } else {
-            given.as_bytes().to_vec()
-        };
-        let text = String::from_utf8_lossy(&bytes).trim().to_owned();
-        let signature = if sigmirror_cosign::b64::decode_lenient(text.as_bytes()).is_ok() {
-            text
-        } else {
-            sigmirror_cosign::b64::encode(&bytes)
-        };
+        // As verify-blob reads it: a file or the argument, base64 or raw.
+        let raw = sigmirror_cosign::blob::read_signature_arg(given)?;
+        let signature = sigmirror_cosign::b64::encode(&raw);
         let payload = match &self.payload {
             Some(file) => Some(crate::input::read_bounded(
                 file,
