@@ -251,15 +251,10 @@ impl AttachSbom {
     fn run(self) -> Result<()> {
         let image = ImageRef::parse(&self.image)?;
         let from_stdin = self.sbom.as_os_str() == "-";
-        let bytes = if from_stdin {
-            let mut bytes = vec![];
-            std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)
-                .context("cannot read the SBOM from stdin")?;
-            bytes
-        } else {
-            std::fs::read(&self.sbom)
-                .with_context(|| format!("cannot read {}", self.sbom.display()))?
-        };
+        let name = self.sbom.to_string_lossy();
+        let mut bytes = vec![];
+        std::io::Read::read_to_end(&mut super::blob::open_blob(&name)?, &mut bytes)
+            .with_context(|| format!("cannot read the SBOM {name}"))?;
         let json = match self.input_format {
             Some(f) => matches!(f, SbomInputFormat::Json),
             None if from_stdin => bytes.trim_ascii_start().starts_with(b"{"),

@@ -22,7 +22,7 @@ use super::verifier::VerifierArgs;
 use crate::output::{write_file, write_files};
 
 /// Opens the blob argument: a file, or stdin for `-`.
-fn open_blob(blob: &str) -> Result<Box<dyn Read>> {
+pub(crate) fn open_blob(blob: &str) -> Result<Box<dyn Read>> {
     if blob == "-" {
         return Ok(Box::new(std::io::stdin().lock()));
     }
