@@ -131,6 +131,15 @@ fn ecdsa(c: &mut Criterion) {
                 .expect("does not verify")
         })
     });
+    // The same key prepared for many signatures (`store verify`): a table of its multiples.
+    let prepared = public.prepared_for_many();
+    group.bench_function("verify_digest_prepared", |b| {
+        b.iter(|| {
+            prepared
+                .verify_digest(black_box(&digest), black_box(&signature))
+                .expect("does not verify")
+        })
+    });
     group.finish();
 }
 

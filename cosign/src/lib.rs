@@ -31,6 +31,7 @@ pub mod bundle_image;
 pub mod conventions;
 pub mod dsse;
 mod ecdsa_fast;
+mod ecdsa_table;
 mod error;
 pub mod keyref;
 pub mod keys;

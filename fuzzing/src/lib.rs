@@ -29,6 +29,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("pkcs11_uri", pkcs11_uri),
     ("plugin_wire", plugin_wire),
     ("layout", layout),
+    ("ecdsa_prepared", ecdsa_prepared),
 ];
 
 /// Runs the target called `name` on `data`.
@@ -148,6 +149,48 @@ pub fn keys(data: &[u8]) {
         let _ = sigmirror_cosign::keyref::KeyRef::parse(raw);
         let _ = sigmirror_cosign::keyref::redact(raw);
     }
+}
+
+/// A P-256 key prepared for many verifications (`store verify`'s table of its multiples) must
+/// accept exactly what the key accepts unprepared (AWS-LC, then the pure-Rust curve). The first
+/// 32 bytes are the digest; with the low bit of the next byte set, the rest is XORed into a
+/// valid signature of that digest (near misses), else it is the signature itself.
+pub fn ecdsa_prepared(data: &[u8]) {
+    use sigmirror_cosign::keys::{PrivateKey, PublicKey, Sha256Digest};
+    // A fixed test key (made for this target), so that every run and replay is the same.
+    const KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQglXf7PDimi+0ICOTL
+X7+U5lgrPvNzUCKQsj+QYnMAt9GhRANCAAR2WHfdFkE28za3zIrsBJaMCrIVZKFk
+bdF04C4sZ2yYtdN7NqGLRSgvPCtea4hbYry3fKKhrKbo2SRKOLXJLibB
+-----END PRIVATE KEY-----
+";
+    static KEYS: OnceLock<(PrivateKey, PublicKey, PublicKey)> = OnceLock::new();
+    let (key, public, prepared) = KEYS.get_or_init(|| {
+        let key = PrivateKey::from_unencrypted_pem(KEY.as_bytes()).expect("the fixed key");
+        let public = key.public_key();
+        let prepared = public.prepared_for_many();
+        (key, public, prepared)
+    });
+    let (Some(digest), Some((&mode, rest))) =
+        (data.get(..32), data.get(32..).and_then(<[u8]>::split_first))
+    else {
+        return;
+    };
+    let digest = Sha256Digest::from_bytes(digest.try_into().expect("32 bytes"));
+    let signature = if mode & 1 == 1 {
+        let mut signature = key.sign_digest(&digest).expect("sign");
+        for (byte, flip) in signature.iter_mut().zip(rest) {
+            *byte ^= flip;
+        }
+        signature
+    } else {
+        rest.to_vec()
+    };
+    assert_eq!(
+        prepared.verify_digest(&digest, &signature).is_ok(),
+        public.verify_digest(&digest, &signature).is_ok(),
+        "prepared and unprepared keys disagree on {signature:02x?} over {digest:?}"
+    );
 }
 
 /// PKCS#11 URIs (RFC 7512) given as key references.

@@ -15,6 +15,9 @@ use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use pkcs8::der::Decode as _;
 use zeroize::Zeroizing;
 
+use std::sync::Arc;
+
+use crate::ecdsa_table::KeyTable;
 use crate::error::{Error, Result};
 use crate::pem;
 use crate::sigstore::der_util::wrap;
@@ -265,13 +268,16 @@ impl PrivateKey {
 
     /// The public half.
     pub fn public_key(&self) -> PublicKey {
-        PublicKey(match &self.0 {
-            Secret::P256(k) => AnyKey::P256(*k.verifying_key()),
-            Secret::P384(k) => AnyKey::P384(*k.verifying_key()),
-            Secret::P521(_, public) => AnyKey::P521(public.clone()),
-            Secret::Rsa(k) => AnyKey::Rsa(k.to_public_key()),
-            Secret::Ed25519(k) => AnyKey::Ed25519(k.verifying_key()),
-        })
+        PublicKey(
+            match &self.0 {
+                Secret::P256(k) => AnyKey::P256(*k.verifying_key()),
+                Secret::P384(k) => AnyKey::P384(*k.verifying_key()),
+                Secret::P521(_, public) => AnyKey::P521(public.clone()),
+                Secret::Rsa(k) => AnyKey::Rsa(k.to_public_key()),
+                Secret::Ed25519(k) => AnyKey::Ed25519(k.verifying_key()),
+            },
+            None,
+        )
     }
 
     /// Signs a SHA-256 digest; returns the ASN.1 DER signature (ECDSA) or the PKCS#1 v1.5
@@ -345,9 +351,17 @@ fn p521_from_pkcs8(der: &[u8]) -> Result<Secret> {
     Ok(Secret::P521(Zeroizing::new(der.to_vec()), public))
 }
 
-/// A public key of any accepted type (see the module documentation).
-#[derive(Debug, Clone, PartialEq)]
-pub struct PublicKey(AnyKey);
+/// A public key of any accepted type (see the module documentation), and for a P-256 key
+/// prepared with [`PublicKey::prepared_for_many`], the table that speeds its verifications.
+#[derive(Debug, Clone)]
+pub struct PublicKey(AnyKey, Option<Arc<KeyTable>>);
+
+/// Keys are equal when they are the same key, prepared or not.
+impl PartialEq for PublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
 
 impl Eq for PublicKey {}
 
@@ -433,7 +447,7 @@ impl PublicKey {
                 });
             }
         };
-        Ok(PublicKey(key))
+        Ok(PublicKey(key, None))
     }
 
     /// An RSA key from its modulus and public exponent (unsigned big-endian, as a JWK's `n` and
@@ -460,7 +474,21 @@ impl PublicKey {
                 });
             }
         }
-        Ok(PublicKey(key))
+        Ok(PublicKey(key, None))
+    }
+
+    /// This key, prepared for checking many signatures: a P-256 key gets a table of its
+    /// multiples (about 7 ms and 0.5 MB to build), which makes each later check of a DER
+    /// signature over a SHA-256 digest about twice as fast (`store verify` of thousands of
+    /// images; see `ecdsa_table`). Other keys are returned as they are. It accepts and refuses
+    /// exactly the signatures the key does unprepared.
+    pub fn prepared_for_many(&self) -> PublicKey {
+        match (&self.0, &self.1) {
+            (AnyKey::P256(key), None) => {
+                PublicKey(self.0.clone(), Some(Arc::new(KeyTable::new(key))))
+            }
+            _ => self.clone(),
+        }
     }
 
     /// The same key as the Sigstore verifier's key type.
@@ -519,6 +547,19 @@ impl PublicKey {
     /// ([`Self::verify_message`]).
     pub fn verify_digest(&self, digest: &Sha256Digest, signature: &[u8]) -> Result<()> {
         if let AnyKey::P256(_) = &self.0 {
+            // A prepared key checks DER signatures with its table, which refuses what AWS-LC
+            // refuses; only 64 bytes (a raw r||s whose r begins with 0x30) can still verify
+            // the general way.
+            if let Some(table) = &self.1
+                && signature.first() == Some(&0x30)
+            {
+                if table.verify_digest_der(digest.as_bytes(), signature) {
+                    return Ok(());
+                }
+                if signature.len() != 64 {
+                    return Err(Error::InvalidSignature);
+                }
+            }
             return verify_p256(&self.0, digest, signature);
         }
         if self.signs_messages() {

@@ -1,0 +1,288 @@
+//! ECDSA P-256 verification for one key checked many times (`store verify`, `sync`'s gate):
+//! the key's multiples are computed once, so that each verification is additions only.
+//!
+//! Why: ECDSA verification computes `u1·G + u2·Q`. A general verifier (AWS-LC, OpenSSL) has a
+//! precomputed table for the generator `G` but must double its way through `u2·Q` for each
+//! signature, since `Q` changes from call to call; that is about three quarters of its time.
+//! When one policy key checks thousands of signatures, a table of `Q`'s multiples pays for
+//! itself after a few hundred of them (it takes about 7 ms and 0.5 MB to build), and makes
+//! each check about twice as fast as AWS-LC's (see `docs/benchmarks.md`).
+//!
+//! The table is a comb of 8-bit windows: entry `(i, d)` is `d · 2^(8i) · P` for `d` in 1..=255,
+//! so `k·P` is the sum of one entry per non-zero byte of `k` (at most 32 additions). The
+//! arithmetic is the `p256` crate's (complete addition formulas, so identity and doubling cases
+//! need no special handling); only the bookkeeping is here. Everything it handles is public (a
+//! public key, a signature, a digest), so variable time is fine.
+//!
+//! It accepts exactly what [`crate::ecdsa_fast`] accepts for a DER signature over a SHA-256
+//! digest: canonical DER, `r` and `s` in `[1, n-1]`, high `s` accepted. The tests below and the
+//! `ecdsa_table` fuzz target compare the two on valid, tampered and malformed inputs.
+
+use std::sync::OnceLock;
+
+use p256::elliptic_curve::BatchNormalize;
+use p256::elliptic_curve::ops::Reduce;
+use p256::elliptic_curve::point::AffineCoordinates;
+use p256::{AffinePoint, FieldBytes, ProjectivePoint, Scalar};
+
+/// Bits per window, and the windows of a 256-bit scalar.
+const WINDOW_BITS: usize = 8;
+const WINDOWS: usize = 256 / WINDOW_BITS;
+/// Non-zero digits per window.
+const DIGITS: usize = (1 << WINDOW_BITS) - 1;
+
+/// The multiples of one point: entry `i * DIGITS + (d - 1)` is `d · 2^(8i) · P`.
+struct Comb(Vec<AffinePoint>);
+
+impl Comb {
+    fn new(point: ProjectivePoint) -> Comb {
+        let mut multiples = Vec::with_capacity(WINDOWS * DIGITS);
+        let mut base = point;
+        for _ in 0..WINDOWS {
+            let mut multiple = base;
+            for _ in 0..DIGITS {
+                multiples.push(multiple);
+                multiple += base;
+            }
+            // After the loop, `multiple` is 256 · base: the next window's base.
+            base = multiple;
+        }
+        let affine: Vec<AffinePoint> =
+            <ProjectivePoint as BatchNormalize<[ProjectivePoint]>>::batch_normalize(&multiples);
+        Comb(affine)
+    }
+
+    /// Adds `k · P` to `acc`.
+    fn add_multiple(&self, acc: &mut ProjectivePoint, k: &Scalar) {
+        let bytes = k.to_bytes();
+        // Big-endian: byte 31 is the window of 2^0.
+        for (window, &digit) in bytes.iter().rev().enumerate() {
+            if digit != 0 {
+                *acc += &self.0[window * DIGITS + usize::from(digit) - 1];
+            }
+        }
+    }
+}
+
+/// The generator's table, built on first use and shared by every key table.
+fn generator() -> &'static Comb {
+    static TABLE: OnceLock<Comb> = OnceLock::new();
+    TABLE.get_or_init(|| Comb::new(ProjectivePoint::GENERATOR))
+}
+
+/// A P-256 public key prepared for many verifications.
+pub(crate) struct KeyTable {
+    key: Comb,
+}
+
+impl std::fmt::Debug for KeyTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyTable")
+    }
+}
+
+impl KeyTable {
+    /// The table of `key`.
+    pub(crate) fn new(key: &p256::ecdsa::VerifyingKey) -> KeyTable {
+        // Build the generator's table too, so that the first verification is not the slow one.
+        generator();
+        KeyTable {
+            key: Comb::new(ProjectivePoint::from(*key.as_affine())),
+        }
+    }
+
+    /// Whether the DER signature `der` over the SHA-256 digest `prehash` verifies.
+    pub(crate) fn verify_digest_der(&self, prehash: &[u8; 32], der: &[u8]) -> bool {
+        let Ok(signature) = p256::ecdsa::Signature::from_der(der) else {
+            return false;
+        };
+        // Strict DER, as AWS-LC: the one encoding of (r, s), nothing before or after.
+        if signature.to_der().as_bytes() != der {
+            return false;
+        }
+        // `from_der` has checked that r and s are in [1, n-1].
+        let (r, s) = signature.split_scalars();
+        // The digest as an integer mod n: for a 256-bit curve and a 256-bit hash, bits2int is
+        // the whole digest, reduced once.
+        let e = <Scalar as Reduce<FieldBytes>>::reduce(&FieldBytes::from(*prehash));
+        let Some(w) = Option::<Scalar>::from(s.invert_vartime()) else {
+            return false;
+        };
+        let u1 = e * w;
+        let u2 = *r * w;
+        let mut point = ProjectivePoint::IDENTITY;
+        generator().add_multiple(&mut point, &u1);
+        self.key.add_multiple(&mut point, &u2);
+        if point == ProjectivePoint::IDENTITY {
+            return false;
+        }
+        // x(R) < p < 2n, so one reduction gives x(R) mod n.
+        let x = <Scalar as Reduce<FieldBytes>>::reduce(&point.to_affine().x());
+        x == *r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ecdsa_fast::{Curve, verify_digest_der};
+    use p256::ecdsa::signature::hazmat::PrehashSigner;
+    use sha2::Digest as _;
+
+    /// Deterministic varied bytes (xorshift), as in `ecdsa_fast`'s tests.
+    fn noise(n: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed ^ 0x9e37_79b9_7f4a_7c15;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
+    fn key(seed: u64) -> p256::ecdsa::SigningKey {
+        p256::ecdsa::SigningKey::from_slice(&sha2::Sha256::digest(noise(32, seed))).expect("key")
+    }
+
+    /// The table's answer, AWS-LC's answer, and both must be `expected`.
+    fn judge(
+        table: &KeyTable,
+        public: &p256::ecdsa::VerifyingKey,
+        digest: &[u8; 32],
+        der: &[u8],
+    ) -> bool {
+        let point = public.to_sec1_point(false);
+        let reference = verify_digest_der(Curve::P256, point.as_bytes(), digest, der);
+        let ours = table.verify_digest_der(digest, der);
+        assert_eq!(
+            Some(ours),
+            reference,
+            "table and AWS-LC disagree on {der:02x?}"
+        );
+        ours
+    }
+
+    #[test]
+    fn agrees_with_aws_lc_on_valid_tampered_and_other_key_signatures() {
+        for seed in 0..60u64 {
+            let signer = key(seed);
+            let public = *signer.verifying_key();
+            let table = KeyTable::new(&public);
+            let digest: [u8; 32] = sha2::Sha256::digest(noise(64, seed)).into();
+            let sig: p256::ecdsa::Signature = signer.sign_prehash(&digest).expect("sign");
+            let der = sig.to_der().as_bytes().to_vec();
+            assert!(judge(&table, &public, &digest, &der), "seed {seed}: valid");
+
+            // The other valid signature of the digest: (r, n - s).
+            let (r, s) = sig.split_scalars();
+            let high = p256::ecdsa::Signature::from_scalars(r, -*s).expect("high s");
+            assert!(
+                judge(&table, &public, &digest, high.to_der().as_bytes()),
+                "seed {seed}: high s"
+            );
+
+            // Any flipped bit of the digest or of the signature's value bytes.
+            for bit in [0usize, 7, 100, 255] {
+                let mut other = digest;
+                other[bit / 8] ^= 1 << (bit % 8);
+                assert!(
+                    !judge(&table, &public, &other, &der),
+                    "seed {seed}: digest bit {bit}"
+                );
+            }
+            for i in 0..der.len() {
+                let mut bad = der.clone();
+                bad[i] ^= 1 << (seed % 8);
+                assert!(
+                    !judge(&table, &public, &digest, &bad),
+                    "seed {seed}: byte {i}"
+                );
+            }
+            // Another key's signature of the same digest.
+            let other: p256::ecdsa::Signature =
+                key(seed + 1000).sign_prehash(&digest).expect("sign");
+            assert!(
+                !judge(&table, &public, &digest, other.to_der().as_bytes()),
+                "seed {seed}: other key"
+            );
+            // Swapped r and s.
+            let swapped = p256::ecdsa::Signature::from_scalars(s, r).expect("swap");
+            assert!(
+                !judge(&table, &public, &digest, swapped.to_der().as_bytes()),
+                "seed {seed}: swapped"
+            );
+        }
+    }
+
+    /// DER-level oddities: padding, trailing bytes, zero, n and over-long integers. Both
+    /// verifiers refuse each (and agree, which `judge` asserts).
+    #[test]
+    fn refuses_what_is_not_canonical_der_or_out_of_range() {
+        let signer = key(1);
+        let public = *signer.verifying_key();
+        let table = KeyTable::new(&public);
+        let digest: [u8; 32] = sha2::Sha256::digest(b"oddities").into();
+        let sig: p256::ecdsa::Signature = signer.sign_prehash(&digest).expect("sign");
+        let (r, s) = (sig.r().to_bytes(), sig.s().to_bytes());
+        let integer = |bytes: &[u8]| {
+            let mut out = vec![0x02, bytes.len() as u8];
+            out.extend_from_slice(bytes);
+            out
+        };
+        let sequence = |parts: &[Vec<u8>]| {
+            let body: Vec<u8> = parts.concat();
+            let mut out = vec![0x30, body.len() as u8];
+            out.extend(body);
+            out
+        };
+        let minimal = |bytes: &[u8]| {
+            let trimmed: Vec<u8> = bytes.iter().copied().skip_while(|b| *b == 0).collect();
+            if trimmed.first().is_some_and(|b| b & 0x80 != 0) {
+                [vec![0], trimmed].concat()
+            } else {
+                trimmed
+            }
+        };
+        let good = sequence(&[integer(&minimal(&r)), integer(&minimal(&s))]);
+        assert!(judge(&table, &public, &digest, &good));
+        let order: [u8; 32] =
+            hex_literal("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551");
+        let mut cases = vec![
+            // An extra leading zero on r.
+            sequence(&[
+                integer(&[vec![0], minimal(&r)].concat()),
+                integer(&minimal(&s)),
+            ]),
+            // A trailing byte after the sequence.
+            [good.clone(), vec![0]].concat(),
+            // r = 0, s = 0.
+            sequence(&[integer(&[0]), integer(&minimal(&s))]),
+            sequence(&[integer(&minimal(&r)), integer(&[0])]),
+            // r = n.
+            sequence(&[integer(&minimal(&order)), integer(&minimal(&s))]),
+            // Empty, and the raw r || s form (not DER).
+            vec![],
+            [r.to_vec(), s.to_vec()].concat(),
+        ];
+        // A negative r (its top bit set, no zero pad), when r has it.
+        if r[0] & 0x80 != 0 {
+            cases.push(sequence(&[integer(&r), integer(&minimal(&s))]));
+        }
+        for case in cases {
+            assert!(
+                !judge(&table, &public, &digest, &case),
+                "accepted {case:02x?}"
+            );
+        }
+    }
+
+    fn hex_literal(hex: &str) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex");
+        }
+        out
+    }
+}
