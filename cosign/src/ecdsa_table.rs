@@ -84,11 +84,14 @@ impl std::fmt::Debug for KeyTable {
 impl KeyTable {
     /// The table of `key`.
     pub(crate) fn new(key: &p256::ecdsa::VerifyingKey) -> KeyTable {
-        // Build the generator's table too, so that the first verification is not the slow one.
-        generator();
-        KeyTable {
-            key: Comb::new(ProjectivePoint::from(*key.as_affine())),
-        }
+        // The generator's table too (once per process), beside this one on another thread, so
+        // that the first verification is not the slow one.
+        std::thread::scope(|scope| {
+            scope.spawn(generator);
+            KeyTable {
+                key: Comb::new(ProjectivePoint::from(*key.as_affine())),
+            }
+        })
     }
 
     /// Whether the DER signature `der` over the SHA-256 digest `prehash` verifies.

@@ -30,6 +30,17 @@ pub enum Verifier {
     Sigstore(Box<SigstoreVerifier>),
 }
 
+impl Verifier {
+    /// This verifier, prepared for checking many signatures (a key's table of multiples, see
+    /// [`PublicKey::prepared_for_many`]); it accepts and refuses exactly what it did before.
+    pub fn prepared_for_many(&self) -> Verifier {
+        match self {
+            Verifier::Key(key) => Verifier::Key(key.prepared_for_many()),
+            Verifier::Sigstore(_) => self.clone(),
+        }
+    }
+}
+
 impl From<PublicKey> for Verifier {
     fn from(key: PublicKey) -> Self {
         Verifier::Key(key)

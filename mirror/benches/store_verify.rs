@@ -8,92 +8,23 @@
 //! BENCH_THREADS, default one per core; BENCH_TMPDIR, default /var/tmp: the store is built
 //! there first, which takes a while, since every blob is synced).
 
-use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::process::Command;
 use std::time::Instant;
 
-use serde_json::json;
-use sigmirror_cosign::conventions::SIGNATURE_ANNOTATION;
 use sigmirror_cosign::keys::PrivateKey;
 use sigmirror_cosign::verifier::Verifier;
-use sigmirror_cosign::{b64, payload};
 use sigmirror_mirror::audit::verify_store;
 use sigmirror_mirror::policy::Policy;
-use sigmirror_oci::Digest;
-use sigmirror_oci::digest::Sha256Digest;
-use sigmirror_store::{ImageRecord, Store};
+use sigmirror_store::Store;
 
-const REPO: &str = "bench.example/team/app";
-const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+#[path = "../tests/it/signed_store.rs"]
+mod signed_store;
 
-fn put_blob(store: &Store, bytes: &[u8]) -> Digest {
-    let digest = Digest::sha256_of(bytes);
-    if !store.has_blob(&digest) {
-        let mut writer = store.writer(&digest, bytes.len() as u64).expect("writer");
-        writer.write_all(bytes).expect("write");
-        writer.commit().expect("commit");
-    }
-    digest
-}
+use signed_store::{Signing, signed_image};
 
-fn put_manifest(store: &Store, value: &serde_json::Value) -> Digest {
-    let bytes = serde_json::to_vec(value).expect("json");
-    let digest = Digest::sha256_of(&bytes);
-    store
-        .put_manifest(REPO, &digest, OCI_MANIFEST, &bytes, "bench")
-        .expect("manifest");
-    digest
-}
-
-fn descriptor(media_type: &str, digest: &Digest, size: usize) -> serde_json::Value {
-    json!({"mediaType": media_type, "digest": digest, "size": size})
-}
-
-/// Image `i`, signed by `key` as cosign signs (a simple-signing payload, its signature in the
-/// layer's annotation, the manifest at the `.sig` tag), recorded as pulled.
-fn signed_image(store: &Store, key: &PrivateKey, i: usize) {
-    let config = put_blob(store, b"{\"architecture\":\"amd64\",\"os\":\"linux\"}");
-    let layer_bytes = format!("layer {i}");
-    let layer = put_blob(store, layer_bytes.as_bytes());
-    let image = put_manifest(
-        store,
-        &json!({
-            "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-            "config": descriptor("application/vnd.oci.image.config.v1+json", &config, 38),
-            "layers": [descriptor("application/vnd.oci.image.layer.v1.tar", &layer, layer_bytes.len())],
-        }),
-    );
-    let tag = format!("v{i}");
-    store.set_tag(REPO, &tag, &image).expect("tag");
-    let payload = payload::simple_signing(REPO, &image, &BTreeMap::new());
-    let signature = key.sign_digest(&Sha256Digest::of(&payload)).expect("sign");
-    let payload_digest = put_blob(store, &payload);
-    let empty = put_blob(store, b"{}");
-    let mut layer = descriptor(
-        "application/vnd.dev.cosign.simplesigning.v1+json",
-        &payload_digest,
-        payload.len(),
-    );
-    layer["annotations"] = json!({ SIGNATURE_ANNOTATION: b64::encode(&signature) });
-    let sig = put_manifest(
-        store,
-        &json!({
-            "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-            "config": descriptor("application/vnd.oci.image.config.v1+json", &empty, 2),
-            "layers": [layer],
-        }),
-    );
-    store
-        .set_tag(REPO, &format!("{}.sig", image.tag_form()), &sig)
-        .expect("sig tag");
-    store
-        .record_image(
-            &format!("{REPO}:{tag}"),
-            ImageRecord::new(&image, true, false, "bench"),
-        )
-        .expect("record");
-}
+/// The allocator the binary uses (see the workspace's Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// User and system CPU seconds of this process so far (from /proc/self/stat).
 fn cpu_seconds() -> (f64, f64) {
@@ -133,7 +64,7 @@ fn main() {
     {
         let batch = store.batch();
         for i in 0..n {
-            signed_image(&store, &key, i);
+            signed_image(&store, &key, i, Signing::Good);
         }
         batch.finish().expect("sync");
     }

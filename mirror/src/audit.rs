@@ -7,19 +7,24 @@
 //! attestations of each required predicate type), read from the store; they run on several
 //! threads at once, since each image's checks are independent and mostly ECDSA.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures_util::FutureExt as _;
 use sigmirror_cosign::conventions::SIGNATURE_ANNOTATION;
+use sigmirror_cosign::conventions::attachment_ref;
+use sigmirror_oci::attachment::AttachmentKind;
 use sigmirror_oci::source::Source;
 use sigmirror_oci::{Digest, ImageRef};
-use sigmirror_registry::verify::{verify_image, verify_image_attestations};
-use sigmirror_store::{Store, VerificationRecord};
+use sigmirror_registry::verify::{Located, verify_located, verify_located_attestations};
+use sigmirror_store::{AttachmentRecord, Store, VerificationRecord, ledger_digests};
 
 use crate::error::Result;
 use crate::policy::Policy;
+
+/// From how many images on the policy's keys are prepared for many verifications.
+const PREPARE_FROM: usize = 256;
 
 /// One image's outcome.
 #[derive(Debug, Clone)]
@@ -40,24 +45,60 @@ fn now<T>(future: impl std::future::Future<Output = T>) -> T {
         .expect("the store answers reads without waiting")
 }
 
-/// Checks the image `name` (pinned at `digest`) against `policy`: whether it passed, the
-/// signers whose signatures verified, and why it did not pass.
+/// Where the store holds the attachments of `pinned` (an image by digest), from its
+/// `attachments` index records: the manifest each cosign tag of the image's repository points
+/// at (the index is written with the tags, in one transaction) and the OCI 1.1 referrers. It
+/// is what `verify --offline`'s lookups find, read in one scan.
+fn locate(
+    pinned: &ImageRef,
+    digest: &Digest,
+    attachments: &[AttachmentRecord],
+) -> std::result::Result<Located, String> {
+    let tagged = |kind: AttachmentKind| -> std::result::Result<Option<ImageRef>, String> {
+        let wanted = attachment_ref(pinned, digest, kind).map_err(|e| e.to_string())?;
+        let repo = format!("{}/{}", wanted.registry(), wanted.repository());
+        Ok(attachments
+            .iter()
+            .find(|a| a.kind == kind && a.repo == repo && a.tag.as_deref() == wanted.tag())
+            .map(|a| wanted.with_digest(&a.digest)))
+    };
+    let mut referrers: Vec<Digest> = attachments
+        .iter()
+        .filter(|a| a.kind == AttachmentKind::Referrer)
+        .map(|a| a.digest.clone())
+        .collect();
+    referrers.sort();
+    referrers.dedup();
+    Ok(Located {
+        pinned: pinned.clone(),
+        signatures: tagged(AttachmentKind::Signature)?,
+        attestations: tagged(AttachmentKind::Attestation)?,
+        referrers,
+    })
+}
+
+/// Checks the image `name` (pinned at `digest`, with `attachments`) against `policy`: whether
+/// it passed, the signers whose signatures verified, and why it did not pass.
 fn check(
     store: &Store,
     policy: &Policy,
     name: &str,
     digest: &Digest,
+    attachments: &[AttachmentRecord],
 ) -> (bool, Vec<String>, Vec<String>) {
-    let image = match ImageRef::parse(name) {
-        Ok(image) => image.with_digest(digest),
-        Err(e) => return (false, vec![], vec![e.to_string()]),
+    let located = match ImageRef::parse(name)
+        .map_err(|e| e.to_string())
+        .and_then(|image| locate(&image.with_digest(digest), digest, attachments))
+    {
+        Ok(located) => located,
+        Err(e) => return (false, vec![], vec![e]),
     };
     let mut verified_by = vec![];
     let mut reasons = vec![];
     let mut signatures = BTreeSet::new();
     let mut refusals = vec![];
     for (signer, verifier) in &policy.signers {
-        match now(verify_image(store, verifier, &image, &BTreeMap::new())) {
+        match now(verify_located(store, verifier, &located, &BTreeMap::new())) {
             Ok(verification) => {
                 verified_by.push(signer.clone());
                 // A signature is its layer: several signatures of one image share the payload
@@ -87,13 +128,13 @@ fn check(
     for predicate_type in &policy.attestations {
         let mut why = vec![];
         let found = policy.signers.iter().any(|(signer, verifier)| {
-            match now(verify_image_attestations(
+            match now(verify_located_attestations(
                 store,
                 verifier,
-                &image,
+                &located,
                 Some(predicate_type),
             )) {
-                Ok((_, verified)) if !verified.is_empty() => true,
+                Ok(verified) if !verified.is_empty() => true,
                 Ok(_) => {
                     why.push(format!("{signer}: none of that type"));
                     false
@@ -114,11 +155,47 @@ fn check(
     (reasons.is_empty(), verified_by, reasons)
 }
 
+/// What the checks read of the index for each image: for the whole store, read in one pass
+/// over each tree before the checks start (cheaper than two lookups per image); for named
+/// images, looked up one by one.
+enum IndexReads {
+    Whole {
+        attachments: HashMap<Digest, Vec<AttachmentRecord>>,
+        ledger: HashMap<String, VerificationRecord>,
+    },
+    PerImage,
+}
+
+impl IndexReads {
+    fn attachments(&self, store: &Store, digest: &Digest) -> Result<Vec<AttachmentRecord>> {
+        Ok(match self {
+            IndexReads::Whole { attachments, .. } => {
+                attachments.get(digest).cloned().unwrap_or_default()
+            }
+            IndexReads::PerImage => store.attachments_of(digest)?,
+        })
+    }
+
+    fn ledger(&self, store: &Store, name: &str) -> Result<Option<VerificationRecord>> {
+        Ok(match self {
+            IndexReads::Whole { ledger, .. } => ledger.get(name).cloned(),
+            IndexReads::PerImage => store.verification(name)?,
+        })
+    }
+}
+
 /// The outcome of the image `name` at `digest`: its ledger entry if nothing it depends on
 /// changed, else a new check, recorded.
-fn check_one(store: &Store, policy: &Policy, name: &str, digest: &Digest) -> Result<Checked> {
-    let attachments = store.ledger_attachments(digest)?;
-    if let Some(record) = store.verification(name)?
+fn check_one(
+    store: &Store,
+    reads: &IndexReads,
+    policy: &Policy,
+    name: &str,
+    digest: &Digest,
+) -> Result<Checked> {
+    let records = reads.attachments(store, digest)?;
+    let attachments = ledger_digests(&records);
+    if let Some(record) = reads.ledger(store, name)?
         && record.digest == *digest
         && record.attachments == attachments
         && record.policy == policy.digest
@@ -129,7 +206,7 @@ fn check_one(store: &Store, policy: &Policy, name: &str, digest: &Digest) -> Res
             checked: false,
         });
     }
-    let (verified, verified_by, reasons) = check(store, policy, name, digest);
+    let (verified, verified_by, reasons) = check(store, policy, name, digest, &records);
     let record = VerificationRecord {
         digest: digest.clone(),
         attachments,
@@ -157,8 +234,19 @@ pub fn verify_store(
     names: &[String],
     threads: usize,
 ) -> Result<Vec<Checked>> {
-    let images = if names.is_empty() {
-        store.images()?
+    let (images, reads) = if names.is_empty() {
+        // The whole store: its images listed while another thread reads the attachment index
+        // and the ledger in one pass each (cheaper than two lookups per image).
+        std::thread::scope(|scope| -> Result<_> {
+            let reads = scope.spawn(|| -> Result<IndexReads> {
+                Ok(IndexReads::Whole {
+                    attachments: store.all_attachments()?,
+                    ledger: store.verifications()?,
+                })
+            });
+            let images = store.images()?;
+            Ok((images, reads.join().expect("an index reader panicked")?))
+        })?
     } else {
         let mut found = vec![];
         for name in names {
@@ -167,7 +255,15 @@ pub fn verify_store(
                 None => return Err(Source::missing(store, &ImageRef::parse(name)?).into()),
             }
         }
-        found
+        (found, IndexReads::PerImage)
+    };
+    // A key's table costs about as much as 200 verifications; with fewer images it is not made.
+    let prepared;
+    let policy = if images.len() >= PREPARE_FROM {
+        prepared = policy.prepared_for_many();
+        &prepared
+    } else {
+        policy
     };
     // Each image on some thread: what its outcome depends on, the ledger's word where that is
     // unchanged, else the checks and a new ledger entry. (Entries are synced once, at the end.)
@@ -183,7 +279,7 @@ pub fn verify_store(
                         let Some((name, image)) = images.get(i) else {
                             return Ok(());
                         };
-                        let outcome = check_one(store, policy, name, &image.digest)?;
+                        let outcome = check_one(store, &reads, policy, name, &image.digest)?;
                         results.lock().expect("results poisoned").push(outcome);
                     }
                 })
@@ -193,8 +289,8 @@ pub fn verify_store(
             .into_iter()
             .try_for_each(|w| w.join().expect("a verifying thread panicked"))
     })?;
-    batch.finish()?;
     let mut done = results.into_inner().expect("results poisoned");
+    batch.finish()?;
     done.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(done)
 }

@@ -92,6 +92,20 @@ impl Policy {
         }
     }
 
+    /// This policy, its keys prepared for checking many signatures (see
+    /// [`Verifier::prepared_for_many`]): worth it from a few hundred images on. Same digest,
+    /// same outcomes.
+    pub fn prepared_for_many(&self) -> Policy {
+        Policy {
+            signers: self
+                .signers
+                .iter()
+                .map(|(name, verifier)| (name.clone(), verifier.prepared_for_many()))
+                .collect(),
+            ..self.clone()
+        }
+    }
+
     /// Reads the policy file at `path`.
     pub fn load(path: &Path) -> Result<Policy, PolicyError> {
         let fail = |reason: String| PolicyError {

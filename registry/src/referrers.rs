@@ -80,8 +80,19 @@ pub async fn bundle_referrers<S: Source>(
     source: &S,
     pinned: &ImageRef,
 ) -> Result<Vec<BundleReferrer>> {
+    let listed = source.referrers(pinned).await?;
+    bundle_referrers_among(source, pinned, &listed).await
+}
+
+/// The Sigstore bundles among the referrers `listed` of `pinned`, read from `source`: what
+/// [`bundle_referrers`] does once the referrers are known.
+pub async fn bundle_referrers_among<S: Source>(
+    source: &S,
+    pinned: &ImageRef,
+    listed: &[Digest],
+) -> Result<Vec<BundleReferrer>> {
     let mut found = vec![];
-    for digest in source.referrers(pinned).await? {
+    for digest in listed.iter().cloned() {
         let reference = pinned.with_digest(&digest);
         let Some(manifest) = source.get_manifest(&reference).await? else {
             continue;

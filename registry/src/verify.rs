@@ -20,7 +20,7 @@ use sigmirror_oci::source::{Source, resolve};
 use sigmirror_oci::{ImageRef, media_types};
 
 use crate::error::Result;
-use crate::referrers::bundle_referrers;
+use crate::referrers::{BundleReferrer, bundle_referrers, bundle_referrers_among};
 
 /// The layers of the `kind` image attached to the digest `image` resolves to, each with its
 /// payload (or why it could not be fetched), and `image` pinned to that digest. No attachment
@@ -36,11 +36,21 @@ pub async fn fetch_attached<S: Source>(
     let digest = resolve(source, image).await?.digest;
     let pinned = image.with_digest(&digest);
     let reference = attachment_ref(image, &digest, kind)?;
-    let Some(manifest) = source.get_manifest(&reference).await? else {
-        return Ok((pinned, vec![]));
+    let layers = fetch_attachment_layers(source, &reference).await?;
+    Ok((pinned, layers))
+}
+
+/// The layers of the attachment image `reference` names (by tag, or by digest once located),
+/// each with its payload; none if there is no such image.
+async fn fetch_attachment_layers<S: Source>(
+    source: &S,
+    reference: &ImageRef,
+) -> Result<Vec<(Descriptor, std::result::Result<Vec<u8>, String>)>> {
+    let Some(manifest) = source.get_manifest(reference).await? else {
+        return Ok(vec![]);
     };
     let manifest = ImageManifest::parse(&manifest.bytes, &reference.to_string())?;
-    Ok((pinned, fetch_layers(source, &reference, manifest).await))
+    Ok(fetch_layers(source, reference, manifest).await)
 }
 
 /// Each layer of `manifest` (read from `reference`) with its payload, or why it could not be
@@ -104,9 +114,20 @@ pub async fn fetch_bundles<S: Source>(
     pinned: &ImageRef,
     signatures: bool,
 ) -> Result<Vec<BundleCandidate>> {
+    let referrers = bundle_referrers(source, pinned).await?;
+    Ok(bundles_of(source, pinned, referrers, signatures).await)
+}
+
+/// The bundles of one kind among `referrers` of `pinned`, each read from `source`.
+async fn bundles_of<S: Source>(
+    source: &S,
+    pinned: &ImageRef,
+    referrers: Vec<BundleReferrer>,
+    signatures: bool,
+) -> Vec<BundleCandidate> {
     let limit = max_attachment_size();
     let mut bundles = vec![];
-    for referrer in bundle_referrers(source, pinned).await? {
+    for referrer in referrers {
         if referrer.signature != signatures {
             continue;
         }
@@ -124,7 +145,7 @@ pub async fn fetch_bundles<S: Source>(
         };
         bundles.push(BundleCandidate { layer, bundle });
     }
-    Ok(bundles)
+    bundles
 }
 
 /// Verifies the signatures of `image` (a tag is resolved once) with `verifier`; `annotations` must
@@ -151,18 +172,78 @@ pub async fn verify_image_with<S: Source>(
     if oci11 {
         layers.extend(fetch_oci11_signatures(source, &pinned).await?);
     }
+    let bundles = fetch_bundles(source, &pinned, true).await?;
+    check_signatures(verifier, &pinned, layers, bundles, annotations)
+}
+
+/// The signature checks of every `verify`: each `.sig` (or OCI 1.1) layer and each bundle.
+fn check_signatures(
+    verifier: &Verifier,
+    pinned: &ImageRef,
+    layers: Vec<(Descriptor, std::result::Result<Vec<u8>, String>)>,
+    bundles: Vec<BundleCandidate>,
+    annotations: &BTreeMap<String, Value>,
+) -> Result<Verification> {
     let candidates = layers
         .into_iter()
         .map(|(layer, payload)| SignatureCandidate { layer, payload })
         .collect();
-    let bundles = fetch_bundles(source, &pinned, true).await?;
     Ok(verify_signatures(
         verifier,
-        &pinned,
+        pinned,
         candidates,
         bundles,
         annotations,
     )?)
+}
+
+/// Where an image's attachments are, as a source that indexes them (the store's attachment
+/// index) already knows: [`verify_located`] then reads them by digest instead of resolving
+/// the image, its `.sig`/`.att` tags and its referrers again, and checks them as
+/// [`verify_image`] does. The caller must find exactly what those lookups would: the manifest
+/// each attachment tag ([`attachment_ref`] of `pinned`) points at, and the referrers' list.
+#[derive(Debug, Clone)]
+pub struct Located {
+    /// The image, by digest.
+    pub pinned: ImageRef,
+    /// The `.sig` image's reference by digest, if the image has one.
+    pub signatures: Option<ImageRef>,
+    /// The `.att` image's reference by digest, if the image has one.
+    pub attestations: Option<ImageRef>,
+    /// The OCI 1.1 referrers of the image, by digest.
+    pub referrers: Vec<sigmirror_oci::Digest>,
+}
+
+/// [`verify_image`] of an image whose attachments are [`Located`].
+pub async fn verify_located<S: Source>(
+    source: &S,
+    verifier: &Verifier,
+    located: &Located,
+    annotations: &BTreeMap<String, Value>,
+) -> Result<Verification> {
+    let layers = match &located.signatures {
+        Some(reference) => fetch_attachment_layers(source, reference).await?,
+        None => vec![],
+    };
+    let referrers = bundle_referrers_among(source, &located.pinned, &located.referrers).await?;
+    let bundles = bundles_of(source, &located.pinned, referrers, true).await;
+    check_signatures(verifier, &located.pinned, layers, bundles, annotations)
+}
+
+/// [`verify_image_attestations`] of an image whose attachments are [`Located`].
+pub async fn verify_located_attestations<S: Source>(
+    source: &S,
+    verifier: &Verifier,
+    located: &Located,
+    predicate_type: Option<&str>,
+) -> Result<Vec<VerifiedAttestation>> {
+    let layers = match &located.attestations {
+        Some(reference) => fetch_attachment_layers(source, reference).await?,
+        None => vec![],
+    };
+    let referrers = bundle_referrers_among(source, &located.pinned, &located.referrers).await?;
+    let bundles = bundles_of(source, &located.pinned, referrers, false).await;
+    check_attestations(verifier, &located.pinned, layers, bundles, predicate_type)
 }
 
 /// Verifies a signature given apart from the registry (cosign's `verify --signature`) over
@@ -206,11 +287,28 @@ pub async fn verify_image_attestations<S: Source>(
     predicate_type: Option<&str>,
 ) -> Result<(ImageRef, Vec<VerifiedAttestation>)> {
     let (pinned, layers) = fetch_attached(source, image, AttachmentKind::Attestation).await?;
+    let bundles = fetch_bundles(source, &pinned, false).await?;
+    let verified = check_attestations(verifier, &pinned, layers, bundles, predicate_type)?;
+    Ok((pinned, verified))
+}
+
+/// The attestation checks of every `verify-attestation`: each `.att` layer and each bundle.
+fn check_attestations(
+    verifier: &Verifier,
+    pinned: &ImageRef,
+    layers: Vec<(Descriptor, std::result::Result<Vec<u8>, String>)>,
+    bundles: Vec<BundleCandidate>,
+    predicate_type: Option<&str>,
+) -> Result<Vec<VerifiedAttestation>> {
     let candidates = layers
         .into_iter()
         .map(|(layer, envelope)| AttestationCandidate { layer, envelope })
         .collect();
-    let bundles = fetch_bundles(source, &pinned, false).await?;
-    let verified = verify_attestations(verifier, &pinned, candidates, bundles, predicate_type)?;
-    Ok((pinned, verified))
+    Ok(verify_attestations(
+        verifier,
+        pinned,
+        candidates,
+        bundles,
+        predicate_type,
+    )?)
 }

@@ -11,6 +11,7 @@ use sigmirror_oci::attachment::AttachmentKind;
 
 use crate::Store;
 use crate::error::Result;
+use crate::index::AttachmentRecord;
 use crate::trust::{TrustKind, read_trusted};
 
 impl Store {
@@ -18,16 +19,21 @@ impl Store {
     /// the signature, attestation and referrer manifests attached to it in any repository
     /// (SBOMs are not verified), sorted. An entry whose list differs is out of date.
     pub fn ledger_attachments(&self, digest: &Digest) -> Result<Vec<Digest>> {
-        let mut digests: Vec<Digest> = self
-            .attachments_of(digest)?
-            .into_iter()
-            .filter(|a| a.kind != AttachmentKind::Sbom)
-            .map(|a| a.digest)
-            .collect();
-        digests.sort();
-        digests.dedup();
-        Ok(digests)
+        Ok(ledger_digests(&self.attachments_of(digest)?))
     }
+}
+
+/// The ledger's list of `attachments` (an image's, from [`Store::attachments_of`]): all but its
+/// SBOMs, sorted, each digest once.
+pub fn ledger_digests(attachments: &[AttachmentRecord]) -> Vec<Digest> {
+    let mut digests: Vec<Digest> = attachments
+        .iter()
+        .filter(|a| a.kind != AttachmentKind::Sbom)
+        .map(|a| a.digest.clone())
+        .collect();
+    digests.sort();
+    digests.dedup();
+    digests
 }
 
 /// `sha256:<hex>` over a policy: each labelled piece of trust material (a key's PEM, a trusted

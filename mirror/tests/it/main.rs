@@ -2,3 +2,5 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 mod journey;
+mod signed_store;
+mod store_verify;
