@@ -31,6 +31,12 @@ mod progress;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
+/// mimalloc instead of glibc's allocator: glibc's serialises threads that free what another
+/// allocated (the index's deferred frees), which held `store verify` on two cores to about
+/// one core's speed (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Sign and verify container images, blobs and attestations in cosign's formats, and keep a
 /// local mirror of images with their signatures that verifies air-gapped.
 #[derive(Debug, Parser)]
