@@ -70,17 +70,30 @@ fn is_index_bytes(media_type: &str, bytes: &[u8]) -> bool {
 /// The media type of manifest bytes: their `mediaType`, else inferred from the shape (an
 /// index if they list `manifests`, else an image manifest).
 pub fn media_type_of(bytes: &[u8]) -> String {
-    #[derive(Deserialize)]
-    struct Probe {
-        #[serde(rename = "mediaType", default)]
-        media_type: String,
-        manifests: Option<serde::de::IgnoredAny>,
-    }
-    match serde_json::from_slice::<Probe>(bytes) {
-        Ok(p) if !p.media_type.is_empty() => p.media_type,
-        Ok(p) if p.manifests.is_some() => media_types::OCI_INDEX.to_owned(),
+    match probe(bytes) {
+        Some(p) if !p.media_type.is_empty() => p.media_type,
+        Some(p) if p.manifests.is_some() => media_types::OCI_INDEX.to_owned(),
         _ => media_types::OCI_MANIFEST.to_owned(),
     }
+}
+
+/// The `mediaType` manifest bytes declare, if they do.
+pub fn declared_media_type(bytes: &[u8]) -> Option<String> {
+    probe(bytes)
+        .map(|p| p.media_type)
+        .filter(|media_type| !media_type.is_empty())
+}
+
+/// What the media type of manifest bytes is read from.
+#[derive(Deserialize)]
+struct Probe {
+    #[serde(rename = "mediaType", default)]
+    media_type: String,
+    manifests: Option<serde::de::IgnoredAny>,
+}
+
+fn probe(bytes: &[u8]) -> Option<Probe> {
+    serde_json::from_slice(bytes).ok()
 }
 
 /// An OCI platform (index entries), fields in the image spec's order.

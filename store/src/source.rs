@@ -8,7 +8,7 @@ use std::future::Future;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use sigmirror_oci::attachment::AttachmentKind;
-use sigmirror_oci::manifest::{MAX_MANIFEST_SIZE, Manifest, media_type_of};
+use sigmirror_oci::manifest::{MAX_MANIFEST_SIZE, Manifest, declared_media_type, media_type_of};
 use sigmirror_oci::source::{BlobStream, Sink, Source};
 use sigmirror_oci::{Digest, ImageRef};
 
@@ -41,14 +41,22 @@ impl Store {
             Err(crate::Error::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let recorded = self
-            .manifest_info(&digest)?
-            .map(|i| i.media_type)
-            .unwrap_or_default();
-        let media_type = if recorded.is_empty() {
-            media_type_of(&bytes)
-        } else {
-            recorded
+        // The type the bytes declare (which is what a pull from a registry records), else the
+        // one recorded when they came (a layout's descriptor), else the one their shape says.
+        // Declared first: the index is then not read at all for most manifests.
+        let media_type = match declared_media_type(&bytes) {
+            Some(declared) => declared,
+            None => {
+                let recorded = self
+                    .manifest_info(&digest)?
+                    .map(|i| i.media_type)
+                    .unwrap_or_default();
+                if recorded.is_empty() {
+                    media_type_of(&bytes)
+                } else {
+                    recorded
+                }
+            }
         };
         Ok(Some(Manifest {
             bytes: Bytes::from(bytes),
