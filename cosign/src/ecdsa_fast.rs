@@ -76,13 +76,13 @@ pub(crate) fn verify_p521(point: &[u8], prehash: &[u8], sig: &[u8]) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use p256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
     use sha2::Digest as _;
 
     /// A few bytes that change from run to run, for varied inputs without a random-number crate.
-    fn noise(n: usize, seed: u64) -> Vec<u8> {
+    pub(crate) fn noise(n: usize, seed: u64) -> Vec<u8> {
         let mut x = seed ^ 0x9e37_79b9_7f4a_7c15;
         (0..n)
             .map(|_| {

@@ -144,22 +144,10 @@ impl KeyTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ecdsa_fast::tests::noise;
     use crate::ecdsa_fast::{Curve, verify_digest_der};
     use p256::ecdsa::signature::hazmat::PrehashSigner;
     use sha2::Digest as _;
-
-    /// Deterministic varied bytes (xorshift), as in `ecdsa_fast`'s tests.
-    fn noise(n: usize, seed: u64) -> Vec<u8> {
-        let mut x = seed ^ 0x9e37_79b9_7f4a_7c15;
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect()
-    }
 
     fn key(seed: u64) -> p256::ecdsa::SigningKey {
         p256::ecdsa::SigningKey::from_slice(&sha2::Sha256::digest(noise(32, seed))).expect("key")

@@ -20,6 +20,9 @@ use sigmirror_oci::source::{Source, resolve};
 use sigmirror_oci::{ImageRef, media_types};
 
 use crate::error::Result;
+
+/// Layers of an attachment image, each with its payload or why it could not be fetched.
+pub type FetchedLayers = Vec<(Descriptor, std::result::Result<Vec<u8>, String>)>;
 use crate::referrers::{BundleReferrer, bundle_referrers, bundle_referrers_among};
 
 /// The layers of the `kind` image attached to the digest `image` resolves to, each with its
@@ -29,10 +32,7 @@ pub async fn fetch_attached<S: Source>(
     source: &S,
     image: &ImageRef,
     kind: AttachmentKind,
-) -> Result<(
-    ImageRef,
-    Vec<(Descriptor, std::result::Result<Vec<u8>, String>)>,
-)> {
+) -> Result<(ImageRef, FetchedLayers)> {
     let digest = resolve(source, image).await?.digest;
     let pinned = image.with_digest(&digest);
     let reference = attachment_ref(image, &digest, kind)?;
@@ -45,7 +45,7 @@ pub async fn fetch_attached<S: Source>(
 async fn fetch_attachment_layers<S: Source>(
     source: &S,
     reference: &ImageRef,
-) -> Result<Vec<(Descriptor, std::result::Result<Vec<u8>, String>)>> {
+) -> Result<FetchedLayers> {
     let Some(manifest) = source.get_manifest(reference).await? else {
         return Ok(vec![]);
     };
@@ -59,7 +59,7 @@ async fn fetch_layers<S: Source>(
     source: &S,
     reference: &ImageRef,
     manifest: ImageManifest,
-) -> Vec<(Descriptor, std::result::Result<Vec<u8>, String>)> {
+) -> FetchedLayers {
     let limit = max_attachment_size();
     let mut layers = vec![];
     for layer in manifest.layers {
@@ -85,7 +85,7 @@ async fn fetch_layers<S: Source>(
 pub async fn fetch_oci11_signatures<S: Source>(
     source: &S,
     pinned: &ImageRef,
-) -> Result<Vec<(Descriptor, std::result::Result<Vec<u8>, String>)>> {
+) -> Result<FetchedLayers> {
     let mut layers = vec![];
     // A referrer that cannot be read counts as no signature: the `.sig` tag may still hold one.
     let Ok(referrers) = source.referrers(pinned).await else {
@@ -180,7 +180,7 @@ pub async fn verify_image_with<S: Source>(
 fn check_signatures(
     verifier: &Verifier,
     pinned: &ImageRef,
-    layers: Vec<(Descriptor, std::result::Result<Vec<u8>, String>)>,
+    layers: FetchedLayers,
     bundles: Vec<BundleCandidate>,
     annotations: &BTreeMap<String, Value>,
 ) -> Result<Verification> {
@@ -221,12 +221,7 @@ pub async fn verify_located<S: Source>(
     located: &Located,
     annotations: &BTreeMap<String, Value>,
 ) -> Result<Verification> {
-    let layers = match &located.signatures {
-        Some(reference) => fetch_attachment_layers(source, reference).await?,
-        None => vec![],
-    };
-    let referrers = bundle_referrers_among(source, &located.pinned, &located.referrers).await?;
-    let bundles = bundles_of(source, &located.pinned, referrers, true).await;
+    let (layers, bundles) = fetch_located(source, located, true).await?;
     check_signatures(verifier, &located.pinned, layers, bundles, annotations)
 }
 
@@ -237,13 +232,28 @@ pub async fn verify_located_attestations<S: Source>(
     located: &Located,
     predicate_type: Option<&str>,
 ) -> Result<Vec<VerifiedAttestation>> {
-    let layers = match &located.attestations {
+    let (layers, bundles) = fetch_located(source, located, false).await?;
+    check_attestations(verifier, &located.pinned, layers, bundles, predicate_type)
+}
+
+/// The layers of the located `.sig` image (or with `signatures` false, the `.att` image) and
+/// the bundles of that kind among the referrers.
+async fn fetch_located<S: Source>(
+    source: &S,
+    located: &Located,
+    signatures: bool,
+) -> Result<(FetchedLayers, Vec<BundleCandidate>)> {
+    let attached = match signatures {
+        true => &located.signatures,
+        false => &located.attestations,
+    };
+    let layers = match attached {
         Some(reference) => fetch_attachment_layers(source, reference).await?,
         None => vec![],
     };
     let referrers = bundle_referrers_among(source, &located.pinned, &located.referrers).await?;
-    let bundles = bundles_of(source, &located.pinned, referrers, false).await;
-    check_attestations(verifier, &located.pinned, layers, bundles, predicate_type)
+    let bundles = bundles_of(source, &located.pinned, referrers, signatures).await;
+    Ok((layers, bundles))
 }
 
 /// Verifies a signature given apart from the registry (cosign's `verify --signature`) over
@@ -296,7 +306,7 @@ pub async fn verify_image_attestations<S: Source>(
 fn check_attestations(
     verifier: &Verifier,
     pinned: &ImageRef,
-    layers: Vec<(Descriptor, std::result::Result<Vec<u8>, String>)>,
+    layers: FetchedLayers,
     bundles: Vec<BundleCandidate>,
     predicate_type: Option<&str>,
 ) -> Result<Vec<VerifiedAttestation>> {
