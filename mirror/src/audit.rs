@@ -257,7 +257,8 @@ pub fn verify_store(
         }
         (found, IndexReads::PerImage)
     };
-    // A key's table costs about as much as 200 verifications; with fewer images it is not made.
+    // A key's table (about 4 ms) pays for itself after some 150 verifications (each 27 µs
+    // faster); with fewer images it is not made.
     let prepared;
     let policy = if images.len() >= PREPARE_FROM {
         prepared = policy.prepared_for_many();
