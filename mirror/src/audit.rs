@@ -15,6 +15,7 @@ use futures_util::FutureExt as _;
 use sigmirror_cosign::conventions::SIGNATURE_ANNOTATION;
 use sigmirror_cosign::conventions::attachment_ref;
 use sigmirror_oci::attachment::AttachmentKind;
+use sigmirror_oci::manifest::MAX_MANIFEST_SIZE;
 use sigmirror_oci::source::Source;
 use sigmirror_oci::{Digest, ImageRef};
 use sigmirror_registry::verify::{Located, verify_located, verify_located_attestations};
@@ -93,6 +94,10 @@ fn check(
         Ok(located) => located,
         Err(e) => return (false, vec![], vec![e]),
     };
+    // As `verify --offline` resolves the image first, its manifest must be held, and intact.
+    if let Err(e) = store.read_blob(digest, MAX_MANIFEST_SIZE) {
+        return (false, vec![], vec![format!("the image's manifest: {e}")]);
+    }
     let mut verified_by = vec![];
     let mut reasons = vec![];
     let mut signatures = BTreeSet::new();
