@@ -5,7 +5,7 @@
 //! from the ledger).
 //!
 //! `cargo bench -p sigmirror-mirror --bench store_verify` (BENCH_IMAGES, default 10000;
-//! BENCH_THREADS, default one per core; BENCH_ROUNDS, default 3; BENCH_TMPDIR, default
+//! BENCH_THREADS, default one per core; BENCH_ROUNDS, default 5; BENCH_TMPDIR, default
 //! /var/tmp: the store is built there first, which takes a while, since every blob is synced).
 //! Each round verifies a fresh copy of the store and then runs `openssl speed` right after, so
 //! that each ratio compares the two under the same load of this shared machine; the median
@@ -88,7 +88,7 @@ fn main() {
     let rounds: usize = std::env::var("BENCH_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
+        .unwrap_or(5);
     let mut ratios = vec![];
     for round in 1..=rounds {
         // A fresh copy of the store (never verified, so every image is checked), its writes
