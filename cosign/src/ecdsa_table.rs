@@ -5,7 +5,7 @@
 //! precomputed table for the generator `G` but must double its way through `u2·Q` for each
 //! signature, since `Q` changes from call to call; that is about three quarters of its time.
 //! When one policy key checks thousands of signatures, a table of `Q`'s multiples pays for
-//! itself after a few hundred of them (it takes about 4 ms and 0.27 MB to build), and makes
+//! itself after a few hundred of them (it takes about 4 ms and 0.3 MB to build), and makes
 //! each check about twice as fast as AWS-LC's (see `docs/benchmarks.md`).
 //!
 //! The table is a comb of 8-bit windows in signed digits: entry `(i, m)` is `m · 2^(8i) · P` for
@@ -16,8 +16,10 @@
 //! public key, a signature, a digest), so variable time is fine.
 //!
 //! It accepts exactly what [`crate::ecdsa_fast`] accepts for a DER signature over a SHA-256
-//! digest: canonical DER, `r` and `s` in `[1, n-1]`, high `s` accepted. The tests below and the
-//! `ecdsa_table` fuzz target compare the two on valid, tampered and malformed inputs.
+//! digest: canonical DER, `r` and `s` in `[1, n-1]`, high `s` accepted. The tests below compare
+//! the two on valid, tampered and malformed inputs and on the arithmetic's edge cases (digests
+//! of n and above, an `x(R)` of n and above, `R` at infinity); the `ecdsa_prepared` fuzz target
+//! compares a prepared key with the same key unprepared.
 
 use std::sync::OnceLock;
 
@@ -35,7 +37,7 @@ const MAGNITUDES: usize = 1 << (WINDOW_BITS - 1);
 
 /// The multiples of one point: entry `i * MAGNITUDES + (m - 1)` is `m · 2^(8i) · P`, for `m` in
 /// 1..=128. A negative digit adds the entry's negation, so the table is half the size unsigned
-/// digits would need (0.27 MB), which keeps more of it in the cache.
+/// digits would need (0.3 MB), which keeps more of it in the cache.
 struct Comb(Vec<AffinePoint>);
 
 impl Comb {
@@ -103,7 +105,8 @@ impl KeyTable {
         // The generator's table too (once per process), beside this one on another thread, so
         // that the first verification is not the slow one.
         std::thread::scope(|scope| {
-            scope.spawn(generator);
+            // Without a thread to spare, the first verification builds it instead.
+            let _ = std::thread::Builder::new().spawn_scoped(scope, generator);
             KeyTable {
                 key: Comb::new(ProjectivePoint::from(*key.as_affine())),
             }
@@ -147,6 +150,8 @@ mod tests {
     use crate::ecdsa_fast::tests::noise;
     use crate::ecdsa_fast::{Curve, verify_digest_der};
     use p256::ecdsa::signature::hazmat::PrehashSigner;
+    use p256::elliptic_curve::point::DecompressPoint as _;
+    use p256::elliptic_curve::subtle::Choice;
     use sha2::Digest as _;
 
     fn key(seed: u64) -> p256::ecdsa::SigningKey {
@@ -254,8 +259,7 @@ mod tests {
         };
         let good = sequence(&[integer(&minimal(&r)), integer(&minimal(&s))]);
         assert!(judge(&table, &public, &digest, &good));
-        let order: [u8; 32] =
-            hex_literal("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551");
+        let order = hex_literal(ORDER);
         let mut cases = vec![
             // An extra leading zero on r.
             sequence(&[
@@ -282,6 +286,126 @@ mod tests {
                 !judge(&table, &public, &digest, &case),
                 "accepted {case:02x?}"
             );
+        }
+    }
+
+    /// The order n of P-256's group, big-endian.
+    const ORDER: &str = "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551";
+
+    /// `a + k` (big-endian, wrapping past 2^256).
+    fn plus(mut a: [u8; 32], k: u8) -> [u8; 32] {
+        let mut carry = u16::from(k);
+        for byte in a.iter_mut().rev() {
+            let sum = u16::from(*byte) + carry;
+            *byte = sum as u8;
+            carry = sum >> 8;
+        }
+        a
+    }
+
+    fn verifying_key(point: ProjectivePoint) -> p256::ecdsa::VerifyingKey {
+        p256::ecdsa::VerifyingKey::from_affine(point.to_affine()).expect("a key")
+    }
+
+    /// Digests at n and around it, zero (u1 = 0) and all ones: each must be reduced mod n as
+    /// AWS-LC reduces it, and a digest and the same digest plus n are one.
+    #[test]
+    fn digests_of_n_and_above_reduce_as_aws_lc_reduces_them() {
+        let signer = key(7);
+        let public = *signer.verifying_key();
+        let table = KeyTable::new(&public);
+        let n = hex_literal(ORDER);
+        let mut n_minus_1 = n;
+        n_minus_1[31] -= 1;
+        for digest in [
+            [0u8; 32],
+            n_minus_1,
+            n,
+            plus(n, 1),
+            plus(n, 200),
+            [0xff; 32],
+        ] {
+            let sig: p256::ecdsa::Signature = signer.sign_prehash(&digest).expect("sign");
+            let der = sig.to_der().as_bytes().to_vec();
+            assert!(judge(&table, &public, &digest, &der), "{digest:02x?}");
+            if digest >= n && digest != [0xff; 32] {
+                // Its residue: n + k is k.
+                let mut residue = [0u8; 32];
+                residue[31] = digest[31].wrapping_sub(n[31]);
+                assert!(
+                    judge(&table, &public, &residue, &der),
+                    "{digest:02x?} as {residue:02x?}"
+                );
+            }
+        }
+    }
+
+    /// A signature whose point R has an x above n: r is x mod n, and is accepted; r = x itself
+    /// is out of range, and refused.
+    #[test]
+    fn an_x_above_n_is_reduced_once() {
+        let n = hex_literal(ORDER);
+        let (x, point) = (1u8..=255)
+            .find_map(|k| {
+                let x = plus(n, k);
+                Option::<AffinePoint>::from(AffinePoint::decompress(
+                    &FieldBytes::from(x),
+                    Choice::from(0),
+                ))
+                .map(|point| (x, point))
+            })
+            .expect("a point with x in (n, n + 255]");
+        let r = <Scalar as Reduce<FieldBytes>>::reduce(&FieldBytes::from(x));
+        let (s, e) = (Scalar::from(12_345u64), Scalar::from(67_890u64));
+        // The key for which (r, s) over e makes exactly this R: Q = r⁻¹(s·R − e·G).
+        let inverse = Option::<Scalar>::from(r.invert()).expect("r is not zero");
+        let q = (ProjectivePoint::from(point) * s - ProjectivePoint::GENERATOR * e) * inverse;
+        let public = verifying_key(q);
+        let table = KeyTable::new(&public);
+        let digest: [u8; 32] = e.to_bytes().into();
+        let sig = p256::ecdsa::Signature::from_scalars(r.to_bytes(), s.to_bytes()).expect("sig");
+        assert!(judge(&table, &public, &digest, sig.to_der().as_bytes()));
+        // (x, s) in DER: r = x is n or more.
+        let s_bytes = s.to_bytes();
+        let s_minimal: Vec<u8> = s_bytes.iter().copied().skip_while(|b| *b == 0).collect();
+        let mut body = vec![0x02, 33, 0];
+        body.extend_from_slice(&x);
+        body.extend([0x02, s_minimal.len() as u8]);
+        body.extend(&s_minimal);
+        let der = [vec![0x30, body.len() as u8], body].concat();
+        assert!(!judge(&table, &public, &digest, &der));
+    }
+
+    /// u1·G + u2·Q at infinity (e = −r·d): no x to compare, refused by both.
+    #[test]
+    fn r_at_infinity_is_refused() {
+        let d = Scalar::from(424_242u64);
+        let public = verifying_key(ProjectivePoint::GENERATOR * d);
+        let table = KeyTable::new(&public);
+        let (r, s) = (Scalar::from(777u64), Scalar::from(999u64));
+        let digest: [u8; 32] = (-(r * d)).to_bytes().into();
+        let sig = p256::ecdsa::Signature::from_scalars(r.to_bytes(), s.to_bytes()).expect("sig");
+        assert!(!judge(&table, &public, &digest, sig.to_der().as_bytes()));
+    }
+
+    /// The comb's sum is the scalar multiple for scalars at the recoding's edges: zero, one,
+    /// n − 1, 2^255, and bytes that carry (0x7f, 0x80, 0xff).
+    #[test]
+    fn the_comb_is_the_scalar_multiple_at_the_recodings_edges() {
+        let point = ProjectivePoint::GENERATOR * Scalar::from(31_337u64);
+        let comb = Comb::new(point);
+        let mut top = [0u8; 32];
+        top[0] = 0x80;
+        let mut scalars = vec![Scalar::ZERO, Scalar::ONE, -Scalar::ONE];
+        for bytes in [top, [0x7f; 32], [0x80; 32], [0xff; 32]] {
+            scalars.push(<Scalar as Reduce<FieldBytes>>::reduce(&FieldBytes::from(
+                bytes,
+            )));
+        }
+        for k in scalars {
+            let mut sum = ProjectivePoint::IDENTITY;
+            comb.add_multiple(&mut sum, &k);
+            assert_eq!(sum, point * k, "{:02x?}", k.to_bytes());
         }
     }
 

@@ -154,7 +154,8 @@ pub fn keys(data: &[u8]) {
 /// A P-256 key prepared for many verifications (`store verify`'s table of its multiples) must
 /// accept exactly what the key accepts unprepared (AWS-LC, then the pure-Rust curve). The first
 /// 32 bytes are the digest; with the low bit of the next byte set, the rest is XORed into a
-/// valid signature of that digest (near misses), else it is the signature itself.
+/// valid signature of that digest (near misses; DER, or raw r||s with the next bit set), else
+/// it is the signature itself.
 pub fn ecdsa_prepared(data: &[u8]) {
     use sigmirror_cosign::keys::{PrivateKey, PublicKey, Sha256Digest};
     // A fixed test key (made for this target), so that every run and replay is the same.
@@ -178,7 +179,14 @@ bdF04C4sZ2yYtdN7NqGLRSgvPCtea4hbYry3fKKhrKbo2SRKOLXJLibB
     };
     let digest = Sha256Digest::from_bytes(digest.try_into().expect("32 bytes"));
     let signature = if mode & 1 == 1 {
-        let mut signature = key.sign_digest(&digest).expect("sign");
+        let der = key.sign_digest(&digest).expect("sign");
+        let mut signature = if mode & 2 == 2 {
+            // The raw r||s form (what PKCS#11 and JOSE give), which a prepared key leaves to
+            // the general path.
+            raw_from_der(&der)
+        } else {
+            der
+        };
         for (byte, flip) in signature.iter_mut().zip(rest) {
             *byte ^= flip;
         }
@@ -186,11 +194,31 @@ bdF04C4sZ2yYtdN7NqGLRSgvPCtea4hbYry3fKKhrKbo2SRKOLXJLibB
     } else {
         rest.to_vec()
     };
+    if mode & 1 == 1 && rest.iter().all(|b| *b == 0) {
+        // Nothing flipped: the key's own signature, in either form, verifies.
+        assert!(public.verify_digest(&digest, &signature).is_ok());
+    }
     assert_eq!(
         prepared.verify_digest(&digest, &signature).is_ok(),
         public.verify_digest(&digest, &signature).is_ok(),
         "prepared and unprepared keys disagree on {signature:02x?} over {digest:?}"
     );
+}
+
+/// The 64-byte r||s of a P-256 DER signature as the signer writes it (short lengths, each
+/// integer at most 33 bytes).
+fn raw_from_der(der: &[u8]) -> Vec<u8> {
+    let mut raw = vec![];
+    let mut at = 2; // SEQUENCE, length
+    for _ in 0..2 {
+        let len = usize::from(der[at + 1]);
+        let value = &der[at + 2..at + 2 + len];
+        let value = &value[value.len().saturating_sub(32)..];
+        raw.extend(std::iter::repeat_n(0u8, 32 - value.len()));
+        raw.extend_from_slice(value);
+        at += 2 + len;
+    }
+    raw
 }
 
 /// PKCS#11 URIs (RFC 7512) given as key references.
