@@ -183,7 +183,10 @@ bdF04C4sZ2yYtdN7NqGLRSgvPCtea4hbYry3fKKhrKbo2SRKOLXJLibB
         let mut signature = if mode & 2 == 2 {
             // The raw r||s form (what PKCS#11 and JOSE give), which a prepared key leaves to
             // the general path.
-            raw_from_der(&der)
+            p256::ecdsa::Signature::from_der(&der)
+                .expect("the key's own DER")
+                .to_bytes()
+                .to_vec()
         } else {
             der
         };
@@ -203,22 +206,6 @@ bdF04C4sZ2yYtdN7NqGLRSgvPCtea4hbYry3fKKhrKbo2SRKOLXJLibB
         public.verify_digest(&digest, &signature).is_ok(),
         "prepared and unprepared keys disagree on {signature:02x?} over {digest:?}"
     );
-}
-
-/// The 64-byte r||s of a P-256 DER signature as the signer writes it (short lengths, each
-/// integer at most 33 bytes).
-fn raw_from_der(der: &[u8]) -> Vec<u8> {
-    let mut raw = vec![];
-    let mut at = 2; // SEQUENCE, length
-    for _ in 0..2 {
-        let len = usize::from(der[at + 1]);
-        let value = &der[at + 2..at + 2 + len];
-        let value = &value[value.len().saturating_sub(32)..];
-        raw.extend(std::iter::repeat_n(0u8, 32 - value.len()));
-        raw.extend_from_slice(value);
-        at += 2 + len;
-    }
-    raw
 }
 
 /// PKCS#11 URIs (RFC 7512) given as key references.

@@ -19,7 +19,9 @@ use sigmirror_oci::manifest::MAX_MANIFEST_SIZE;
 use sigmirror_oci::source::Source;
 use sigmirror_oci::{Digest, ImageRef};
 use sigmirror_registry::verify::{Located, verify_located, verify_located_attestations};
-use sigmirror_store::{AttachmentRecord, Store, VerificationRecord, ledger_digests};
+use sigmirror_store::{
+    AttachmentRecord, Store, VerificationRecord, ledger_digests, referrers_among, tagged_among,
+};
 
 use crate::error::Result;
 use crate::policy::Policy;
@@ -48,33 +50,22 @@ fn now<T>(future: impl std::future::Future<Output = T>) -> T {
 
 /// Where the store holds the attachments of `pinned` (an image by digest), from its
 /// `attachments` index records: the manifest each cosign tag of the image's repository points
-/// at (the index is written with the tags, in one transaction) and the OCI 1.1 referrers. It
-/// is what `verify --offline`'s lookups find, read in one scan.
+/// at, and the OCI 1.1 referrers. It is what `verify --offline`'s lookups find, read in one
+/// scan.
 fn locate(
     pinned: &ImageRef,
     digest: &Digest,
     attachments: &[AttachmentRecord],
 ) -> std::result::Result<Located, String> {
     let tagged = |kind: AttachmentKind| -> std::result::Result<Option<ImageRef>, String> {
-        let wanted = attachment_ref(pinned, digest, kind).map_err(|e| e.to_string())?;
-        let repo = format!("{}/{}", wanted.registry(), wanted.repository());
-        Ok(attachments
-            .iter()
-            .find(|a| a.kind == kind && a.repo == repo && a.tag.as_deref() == wanted.tag())
-            .map(|a| wanted.with_digest(&a.digest)))
+        let tag = attachment_ref(pinned, digest, kind).map_err(|e| e.to_string())?;
+        Ok(tagged_among(attachments, &tag).map(|manifest| tag.with_digest(&manifest)))
     };
-    let mut referrers: Vec<Digest> = attachments
-        .iter()
-        .filter(|a| a.kind == AttachmentKind::Referrer)
-        .map(|a| a.digest.clone())
-        .collect();
-    referrers.sort();
-    referrers.dedup();
     Ok(Located {
         pinned: pinned.clone(),
         signatures: tagged(AttachmentKind::Signature)?,
         attestations: tagged(AttachmentKind::Attestation)?,
-        referrers,
+        referrers: referrers_among(attachments),
     })
 }
 

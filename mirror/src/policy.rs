@@ -102,7 +102,9 @@ impl Policy {
                 .iter()
                 .map(|(name, verifier)| (name.clone(), verifier.prepared_for_many()))
                 .collect(),
-            ..self.clone()
+            min_signatures: self.min_signatures,
+            attestations: self.attestations.clone(),
+            digest: self.digest.clone(),
         }
     }
 

@@ -63,6 +63,7 @@ pub use fsck::FsckReport;
 pub use gc::{GcReport, Usage};
 pub use index::{AttachmentRecord, ImageRecord, ManifestInfo, VerificationRecord};
 pub use ledger::{ledger_digests, policy_digest, trust_material, trust_policy_digest};
+pub use source::{referrers_among, tagged_among};
 pub use trust::{TRUST_DIR, TrustKind, read_trusted, read_trusted_keys};
 
 use index::Index;

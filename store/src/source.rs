@@ -21,6 +21,33 @@ fn repo_key(r: &ImageRef) -> String {
     format!("{}/{}", r.registry(), r.repository())
 }
 
+/// The OCI 1.1 referrers among an image's `attachments` (as [`Store::attachments_of`] lists
+/// them), by digest, each once: what the store answers for the image's referrers.
+pub fn referrers_among(attachments: &[crate::AttachmentRecord]) -> Vec<Digest> {
+    let mut out: Vec<Digest> = attachments
+        .iter()
+        .filter(|a| a.kind == AttachmentKind::Referrer)
+        .map(|a| a.digest.clone())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The manifest the cosign attachment tag `reference` (`repo:sha256-<hex>.sig` …) points at,
+/// found among its subject's `attachments` instead of resolving the tag: the index records a
+/// cosign tag and its attachment entry in one transaction, so both say the same.
+pub fn tagged_among(
+    attachments: &[crate::AttachmentRecord],
+    reference: &ImageRef,
+) -> Option<Digest> {
+    let repo = repo_key(reference);
+    attachments
+        .iter()
+        .find(|a| a.repo == repo && a.tag.is_some() && a.tag.as_deref() == reference.tag())
+        .map(|a| a.digest.clone())
+}
+
 impl Store {
     /// The manifest `image` names (by digest, else by tag, `latest` by default), verified.
     pub fn manifest_for(&self, image: &ImageRef) -> crate::Result<Option<Manifest>> {
@@ -94,14 +121,7 @@ impl Store {
                 None => return Ok(vec![]),
             },
         };
-        let mut out: Vec<Digest> = self
-            .attachments_of(&subject)?
-            .into_iter()
-            .filter(|a| a.kind == AttachmentKind::Referrer)
-            .map(|a| a.digest)
-            .collect();
-        out.dedup();
-        Ok(out)
+        Ok(referrers_among(&self.attachments_of(&subject)?))
     }
 }
 
@@ -258,5 +278,59 @@ impl Sink for Store {
             None => Ok(()),
         });
         async move { Ok(stored?) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::AttachmentRecord;
+
+    fn record(kind: AttachmentKind, repo: &str, tag: Option<String>, n: u8) -> AttachmentRecord {
+        AttachmentRecord {
+            kind,
+            repo: repo.to_owned(),
+            tag,
+            digest: Digest::sha256_of(&[n]),
+        }
+    }
+
+    #[test]
+    fn attachments_are_found_by_their_tag_in_their_repository_only() {
+        let subject = Digest::sha256_of(b"image");
+        let sig = AttachmentKind::Signature.tag_for(&subject);
+        let att = AttachmentKind::Attestation.tag_for(&subject);
+        let records = vec![
+            record(AttachmentKind::Signature, "r.example/other", sig.clone(), 1),
+            record(AttachmentKind::Signature, "r.example/app", sig.clone(), 2),
+            record(AttachmentKind::Referrer, "r.example/app", None, 3),
+            record(AttachmentKind::Referrer, "r.example/other", None, 3),
+            record(AttachmentKind::Referrer, "r.example/app", None, 4),
+        ];
+        let in_app = |tag: &Option<String>| {
+            ImageRef::parse(&format!(
+                "r.example/app:{}",
+                tag.as_deref().unwrap_or_default()
+            ))
+            .expect("reference")
+        };
+        assert_eq!(
+            tagged_among(&records, &in_app(&sig)),
+            Some(Digest::sha256_of(&[2]))
+        );
+        // No .att is recorded; a tag of another repository is not this one's.
+        assert_eq!(tagged_among(&records, &in_app(&att)), None);
+        let other = ImageRef::parse("r.example/third:latest").expect("reference");
+        assert_eq!(
+            tagged_among(
+                &records,
+                &other.with_tag(sig.as_deref().unwrap_or_default())
+            ),
+            None
+        );
+        // Referrers from any repository, each once.
+        let mut expected = vec![Digest::sha256_of(&[3]), Digest::sha256_of(&[4])];
+        expected.sort();
+        assert_eq!(referrers_among(&records), expected);
     }
 }
